@@ -1,0 +1,160 @@
+"""Service settings: one typed object, read from ``config/settings.yaml`` and the environment.
+
+Precedence (highest first): values passed to :func:`load_settings`, environment variables
+(``TC_`` prefix, ``__`` between nested keys, e.g. ``TC_DATABASE__URL``), the YAML file, the
+defaults below. Every key the service reads is declared here and appears, with its default and
+a one-line comment, in ``config/settings.yaml`` (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+ENV_PREFIX = "TC_"
+SETTINGS_FILE_ENV = "TC_SETTINGS_FILE"
+DEFAULT_SETTINGS_FILE = Path("config/settings.yaml")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AppSection(_Section):
+    name: str = "AI Ticket Creator"
+    environment: Literal["development", "test", "production"] = "development"
+    public_base_url: str = "http://127.0.0.1:8000"
+
+
+class ApiSection(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    cors_origins: list[str] = Field(default_factory=list)
+    cors_origin_regex: str | None = r"^chrome-extension://[a-p]{32}$"
+    docs_enabled: bool = True
+
+
+class DatabaseSection(_Section):
+    url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/ticketcreator"
+    pool_size: int = Field(default=10, ge=1, le=200)
+    max_overflow: int = Field(default=10, ge=0, le=200)
+    pool_timeout_s: float = Field(default=10.0, gt=0)
+    statement_timeout_ms: int = Field(default=30_000, ge=0)
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith("postgresql+asyncpg://"):
+            raise ValueError("must be a postgresql+asyncpg:// URL")
+        return value
+
+
+class RedisSection(_Section):
+    url: str = "redis://127.0.0.1:6379/0"
+    socket_timeout_s: float = Field(default=2.0, gt=0)
+
+
+class CelerySection(_Section):
+    broker_url: str = "redis://127.0.0.1:6379/1"
+    default_max_retries: int = Field(default=5, ge=0, le=100)
+    retry_backoff_max_s: int = Field(default=600, ge=1)
+    worker_concurrency: int = Field(default=2, ge=1, le=64)
+    publish_timeout_s: float = Field(default=2.0, gt=0)
+    imports: list[str] = Field(default_factory=list)
+
+
+class OutboxSection(_Section):
+    relay_interval_s: float = Field(default=5.0, gt=0)
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+    retention_days: int = Field(default=7, ge=1)
+
+
+class LoggingSection(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_format: bool = True
+
+
+class ModelsSection(_Section):
+    dir: Path = Path("var/models")
+
+
+class Settings(BaseSettings):
+    """Everything the service reads. Load it through :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    app: AppSection = AppSection()
+    api: ApiSection = ApiSection()
+    database: DatabaseSection = DatabaseSection()
+    redis: RedisSection = RedisSection()
+    celery: CelerySection = CelerySection()
+    outbox: OutboxSection = OutboxSection()
+    logging: LoggingSection = LoggingSection()
+    models: ModelsSection = ModelsSection()
+    ai_config_file: Path = Path("config/ai_config.yaml")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = settings_file()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if yaml_file.is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+
+def settings_file() -> Path:
+    """The YAML file in use: ``$TC_SETTINGS_FILE`` or ``config/settings.yaml``."""
+    return Path(os.environ.get(SETTINGS_FILE_ENV, str(DEFAULT_SETTINGS_FILE)))
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    env_name = ENV_PREFIX + "__".join(str(part) for part in error["loc"]).upper()
+    return f"{key}: {error['msg']} (set in {settings_file()} or {env_name})"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings; a bad value raises ConfigError naming the key."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = "\n  ".join(_describe(dict(error)) for error in exc.errors())
+        raise ConfigError(f"invalid settings:\n  {lines}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once."""
+    return load_settings()
+
+
+def secret_value(secret: SecretStr | None) -> str | None:
+    """Unwrap an optional secret at the point of use only."""
+    return secret.get_secret_value() if secret is not None else None

@@ -1,0 +1,159 @@
+"""PostgreSQL access: declarative base, engine per process, and the request unit of work.
+
+A request gets one session (created on first use by the :func:`get_session` dependency).
+:class:`UnitOfWorkRoute` commits it exactly once, after the handler has succeeded and before
+the response is sent, so a failed commit is reported to the client; any exception rolls
+back. Services flush but never commit. After a commit, callbacks registered with
+:func:`after_commit` run (the outbox uses this to hand events to the broker).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from starlette.background import BackgroundTask, BackgroundTasks
+
+from ticketcreator.core.config import get_settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UUIDPrimaryKey:
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), default=utcnow
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), default=utcnow, onupdate=utcnow
+    )
+
+
+_engines: dict[int, AsyncEngine] = {}
+
+
+def get_engine() -> AsyncEngine:
+    """The engine of this process (a forked worker child builds its own pool)."""
+    pid = os.getpid()
+    engine = _engines.get(pid)
+    if engine is None:
+        cfg = get_settings().database
+        connect_args: dict[str, Any] = {}
+        if cfg.statement_timeout_ms:
+            connect_args["server_settings"] = {"statement_timeout": str(cfg.statement_timeout_ms)}
+        engine = create_async_engine(
+            cfg.url,
+            pool_size=cfg.pool_size,
+            max_overflow=cfg.max_overflow,
+            pool_timeout=cfg.pool_timeout_s,
+            pool_pre_ping=True,
+            echo=cfg.echo,
+            connect_args=connect_args,
+        )
+        _engines[pid] = engine
+    return engine
+
+
+async def dispose_engine() -> None:
+    engine = _engines.pop(os.getpid(), None)
+    if engine is not None:
+        await engine.dispose()
+
+
+def session_factory() -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(get_engine(), expire_on_commit=False, autoflush=False)
+
+
+_AFTER_COMMIT = "ticketcreator_after_commit"
+AfterCommit = Callable[[], Coroutine[Any, Any, None]]
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run ``callback`` once this session's transaction has committed (dropped on rollback)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def pop_after_commit(session: AsyncSession) -> list[AfterCommit]:
+    callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
+    return callbacks
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run the after-commit callbacks (for code outside a request: tasks, CLI)."""
+    await session.commit()
+    for callback in pop_after_commit(session):
+        await callback()
+
+
+async def get_session(request: Request) -> AsyncSession:
+    """The request's session; committed by :class:`UnitOfWorkRoute`."""
+    session: AsyncSession | None = getattr(request.state, "db_session", None)
+    if session is None:
+        session = session_factory()()
+        request.state.db_session = session
+    return session
+
+
+class UnitOfWorkRoute(APIRoute):
+    """Commits the request's session once after the handler succeeded, before responding."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            try:
+                response = await handler(request)
+                session: AsyncSession | None = getattr(request.state, "db_session", None)
+                if session is not None:
+                    await session.commit()
+                    callbacks = pop_after_commit(session)
+                    if callbacks:
+                        _run_after_response(response, callbacks)
+                return response
+            finally:
+                session = getattr(request.state, "db_session", None)
+                if session is not None:
+                    request.state.db_session = None
+                    pop_after_commit(session)
+                    await session.close()
+
+        return run
+
+
+def _run_after_response(response: Response, callbacks: list[AfterCommit]) -> None:
+    tasks = BackgroundTasks()
+    if isinstance(response.background, BackgroundTask):
+        tasks.tasks.append(response.background)
+    for callback in callbacks:
+        tasks.add_task(callback)
+    response.background = tasks

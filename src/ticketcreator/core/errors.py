@@ -1,0 +1,203 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``).
+
+Domain code raises :class:`AppError` subclasses; one set of handlers renders them, request
+validation failures (422 with field details), HTTP errors (404, 405, ...) and unexpected
+exceptions (500, without internals) in the same shape. Each error class has a stable
+``type`` URI so clients can branch on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://docs.ticketcreator.dev/problems/"
+
+log = logging.getLogger(__name__)
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail; extension members are allowed."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+class AppError(Exception):
+    """Base of every error the API reports on purpose."""
+
+    status: ClassVar[int] = 400
+    slug: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    @classmethod
+    def type_uri(cls) -> str:
+        return TYPE_BASE + cls.slug
+
+    def to_problem(self, instance: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type_uri(),
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "instance": instance,
+        }
+        body.update(self.extensions)
+        return body
+
+    @classmethod
+    def response_doc(cls) -> dict[str, Any]:
+        """An OpenAPI ``responses`` entry for this error."""
+        return {
+            "description": cls.title,
+            "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
+        }
+
+
+class NotFound(AppError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class Conflict(AppError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class Unauthorized(AppError):
+    status = 401
+    slug = "unauthorized"
+    title = "Authentication required"
+
+
+class Forbidden(AppError):
+    status = 403
+    slug = "forbidden"
+    title = "Not allowed"
+
+
+class PreconditionFailed(AppError):
+    status = 412
+    slug = "precondition-failed"
+    title = "Precondition failed"
+
+
+class UnprocessableEntity(AppError):
+    status = 422
+    slug = "unprocessable-entity"
+    title = "Request could not be processed"
+
+
+class TooManyRequests(AppError):
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    slug = "service-unavailable"
+    title = "Service unavailable"
+
+
+def responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for a route from the errors it may raise."""
+    return {error.status: error.response_doc() for error in errors}
+
+
+def problem_response(
+    status: int,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+_HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed"}
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem_response(exc.status, exc.to_problem(request.url.path), exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    phrase = HTTPStatus(status).phrase
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
+    body = {
+        "type": TYPE_BASE + _HTTP_SLUGS.get(status, phrase.lower().replace(" ", "-")),
+        "title": phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    return problem_response(status, body, dict(exc.headers or {}))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "location": ".".join(str(part) for part in error.get("loc", ())),
+            "message": error.get("msg", ""),
+            "type": error.get("type", ""),
+        }
+        for error in exc.errors()
+    ]
+    body = {
+        "type": TYPE_BASE + "validation-error",
+        "title": "Request validation failed",
+        "status": 422,
+        "detail": f"{len(errors)} field(s) failed validation",
+        "instance": request.url.path,
+        "errors": errors,
+    }
+    return problem_response(422, body)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    body = {
+        "type": TYPE_BASE + "internal-error",
+        "title": "Internal server error",
+        "status": 500,
+        "detail": "An unexpected error occurred; it has been logged.",
+        "instance": request.url.path,
+    }
+    return problem_response(500, body)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the ticketcreator schema (one revision per change)."""

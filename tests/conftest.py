@@ -1,0 +1,117 @@
+"""Test session wiring: real PostgreSQL, a private real Redis, a real Celery worker.
+
+Environment variables are set in ``pytest_configure``, before any ``ticketcreator`` module
+reads the settings. Each test that touches the database gets empty tables afterwards
+(``TRUNCATE``): rows written by the worker process are committed, so rolling back an outer
+transaction could not isolate them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.support.routes import RouteRecorder
+from tests.support.services import RedisServer, Worker, prepare_database
+
+TEST_DATABASE_URL = os.environ.get(
+    "TC_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/ticketcreator_test"
+)
+
+_redis = RedisServer()
+_recorder = RouteRecorder()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _redis.start()
+    os.environ.update(
+        {
+            "TC_APP__ENVIRONMENT": "test",
+            "TC_DATABASE__URL": TEST_DATABASE_URL,
+            "TC_REDIS__URL": _redis.url(0),
+            "TC_CELERY__BROKER_URL": _redis.url(1),
+            "TC_CELERY__IMPORTS": json.dumps(["tests.support.probe_tasks"]),
+            "TC_LOGGING__LEVEL": "INFO",
+        }
+    )
+    config.pluginmanager.register(_recorder, "route-recorder")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _redis.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> RedisServer:
+    """The session's Redis; a test that stops it must start it again (see ``redis_down``)."""
+    return _redis
+
+
+@pytest.fixture
+def redis_down(redis_server: RedisServer) -> Iterator[RedisServer]:
+    redis_server.stop()
+    try:
+        yield redis_server
+    finally:
+        if not redis_server.running:
+            redis_server.start()
+
+
+@pytest.fixture(scope="session")
+def database() -> str:
+    prepare_database(TEST_DATABASE_URL)
+    return TEST_DATABASE_URL
+
+
+@pytest.fixture(autouse=True)
+async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    yield
+    if "database" not in request.fixturenames:
+        return
+    from ticketcreator.core.db import get_engine
+    from ticketcreator.models import metadata
+
+    tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+    async with get_engine().begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def session(database: str) -> AsyncIterator[AsyncSession]:
+    """A session on the test database, for arranging and checking rows directly."""
+    from ticketcreator.core.db import session_factory
+
+    async with session_factory()() as db_session:
+        yield db_session
+
+
+@pytest.fixture(scope="session")
+def app() -> Any:
+    from ticketcreator.main import create_app
+
+    return create_app()
+
+
+@pytest.fixture
+async def client(app: Any, database: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client calling the app in-process; every call is recorded for the route gate."""
+    transport = httpx.ASGITransport(app=_recorder.wrap(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def celery_worker(database: str, redis_server: RedisServer) -> Iterator[Worker]:
+    worker = Worker(
+        {key: value for key, value in os.environ.items() if key.startswith("TC_")}
+    )
+    worker.start()
+    yield worker
+    worker.stop()

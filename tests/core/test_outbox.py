@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketcreator.core import outbox
+from ticketcreator.core.db import commit, session_factory
+from ticketcreator.core.outbox import OutboxEvent, ProcessedEvent
+from tests.support.services import RedisServer, Worker
+
+PROBE = "tests.support.probe_tasks.record"
+
+
+async def _emit(topic: str = "probe.ping") -> uuid.UUID:
+    async with session_factory()() as db:
+        event = outbox.emit(db, topic, {"hello": "world"})
+        await commit(db)
+        return event.id
+
+
+async def _row(event_id: uuid.UUID) -> OutboxEvent:
+    async with session_factory()() as db:
+        return (await db.scalars(select(OutboxEvent).where(OutboxEvent.id == event_id))).one()
+
+
+async def _wait_processed(event_id: uuid.UUID, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        async with session_factory()() as db:
+            found = await db.get(ProcessedEvent, (event_id, PROBE))
+        if found is not None:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"event {event_id} was not processed by the worker in {timeout}s")
+
+
+async def test_committed_event_reaches_the_worker(celery_worker: Worker) -> None:
+    event_id = await _emit()
+    await _wait_processed(event_id)
+    row = await _row(event_id)
+    assert row.dispatched_at is not None
+    assert row.attempts == 1
+
+
+async def test_rolled_back_change_emits_nothing(session: AsyncSession) -> None:
+    event = outbox.emit(session, "probe.ping", {})
+    await session.flush()
+    await session.rollback()
+    async with session_factory()() as db:
+        assert await db.get(OutboxEvent, event.id) is None
+
+
+async def test_event_written_while_redis_is_down_is_delivered_after_it_returns(
+    celery_worker: Worker, redis_server: RedisServer
+) -> None:
+    redis_server.stop()
+    try:
+        event_id = await _emit()
+        pending = await _row(event_id)
+        assert pending.dispatched_at is None
+        assert pending.last_error
+        assert await outbox.deliver() == 0
+    finally:
+        redis_server.start()
+    deadline = time.monotonic() + 30
+    while (await _row(event_id)).dispatched_at is None:
+        assert time.monotonic() < deadline, "relay never reached the restarted broker"
+        await outbox.deliver()
+        await asyncio.sleep(0.2)
+    await _wait_processed(event_id)
+
+
+async def test_redelivered_event_is_handled_once(database: str) -> None:
+    event_id = uuid.uuid4()
+    async with session_factory()() as db:
+        assert await outbox.mark_processed(db, event_id, "handler") is True
+        assert await outbox.mark_processed(db, event_id, "handler") is False
+        assert await outbox.mark_processed(db, event_id, "other") is True
+
+
+async def test_relay_task_runs_in_the_worker(celery_worker: Worker, redis_server: RedisServer) -> None:
+    from ticketcreator.worker import celery_app
+
+    async with session_factory()() as db:
+        event = outbox.OutboxEvent(
+            id=uuid.uuid4(), topic="probe.ping", payload={}, attempts=0,
+            created_at=outbox.utcnow(),
+        )
+        db.add(event)  # written without emit(): only the relay can deliver it
+        await db.commit()
+    celery_app.send_task("outbox.relay", queue="default")
+    await _wait_processed(event.id)
+
+
+async def test_purge_drops_old_delivered_events(database: str) -> None:
+    from datetime import timedelta
+
+    async with session_factory()() as db:
+        old = outbox.OutboxEvent(
+            id=uuid.uuid4(), topic="x", payload={}, attempts=1,
+            created_at=outbox.utcnow() - timedelta(days=10),
+            dispatched_at=outbox.utcnow() - timedelta(days=10),
+        )
+        fresh = outbox.OutboxEvent(
+            id=uuid.uuid4(), topic="x", payload={}, attempts=0, created_at=outbox.utcnow()
+        )
+        db.add_all([old, fresh])
+        await db.commit()
+    assert await outbox.purge_delivered(timedelta(days=7)) == 1
+    async with session_factory()() as db:
+        assert await db.get(OutboxEvent, old.id) is None
+        assert await db.get(OutboxEvent, fresh.id) is not None
