@@ -24,7 +24,8 @@ PG_PORT="${PGPORT:-5432}"
 PG_USER="${PG_SUPERUSER:-postgres}"
 REDIS_HOST="${REDIS_HOST:-127.0.0.1}"
 REDIS_PORT="${REDIS_PORT:-6379}"
-SRC_LIST=/etc/apt/sources.list.d/ticketcreator-pgvector-src.list
+APT_ETC="${APT_ETC:-/etc/apt}"  # overridable for tests of the sources parsing only
+SRC_LIST="$APT_ETC/sources.list.d/ticketcreator-pgvector-src.list"
 LOCK_FILE="${TMPDIR:-/tmp}/ticketcreator-ensure-services.lock"
 
 if [[ $# -gt 0 ]]; then
@@ -33,7 +34,7 @@ else
   read -r -a DATABASES <<<"${TC_ENSURE_DATABASES:-ticketcreator ticketcreator_test}"
 fi
 
-log() { printf '[ensure-services] %s\n' "$*" >&2; }
+log() { printf '[ensure-services +%ss] %s\n' "$SECONDS" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 as_root() {
@@ -94,7 +95,7 @@ system_deb_src_lines() {
   local codename=$1; shift
   local -a files=()
   local f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+  for f in "$APT_ETC/sources.list" "$APT_ETC"/sources.list.d/*.list "$APT_ETC"/sources.list.d/*.sources; do
     [[ -f $f && $f != "$SRC_LIST" ]] && files+=("$f")
   done
   [[ ${#files[@]} -gt 0 ]] || return 0
@@ -199,6 +200,7 @@ build_pgvector() {
   [[ -n $lines ]] || die "no 'deb' entries found in the system's apt sources"
   printf '# temporary, written by scripts/ensure-services.sh; removed when it ends\n%s\n' "$lines" |
     as_root tee "$SRC_LIST" >/dev/null
+  log "apt-get update (with deb-src for the system's suites)"
   as_root apt-get update -qq || log "apt-get update reported errors; trying anyway"
   if [[ ${#need[@]} -gt 0 ]]; then
     log "installing build dependencies: ${need[*]}"
@@ -278,6 +280,7 @@ ensure_databases() {
   done
 }
 
+if [[ ${BASH_SOURCE[0]} != "$0" ]]; then return 0; fi  # sourced (tests): functions only
 ensure_postgres
 ensure_redis
 ensure_databases

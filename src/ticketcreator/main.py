@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from ticketcreator import __version__
+from ticketcreator.accounts.auth import undeclared_routes
 from ticketcreator.core import health
 from ticketcreator.core.config import Settings, get_settings
 from ticketcreator.core.db import UnitOfWorkRoute
@@ -59,6 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestIdMiddleware)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    undeclared = undeclared_routes(app.routes)
+    if undeclared:
+        raise RuntimeError("routes without an access declaration: " + ", ".join(undeclared))
     return app
 
 

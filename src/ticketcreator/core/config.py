@@ -13,7 +13,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -93,6 +101,48 @@ class ModelsSection(_Section):
     dir: Path = Path("var/models")
 
 
+DEV_SECRET_MARKER = "dev-only"
+
+
+class SecuritySection(_Section):
+    jwt_signing_keys: dict[str, SecretStr] = Field(
+        default_factory=lambda: {"dev1": SecretStr("dev-only-jwt-signing-key-change-me-0123456789")}
+    )
+    jwt_active_kid: str = "dev1"
+    jwt_issuer: str = "ticketcreator"
+    jwt_audience: str = "ticketcreator-api"
+    access_token_ttl_s: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl_s: int = Field(default=30 * 86_400, ge=300)
+    invitation_ttl_s: int = Field(default=7 * 86_400, ge=300)
+    password_min_length: int = Field(default=10, ge=8, le=128)
+    encryption_keys: dict[str, SecretStr] = Field(
+        default_factory=lambda: {"dev1": SecretStr("dev-only-encryption-key-change-me-0123456789")}
+    )
+    encryption_active_kid: str = "dev1"
+
+    @model_validator(mode="after")
+    def _active_keys_exist(self) -> SecuritySection:
+        if self.jwt_active_kid not in self.jwt_signing_keys:
+            raise ValueError(f"jwt_active_kid {self.jwt_active_kid!r} is not in jwt_signing_keys")
+        if self.encryption_active_kid not in self.encryption_keys:
+            raise ValueError(
+                f"encryption_active_kid {self.encryption_active_kid!r} is not in encryption_keys"
+            )
+        for kid, key in {**self.jwt_signing_keys, **self.encryption_keys}.items():
+            if len(key.get_secret_value()) < 32:
+                raise ValueError(f"key {kid!r} is shorter than 32 characters")
+        return self
+
+
+class RateLimitSection(_Section):
+    enabled: bool = True
+    failed_logins_per_account: int = Field(default=10, ge=1)
+    auth_requests_per_ip: int = Field(default=30, ge=1)
+    auth_window_s: int = Field(default=900, ge=1)
+    requests_per_principal: int = Field(default=600, ge=1)
+    principal_window_s: int = Field(default=60, ge=1)
+
+
 class Settings(BaseSettings):
     """Everything the service reads. Load it through :func:`get_settings`."""
 
@@ -111,6 +161,8 @@ class Settings(BaseSettings):
     outbox: OutboxSection = OutboxSection()
     logging: LoggingSection = LoggingSection()
     models: ModelsSection = ModelsSection()
+    security: SecuritySection = SecuritySection()
+    rate_limits: RateLimitSection = RateLimitSection()
     ai_config_file: Path = Path("config/ai_config.yaml")
 
     @classmethod
@@ -127,6 +179,17 @@ class Settings(BaseSettings):
         if yaml_file.is_file():
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
         return tuple(sources)
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> Settings:
+        if self.app.environment == "production":
+            keys = {**self.security.jwt_signing_keys, **self.security.encryption_keys}
+            weak = sorted(k for k, v in keys.items() if DEV_SECRET_MARKER in v.get_secret_value())
+            if weak:
+                raise ValueError(
+                    "security: development keys must be replaced in production: " + ", ".join(weak)
+                )
+        return self
 
 
 def settings_file() -> Path:

