@@ -94,14 +94,14 @@ OCR_LINES = [
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words; URLs, thousands separators and ordinals written either way compare
-    equal, so only recognition errors count."""
+    """Lower-case words; URLs (``a.com/b``, ``a.com slash b``, ``a.com-b``), thousands
+    separators and ordinals written either way compare equal, so only recognition errors
+    count."""
     text = text.lower()
     text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
     text = re.sub(r"(?<=\d)(st|nd|rd|th)\b", "", text)
     text = re.sub(r"(?<=\w)\.(?=\w)", " dot ", text)
-    text = text.replace("/", " slash ")
-    return re.sub(r"[^\w\s']", " ", text).split()
+    return [w for w in re.sub(r"[^\w\s']", " ", text).split() if w != "slash"]
 
 
 def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
@@ -114,19 +114,29 @@ def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
     return row[len(hyp)]
 
 
+@dataclass(frozen=True)
+class Run:
+    text: str
+    audio_s: float
+    processing_s: float
+    cpu_s: float
+
+
 @dataclass
 class Score:
     errors: int = 0
     words: int = 0
     audio_s: float = 0.0
     processing_s: float = 0.0
+    cpu_s: float = 0.0
 
-    def add(self, reference: str, hypothesis: str, audio_s: float, processing_s: float) -> None:
+    def add(self, reference: str, run: Run) -> None:
         ref = words(reference)
-        self.errors += edit_distance(ref, words(hypothesis))
+        self.errors += edit_distance(ref, words(run.text))
         self.words += len(ref)
-        self.audio_s += audio_s
-        self.processing_s += processing_s
+        self.audio_s += run.audio_s
+        self.processing_s += run.processing_s
+        self.cpu_s += run.cpu_s
 
     @property
     def wer(self) -> float:
@@ -135,6 +145,12 @@ class Score:
     @property
     def speed(self) -> float:
         return self.processing_s / max(1e-9, self.audio_s)
+
+    @property
+    def idle_speed(self) -> float:
+        """Speed factor on an otherwise idle 2-core machine, estimated from CPU time (both
+        decoder threads busy): wall time is meaningless when other jobs share the CPUs."""
+        return self.cpu_s / 2 / max(1e-9, self.audio_s)
 
 
 def run(argv: list[str]) -> None:
@@ -182,9 +198,10 @@ def librivox() -> list[tuple[Path, str]]:
 
 def transcribe(
     transcriber: LocalTranscriber, path: Path, context: TranscriptionContext | None = None
-) -> tuple[str, float, float]:
+) -> Run:
+    cpu = time.process_time()
     result = transcriber.transcribe(path, context=context)
-    return result.text, result.duration_s, result.processing_s
+    return Run(result.text, result.duration_s, result.processing_s, time.process_time() - cpu)
 
 
 def bench_model(model: str, work: Path, long: bool) -> dict[str, Score]:
@@ -194,21 +211,19 @@ def bench_model(model: str, work: Path, long: bool) -> dict[str, Score]:
     reference = " ".join(BUG_REPORT)
     scores = {name: Score() for name in ("synthetic", "synthetic+context", "real read")}
     transcribe(transcriber, us)  # warm-up: model load and first-call allocations
-    scores["synthetic"].add(reference, *transcribe(transcriber, us))
-    scores["synthetic+context"].add(reference, *transcribe(transcriber, us, CAPTURE_CONTEXT))
+    scores["synthetic"].add(reference, transcribe(transcriber, us))
+    scores["synthetic+context"].add(reference, transcribe(transcriber, us, CAPTURE_CONTEXT))
     for wav, text in librivox():
-        scores["real read"].add(text, *transcribe(transcriber, wav))
+        scores["real read"].add(text, transcribe(transcriber, wav))
     clip = concat(work, [us], "clip35", seconds=35.0)
     scores["35 s clip"] = Score()
-    _, audio_s, processing_s = transcribe(transcriber, clip)
-    scores["35 s clip"].add("", "", audio_s, processing_s)
+    scores["35 s clip"].add("", transcribe(transcriber, clip))
     if long:
         gb = narration(work, "en-gb")
         sources = [us, *[wav for wav, _ in librivox()], gb, us]
         recording = concat(work, sources, "long")
         scores["long recording"] = Score()
-        _, audio_s, processing_s = transcribe(transcriber, recording)
-        scores["long recording"].add("", "", audio_s, processing_s)
+        scores["long recording"].add("", transcribe(transcriber, recording))
     return scores
 
 
@@ -265,13 +280,14 @@ def main() -> None:
         work = Path(scratch)
         print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         print(f"{'model':8} {'corpus':18} {'WER':>7} {'words':>6} {'audio s':>8} "
-              f"{'proc s':>7} {'speed':>6}")  # fmt: skip
+              f"{'proc s':>7} {'speed':>6} {'idle speed':>10}", flush=True)  # fmt: skip
         for model in args.models:
             started = time.perf_counter()
             for corpus, score in bench_model(model, work, not args.no_long).items():
                 wer = f"{100 * score.wer:6.1f}%" if score.words else "      -"
                 print(f"{model:8} {corpus:18} {wer} {score.words:6d} {score.audio_s:8.1f} "
-                      f"{score.processing_s:7.2f} {score.speed:6.3f}")  # fmt: skip
+                      f"{score.processing_s:7.2f} {score.speed:6.3f} {score.idle_speed:10.3f}",
+                      flush=True)  # fmt: skip
             print(f"{model:8} (benchmark wall time {time.perf_counter() - started:.0f} s)")
         if shutil.which("chromium"):
             for theme, (rate, seconds) in bench_ocr(work).items():

@@ -271,8 +271,11 @@ ensure_databases() {
       (
         exec 9>"$LOCK_FILE"
         flock 9
-        # Another run may have built it while we waited for the lock.
-        create_vector_extension "$db" || build_pgvector "$major"
+        # Another run may have built it while we waited for the lock. (Not `a || b`: errexit
+        # is off inside b there, and a failing build step must stop the script.)
+        if ! create_vector_extension "$db"; then
+          build_pgvector "$major"
+        fi
       )
       create_vector_extension "$db" || psql_su -d "$db" -c 'CREATE EXTENSION IF NOT EXISTS vector' ||
         die "CREATE EXTENSION vector still fails in $db"

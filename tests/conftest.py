@@ -109,9 +109,7 @@ async def client(app: Any, database: str) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(scope="session")
 def celery_worker(database: str, redis_server: RedisServer) -> Iterator[Worker]:
-    worker = Worker(
-        {key: value for key, value in os.environ.items() if key.startswith("TC_")}
-    )
+    worker = Worker({key: value for key, value in os.environ.items() if key.startswith("TC_")})
     worker.start()
     yield worker
     worker.stop()

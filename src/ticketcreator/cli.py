@@ -56,12 +56,21 @@ def export_openapi(
     output: Annotated[Path, typer.Option(help="Where to write the document.")] = Path(
         "docs/openapi.json"
     ),
+    check: Annotated[
+        bool, typer.Option(help="Only check that the file is current; exit 1 if not.")
+    ] = False,
 ) -> None:
-    """Write the OpenAPI document generated from the app."""
+    """Write the OpenAPI document generated from the app (or check it is current)."""
     from ticketcreator.main import create_app
 
+    text = openapi_text(create_app().openapi())
+    if check:
+        if not output.is_file() or output.read_text() != text:
+            _fail(f"{output} is out of date: run `ticketcreator export-openapi` and `make docs`")
+        typer.echo(f"{output} is current")
+        return
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(openapi_text(create_app().openapi()))
+    output.write_text(text)
     typer.echo(f"wrote {output}")
 
 

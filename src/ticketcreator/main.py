@@ -9,13 +9,20 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from ticketcreator import __version__
+from ticketcreator.accounts import routes as accounts_routes
 from ticketcreator.accounts.auth import undeclared_routes
+from ticketcreator.accounts.permissions import permission_table_markdown
+from ticketcreator.attachments import routes as attachments_routes
 from ticketcreator.core import health
 from ticketcreator.core.config import Settings, get_settings
 from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.errors import PROBLEM_JSON, Problem, install_error_handlers
 from ticketcreator.core.logging import configure_logging
 from ticketcreator.core.middleware import RequestIdMiddleware
+from ticketcreator.taxonomy import routes as taxonomy_routes
+from ticketcreator.tickets import routes as tickets_routes
+from ticketcreator.uploads import routes as uploads_routes
+from ticketcreator.uploads.routes import TUS_EXPOSED_HEADERS
 
 API_PREFIX = "/v1"
 
@@ -25,12 +32,32 @@ network logs, files) into complete, AI-triaged tickets.
 
 Every error is an RFC 9457 problem detail (`application/problem+json`) with a stable `type`.
 Every response carries an `X-Request-ID` header (send your own to correlate logs).
+
+## Authentication
+
+People log in (`POST /v1/auth/login`) and send `Authorization: Bearer <access token>`; the
+access token lasts minutes, the refresh token rotates on every use. Machine clients and the
+Chrome extension send a scoped API key as `Authorization: ApiKey <key>` or `X-API-Key: <key>`.
+Authenticated requests are rate limited per user or key (`RateLimit-*` headers); over the limit
+the answer is 429 with `Retry-After`.
+
+## Roles and permissions
+
+Each route requires one permission. A member has the permissions of their role in the
+organization; an API key has those of its role that are also among its scopes.
+
 """
+DESCRIPTION += permission_table_markdown() + "\n"
 
 
 def api_router() -> APIRouter:
     """The ``/v1`` router; every domain router is included here."""
     router = APIRouter(prefix=API_PREFIX, route_class=UnitOfWorkRoute)
+    router.include_router(uploads_routes.router)
+    router.include_router(attachments_routes.router)
+    router.include_router(accounts_routes.router)
+    router.include_router(tickets_routes.router)
+    router.include_router(taxonomy_routes.router)
     return router
 
 
@@ -56,7 +83,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials=False,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["X-Request-ID", "ETag", "Location", "Retry-After"],
+        expose_headers=[
+            "X-Request-ID",
+            "ETag",
+            "Location",
+            "Retry-After",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+            *TUS_EXPOSED_HEADERS,
+        ],
     )
     app.add_middleware(RequestIdMiddleware)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]

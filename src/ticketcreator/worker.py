@@ -27,6 +27,10 @@ from ticketcreator.core.tasks import run_async
 
 QUEUES = ("default", "ai", "media", "integrations")
 
+# The product's task modules; imported at the end of this module so the worker registers
+# their tasks and the outbox knows their subscribers.
+TASK_MODULES = ("ticketcreator.attachments.tasks", "ticketcreator.uploads.tasks")
+
 log = logging.getLogger(__name__)
 
 
@@ -71,6 +75,11 @@ def _make_app() -> Celery:
             "outbox-purge": {
                 "task": "outbox.purge",
                 "schedule": timedelta(hours=1),
+                "options": {"queue": "default"},
+            },
+            "uploads-expire": {
+                "task": "uploads.expire",
+                "schedule": timedelta(seconds=settings.uploads.expire_interval_s),
                 "options": {"queue": "default"},
             },
         },
@@ -132,7 +141,7 @@ def subscriber(topic: str, *, queue: str = "default") -> Callable[[EventHandler]
             run_async(handle(message))
 
         outbox.subscribers.add(topic, name, queue)
-        return task  # type: ignore[no-any-return]
+        return task
 
     return register
 
@@ -146,9 +155,7 @@ def relay() -> int:
 @celery_app.task(name="outbox.purge")  # type: ignore[untyped-decorator]
 def purge() -> int:
     """Drop delivered outbox events past their retention."""
-    return run_async(
-        outbox.purge_delivered(timedelta(days=get_settings().outbox.retention_days))
-    )
+    return run_async(outbox.purge_delivered(timedelta(days=get_settings().outbox.retention_days)))
 
 
 @signals.worker_process_init.connect  # type: ignore[untyped-decorator]
@@ -163,7 +170,7 @@ def _shutdown_process(**_: Any) -> None:
 
 
 def _load_task_modules() -> None:
-    for module in get_settings().celery.imports:
+    for module in (*TASK_MODULES, *get_settings().celery.imports):
         importlib.import_module(module)
 
 

@@ -7,10 +7,10 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.support.services import RedisServer, Worker
 from ticketcreator.core import outbox
 from ticketcreator.core.db import commit, session_factory
 from ticketcreator.core.outbox import OutboxEvent, ProcessedEvent
-from tests.support.services import RedisServer, Worker
 
 PROBE = "tests.support.probe_tasks.record"
 
@@ -82,12 +82,17 @@ async def test_redelivered_event_is_handled_once(database: str) -> None:
         assert await outbox.mark_processed(db, event_id, "other") is True
 
 
-async def test_relay_task_runs_in_the_worker(celery_worker: Worker, redis_server: RedisServer) -> None:
+async def test_relay_task_runs_in_the_worker(
+    celery_worker: Worker, redis_server: RedisServer
+) -> None:
     from ticketcreator.worker import celery_app
 
     async with session_factory()() as db:
         event = outbox.OutboxEvent(
-            id=uuid.uuid4(), topic="probe.ping", payload={}, attempts=0,
+            id=uuid.uuid4(),
+            topic="probe.ping",
+            payload={},
+            attempts=0,
             created_at=outbox.utcnow(),
         )
         db.add(event)  # written without emit(): only the relay can deliver it
@@ -101,7 +106,10 @@ async def test_purge_drops_old_delivered_events(database: str) -> None:
 
     async with session_factory()() as db:
         old = outbox.OutboxEvent(
-            id=uuid.uuid4(), topic="x", payload={}, attempts=1,
+            id=uuid.uuid4(),
+            topic="x",
+            payload={},
+            attempts=1,
             created_at=outbox.utcnow() - timedelta(days=10),
             dispatched_at=outbox.utcnow() - timedelta(days=10),
         )

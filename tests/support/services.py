@@ -55,8 +55,19 @@ class RedisServer:
         if binary is None:
             raise RuntimeError("redis-server is not installed")
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -112,10 +123,24 @@ class Worker:
     def start(self, timeout: float = 60.0) -> None:
         env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "ticketcreator.worker:celery_app", "worker",
-             "--queues", "default,ai,media,integrations", "--concurrency", "2",
-             "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-             "--hostname", f"test-{os.getpid()}@%h"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "ticketcreator.worker:celery_app",
+                "worker",
+                "--queues",
+                "default,ai,media,integrations",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"test-{os.getpid()}@%h",
+            ],
             cwd=ROOT,
             env=env,
             stdout=self.log.open("wb"),

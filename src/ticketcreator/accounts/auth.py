@@ -4,7 +4,8 @@ Every route depends on exactly one of :func:`public` or :class:`Authorizer`. A t
 all routes and fails when one has neither, so no endpoint can forget its rule.
 ``Authorizer`` accepts ``Authorization: Bearer <jwt>``, ``Authorization: ApiKey <key>`` or
 ``X-API-Key: <key>``, loads the caller's current role in the organization (role changes and
-revocations apply immediately), and checks the route's permission.
+revocations apply immediately), counts the request against the caller's rate limit, and
+checks the route's permission.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -27,6 +28,7 @@ from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Permission, Rol
 from ticketcreator.accounts.tokens import decode_access_token, same_hash
 from ticketcreator.core.db import get_session, utcnow
 from ticketcreator.core.errors import Forbidden, Unauthorized
+from ticketcreator.core.ratelimit import limit_principal
 
 API_KEY_PREFIX = "tck"
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -109,9 +111,7 @@ def split_api_key(key: str) -> str | None:
 async def principal_from_api_key(session: AsyncSession, key: str) -> Principal:
     prefix = split_api_key(key)
     api_key = (
-        await session.scalars(select(ApiKey).where(ApiKey.prefix == prefix))
-        if prefix
-        else None
+        await session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)) if prefix else None
     )
     record = api_key.first() if api_key is not None else None
     now = utcnow()
@@ -123,9 +123,7 @@ async def principal_from_api_key(session: AsyncSession, key: str) -> Principal:
     ):
         raise _unauthorized("The API key is invalid, expired or revoked.")
     if record.last_used_at is None or now - record.last_used_at > _LAST_USED_RESOLUTION:
-        await session.execute(
-            update(ApiKey).where(ApiKey.id == record.id).values(last_used_at=now)
-        )
+        await session.execute(update(ApiKey).where(ApiKey.id == record.id).values(last_used_at=now))
     scopes = frozenset(Permission(scope) for scope in record.scopes)
     return Principal(
         organization_id=record.organization_id,
@@ -162,6 +160,7 @@ class Authorizer:
     async def __call__(
         self,
         request: Request,
+        response: Response,
         session: Annotated[AsyncSession, Depends(get_session)],
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
         header_key: Annotated[str | None, Depends(api_key_scheme)],
@@ -169,6 +168,9 @@ class Authorizer:
         principal = await authenticate(
             session, bearer, header_key, request.headers.get("authorization")
         )
+        limit = await limit_principal(principal.rate_key)
+        if limit is not None:
+            response.headers.update(limit.headers())
         if not principal.can(self.permission):
             raise Forbidden(
                 f"Your role or key scope does not allow `{self.permission}`.",

@@ -17,8 +17,21 @@ class Role(StrEnum):
     REPORTER = "reporter"
     VIEWER = "viewer"
 
+    @property
+    def rank(self) -> int:
+        """Seniority: a member may grant, change or remove only roles up to their own rank."""
+        return _RANKS[self]
+
+    def may_manage(self, other: Role) -> bool:
+        """Whether a member with this role may grant ``other`` or act on a member holding it."""
+        return other.rank <= self.rank
+
+
+_RANKS = {Role.VIEWER: 0, Role.REPORTER: 1, Role.AGENT: 2, Role.ADMIN: 3, Role.OWNER: 4}
+
 
 class Permission(StrEnum):
+    ACCOUNT_SELF = "account:self"
     TICKETS_READ = "tickets:read"
     TICKETS_WRITE = "tickets:write"
     TICKETS_CREATE = "tickets:create"
@@ -40,7 +53,7 @@ class Permission(StrEnum):
 
 P = Permission
 
-_READ = {P.TICKETS_READ, P.ATTACHMENTS_READ, P.CONFIG_READ, P.MEMBERS_READ}
+_READ = {P.ACCOUNT_SELF, P.TICKETS_READ, P.ATTACHMENTS_READ, P.CONFIG_READ, P.MEMBERS_READ}
 _REPORT = _READ | {P.TICKETS_CREATE, P.COMMENTS_WRITE, P.CAPTURES_WRITE}
 _AGENT = _REPORT | {P.TICKETS_WRITE, P.TICKETS_DELETE, P.COMMENTS_INTERNAL}
 _ADMIN = _AGENT | {
@@ -60,7 +73,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset(_READ),
 }
 
-# What an API key may be granted: the machine-client subset (no account administration).
+# What an API key may be granted: the machine-client subset (no account administration, and
+# no `account:self`: a key is not a person, it has no profile, password or sessions).
 API_KEY_SCOPES: frozenset[Permission] = frozenset(
     {
         P.TICKETS_READ,

@@ -9,6 +9,7 @@ a one-line comment, in ``config/settings.yaml`` (a test keeps the two in step).
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     SecretStr,
     ValidationError,
     field_validator,
@@ -54,6 +56,7 @@ class ApiSection(_Section):
     cors_origins: list[str] = Field(default_factory=list)
     cors_origin_regex: str | None = r"^chrome-extension://[a-p]{32}$"
     docs_enabled: bool = True
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
 
 
 class DatabaseSection(_Section):
@@ -101,7 +104,9 @@ class ModelsSection(_Section):
     dir: Path = Path("var/models")
 
 
-DEV_SECRET_MARKER = "dev-only"
+DEV_SECRET_MARKER = "dev-only"  # noqa: S105 - a marker, not a secret
+# Key ids travel in JWT headers and prefix encrypted values (``v1:<kid>:...``).
+_KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
 
 class SecuritySection(_Section):
@@ -129,6 +134,8 @@ class SecuritySection(_Section):
                 f"encryption_active_kid {self.encryption_active_kid!r} is not in encryption_keys"
             )
         for kid, key in {**self.jwt_signing_keys, **self.encryption_keys}.items():
+            if not _KEY_ID.fullmatch(kid):
+                raise ValueError(f"key id {kid!r} must match {_KEY_ID.pattern}")
             if len(key.get_secret_value()) < 32:
                 raise ValueError(f"key {kid!r} is shorter than 32 characters")
         return self
@@ -141,6 +148,63 @@ class RateLimitSection(_Section):
     auth_window_s: int = Field(default=900, ge=1)
     requests_per_principal: int = Field(default=600, ge=1)
     principal_window_s: int = Field(default=60, ge=1)
+
+
+class TicketsSection(_Section):
+    search_language: str = Field(default="english", pattern=r"^[a-z_]+$")
+    page_size_default: int = Field(default=25, ge=1, le=1000)
+    page_size_max: int = Field(default=100, ge=1, le=1000)
+    bulk_max: int = Field(default=100, ge=1, le=1000)
+    idempotency_ttl_h: int = Field(default=24, ge=1)
+
+
+MIB = 1024 * 1024
+
+DEFAULT_ALLOWED_TYPES = [
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/gif",
+    "video/webm",
+    "video/mp4",
+    "video/quicktime",
+    "audio/webm",
+    "audio/ogg",
+    "audio/mpeg",
+    "audio/wav",
+    "audio/mp4",
+    "application/pdf",
+    "application/zip",
+    "text/plain",
+    "text/csv",
+    "application/json",
+    "application/har+json",
+]
+
+
+class StorageSection(_Section):
+    backend: Literal["local", "s3"] = "local"
+    local_root: Path = Path("var/storage")
+    s3_bucket: str = "ticketcreator"
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_presign_ttl_s: int = Field(default=300, ge=1, le=7 * 86_400)
+    s3_multipart_part_size: int = Field(default=8 * MIB, ge=5 * MIB, le=5 * 1024 * MIB)
+    io_buffer_size: int = Field(default=1 * MIB, ge=4096, le=64 * MIB)
+    signed_url_ttl_s: int = Field(default=900, ge=1)
+    signed_url_max_ttl_s: int = Field(default=86_400, ge=1)
+
+
+class UploadsSection(_Section):
+    max_request_size: int = Field(default=25 * MIB, ge=1)
+    max_upload_size: int = Field(default=4 * 1024 * MIB, ge=1)
+    max_chunk_size: int = Field(default=1024 * MIB, ge=1)
+    expiry_s: int = Field(default=86_400, ge=60)
+    expire_interval_s: int = Field(default=3600, ge=10)
+    lock_wait_s: float = Field(default=10.0, gt=0)
+    allowed_types: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
 
 
 class Settings(BaseSettings):
@@ -163,6 +227,9 @@ class Settings(BaseSettings):
     models: ModelsSection = ModelsSection()
     security: SecuritySection = SecuritySection()
     rate_limits: RateLimitSection = RateLimitSection()
+    storage: StorageSection = StorageSection()
+    uploads: UploadsSection = UploadsSection()
+    tickets: TicketsSection = TicketsSection()
     ai_config_file: Path = Path("config/ai_config.yaml")
 
     @classmethod
@@ -180,16 +247,33 @@ class Settings(BaseSettings):
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
         return tuple(sources)
 
-    @model_validator(mode="after")
-    def _no_dev_secrets_in_production(self) -> Settings:
-        if self.app.environment == "production":
-            keys = {**self.security.jwt_signing_keys, **self.security.encryption_keys}
-            weak = sorted(k for k, v in keys.items() if DEV_SECRET_MARKER in v.get_secret_value())
-            if weak:
-                raise ValueError(
-                    "security: development keys must be replaced in production: " + ", ".join(weak)
-                )
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_dev_keys_in_production(cls, data: Any) -> Any:
+        """In production, development keys (from the shipped file) neither sign nor verify."""
+        if not isinstance(data, dict):
+            return data
+        app = data.get("app")
+        environment = app.get("environment") if isinstance(app, dict) else None
+        security = data.get("security")
+        if environment != "production" or not isinstance(security, dict):
+            return data
+        security = dict(security)
+        for field in ("jwt_signing_keys", "encryption_keys"):
+            keys = security.get(field)
+            if isinstance(keys, dict):
+                security[field] = {
+                    kid: key for kid, key in keys.items() if DEV_SECRET_MARKER not in _plain(key)
+                }
+                if not security[field]:
+                    raise ValueError(
+                        f"security.{field}: development keys must be replaced in production"
+                    )
+        return {**data, "security": security}
+
+
+def _plain(value: Any) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
 
 def settings_file() -> Path:

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://docs.ticketcreator.dev/problems/"
@@ -109,6 +110,30 @@ class PreconditionFailed(AppError):
     title = "Precondition failed"
 
 
+class Gone(AppError):
+    status = 410
+    slug = "gone"
+    title = "No longer available"
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    slug = "payload-too-large"
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class RangeNotSatisfiable(AppError):
+    status = 416
+    slug = "range-not-satisfiable"
+    title = "Range not satisfiable"
+
+
 class UnprocessableEntity(AppError):
     status = 422
     slug = "unprocessable-entity"
@@ -184,20 +209,46 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, body)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", extra={"path": request.url.path})
-    body = {
-        "type": TYPE_BASE + "internal-error",
-        "title": "Internal server error",
-        "status": 500,
-        "detail": "An unexpected error occurred; it has been logged.",
-        "instance": request.url.path,
-    }
-    return problem_response(500, body)
+class UnhandledErrorMiddleware:
+    """Turns an unexpected exception into a 500 problem without internals, and logs it.
+
+    It sits inside the request-id middleware, so the answer and the log line carry the
+    request id (Starlette's own last-resort handler runs outside every middleware).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error", extra={"path": scope["path"]})
+            if started:
+                raise
+            body = {
+                "type": TYPE_BASE + "internal-error",
+                "title": "Internal server error",
+                "status": 500,
+                "detail": "An unexpected error occurred; it has been logged.",
+                "instance": scope["path"],
+            }
+            await problem_response(500, body)(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(UnhandledErrorMiddleware)

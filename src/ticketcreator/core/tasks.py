@@ -17,7 +17,7 @@ T = TypeVar("T")
 _loops: dict[int, asyncio.AbstractEventLoop] = {}
 
 
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
+def run_async[T](coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine on this process's long-lived event loop."""
     pid = os.getpid()
     loop = _loops.get(pid)

@@ -1,0 +1,97 @@
+"""Sparse text features for learned triage models, storable as plain arrays.
+
+Word 1-2-grams capture ticket vocabulary ("vpn", "purchase order"); character 2-5-grams within
+word boundaries catch misspellings, German compounds and anonymised fragments. Terms are
+*hashed* into a fixed column space, so the featurizer needs no vocabulary: its whole state is
+the list of columns seen in training and their IDF weights, two numpy arrays that serialise
+without pickle. Columns never seen in training are dropped, which keeps stored models small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer
+
+HASH_BITS: Final = 20
+_ANALYZERS: Final = (
+    ("word", (1, 2)),
+    ("char_wb", (2, 5)),
+)
+_TOKEN_PATTERN: Final = r"(?u)\b\w\w+\b"
+
+SparseMatrix = Any  # scipy.sparse.csr_matrix (scipy ships no type stubs)
+
+
+def _hashers() -> list[HashingVectorizer]:
+    return [
+        HashingVectorizer(
+            analyzer=analyzer,
+            ngram_range=ngrams,
+            n_features=2**HASH_BITS,
+            alternate_sign=False,
+            norm=None,
+            lowercase=True,
+            token_pattern=_TOKEN_PATTERN if analyzer == "word" else None,
+            dtype=np.float32,
+        )
+        for analyzer, ngrams in _ANALYZERS
+    ]
+
+
+def _hash(texts: list[str]) -> SparseMatrix:
+    """Raw hashed term counts of every analyzer side by side (one block per analyzer)."""
+    return sp.hstack([hasher.transform(texts) for hasher in _hashers()], format="csr")
+
+
+@dataclass
+class HashedTfidf:
+    """Sublinear TF-IDF over hashed word and character n-grams, L2-normalised per analyzer.
+
+    ``columns`` are the hashed columns kept (seen in at least ``min_df`` training texts) and
+    ``idf`` their weights; both are the complete, serialisable state.
+    """
+
+    columns: npt.NDArray[np.int64]
+    idf: npt.NDArray[np.float32]
+
+    @classmethod
+    def fit(cls, texts: list[str], *, min_df: int = 1) -> HashedTfidf:
+        counts = _hash(texts)
+        df = np.bincount(counts.indices, minlength=counts.shape[1])
+        columns = np.flatnonzero(df >= min_df).astype(np.int64)
+        idf = (np.log((1 + len(texts)) / (1 + df[columns])) + 1.0).astype(np.float32)
+        return cls(columns=columns, idf=idf)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.columns.size)
+
+    def transform(self, texts: list[str]) -> SparseMatrix:
+        counts = _hash(texts)
+        remap = np.full(counts.shape[1], -1, dtype=np.int64)
+        remap[self.columns] = np.arange(self.columns.size)
+        new_cols = remap[counts.indices]
+        keep = new_cols >= 0
+        rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))[keep]
+        data = (1.0 + np.log(counts.data[keep])) * self.idf[new_cols[keep]]
+        out = sp.csr_matrix(
+            (data.astype(np.float32), (rows, new_cols[keep])),
+            shape=(counts.shape[0], self.columns.size),
+        )
+        return self._normalise_blocks(out)
+
+    def _normalise_blocks(self, matrix: SparseMatrix) -> SparseMatrix:
+        """L2-normalise each analyzer's block so words and characters weigh the same."""
+        blocks = len(_ANALYZERS)
+        block_of = (self.columns >> HASH_BITS)[matrix.indices]  # 0 = words, 1 = characters
+        row_of = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+        key = row_of * blocks + block_of
+        norms = np.sqrt(np.bincount(key, weights=matrix.data**2, minlength=matrix.shape[0] * blocks))
+        norms[norms == 0] = 1.0
+        matrix.data = (matrix.data / norms[key]).astype(np.float32)
+        return matrix

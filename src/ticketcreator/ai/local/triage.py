@@ -1,0 +1,225 @@
+"""The local provider's triage models: category, priority and type for one organization.
+
+:class:`LearnedTriage` bundles one :class:`~.learned.LinearTextModel` per task. Priority is
+conditioned on type when the organization's data shows that some types always carry one
+priority (e.g. every service request is "low"): those rows are decided by the type model and
+the priority model is trained on the remaining rows only, where priority is a real decision.
+
+:class:`ZeroShotTriage` serves organizations without labelled tickets: label-name similarity
+for category and type, urgency cues for priority.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+
+from ticketcreator.ai.local.base import (
+    FloatArray,
+    Prediction,
+    TextClassifier,
+    to_predictions,
+)
+from ticketcreator.ai.local.learned import (
+    LinearTextModel,
+    TrainingConfig,
+    models_from_bytes,
+    models_to_bytes,
+    train_linear_model,
+)
+from ticketcreator.ai.local.zeroshot import (
+    CuePriorityClassifier,
+    Embedder,
+    LabelSpec,
+    ZeroShotClassifier,
+    order_priority_scale,
+)
+
+TASKS: Final = ("category", "priority", "type")
+MODEL_NAME: Final = "local-linear"
+# A type "implies" a priority when at least this share of at least this many rows agree.
+_IMPLY_SHARE: Final = 0.99
+_IMPLY_MIN_ROWS: Final = 10
+
+
+@dataclass(frozen=True)
+class TriagePrediction:
+    """Category, priority and type of one ticket, each with its confidence."""
+
+    category: Prediction
+    priority: Prediction
+    type: Prediction
+
+
+@dataclass(frozen=True)
+class LabelledTicket:
+    """One training row: the ticket text and the labels agents set (empty = unknown)."""
+
+    text: str
+    category: str = ""
+    priority: str = ""
+    type: str = ""
+
+    def label(self, task: str) -> str:
+        return str(getattr(self, task))
+
+
+def ticket_text(subject: str, body: str) -> str:
+    """The text the local models read: subject and body as one passage."""
+    subject, body = subject.strip(), body.strip()
+    if subject and body:
+        return f"{subject}. {body}"
+    return subject or body
+
+
+def _implied_priorities(rows: Sequence[LabelledTicket]) -> dict[str, str]:
+    by_type: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        if row.type and row.priority:
+            by_type[row.type][row.priority] += 1
+    implied = {}
+    for type_label, counts in by_type.items():
+        priority, top = counts.most_common(1)[0]
+        total = sum(counts.values())
+        if total >= _IMPLY_MIN_ROWS and top / total >= _IMPLY_SHARE:
+            implied[type_label] = priority
+    return implied
+
+
+@dataclass
+class LearnedTriage:
+    """Per-task linear models plus the type -> priority rules found in training data."""
+
+    models: dict[str, LinearTextModel]
+    implied_priority: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def train(
+        cls,
+        rows: Sequence[LabelledTicket],
+        embeddings: FloatArray,
+        config: TrainingConfig | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> LearnedTriage:
+        """Train every task that has at least two distinct labels among ``rows``.
+
+        ``embeddings`` are the rows' MiniLM vectors in the same order.
+        """
+        models: dict[str, LinearTextModel] = {}
+        texts = [row.text for row in rows]
+        for task in ("category", "type"):
+            keep = [i for i, row in enumerate(rows) if row.label(task)]
+            labels = [rows[i].label(task) for i in keep]
+            if len(set(labels)) >= 2:
+                models[task] = train_linear_model(
+                    [texts[i] for i in keep], embeddings[keep], labels, config
+                )
+        implied = _implied_priorities(rows) if "type" in models else {}
+        keep = [i for i, row in enumerate(rows) if row.priority and row.type not in implied]
+        if len({rows[i].priority for i in keep}) < 2:
+            implied = {}
+            keep = [i for i, row in enumerate(rows) if row.priority]
+        labels = [rows[i].priority for i in keep]
+        if len(set(labels)) >= 2:
+            models["priority"] = train_linear_model(
+                [texts[i] for i in keep], embeddings[keep], labels, config
+            )
+        info = {"model": MODEL_NAME, "trained_rows": len(rows), **dict(metadata or {})}
+        return cls(models=models, implied_priority=implied, metadata=info)
+
+    def predict_proba(
+        self, texts: Sequence[str], embeddings: FloatArray
+    ) -> dict[str, tuple[tuple[str, ...], FloatArray]]:
+        """Per task: its classes and a probability matrix (rows = texts)."""
+        out = {
+            task: (model.classes, model.predict_proba(texts, embeddings))
+            for task, model in self.models.items()
+        }
+        if self.implied_priority and "priority" in out and "type" in out:
+            out["priority"] = self._condition_priority(out["priority"], out["type"])
+        return out
+
+    def _condition_priority(
+        self,
+        priority: tuple[tuple[str, ...], FloatArray],
+        type_: tuple[tuple[str, ...], FloatArray],
+    ) -> tuple[tuple[str, ...], FloatArray]:
+        """P(priority) = sum over types of P(type) * P(priority | type, text)."""
+        p_classes, p_proba = priority
+        t_classes, t_proba = type_
+        classes = tuple(sorted(set(p_classes) | set(self.implied_priority.values())))
+        combined = np.zeros((p_proba.shape[0], len(classes)), dtype=np.float32)
+        free_mass = np.ones(p_proba.shape[0], dtype=np.float32)
+        for t_index, t_label in enumerate(t_classes):
+            if t_label in self.implied_priority:
+                combined[:, classes.index(self.implied_priority[t_label])] += t_proba[:, t_index]
+                free_mass -= t_proba[:, t_index]
+        for p_index, p_label in enumerate(p_classes):
+            combined[:, classes.index(p_label)] += free_mass * p_proba[:, p_index]
+        return classes, combined
+
+    def predict(self, texts: Sequence[str], embeddings: FloatArray) -> list[dict[str, Prediction]]:
+        """Label + confidence + distribution per task, for each text."""
+        per_task = {
+            task: to_predictions(classes, proba)
+            for task, (classes, proba) in self.predict_proba(texts, embeddings).items()
+        }
+        return [{task: per_task[task][i] for task in per_task} for i in range(len(texts))]
+
+    def to_bytes(self) -> bytes:
+        """Versioned, pickle-free serialisation for storage in the database."""
+        return models_to_bytes(
+            self.models, {**self.metadata, "implied_priority": self.implied_priority}
+        )
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> LearnedTriage:
+        models, metadata = models_from_bytes(blob)
+        implied = metadata.pop("implied_priority", {})
+        return cls(models=models, implied_priority=implied, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """The labels an organization uses per task (category/type with optional descriptions)."""
+
+    categories: Sequence[LabelSpec | str]
+    priorities: Sequence[str]
+    types: Sequence[LabelSpec | str] = ()
+    priority_default: str | None = None
+
+
+class ZeroShotTriage:
+    """Triage from label definitions only; needs the sentence encoder to embed the labels."""
+
+    def __init__(self, embedder: Embedder, labels: LabelSet) -> None:
+        self.classifiers: dict[str, TextClassifier] = {
+            "category": ZeroShotClassifier(embedder, labels.categories)
+        }
+        if labels.priorities:
+            scale, default = order_priority_scale(labels.priorities)
+            self.classifiers["priority"] = CuePriorityClassifier(
+                scale, labels.priority_default or default
+            )
+        if labels.types:
+            self.classifiers["type"] = ZeroShotClassifier(embedder, labels.types)
+
+    def predict_proba(
+        self, texts: Sequence[str], embeddings: FloatArray
+    ) -> dict[str, tuple[tuple[str, ...], FloatArray]]:
+        return {
+            task: (classifier.classes, classifier.predict_proba(texts, embeddings))
+            for task, classifier in self.classifiers.items()
+        }
+
+    def predict(self, texts: Sequence[str], embeddings: FloatArray) -> list[dict[str, Prediction]]:
+        per_task = {
+            task: to_predictions(classes, proba)
+            for task, (classes, proba) in self.predict_proba(texts, embeddings).items()
+        }
+        return [{task: per_task[task][i] for task in per_task} for i in range(len(texts))]

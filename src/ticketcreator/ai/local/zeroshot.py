@@ -1,0 +1,163 @@
+"""Zero-shot triage: classify tickets for an organization that has no labelled tickets yet.
+
+Category and type come from embedding similarity between the ticket and each label's name
+(and description, when the organization wrote one). Priority comes from urgency cues in the
+text mapped onto the organization's priority scale, because similarity to words like "high"
+says nothing about urgency.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from ticketcreator.ai.local.base import Embedder, FloatArray, softmax
+from ticketcreator.ai.local.cues import score_cues
+
+# Generic helpdesk vocabulary used when an organization names a label but gives no
+# description: "Billing" alone embeds poorly, "invoices, payments, refunds" much better.
+# Matched on lower-cased words of the label name; organization descriptions always win.
+DEFAULT_HINTS: Final[dict[str, str]] = {
+    "billing": "invoice, payment, charge, refund, subscription fee, pricing",
+    "payments": "payment failed, credit card, bank transfer, invoice",
+    "technical": "software bug, error message, crash, integration, configuration",
+    "product": "product feature, how to use the product, product malfunction",
+    "it": "computer, network, VPN, laptop, password, email account, server access",
+    "customer": "account, order status, complaint, general help for a customer",
+    "returns": "return an item, exchange, refund for a purchase, damaged delivery",
+    "sales": "pricing quote, buying, demo, license purchase, upgrade plan",
+    "human": "employee, payroll, vacation, hiring, HR policy",
+    "outages": "service down, outage, unavailable, maintenance window, downtime",
+    "inquiry": "general question, information request",
+    "security": "security incident, phishing, breach, suspicious login",
+    "incident": "something stopped working, an error or failure that happened",
+    "request": "asking for something: access, information, a new item or service",
+    "problem": "recurring issue, root cause of repeated failures",
+    "change": "modify, update, upgrade, migrate or reconfigure something",
+}
+
+_CODE_NAME = re.compile(r"^[A-Za-z]*[_-]?\d+$")
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """A label as an organization defines it: its name and an optional description."""
+
+    name: str
+    description: str = ""
+
+
+def _is_code(name: str) -> bool:
+    """Opaque codes ("cat_4", "urgency_2") carry no meaning an embedding could use."""
+    return bool(_CODE_NAME.match(name.strip()))
+
+
+def label_prompt(label: LabelSpec) -> str:
+    """The text embedded for a label: its readable name plus description or default hints."""
+    readable = label.name.replace("_", " ").strip()
+    description = label.description.strip()
+    if not description:
+        words = re.findall(r"[a-z]+", readable.lower())
+        description = "; ".join(DEFAULT_HINTS[word] for word in words if word in DEFAULT_HINTS)
+    return f"{readable}: {description}" if description else readable
+
+
+class ZeroShotClassifier:
+    """Nearest label by cosine similarity; probabilities via a temperature softmax.
+
+    ``temperature`` turns cosine gaps (typically 0.02-0.15 between labels) into usable
+    confidences; 0.03 gives ~0.8 to a label 0.05 ahead of the runner-up.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        labels: Sequence[LabelSpec | str],
+        *,
+        temperature: float = 0.03,
+    ) -> None:
+        specs = [label if isinstance(label, LabelSpec) else LabelSpec(label) for label in labels]
+        if not specs:
+            raise ValueError("zero-shot classification needs at least one label")
+        self._classes = tuple(spec.name for spec in specs)
+        self._temperature = temperature
+        self._prototypes = embedder.encode([label_prompt(spec) for spec in specs])
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self._classes
+
+    def predict_proba(self, texts: Sequence[str], embeddings: FloatArray) -> FloatArray:
+        similarities = embeddings @ self._prototypes.T
+        return softmax(similarities / self._temperature)
+
+
+_URGENT_NAMES: Final = ("critical", "urgent", "highest", "blocker", "high", "hoch", "dringend")
+_CALM_NAMES: Final = ("lowest", "trivial", "low", "niedrig", "minor")
+_NORMAL_NAMES: Final = ("normal", "medium", "moderate", "mittel", "standard")
+
+
+def order_priority_scale(labels: Sequence[str]) -> tuple[list[str], str]:
+    """Order priority labels from most to least urgent and pick the no-cue default level.
+
+    Named scales (critical/high/medium/low...) are ordered by meaning and default to their
+    normal level. Numbered codes ("urgency_0".."urgency_3", "P1".."P4") are ordered by number,
+    lowest first as in P1 = most urgent, and default to the least urgent level: most tickets
+    on such scales are routine requests. An organization can always pass an explicit scale.
+    """
+
+    def rank(label: str) -> float:
+        low = label.lower()
+        for position, names in enumerate((_URGENT_NAMES, _NORMAL_NAMES, _CALM_NAMES)):
+            for offset, name in enumerate(names):
+                if name in low:
+                    return position * 10 + (offset if position != 1 else 0)
+        digits = re.findall(r"\d+", low)
+        return 100 + int(digits[-1]) if digits else 50
+
+    ordered = sorted(labels, key=rank)
+    named_normal = [label for label in ordered if 10 <= rank(label) < 20]
+    if named_normal:
+        return ordered, named_normal[0]
+    if all(_is_code(label) for label in ordered):
+        return ordered, ordered[-1]
+    return ordered, ordered[len(ordered) // 2]
+
+
+class CuePriorityClassifier:
+    """Priority from urgency cues: no cue -> the default level; strong cues -> more urgent.
+
+    ``scale`` lists the organization's levels from most to least urgent. The cue score
+    (-1..1) moves the prediction up or down the scale from the default level.
+    """
+
+    def __init__(self, scale: Sequence[str], default: str | None = None) -> None:
+        if not scale:
+            raise ValueError("a priority scale needs at least one level")
+        self._classes = tuple(scale)
+        self._default = self._classes.index(default) if default else len(scale) // 2
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self._classes
+
+    def level_for(self, urgency: float) -> int:
+        """Scale index for a cue score; at least one step per 0.5 of urgency."""
+        steps = int(np.sign(urgency) * np.ceil(abs(urgency) / 0.5 - 1e-9))
+        top = len(self._classes) - 1
+        return int(min(top, max(0, self._default - steps)))
+
+    def predict_proba(self, texts: Sequence[str], embeddings: FloatArray) -> FloatArray:
+        out = np.zeros((len(texts), len(self._classes)), dtype=np.float32)
+        for row, text in enumerate(texts):
+            cue = score_cues(text)
+            level = self.level_for(cue.urgency)
+            # Confidence: weak when no cue fired (we only know the default), firmer with cues.
+            sure = 0.45 + 0.4 * min(1.0, abs(cue.urgency)) if cue.cues else 0.45
+            out[row, :] = (1.0 - sure) / max(1, len(self._classes) - 1)
+            out[row, level] = sure if len(self._classes) > 1 else 1.0
+        return out

@@ -1,0 +1,1 @@
+"""Attachments: stored files (screenshots, recordings, logs), their processing and downloads."""

@@ -1,0 +1,33 @@
+"""Queries on attachments. Lookups for callers are scoped to their organization; the
+unscoped lookup is for signed links and workers, which carry their own authority."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketcreator.attachments.models import Attachment
+
+
+def add(session: AsyncSession, attachment: Attachment) -> None:
+    session.add(attachment)
+
+
+async def get(
+    session: AsyncSession, organization_id: uuid.UUID, attachment_id: uuid.UUID
+) -> Attachment | None:
+    query = select(Attachment).where(
+        Attachment.id == attachment_id, Attachment.organization_id == organization_id
+    )
+    return (await session.scalars(query)).first()
+
+
+async def get_unscoped(
+    session: AsyncSession, attachment_id: uuid.UUID, *, for_update: bool = False
+) -> Attachment | None:
+    query = select(Attachment).where(Attachment.id == attachment_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.scalars(query)).first()

@@ -1,0 +1,245 @@
+"""Rate limits kept in Redis, so every API replica counts against the same budget.
+
+Algorithm: a sliding-window log. Each key is a sorted set of the accepted requests' times;
+one Lua script drops entries older than the window, counts the rest and, if the count is
+under the limit, records the new request, all atomically inside Redis with Redis's own clock.
+Concurrent requests therefore can never overshoot (100 simultaneous requests against a limit
+of 50 let exactly 50 through), and unlike a fixed window there is no boundary at which a
+client gets twice its budget. Rejected requests are not recorded, so a client that keeps
+hammering regains capacity as soon as its old requests leave the window. Memory is one
+sorted-set entry per accepted request in the window (at most ``limit`` per key).
+
+Three limits use it (numbers in ``rate_limits`` settings):
+
+* per principal (user or API key) on every authenticated route, through ``Authorizer``;
+* per client IP on the authentication endpoints (sign-up, login, refresh, accept invitation);
+* failed logins per account: a login reserves an attempt before the password is checked,
+  and a successful login clears the account's record.
+
+When Redis is unreachable the principal limit lets requests through (it protects capacity,
+and the API should not go down with its cache), while the authentication limits refuse with
+503: they are the brute-force protection, and failing open would switch it off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address
+
+import redis.asyncio as aioredis
+from fastapi import Request, Response
+from redis.exceptions import RedisError
+
+from ticketcreator.core.config import get_settings
+from ticketcreator.core.errors import ServiceUnavailable, TooManyRequests
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "ratelimit:"
+
+_SLIDING_WINDOW = """
+local key = KEYS[1]
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local count = redis.call('ZCARD', key)
+local allowed = 0
+if count < limit then
+  redis.call('ZADD', key, now, ARGV[3])
+  count = count + 1
+  allowed = 1
+end
+redis.call('PEXPIRE', key, window)
+local reset = window
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+if oldest[2] then
+  reset = tonumber(oldest[2]) + window - now
+end
+return {allowed, count, reset}
+"""
+
+
+@dataclass(frozen=True)
+class RateLimitResult:
+    """The outcome of one check, in the terms of the IETF RateLimit header fields draft."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_s: int
+    window_s: int
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_s),
+            "RateLimit-Policy": f"{self.limit};w={self.window_s}",
+        }
+
+    def exceeded(self, detail: str) -> TooManyRequests:
+        return TooManyRequests(
+            detail,
+            headers={**self.headers(), "Retry-After": str(self.reset_s)},
+            retry_after_s=self.reset_s,
+        )
+
+
+class RateLimiter:
+    """Sliding-window counters in one Redis database."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+        self._script = client.register_script(_SLIDING_WINDOW)
+
+    async def hit(self, key: str, limit: int, window_s: int) -> RateLimitResult:
+        """Count one request against ``key``; ``allowed`` is False when over the limit."""
+        allowed, count, reset_ms = await self._script(
+            keys=[KEY_PREFIX + key], args=[limit, window_s * 1000, uuid.uuid4().hex]
+        )
+        return RateLimitResult(
+            allowed=bool(allowed),
+            limit=limit,
+            remaining=max(limit - int(count), 0),
+            reset_s=max(math.ceil(int(reset_ms) / 1000), 1),
+            window_s=window_s,
+        )
+
+    async def reset(self, key: str) -> None:
+        await self.client.delete(KEY_PREFIX + key)
+
+
+_limiters: dict[int, RateLimiter] = {}
+
+
+def get_limiter() -> RateLimiter:
+    """The limiter of this process (a forked worker builds its own connection pool)."""
+    pid = os.getpid()
+    limiter = _limiters.get(pid)
+    if limiter is None:
+        cfg = get_settings().redis
+        client = aioredis.Redis.from_url(
+            cfg.url,
+            socket_timeout=cfg.socket_timeout_s,
+            socket_connect_timeout=cfg.socket_timeout_s,
+        )
+        limiter = _limiters[pid] = RateLimiter(client)
+    return limiter
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address: the peer, or what trusted proxies say in ``X-Forwarded-For``.
+
+    The forwarded chain is read from the right and the first address that is not one of
+    our proxies wins; entries further left were written by the client and prove nothing.
+    """
+    peer = request.client.host if request.client else None
+    trusted = get_settings().api.trusted_proxies
+    if peer is None or not trusted or not _is_trusted(peer, trusted):
+        return peer
+    forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",")]
+    for hop in reversed([part for part in forwarded if part]):
+        if not _is_trusted(hop, trusted):
+            return hop if _is_ip(hop) else peer
+    return peer
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_trusted(address: str, trusted: Sequence[IPv4Network | IPv6Network]) -> bool:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip.version == network.version and ip in network for network in trusted)
+
+
+async def limit_principal(rate_key: str) -> RateLimitResult | None:
+    """Count one request of an authenticated caller; None when limits are off or unreachable."""
+    cfg = get_settings().rate_limits
+    if not cfg.enabled:
+        return None
+    try:
+        result = await get_limiter().hit(
+            f"principal:{rate_key}", cfg.requests_per_principal, cfg.principal_window_s
+        )
+    except RedisError as exc:
+        log.warning("rate limit store unreachable; request allowed", extra={"error": str(exc)})
+        return None
+    if not result.allowed:
+        raise result.exceeded("Too many requests for this user or API key; slow down.")
+    return result
+
+
+def _unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "Sign-in is temporarily unavailable; try again shortly.", headers={"Retry-After": "5"}
+    )
+
+
+async def limit_auth_ip(request: Request, response: Response) -> None:
+    """Route dependency: the per-IP budget of the authentication endpoints."""
+    cfg = get_settings().rate_limits
+    if not cfg.enabled:
+        return
+    ip = client_ip(request) or "unknown"
+    try:
+        result = await get_limiter().hit(
+            f"auth-ip:{ip}", cfg.auth_requests_per_ip, cfg.auth_window_s
+        )
+    except RedisError:
+        log.warning("rate limit store unreachable; authentication refused")
+        raise _unavailable() from None
+    if not result.allowed:
+        raise result.exceeded("Too many authentication requests from your address.")
+    response.headers.update(result.headers())
+
+
+def _account_key(email: str) -> str:
+    # Hashed so the rate-limit store holds no e-mail addresses.
+    return "login-failures:" + hashlib.sha256(email.lower().encode()).hexdigest()
+
+
+async def reserve_login_attempt(email: str) -> None:
+    """Reserve one failed-login slot of the account before its password is checked.
+
+    Reserving first (rather than counting after a failure) keeps the limit exact when many
+    guesses arrive at once. Unknown addresses are limited the same way, so the answer does
+    not reveal which accounts exist.
+    """
+    cfg = get_settings().rate_limits
+    if not cfg.enabled:
+        return
+    try:
+        result = await get_limiter().hit(
+            _account_key(email), cfg.failed_logins_per_account, cfg.auth_window_s
+        )
+    except RedisError:
+        log.warning("rate limit store unreachable; login refused")
+        raise _unavailable() from None
+    if not result.allowed:
+        raise result.exceeded("Too many failed logins for this account; try again later.")
+
+
+async def clear_login_failures(email: str) -> None:
+    """Forget the account's failed attempts after a successful login."""
+    if not get_settings().rate_limits.enabled:
+        return
+    try:
+        await get_limiter().reset(_account_key(email))
+    except RedisError:
+        log.warning("rate limit store unreachable; failed logins not cleared")

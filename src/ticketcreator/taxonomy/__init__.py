@@ -1,0 +1,1 @@
+"""Organization configuration of tickets: categories, teams, custom fields and tags."""

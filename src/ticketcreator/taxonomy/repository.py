@@ -1,0 +1,281 @@
+"""Queries of the organization configuration; every one is scoped to an organization."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Uuid, delete, exists, false, func, literal, null, select, update
+from sqlalchemy import insert as sa_insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from ticketcreator.accounts.models import Membership, User
+from ticketcreator.accounts.permissions import Role
+from ticketcreator.core.db import utcnow
+from ticketcreator.taxonomy.models import Category, CustomField, Tag, Team, TeamMember
+from ticketcreator.tickets.models import Ticket, TicketEvent, ticket_tag
+
+
+async def get[Config: (Category, Team, CustomField, Tag)](
+    session: AsyncSession, model: type[Config], organization_id: uuid.UUID, id_: uuid.UUID
+) -> Config | None:
+    return (
+        await session.scalars(
+            select(model).where(model.id == id_, model.organization_id == organization_id)
+        )
+    ).first()
+
+
+async def list_all[Config: (Category, Team, CustomField, Tag)](
+    session: AsyncSession,
+    model: type[Config],
+    organization_id: uuid.UUID,
+    order: InstrumentedAttribute[str],
+) -> Sequence[Config]:
+    return (
+        await session.scalars(
+            select(model).where(model.organization_id == organization_id).order_by(order)
+        )
+    ).all()
+
+
+async def exists_in(
+    session: AsyncSession,
+    model: type[Category] | type[Team],
+    organization_id: uuid.UUID,
+    id_: uuid.UUID,
+) -> bool:
+    query = select(exists().where(model.id == id_, model.organization_id == organization_id))
+    return bool(await session.scalar(query))
+
+
+async def name_taken(
+    session: AsyncSession,
+    model: type[Category] | type[Team],
+    organization_id: uuid.UUID,
+    name: str,
+    except_id: uuid.UUID | None = None,
+) -> bool:
+    same_name = exists().where(
+        model.organization_id == organization_id, func.lower(model.name) == name.lower()
+    )
+    if except_id is not None:
+        same_name = same_name.where(model.id != except_id)
+    return bool(await session.scalar(select(same_name)))
+
+
+async def field_key_taken(session: AsyncSession, organization_id: uuid.UUID, key: str) -> bool:
+    return bool(
+        await session.scalar(
+            select(
+                exists().where(
+                    CustomField.organization_id == organization_id, CustomField.key == key
+                )
+            )
+        )
+    )
+
+
+async def tickets_referring(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    *,
+    category_id: uuid.UUID | None = None,
+    team_id: uuid.UUID | None = None,
+) -> int:
+    query = (
+        select(func.count()).select_from(Ticket).where(Ticket.organization_id == organization_id)
+    )
+    if category_id is not None:
+        query = query.where(Ticket.category_id == category_id)
+    if team_id is not None:
+        query = query.where(Ticket.team_id == team_id)
+    return int(await session.scalar(query) or 0)
+
+
+async def custom_fields(
+    session: AsyncSession, organization_id: uuid.UUID
+) -> dict[str, CustomField]:
+    fields = await list_all(session, CustomField, organization_id, CustomField.key)
+    return {field.key: field for field in fields}
+
+
+async def member_role(
+    session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID
+) -> Role | None:
+    role: Role | None = await session.scalar(
+        select(Membership.role).where(
+            Membership.organization_id == organization_id, Membership.user_id == user_id
+        )
+    )
+    return role
+
+
+async def team_members(
+    session: AsyncSession, team_id: uuid.UUID
+) -> Sequence[tuple[TeamMember, User]]:
+    rows = await session.execute(
+        select(TeamMember, User)
+        .join(User, User.id == TeamMember.user_id)
+        .where(TeamMember.team_id == team_id)
+        .order_by(User.name, User.id)
+    )
+    return [(member, user) for member, user in rows.tuples()]
+
+
+async def add_team_member(session: AsyncSession, team_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """Add the member; False if they already were one."""
+    result = await session.execute(
+        insert(TeamMember)
+        .values(team_id=team_id, user_id=user_id, added_at=utcnow())
+        .on_conflict_do_nothing()
+        .returning(TeamMember.user_id)
+    )
+    return result.first() is not None
+
+
+async def remove_team_member(session: AsyncSession, team_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        delete(TeamMember)
+        .where(TeamMember.team_id == team_id, TeamMember.user_id == user_id)
+        .returning(TeamMember.user_id)
+    )
+    return result.first() is not None
+
+
+async def ensure_tags(
+    session: AsyncSession, organization_id: uuid.UUID, names: Sequence[str]
+) -> list[Tag]:
+    """The organization's tags with these names, created when missing."""
+    if not names:
+        return []
+    now = utcnow()
+    await session.execute(
+        insert(Tag)
+        .values(
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "organization_id": organization_id,
+                    "name": n,
+                    "created_at": now,
+                }
+                for n in sorted(set(names))
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["organization_id", "name"])
+    )
+    return list(
+        (
+            await session.scalars(
+                select(Tag)
+                .where(Tag.organization_id == organization_id, Tag.name.in_(names))
+                .order_by(Tag.name)
+            )
+        ).all()
+    )
+
+
+async def list_tags(
+    session: AsyncSession, organization_id: uuid.UUID, prefix: str | None, limit: int
+) -> Sequence[Tag]:
+    query = select(Tag).where(Tag.organization_id == organization_id)
+    if prefix:
+        escaped = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Tag.name.like(escaped + "%", escape="\\"))
+    return (await session.scalars(query.order_by(Tag.name).limit(limit))).all()
+
+
+_EVENT_COLUMNS = [
+    "id",
+    "organization_id",
+    "ticket_id",
+    "actor_user_id",
+    "actor_api_key_id",
+    "kind",
+    "field",
+    "old",
+    "new",
+    "internal",
+    "created_at",
+]
+
+
+async def detach_tag_from_tickets(
+    session: AsyncSession,
+    tag: Tag,
+    actor_user_id: uuid.UUID | None,
+    actor_api_key_id: uuid.UUID | None,
+) -> int:
+    """Record an ``untagged`` event on every ticket carrying ``tag`` and bump its version."""
+    carrying = (Ticket.organization_id == tag.organization_id) & (
+        Ticket.id.in_(select(ticket_tag.c.ticket_id).where(ticket_tag.c.tag_id == tag.id))
+    )
+    await session.execute(
+        sa_insert(TicketEvent).from_select(
+            _EVENT_COLUMNS,
+            select(
+                func.gen_random_uuid(),
+                Ticket.organization_id,
+                Ticket.id,
+                literal(actor_user_id, Uuid),
+                literal(actor_api_key_id, Uuid),
+                literal("untagged"),
+                literal("tags"),
+                literal(tag.name, JSONB),
+                null(),
+                false(),
+                func.now(),
+            ).where(carrying),
+        )
+    )
+    result = await session.execute(
+        update(Ticket)
+        .where(carrying)
+        .values(version=Ticket.version + 1, updated_at=func.now())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def drop_field_values(
+    session: AsyncSession,
+    field: CustomField,
+    actor_user_id: uuid.UUID | None,
+    actor_api_key_id: uuid.UUID | None,
+) -> int:
+    """Remove a deleted field's value from every ticket, recording the change on each."""
+    holding = (Ticket.organization_id == field.organization_id) & Ticket.custom_fields.has_key(
+        field.key
+    )
+    await session.execute(
+        sa_insert(TicketEvent).from_select(
+            _EVENT_COLUMNS,
+            select(
+                func.gen_random_uuid(),
+                Ticket.organization_id,
+                Ticket.id,
+                literal(actor_user_id, Uuid),
+                literal(actor_api_key_id, Uuid),
+                literal("updated"),
+                literal(f"custom_fields.{field.key}"),
+                Ticket.custom_fields[field.key],
+                null(),
+                false(),
+                func.now(),
+            ).where(holding),
+        )
+    )
+    result = await session.execute(
+        update(Ticket)
+        .where(holding)
+        .values(
+            custom_fields=Ticket.custom_fields.op("-", return_type=JSONB)(literal(field.key)),
+            version=Ticket.version + 1,
+            updated_at=func.now(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

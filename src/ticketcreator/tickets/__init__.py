@@ -1,0 +1,1 @@
+"""Tickets: the normalized ticket model, its workflow and its REST API."""

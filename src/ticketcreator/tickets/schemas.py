@@ -1,0 +1,276 @@
+"""Request and response bodies of the tickets API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from ticketcreator.taxonomy.schemas import TagName
+from ticketcreator.tickets.models import Priority, Source, Status, TicketType
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Text = Annotated[str, StringConstraints(max_length=50_000)]
+Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50_000)]
+TicketRef = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+]
+Tags = Annotated[list[TagName], Field(max_length=20)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class TicketCreate(_Input):
+    title: Title
+    description: Text = ""
+    priority: Priority = Priority.NORMAL
+    type: TicketType = TicketType.BUG
+    source: Source = Source.API
+    category_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    assignee_id: uuid.UUID | None = None
+    reporter_id: uuid.UUID | None = Field(
+        default=None,
+        description="Who reported it (a member of the organization); defaults to the caller. "
+        "Only callers with `tickets:write` may report on behalf of someone else.",
+    )
+    due_at: AwareDatetime | None = None
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=list)
+
+
+class TicketUpdate(_Input):
+    """Only the fields sent are changed; `null` clears an optional field."""
+
+    title: Title | None = None
+    description: Text | None = None
+    status: Status | None = Field(
+        default=None, description="Moves the ticket along its workflow (409 if not allowed)."
+    )
+    priority: Priority | None = None
+    type: TicketType | None = None
+    category_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    assignee_id: uuid.UUID | None = None
+    due_at: AwareDatetime | None = None
+    custom_fields: dict[str, Any] | None = Field(
+        default=None, description="Merged into the current values; `null` removes a value."
+    )
+
+    @field_validator("title", "description", "status", "priority", "type")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+
+class TicketRead(_Output):
+    id: uuid.UUID
+    number: int
+    key: str = Field(description="The human reference, `T-<number>`.")
+    title: str
+    description: str
+    status: Status
+    priority: Priority
+    type: TicketType
+    source: Source
+    category_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+    reporter_id: uuid.UUID | None
+    assignee_id: uuid.UUID | None
+    due_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    custom_fields: dict[str, Any]
+    tags: list[str] = Field(validation_alias="tag_names")
+    version: int = Field(description="Increases with every change; the `ETag` is derived from it.")
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+
+class TicketPage(BaseModel):
+    items: list[TicketRead]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
+
+
+class AssigneeSet(_Input):
+    assignee_id: uuid.UUID
+
+
+class TagsAdd(_Input):
+    tags: Annotated[list[TagName], Field(min_length=1, max_length=20)]
+
+
+class BulkChanges(_Input):
+    status: Status | None = None
+    priority: Priority | None = None
+    type: TicketType | None = None
+    category_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    assignee_id: uuid.UUID | None = None
+    add_tags: Tags = Field(default_factory=list)
+    remove_tags: Tags = Field(default_factory=list)
+
+    @field_validator("status", "priority", "type")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+
+class BulkUpdate(_Input):
+    tickets: list[TicketRef] = Field(
+        min_length=1, description="Ticket ids or numbers (`T-12` or `12`), at most `bulk_max`."
+    )
+    changes: BulkChanges
+
+
+class BulkResult(BaseModel):
+    items: list[TicketRead]
+
+
+class CommentCreate(_Input):
+    body: Body
+    internal: bool = Field(
+        default=False, description="Internal notes are visible to the team only, never reporters."
+    )
+
+
+class CommentUpdate(_Input):
+    body: Body
+
+
+class CommentRead(_Output):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    author_id: uuid.UUID | None
+    author_api_key_id: uuid.UUID | None
+    body: str
+    internal: bool
+    created_at: datetime
+    updated_at: datetime
+    edited_at: datetime | None
+
+
+class CommentPage(BaseModel):
+    items: list[CommentRead]
+    next_cursor: str | None
+
+
+class WatcherRead(_Output):
+    user_id: uuid.UUID
+    created_at: datetime
+
+
+class LinkCreate(_Input):
+    provider: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,39}$")] = Field(
+        description="The vendor, e.g. `jira`, `github`, `zendesk`."
+    )
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    url: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=2000)]
+
+
+class LinkRead(_Output):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    provider: str
+    external_id: str
+    url: str
+    created_at: datetime
+
+
+class EventRead(_Output):
+    id: uuid.UUID
+    actor_user_id: uuid.UUID | None
+    actor_api_key_id: uuid.UUID | None
+    kind: str
+    field: str | None
+    old: Any
+    new: Any
+    created_at: datetime
+
+
+class TimelineEvent(BaseModel):
+    type: Literal["event"] = "event"
+    at: datetime
+    event: EventRead
+
+
+class TimelineComment(BaseModel):
+    type: Literal["comment"] = "comment"
+    at: datetime
+    comment: CommentRead
+
+
+TimelineItem = Annotated[TimelineEvent | TimelineComment, Field(discriminator="type")]
+
+
+class TimelinePage(BaseModel):
+    items: list[TimelineItem]
+    next_cursor: str | None
+
+
+SORT_PATTERN = r"^-?(created_at|updated_at|number|priority|due_at|relevance)$"
+
+
+class TicketListQuery(BaseModel):
+    """Filters of the ticket list; repeat a parameter to match any of several values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[Status] = Field(default_factory=list)
+    priority: list[Priority] = Field(default_factory=list)
+    type: list[TicketType] = Field(default_factory=list)
+    source: list[Source] = Field(default_factory=list)
+    category_id: list[uuid.UUID] = Field(default_factory=list)
+    team_id: list[uuid.UUID] = Field(default_factory=list)
+    reporter_id: list[uuid.UUID] = Field(default_factory=list)
+    assignee: list[Annotated[str, StringConstraints(max_length=40)]] = Field(
+        default_factory=list, description="A user id, `me` or `none` (unassigned)."
+    )
+    tag: list[TagName] = Field(default_factory=list)
+    created_after: AwareDatetime | None = None
+    created_before: AwareDatetime | None = None
+    updated_after: AwareDatetime | None = None
+    updated_before: AwareDatetime | None = None
+    q: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = Field(
+        default=None,
+        description="Full-text search over title, description and public comments "
+        '(web search syntax: `"exact phrase"`, `-exclude`, `or`).',
+    )
+    sort: Annotated[str, StringConstraints(pattern=SORT_PATTERN)] | None = Field(
+        default=None,
+        description="Field to sort by, `-` for descending. Default: `-relevance` with `q`, "
+        "else `-created_at`.",
+    )
+    cursor: Annotated[str, StringConstraints(max_length=500)] | None = None
+    limit: int | None = Field(
+        default=None, ge=1, le=1000, description="Page size; capped at the configured maximum."
+    )
+    deleted: bool = Field(
+        default=False, description="List the trash (soft-deleted tickets) instead; agents only."
+    )

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from ticketcreator.core.config import ConfigError, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS_YAML = ROOT / "config" / "settings.yaml"
+
+
+def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys |= _keys(annotation, f"{prefix}{name}.")
+        else:
+            keys.add(prefix + name)
+    return keys
+
+
+def _yaml_keys(node: Any, prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for name, value in node.items():
+        if isinstance(value, dict) and not name.endswith("_keys"):
+            keys |= _yaml_keys(value, f"{prefix}{name}.")
+        else:
+            keys.add(prefix + name)
+    return keys
+
+
+def test_settings_file_lists_every_setting_the_service_reads() -> None:
+    documented = _yaml_keys(yaml.safe_load(SETTINGS_YAML.read_text()))
+    assert documented == _keys(Settings)
+
+
+def test_every_setting_line_carries_a_comment() -> None:
+    uncommented = [
+        line
+        for line in SETTINGS_YAML.read_text().splitlines()
+        if re.match(r"^\s+[a-z_0-9]+:\s*\S", line)
+        and "#" not in line
+        and not re.match(r"^\s+dev1:", line)
+    ]
+    assert uncommented == []
+
+
+def test_file_values_are_the_model_defaults() -> None:
+    for key, value in yaml.safe_load(SETTINGS_YAML.read_text()).items():
+        default = Settings.model_fields[key].default
+        if isinstance(default, BaseModel):
+            assert type(default).model_validate(value) == default, key
+        else:
+            assert type(default)(value) == default, key
+
+
+def test_environment_overrides_nested_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TC_DATABASE__POOL_SIZE", "42")
+    monkeypatch.setenv("TC_API__CORS_ORIGINS", '["https://support.example.com"]')
+    settings = load_settings()
+    assert settings.database.pool_size == 42
+    assert settings.api.cors_origins == ["https://support.example.com"]
+
+
+def test_bad_value_names_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TC_DATABASE__POOL_SIZE", "many")
+    with pytest.raises(ConfigError, match=r"database\.pool_size: .*TC_DATABASE__POOL_SIZE"):
+        load_settings()
+
+
+def test_unknown_key_in_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "settings.yaml"
+    bad.write_text("database:\n  pool_sise: 3\n")
+    monkeypatch.setenv("TC_SETTINGS_FILE", str(bad))
+    with pytest.raises(ConfigError, match=r"database\.pool_sise"):
+        load_settings()
+
+
+def test_non_async_database_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TC_DATABASE__URL", "postgresql://x@y/z")
+    with pytest.raises(ConfigError, match=r"database\.url: .*postgresql\+asyncpg"):
+        load_settings()
+
+
+def test_production_refuses_development_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TC_APP__ENVIRONMENT", "production")
+    with pytest.raises(ConfigError, match="development keys must be replaced"):
+        load_settings()
+    strong = '{"p1": "' + "x" * 48 + '"}'
+    monkeypatch.setenv("TC_SECURITY__JWT_SIGNING_KEYS", strong)
+    monkeypatch.setenv("TC_SECURITY__JWT_ACTIVE_KID", "p1")
+    monkeypatch.setenv("TC_SECURITY__ENCRYPTION_KEYS", strong)
+    monkeypatch.setenv("TC_SECURITY__ENCRYPTION_ACTIVE_KID", "p1")
+    assert load_settings().app.environment == "production"
+
+
+def test_active_key_must_exist(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TC_SECURITY__JWT_ACTIVE_KID", "nope")
+    with pytest.raises(ConfigError, match="jwt_active_kid 'nope'"):
+        load_settings()

@@ -1,0 +1,149 @@
+"""Problem details and the request unit of work, on a small app built from the real parts."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketcreator.core import outbox
+from ticketcreator.core.db import UnitOfWorkRoute, get_session, session_factory
+from ticketcreator.core.errors import Conflict, install_error_handlers
+from ticketcreator.core.logging import JsonFormatter
+from ticketcreator.core.middleware import RequestIdMiddleware
+from ticketcreator.core.outbox import OutboxEvent
+
+
+class Payload(BaseModel):
+    title: str = Field(min_length=3)
+    count: int
+
+
+def _probe_app() -> FastAPI:
+    router = APIRouter(route_class=UnitOfWorkRoute)
+
+    @router.post("/events")
+    async def write(
+        body: Payload, session: Annotated[AsyncSession, Depends(get_session)]
+    ) -> dict[str, str]:
+        event = outbox.emit(session, "probe.created", {"title": body.title})
+        return {"id": str(event.id)}
+
+    @router.post("/events/fail")
+    async def write_then_fail(session: Annotated[AsyncSession, Depends(get_session)]) -> None:
+        outbox.emit(session, "probe.created", {"title": "lost"})
+        await session.flush()
+        raise Conflict("Something already happened.", hint="try later")
+
+    @router.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(router)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+@pytest.fixture
+async def probe(database: str) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=_probe_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://probe") as http:
+        yield http
+
+
+async def _events() -> list[OutboxEvent]:
+    from sqlalchemy import select
+
+    async with session_factory()() as db:
+        return list((await db.scalars(select(OutboxEvent))).all())
+
+
+async def test_successful_handler_commits_its_changes(probe: httpx.AsyncClient) -> None:
+    response = await probe.post("/events", json={"title": "hello", "count": 1})
+    assert response.status_code == 200
+    events = await _events()
+    assert [str(event.id) for event in events] == [response.json()["id"]]
+
+
+async def test_failing_handler_rolls_back_and_answers_a_problem(probe: httpx.AsyncClient) -> None:
+    response = await probe.post("/events/fail")
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "https://docs.ticketcreator.dev/problems/conflict",
+        "title": "Conflict",
+        "status": 409,
+        "detail": "Something already happened.",
+        "instance": "/events/fail",
+        "hint": "try later",
+    }
+    assert await _events() == []
+
+
+async def test_validation_errors_list_each_field(probe: httpx.AsyncClient) -> None:
+    response = await probe.post("/events", json={"title": "x", "count": "many"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"].endswith("/validation-error")
+    locations = {error["location"]: error for error in problem["errors"]}
+    assert set(locations) == {"body.title", "body.count"}
+    assert locations["body.count"]["type"] == "int_parsing"
+
+
+async def test_malformed_json_is_a_validation_problem(probe: httpx.AsyncClient) -> None:
+    response = await probe.post(
+        "/events", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["type"] == "json_invalid"
+
+
+async def test_unexpected_errors_hide_internals_but_are_logged(
+    probe: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        response = await probe.get("/boom", headers={"X-Request-ID": "req-500"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "hunter2" not in response.text
+    assert response.json()["type"].endswith("/internal-error")
+    assert response.headers["x-request-id"] == "req-500"
+    record = next(r for r in caplog.records if r.getMessage() == "unhandled error")
+    assert record.exc_info is not None
+
+
+def test_json_log_lines_carry_the_request_id_and_extras() -> None:
+    from ticketcreator.core.logging import request_id_var
+
+    token = request_id_var.set("req-42")
+    try:
+        record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello %s", ("you",), None)
+        record.ticket = "T-1"
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id_var.reset(token)
+    assert line["message"] == "hello you"
+    assert line["request_id"] == "req-42"
+    assert line["ticket"] == "T-1"
+    assert line["level"] == "INFO"
+
+
+def test_plain_log_format_can_be_chosen(capsys: pytest.CaptureFixture[str]) -> None:
+    from ticketcreator.core.logging import configure_logging
+
+    configure_logging("INFO", json_format=False)
+    try:
+        logging.getLogger("ticketcreator.test").info("plain line")
+        assert "INFO ticketcreator.test [-] plain line" in capsys.readouterr().err
+    finally:
+        configure_logging("INFO", json_format=True)
