@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ticketcreator.accounts.permissions import Role
+from ticketcreator.ai import cli as ai_cli
 from ticketcreator.core.config import ConfigError, get_settings
 from ticketcreator.core.modelstore import MODELS, ModelMissingError, ModelStore
+from ticketcreator.media import cli as media_cli
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 app = typer.Typer(help="AI Ticket Creator service commands.", no_args_is_help=True)
 models_app = typer.Typer(help="Offline AI model weights.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(media_cli.app, name="media")
+app.add_typer(ai_cli.app, name="ai")
 
 
 def _fail(message: str) -> None:
@@ -129,6 +139,120 @@ def beat() -> None:
     schedule = Path(os.environ.get("TC_BEAT_SCHEDULE", "var/celerybeat-schedule"))
     schedule.parent.mkdir(parents=True, exist_ok=True)
     _celery(["beat", "--loglevel", get_settings().logging.level, "--schedule", str(schedule)])
+
+
+def _in_session[T](work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one transaction on an engine of its own (each command has its own
+    event loop, and pooled connections must not outlive it), committing on success."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    async def run() -> T:
+        engine = create_async_engine(get_settings().database.url)
+        try:
+            async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="E-mail address (login name).")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    organization: Annotated[str, typer.Option(help="Organization slug; created if missing.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="TC_USER_PASSWORD",
+            help="Password (prompted, or from $TC_USER_PASSWORD). Ignored for existing users.",
+        ),
+    ],
+    role: Annotated[Role, typer.Option(help="Role in the organization.")] = Role.OWNER,
+    organization_name: Annotated[
+        str | None, typer.Option(help="Name of a new organization (default: the slug).")
+    ] = None,
+) -> None:
+    """Create a user (and the organization) or add an existing user to an organization."""
+    from ticketcreator.accounts.service import add_user
+    from ticketcreator.core.errors import AppError
+
+    async def work(session: AsyncSession) -> str:
+        added = await add_user(
+            session,
+            email=email,
+            name=name,
+            password=password,
+            organization_slug=organization,
+            organization_name=organization_name,
+            role=role,
+        )
+        made = [
+            *(["organization"] if added.new_organization else []),
+            *(["user"] if added.new_user else []),
+        ]
+        return f"{added.user.email} is now {role} of {added.organization.slug}" + (
+            f" (created: {', '.join(made)})" if made else ""
+        )
+
+    try:
+        typer.echo(_in_session(work))
+    except AppError as exc:
+        _fail(str(exc))
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Create the demo organization "Acme Support" (slug acme) with demo users and an API
+    key for the extension. Safe to run again. Password: $TC_DEMO_PASSWORD, or the default
+    ``ticketcreator-demo``. Refused in production."""
+    from ticketcreator.accounts import demo
+
+    settings = get_settings()
+    if settings.app.environment == "production":
+        _fail("seed-demo creates well-known accounts and is refused in production.")
+    password = demo.demo_password()
+    seed = _in_session(lambda session: demo.seed_demo(session, password))
+    typer.echo(f"organization: {seed.organization.name} (slug {seed.organization.slug})")
+    for email in seed.created_users:
+        typer.echo(f"created user: {email}  password: {password}")
+    for email in seed.existing_users:
+        typer.echo(f"existing user: {email}  (password unchanged)")
+    if seed.extension_key:
+        typer.echo(f"extension API key (shown once, store it now): {seed.extension_key}")
+    else:
+        typer.echo(
+            f'extension API key: "{demo.EXTENSION_KEY_NAME}" exists; revoke it and run again '
+            "for a new one"
+        )
+    base = settings.app.public_base_url
+    typer.echo(
+        "log in:\n"
+        f"  curl -s -X POST {base}/v1/auth/login -H 'Content-Type: application/json' \\\n"
+        f'    -d \'{{"email": "{demo.DEMO_USERS[0][0]}", "password": "<password>"}}\'\n'
+        f"  curl -s {base}/v1/me -H 'Authorization: Bearer <access_token>'"
+    )
+
+
+@app.command("rotate-encryption-keys")
+def rotate_encryption_keys() -> None:
+    """Re-encrypt every encrypted column to the active key (security.encryption_active_kid)."""
+    from ticketcreator.core.crypto import active_kid, rotate_encryption_keys
+    from ticketcreator.models import metadata
+
+    results = _in_session(lambda session: rotate_encryption_keys(session, metadata))
+    for result in results:
+        typer.echo(f"{result.table}.{result.column}: {result.count} re-encrypted")
+    total = sum(result.count for result in results)
+    typer.echo(
+        f"{total} value(s) in {len(results)} encrypted column(s) now use key {active_kid()!r}"
+    )
 
 
 @models_app.command("install")

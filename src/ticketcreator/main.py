@@ -12,8 +12,10 @@ from ticketcreator import __version__
 from ticketcreator.accounts import routes as accounts_routes
 from ticketcreator.accounts.auth import undeclared_routes
 from ticketcreator.accounts.permissions import permission_table_markdown
+from ticketcreator.ai.triage import routes as ai_routes
 from ticketcreator.attachments import routes as attachments_routes
-from ticketcreator.core import health
+from ticketcreator.captures import routes as captures_routes
+from ticketcreator.core import health, outbox
 from ticketcreator.core.config import Settings, get_settings
 from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.errors import PROBLEM_JSON, Problem, install_error_handlers
@@ -21,6 +23,7 @@ from ticketcreator.core.logging import configure_logging
 from ticketcreator.core.middleware import RequestIdMiddleware
 from ticketcreator.taxonomy import routes as taxonomy_routes
 from ticketcreator.tickets import routes as tickets_routes
+from ticketcreator.transcripts import routes as transcripts_routes
 from ticketcreator.uploads import routes as uploads_routes
 from ticketcreator.uploads.routes import TUS_EXPOSED_HEADERS
 
@@ -55,9 +58,12 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, route_class=UnitOfWorkRoute)
     router.include_router(uploads_routes.router)
     router.include_router(attachments_routes.router)
+    router.include_router(transcripts_routes.router)
+    router.include_router(captures_routes.router)
     router.include_router(accounts_routes.router)
     router.include_router(tickets_routes.router)
     router.include_router(taxonomy_routes.router)
+    router.include_router(ai_routes.router)
     return router
 
 
@@ -99,6 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     undeclared = undeclared_routes(app.routes)
     if undeclared:
         raise RuntimeError("routes without an access declaration: " + ", ".join(undeclared))
+    # Load the Celery app and the outbox subscriptions now, not during the first request.
+    outbox.get_publisher()
     return app
 
 

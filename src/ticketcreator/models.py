@@ -10,7 +10,17 @@ from ticketcreator.accounts.models import (
     RefreshToken,
     User,
 )
+from ticketcreator.ai.triage.models import (
+    AIDecision,
+    AIFeedback,
+    AISettings,
+    AISpend,
+    AISuggestion,
+    OrganizationAIModel,
+    TicketEmbedding,
+)
 from ticketcreator.attachments.models import Attachment
+from ticketcreator.captures.models import Capture, CaptureAttachment
 from ticketcreator.core.db import Base
 from ticketcreator.core.outbox import OutboxEvent, ProcessedEvent
 from ticketcreator.taxonomy.models import Category, CustomField, Tag, Team, TeamMember
@@ -24,15 +34,24 @@ from ticketcreator.tickets.models import (
     Watcher,
     ticket_tag,
 )
+from ticketcreator.transcripts.models import AttachmentText
 from ticketcreator.uploads.models import Upload
 
 metadata = Base.metadata
 
 __all__ = [
+    "AIDecision",
+    "AIFeedback",
+    "AISettings",
+    "AISpend",
+    "AISuggestion",
     "ApiKey",
     "Attachment",
+    "AttachmentText",
     "AuditEntry",
     "AuthSession",
+    "Capture",
+    "CaptureAttachment",
     "Category",
     "Comment",
     "CustomField",
@@ -41,6 +60,7 @@ __all__ = [
     "Invitation",
     "Membership",
     "Organization",
+    "OrganizationAIModel",
     "OutboxEvent",
     "ProcessedEvent",
     "RefreshToken",
@@ -49,6 +69,7 @@ __all__ = [
     "TeamMember",
     "Ticket",
     "TicketCounter",
+    "TicketEmbedding",
     "TicketEvent",
     "Upload",
     "User",

@@ -29,7 +29,12 @@ QUEUES = ("default", "ai", "media", "integrations")
 
 # The product's task modules; imported at the end of this module so the worker registers
 # their tasks and the outbox knows their subscribers.
-TASK_MODULES = ("ticketcreator.attachments.tasks", "ticketcreator.uploads.tasks")
+TASK_MODULES = (
+    "ticketcreator.attachments.tasks",
+    "ticketcreator.uploads.tasks",
+    "ticketcreator.ai.triage.tasks",
+    "ticketcreator.transcripts.tasks",
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +81,11 @@ def _make_app() -> Celery:
                 "task": "outbox.purge",
                 "schedule": timedelta(hours=1),
                 "options": {"queue": "default"},
+            },
+            "ai-train-due": {
+                "task": "ai.train_due",
+                "schedule": timedelta(hours=1),
+                "options": {"queue": "ai", "expires": 3600},
             },
             "uploads-expire": {
                 "task": "uploads.expire",

@@ -40,8 +40,9 @@ class RouteRecorder:
         found: set[tuple[str, str]] = set()
         for route in app.routes:
             if isinstance(route, Route):
-                for method in route.methods or ():
-                    if method != "HEAD":
+                methods = route.methods or set()
+                for method in methods:
+                    if method != "HEAD" or "GET" not in methods:  # HEAD beside GET is implied
                         found.add((method, route.path))
             elif hasattr(route, "path") and type(route).__name__ == "APIWebSocketRoute":
                 found.add(("WEBSOCKET", route.path))

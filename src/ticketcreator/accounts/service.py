@@ -15,6 +15,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -727,3 +728,47 @@ async def audit_log(
     return AuditPage(
         items=[AuditEntryOut.model_validate(entry) for entry in page], next_cursor=next_cursor
     )
+
+
+# Administration (command line)
+
+
+@dataclass(frozen=True)
+class UserAdded:
+    user: User
+    organization: Organization
+    new_user: bool
+    new_organization: bool
+
+
+async def add_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    organization_slug: str,
+    role: Role,
+    organization_name: str | None = None,
+) -> UserAdded:
+    """Make ``email`` a member of the organization, creating the organization and the account
+    when missing. An existing account keeps its password."""
+    organization = await repository.get_organization_by_slug(session, organization_slug)
+    new_organization_created = organization is None
+    if organization is None:
+        organization = await new_organization(
+            session, organization_name or organization_slug, organization_slug
+        )
+        await _flush_unique(session)
+    user = await repository.get_user_by_email(session, email)
+    new_user_created = user is None
+    if user is None:
+        minimum = get_settings().security.password_min_length
+        if len(password) < minimum:
+            raise UnprocessableEntity(f"The password must have at least {minimum} characters.")
+        user = await _new_user(session, email, name, password)
+        await _flush_unique(session)
+    elif await repository.get_membership(session, organization.id, user.id) is not None:
+        raise AlreadyMember(f"{user.email} is already a member of {organization.slug}.")
+    await add_member(session, organization.id, user.id, role)
+    return UserAdded(user, organization, new_user_created, new_organization_created)

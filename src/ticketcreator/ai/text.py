@@ -13,46 +13,73 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Final
 
-_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
+
+def _wordset(words: str) -> frozenset[str]:
+    """A word list written as one space-separated string (easier to read and extend)."""
+    return frozenset(words.split())
+
+
+_WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*", re.UNICODE)
 
 # Frequent function words per language: short texts are identified by which profile their
 # words hit most (a character n-gram model would need training data we do not ship).
 STOPWORDS: Final[dict[str, frozenset[str]]] = {
-    "en": frozenset(
-        ["the", "and", "is", "are", "was", "were", "to", "of", "in", "on", "for", "with", "this", "that", "it", "not", "be", "have", "has", "can", "please", "i", "you", "we", "my", "our", "your", "when", "after", "from", "at", "an", "a", "or", "but", "if", "does", "do", "cannot", "there", "what", "which", "would", "could", "should", "will", "been", "any", "all"]
+    "en": _wordset(
+        "the and is are was were to of in on for with this that it not be have has can "
+        "please i you we my our your when after from at an a or but if does do cannot "
+        "there what which would could should will been any all"
     ),
-    "de": frozenset(
-        ["der", "die", "das", "und", "ist", "sind", "war", "nicht", "ein", "eine", "einen", "mit", "für", "auf", "bei", "ich", "wir", "sie", "es", "zu", "von", "im", "den", "dem", "des", "auch", "kann", "können", "bitte", "wenn", "nach", "wird", "haben", "hat", "unser", "unsere", "ihr", "ihre", "noch", "oder", "aber", "dass", "sich", "wie", "was"]
+    "de": _wordset(
+        "der die das und ist sind war nicht ein eine einen mit für auf bei ich wir sie es "
+        "zu von im den dem des auch kann können bitte wenn nach wird haben hat unser "
+        "unsere ihr ihre noch oder aber dass sich wie was"
     ),
-    "fr": frozenset(
-        ["le", "la", "les", "et", "est", "sont", "une", "un", "des", "du", "de", "pour", "avec", "dans", "sur", "ne", "pas", "je", "nous", "vous", "il", "elle", "ce", "cette", "qui", "que", "mais", "ou", "bonjour", "merci", "notre", "votre", "au", "aux", "plus", "être"]
+    "fr": _wordset(
+        "le la les et est sont une un des du de pour avec dans sur ne pas je nous vous il "
+        "elle ce cette qui que mais ou bonjour merci notre votre au aux plus être"
     ),
-    "es": frozenset(
-        ["el", "la", "los", "las", "y", "es", "son", "un", "una", "de", "del", "para", "con", "en", "por", "no", "que", "se", "mi", "nuestro", "su", "pero", "como", "hola", "gracias", "esta", "este", "al", "lo", "muy", "está", "están"]
+    "es": _wordset(
+        "el la los las y es son un una de del para con en por no que se mi nuestro su "
+        "pero como hola gracias esta este al lo muy está están"
     ),
-    "it": frozenset(
-        ["il", "lo", "la", "gli", "le", "e", "è", "sono", "un", "una", "di", "del", "della", "per", "con", "in", "su", "non", "che", "si", "mio", "nostro", "ma", "come", "ciao", "grazie", "questo", "questa", "al"]
+    "it": _wordset(
+        "il lo la gli le e è sono un una di del della per con in su non che si mio nostro "
+        "ma come ciao grazie questo questa al"
     ),
-    "pt": frozenset(
-        ["o", "a", "os", "as", "e", "é", "são", "um", "uma", "de", "do", "da", "para", "com", "em", "por", "não", "que", "se", "meu", "nosso", "mas", "como", "olá", "obrigado", "este", "esta", "ao", "no", "na"]
+    "pt": _wordset(
+        "o a os as e é são um uma de do da para com em por não que se meu nosso mas como "
+        "olá obrigado este esta ao no na"
     ),
-    "nl": frozenset(
-        ["de", "het", "een", "en", "is", "zijn", "was", "niet", "met", "voor", "op", "bij", "ik", "wij", "we", "zij", "het", "te", "van", "in", "ook", "kan", "kunnen", "alstublieft", "als", "na", "wordt", "hebben", "heeft", "onze", "maar", "dat"]
+    "nl": _wordset(
+        "de het een en is zijn was niet met voor op bij ik wij we zij het te van in ook "
+        "kan kunnen alstublieft als na wordt hebben heeft onze maar dat"
     ),
 }
 
 # Small polarity lexicon (en + de) tuned to support language: "thanks" is polite, not happy;
 # failures and urgency are what makes a ticket negative.
-_POSITIVE: Final = frozenset(
-    ["great", "good", "excellent", "love", "happy", "thanks", "thank", "appreciate", "works", "working", "resolved", "fixed", "perfect", "awesome", "helpful", "nice", "glad", "pleased", "super", "danke", "gut", "toll", "prima", "super", "funktioniert", "gelöst", "zufrieden", "hilfreich", "perfekt"]
+_POSITIVE: Final = _wordset(
+    "great good excellent love happy thanks thank appreciate works working resolved fixed "
+    "perfect awesome helpful nice glad pleased super danke gut toll prima super "
+    "funktioniert gelöst zufrieden hilfreich perfekt"
 )
-_NEGATIVE: Final = frozenset(
-    ["bad", "broken", "error", "errors", "fail", "fails", "failed", "failing", "failure", "crash", "crashes", "crashed", "issue", "problem", "problems", "slow", "unusable", "terrible", "awful", "horrible", "angry", "frustrated", "frustrating", "annoying", "disappointed", "unacceptable", "wrong", "lost", "missing", "stuck", "cannot", "can't", "unable", "down", "outage", "worst", "bug", "bugs", "urgent", "complaint", "refund", "useless", "hate", "fehler", "kaputt", "problem", "probleme", "langsam", "ausfall", "abgestürzt", "funktioniert_nicht", "verloren", "dringend", "ärgerlich", "enttäuscht", "inakzeptabel", "beschwerde", "schlecht", "falsch", "fehlgeschlagen"]
+_NEGATIVE: Final = _wordset(
+    "bad broken error errors fail fails failed failing failure crash crashes crashed "
+    "issue problem problems slow unusable terrible awful horrible angry frustrated "
+    "frustrating annoying disappointed unacceptable wrong lost missing stuck cannot can't "
+    "unable down outage worst bug bugs urgent complaint refund useless hate fehler kaputt "
+    "problem probleme langsam ausfall abgestürzt funktioniert_nicht verloren dringend "
+    "ärgerlich enttäuscht inakzeptabel beschwerde schlecht falsch fehlgeschlagen"
 )
-_NEGATORS: Final = frozenset(["not", "no", "never", "don't", "doesn't", "isn't", "wasn't", "nicht", "kein", "keine", "nie"])
-_INTENSIFIERS: Final = frozenset(["very", "extremely", "really", "totally", "completely", "sehr", "extrem", "völlig"])
+_NEGATORS: Final = _wordset(
+    "not no never don't doesn't isn't wasn't nicht kein keine nie"
+)
+_INTENSIFIERS: Final = _wordset(
+    "very extremely really totally completely sehr extrem völlig"
+)
 
 
 def words(text: str) -> list[str]:
@@ -134,12 +161,13 @@ _ERROR_CODE = re.compile(
     r"\b(?:ERR_[A-Z0-9_]{2,}|E[A-Z]{3,}(?=\b)|[A-Z]{2,5}-\d{3,5}|E\d{3,5}|0x[0-9A-Fa-f]{8})\b"
 )
 # Only POSIX errno-like uppercase words (ECONNREFUSED) count from the E[A-Z]{3,} shape.
-_ERRNO = frozenset(
-    ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "ENOENT", "EACCES", "EPERM", "EADDRINUSE", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN", "ENOSPC", "EMFILE"]
+_ERRNO = _wordset(
+    "ECONNREFUSED ECONNRESET ETIMEDOUT ENOTFOUND ENOENT EACCES EPERM EADDRINUSE EPIPE "
+    "EHOSTUNREACH ENETUNREACH EAI_AGAIN ENOSPC EMFILE"
 )
 _HTTP_STATUS = re.compile(
     r"(?i)(?:\b(?:HTTP(?:/\d(?:\.\d)?)?|status(?:\s*code)?|code|error|returned|returns|got)"
-    r"\s*[:=]?\s*([1-5]\d\d)\b|\b([45]\d\d)\s+(?:Bad Request|Unauthorized|Forbidden|Not Found|"
+    r"\s*[:=]?\s*([1-5]\d\d)\b|\b([45]\d\d)\s+\(?(?:Bad Request|Unauthorized|Forbidden|Not Found|"
     r"Method Not Allowed|Conflict|Gone|Too Many Requests|Internal Server Error|Bad Gateway|"
     r"Service Unavailable|Gateway Timeout)\b)"
 )
@@ -147,7 +175,9 @@ _EXCEPTION = re.compile(
     r"\b((?:[a-z_][\w]*\.)*[A-Z]\w*(?:Error|Exception|Fault|Interrupt|Exit|Warning))\b"
 )
 _PY_FRAME = re.compile(r'File "([^"]+)", line (\d+)(?:, in ([\w<>.]+))?')
-_JS_FRAME = re.compile(r"\bat (?:([\w$.<>\[\] ]+?) \()?((?:https?://|webpack://|/|\w:)[^\s():]+):(\d+):\d+\)?")
+_JS_FRAME = re.compile(
+    r"\bat (?:([\w$.<>\[\] ]+?) \()?((?:https?://|webpack://|/|\w:)[^\s():]+):(\d+):\d+\)?"
+)
 _JAVA_FRAME = re.compile(r"\bat ([\w$.]+)\.([\w$<>]+)\(([\w$]+\.(?:java|kt|scala)):(\d+)\)")
 
 
@@ -155,9 +185,19 @@ def _unique[T](items: list[T]) -> list[T]:
     return list(dict.fromkeys(items))
 
 
+_URL_LINE_COL = re.compile(r"(?<=[^/])(?::\d+){1,2}$")
+
+
+def _clean_url(url: str) -> str:
+    """Drop trailing punctuation and the ``:line:col`` a JS stack frame appends to a script URL."""
+    url = url.rstrip(".,;:!?")
+    has_path = url.split("://", 1)[-1].find("/") >= 0
+    return _URL_LINE_COL.sub("", url) if has_path else url
+
+
 def extract_entities(text: str) -> Entities:
     """URLs, error codes, HTTP statuses, exception names and stack-trace frames in ``text``."""
-    urls = _unique([url.rstrip(".,;:!?") for url in _URL.findall(text)])
+    urls = _unique([_clean_url(url) for url in _URL.findall(text)])
     codes = [
         code
         for code in _ERROR_CODE.findall(text)
@@ -191,8 +231,9 @@ class KeyTerm:
     score: float  # relative weight, the best term has 1.0
 
 
-_ALL_STOPWORDS: Final = frozenset().union(*STOPWORDS.values()) | frozenset(
-    ["hi", "hello", "dear", "thanks", "thank", "regards", "best", "kind", "hallo", "danke", "grüße", "gruß", "freundlichen", "get", "got", "also", "just", "like", "need", "needs", "one", "two", "new", "use", "using", "used", "see", "sent", "know", "let"]
+_ALL_STOPWORDS: Final = frozenset().union(*STOPWORDS.values()) | _wordset(
+    "hi hello dear thanks thank regards best kind hallo danke grüße gruß freundlichen get "
+    "got also just like need needs one two new use using used see sent know let"
 )
 
 
@@ -210,7 +251,7 @@ def extract_key_terms(
     counts: Counter[str] = Counter(content)
     bigrams = Counter(
         f"{a} {b}"
-        for a, b in zip(tokens, tokens[1:], strict=False)
+        for a, b in pairwise(tokens)
         if a not in _ALL_STOPWORDS and b not in _ALL_STOPWORDS and len(a) > 2 and len(b) > 2
     )
     scores: dict[str, float] = {}
@@ -254,8 +295,10 @@ _ERROR_LINE = re.compile(
     r"(?i)(?:\b(?:error|exception|failed|failure|fatal|traceback|uncaught|refused|denied|"
     r"timeout|timed out|fehler|ERR_\w+)\b|\b[45]\d\d\b)"
 )
-_CUE_WORDS: Final = frozenset(
-    ["error", "fail", "failed", "cannot", "unable", "broken", "crash", "not", "issue", "problem", "expected", "actual", "instead", "when", "after", "since", "blocked", "down", "slow", "fehler", "nicht"]
+_NOISE_LINE = re.compile(r"\s*Traceback \(most recent call last\):\s*$")
+_CUE_WORDS: Final = _wordset(
+    "error fail failed cannot unable broken crash not issue problem expected actual "
+    "instead when after since blocked down slow fehler nicht"
 )
 
 
@@ -297,7 +340,7 @@ def summarize(
             line.strip()[:200]
             for source in (console_logs, ocr_text, description, transcript)
             for line in source.splitlines()
-            if _ERROR_LINE.search(line) and len(line.strip()) > 5
+            if _ERROR_LINE.search(line) and not _NOISE_LINE.match(line) and len(line.strip()) > 5
         ]
     )[:5]
     urls = extract_entities(everything).urls[:5]
@@ -314,8 +357,9 @@ class TitleSuggestion:
     reason: str  # why the reporter's title was considered poor
 
 
-_GENERIC_TITLES: Final = frozenset(
-    ["bug", "issue", "problem", "error", "help", "test", "asdf", "qwerty", "todo", "ticket", "question", "request", "support", "fehler", "hilfe", "frage", "anfrage", "problema", "ayuda", "erreur", "aide", "urgent", "broken", "fix"]
+_GENERIC_TITLES: Final = _wordset(
+    "bug issue problem error help test asdf qwerty todo ticket question request support "
+    "fehler hilfe frage anfrage problema ayuda erreur aide urgent broken fix"
 )
 _MAX_TITLE_CHARS: Final = 80
 
@@ -353,7 +397,7 @@ def suggest_title(
 ) -> TitleSuggestion | None:
     """A title built from the ticket's content when the reporter's title is poor, else None.
 
-    Prefers "<first error message> – <key sentence>" when an error was captured, because the
+    Prefers "<first error message>: <key sentence>" when an error was captured, because the
     error is what agents search for; otherwise the top-ranked key sentence.
     """
     reason = title_problem(title)

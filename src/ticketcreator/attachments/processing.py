@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.attachments import repository
 from ticketcreator.attachments.models import Attachment, AttachmentKind, ProcessingStatus
-from ticketcreator.attachments.service import event_payload
+from ticketcreator.attachments.service import FAILED, PROCESSING, READY, event_payload
 from ticketcreator.core import outbox
 from ticketcreator.core.db import utcnow
 from ticketcreator.media import (
@@ -39,10 +39,6 @@ from ticketcreator.media import (
     render_thumbnail,
 )
 from ticketcreator.storage import ObjectNotFound, Storage
-
-PROCESSING = "attachment.processing"
-READY = "attachment.ready"
-FAILED = "attachment.failed"
 
 _CHUNK = 1024 * 1024
 _MEDIA_KINDS = {AttachmentKind.IMAGE, AttachmentKind.VIDEO, AttachmentKind.AUDIO}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,7 +79,3 @@ class SignedUrlRequest(BaseModel):
 class SignedUrl(BaseModel):
     url: str
     expires_at: datetime
-
-
-def derivative_info(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: raw.get(k) for k in ("content_type", "size_bytes", "width", "height")}

@@ -28,6 +28,9 @@ from ticketcreator.core.errors import AppError, Forbidden, NotFound
 from ticketcreator.uploads.content import TEXT_TYPES
 
 UPLOADED = "attachment.uploaded"
+PROCESSING = "attachment.processing"
+READY = "attachment.ready"
+FAILED = "attachment.failed"
 API_PREFIX = "/v1"
 
 

@@ -1,4 +1,9 @@
-"""Worker side of attachments: the media-processing subscribers (``media`` queue)."""
+"""Worker side of attachments: the media-processing subscribers (``media`` queue).
+
+The media libraries (PyAV, Pillow, the transcription stack) are imported when a task runs,
+not with this module: the API process imports it to know the subscribers and must not pay
+for them.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.attachments import processing
-from ticketcreator.attachments.service import UPLOADED
+from ticketcreator.attachments.service import PROCESSING, UPLOADED
 from ticketcreator.storage import get_storage
 from ticketcreator.worker import subscriber
 
@@ -20,10 +24,14 @@ def _attachment_id(message: dict[str, Any]) -> uuid.UUID:
 @subscriber(UPLOADED, queue="media")
 async def start_processing(session: AsyncSession, message: dict[str, Any]) -> None:
     """A new attachment: mark it ``processing`` (announced as ``attachment.processing``)."""
+    from ticketcreator.attachments import processing
+
     await processing.start(session, _attachment_id(message))
 
 
-@subscriber(processing.PROCESSING, queue="media")
+@subscriber(PROCESSING, queue="media")
 async def process_media(session: AsyncSession, message: dict[str, Any]) -> None:
     """Probe, render the poster and thumbnail, extract the audio; ``ready`` or ``failed``."""
+    from ticketcreator.attachments import processing
+
     await processing.process(session, get_storage(), _attachment_id(message))

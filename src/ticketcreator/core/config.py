@@ -207,6 +207,11 @@ class UploadsSection(_Section):
     allowed_types: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
 
 
+class TranscriptsSection(_Section):
+    progress_min_duration_s: float = Field(default=60.0, ge=0)
+    progress_step: float = Field(default=0.1, gt=0, le=1)
+
+
 class Settings(BaseSettings):
     """Everything the service reads. Load it through :func:`get_settings`."""
 
@@ -230,6 +235,7 @@ class Settings(BaseSettings):
     storage: StorageSection = StorageSection()
     uploads: UploadsSection = UploadsSection()
     tickets: TicketsSection = TicketsSection()
+    transcripts: TranscriptsSection = TranscriptsSection()
     ai_config_file: Path = Path("config/ai_config.yaml")
 
     @classmethod

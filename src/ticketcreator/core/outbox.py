@@ -11,6 +11,7 @@ and subscribers deduplicate on the event id (:func:`mark_processed`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
@@ -148,7 +149,9 @@ def message_of(event: OutboxEvent) -> dict[str, Any]:
 async def deliver(event_ids: list[uuid.UUID] | None = None, limit: int = 200) -> int:
     """Send pending events (the given ones, or the oldest ``limit``); returns how many went.
 
-    Stops at the first broker failure: the rest stay pending for the next relay run.
+    Stops at the first broker failure: the rest stay pending for the next relay run. The
+    broker client is synchronous, so publishing runs in a worker thread and never blocks
+    the event loop.
     """
     publisher = get_publisher()
     sent = 0
@@ -166,8 +169,7 @@ async def deliver(event_ids: list[uuid.UUID] | None = None, limit: int = 200) ->
             message = message_of(event)
             event.attempts += 1
             try:
-                for subscription in subscribers.for_topic(event.topic):
-                    publisher.publish(subscription, message)
+                await asyncio.to_thread(_publish_all, publisher, event.topic, message)
             except Exception as exc:  # the broker is down or refused: retry on the next relay
                 event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 log.warning(
@@ -180,6 +182,11 @@ async def deliver(event_ids: list[uuid.UUID] | None = None, limit: int = 200) ->
             sent += 1
         await session.commit()
     return sent
+
+
+def _publish_all(publisher: Publisher, topic: str, message: dict[str, Any]) -> None:
+    for subscription in subscribers.for_topic(topic):
+        publisher.publish(subscription, message)
 
 
 async def purge_delivered(retention: timedelta) -> int:

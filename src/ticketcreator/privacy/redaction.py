@@ -30,7 +30,7 @@ class PiiKind(StrEnum):
     PHONE = "PHONE"
     CARD = "CARD"
     IBAN = "IBAN"
-    SECRET = "SECRET"
+    SECRET = "SECRET"  # noqa: S105 - a placeholder name, not a credential
     IP = "IP"
 
 
@@ -89,13 +89,20 @@ def _entropy_bits_per_char(value: str) -> float:
     return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
 
 
-def _looks_random(value: str) -> bool:
-    """A secret mixes character classes with high entropy; words, paths and ids do not."""
-    if value.isdigit() or (value.isalpha() and (value.islower() or value.isupper())):
-        return False
+def _looks_random(value: str, *, base64: bool) -> bool:
+    """A secret mixes character classes with high entropy; words, paths and ids do not.
+
+    Hex secrets need letters and digits; base64 ones upper case, lower case and digits (a
+    random 32-character base64 string almost always has all three, a file path or a
+    CamelCase identifier does not).
+    """
     has_digit = any(c.isdigit() for c in value)
-    has_alpha = any(c.isalpha() for c in value)
-    return has_digit and has_alpha and _entropy_bits_per_char(value) >= 3.0
+    has_lower = any(c.islower() for c in value)
+    has_upper = any(c.isupper() for c in value)
+    if base64:
+        mixed = has_digit and has_lower and has_upper
+        return mixed and _entropy_bits_per_char(value) >= 3.5
+    return has_digit and (has_lower or has_upper) and _entropy_bits_per_char(value) >= 3.0
 
 
 _EMAIL = re.compile(
@@ -170,9 +177,13 @@ def _phone_ok(match: re.Match[str], _text: str) -> bool:
     return value.startswith(("+", "00", "(")) or bool(re.search(r"[ ./-]", value))
 
 
-def _secret_random(match: re.Match[str], _text: str) -> bool:
+def _hex_secret(match: re.Match[str], _text: str) -> bool:
+    return _looks_random(match.group(), base64=False)
+
+
+def _base64_secret(match: re.Match[str], _text: str) -> bool:
     # UUIDs are request/trace ids that agents need to find logs; they grant no access.
-    return not _UUID.match(match.group()) and _looks_random(match.group())
+    return not _UUID.match(match.group()) and _looks_random(match.group(), base64=True)
 
 
 def _always(_match: re.Match[str], _text: str) -> bool:
@@ -190,8 +201,8 @@ _RULES: tuple[tuple[PiiKind, re.Pattern[str], _Check], ...] = (
     (PiiKind.CARD, _CARD, _card_ok),
     (PiiKind.IP, _IPV6, _ipv6_ok),
     (PiiKind.IP, _IPV4, _ipv4_ok),
-    (PiiKind.SECRET, _LONG_HEX, _secret_random),
-    (PiiKind.SECRET, _LONG_B64, _secret_random),
+    (PiiKind.SECRET, _LONG_HEX, _hex_secret),
+    (PiiKind.SECRET, _LONG_B64, _base64_secret),
     (PiiKind.PHONE, _PHONE, _phone_ok),
 )
 

@@ -122,7 +122,7 @@ async def team_members(
         .where(TeamMember.team_id == team_id)
         .order_by(User.name, User.id)
     )
-    return [(member, user) for member, user in rows.tuples()]
+    return [(member, user) for member, user in rows.all()]
 
 
 async def add_team_member(session: AsyncSession, team_id: uuid.UUID, user_id: uuid.UUID) -> bool:

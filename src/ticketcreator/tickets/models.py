@@ -164,7 +164,7 @@ class Ticket(UUIDPrimaryKey, Timestamps, Base):
 
     @property
     def tag_names(self) -> list[str]:
-        return [tag.name for tag in self.tags]
+        return sorted(tag.name for tag in self.tags)
 
 
 class Comment(UUIDPrimaryKey, Timestamps, Base):

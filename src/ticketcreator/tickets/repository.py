@@ -119,7 +119,8 @@ async def allocate_number(session: AsyncSession, organization_id: uuid.UUID) -> 
 
 
 async def refresh_search(session: AsyncSession, ticket_id: uuid.UUID, language: str) -> None:
-    """Recompute the ticket's search document: title (A), description (B), public comments (C)."""
+    """Recompute the ticket's search document: title (A), description (B), public comments (C),
+    and the transcripts and screenshot text of its captures (D)."""
     await session.execute(
         text(
             "UPDATE ticket SET search_vector ="
@@ -128,7 +129,13 @@ async def refresh_search(session: AsyncSession, ticket_id: uuid.UUID, language: 
             " || setweight(to_tsvector(CAST(:cfg AS regconfig), coalesce(("
             "SELECT string_agg(c.body, ' ' ORDER BY c.created_at) FROM ticket_comment c"
             " WHERE c.ticket_id = ticket.id AND c.deleted_at IS NULL AND NOT c.internal"
-            "), '')), 'C') WHERE id = :id"
+            "), '')), 'C')"
+            " || setweight(to_tsvector(CAST(:cfg AS regconfig), coalesce(("
+            "SELECT string_agg(t.text, ' ' ORDER BY t.created_at) FROM attachment_text t"
+            " JOIN capture_attachment ca ON ca.attachment_id = t.attachment_id"
+            " JOIN capture cp ON cp.id = ca.capture_id"
+            " WHERE cp.ticket_id = ticket.id AND t.status = 'ready'"
+            "), '')), 'D') WHERE id = :id"
         ),
         {"cfg": language, "id": ticket_id},
     )
@@ -271,7 +278,7 @@ async def list_tickets(
         .options(selectinload(Ticket.tags))
     )
     rows = await session.execute(query)
-    return [(ticket, score) for ticket, score in rows.tuples()]
+    return [(row[0], row[1]) for row in rows.all()]
 
 
 async def purge(session: AsyncSession, ticket: Ticket) -> None:

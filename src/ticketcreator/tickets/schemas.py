@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AliasChoices,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -99,7 +100,7 @@ class TicketRead(_Output):
     resolved_at: datetime | None
     closed_at: datetime | None
     custom_fields: dict[str, Any]
-    tags: list[str] = Field(validation_alias="tag_names")
+    tags: list[str] = Field(validation_alias=AliasChoices("tag_names", "tags"))
     version: int = Field(description="Increases with every change; the `ETag` is derived from it.")
     created_at: datetime
     updated_at: datetime

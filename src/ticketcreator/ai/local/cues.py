@@ -107,7 +107,7 @@ def score_cues(text: str) -> CueScore:
 
 
 def cue_features(texts: list[str]) -> npt.NDArray[np.float32]:
-    """One 0/1 column per cue family, for learned models (shape ``(len(texts), len(CUE_NAMES))``)."""
+    """One 0/1 column per cue family (in ``CUE_NAMES`` order), as learned-model features."""
     out = np.zeros((len(texts), len(CUE_NAMES)), dtype=np.float32)
     for row, text in enumerate(texts):
         seen = set(score_cues(text).cues)

@@ -22,7 +22,7 @@ _ANALYZERS: Final = (
     ("word", (1, 2)),
     ("char_wb", (2, 5)),
 )
-_TOKEN_PATTERN: Final = r"(?u)\b\w\w+\b"
+_WORD_REGEX: Final = r"(?u)\b\w\w+\b"
 
 SparseMatrix = Any  # scipy.sparse.csr_matrix (scipy ships no type stubs)
 
@@ -36,7 +36,7 @@ def _hashers() -> list[HashingVectorizer]:
             alternate_sign=False,
             norm=None,
             lowercase=True,
-            token_pattern=_TOKEN_PATTERN if analyzer == "word" else None,
+            token_pattern=_WORD_REGEX if analyzer == "word" else None,
             dtype=np.float32,
         )
         for analyzer, ngrams in _ANALYZERS
@@ -91,7 +91,8 @@ class HashedTfidf:
         block_of = (self.columns >> HASH_BITS)[matrix.indices]  # 0 = words, 1 = characters
         row_of = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
         key = row_of * blocks + block_of
-        norms = np.sqrt(np.bincount(key, weights=matrix.data**2, minlength=matrix.shape[0] * blocks))
+        sums = np.bincount(key, weights=matrix.data**2, minlength=matrix.shape[0] * blocks)
+        norms = np.sqrt(sums)
         norms[norms == 0] = 1.0
         matrix.data = (matrix.data / norms[key]).astype(np.float32)
         return matrix

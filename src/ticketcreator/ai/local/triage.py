@@ -19,6 +19,7 @@ from typing import Any, Final
 import numpy as np
 
 from ticketcreator.ai.local.base import (
+    Embedder,
     FloatArray,
     Prediction,
     TextClassifier,
@@ -33,7 +34,6 @@ from ticketcreator.ai.local.learned import (
 )
 from ticketcreator.ai.local.zeroshot import (
     CuePriorityClassifier,
-    Embedder,
     LabelSpec,
     ZeroShotClassifier,
     order_priority_scale,
@@ -41,6 +41,9 @@ from ticketcreator.ai.local.zeroshot import (
 
 TASKS: Final = ("category", "priority", "type")
 MODEL_NAME: Final = "local-linear"
+# all-MiniLM-L6-v2 was trained on 128-token inputs; the subject and first paragraph carry the
+# triage signal, and 256 tokens would double the encoder's cost per ticket.
+TRIAGE_MAX_TOKENS: Final = 128
 # A type "implies" a priority when at least this share of at least this many rows agree.
 _IMPLY_SHARE: Final = 0.99
 _IMPLY_MIN_ROWS: Final = 10

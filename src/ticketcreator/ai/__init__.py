@@ -1,0 +1,1 @@
+"""AI triage: the local (offline) provider, text analysis and quality evaluation."""

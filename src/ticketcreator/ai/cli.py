@@ -1,0 +1,64 @@
+"""``ticketcreator ai ...`` commands (mounted by the main CLI as the ``ai`` sub-app)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ticketcreator.ai.evaluation import Mode, evaluate, evaluate_baseline, read_rows
+from ticketcreator.ai.local.encoder import MiniLMEncoder
+from ticketcreator.ai.local.triage import TRIAGE_MAX_TOKENS
+from ticketcreator.core.modelstore import ModelMissingError, ModelStore
+
+app = typer.Typer(help="Local AI triage tools.", no_args_is_help=True)
+
+_DEFAULT_MODELS_DIR = Path("var/models")
+
+
+@app.callback()
+def _ai() -> None:
+    """Local AI triage tools."""
+
+
+@app.command("eval")
+def eval_command(
+    train: Annotated[Path, typer.Option("--train", exists=True, dir_okay=False)],
+    test: Annotated[Path, typer.Option("--test", exists=True, dir_okay=False)],
+    mode: Annotated[Mode, typer.Option("--mode")] = Mode.LEARNED,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    baseline: Annotated[
+        bool, typer.Option("--baseline", help="Score the TF-IDF + LR baseline instead.")
+    ] = False,
+    models_dir: Annotated[Path, typer.Option("--models-dir")] = _DEFAULT_MODELS_DIR,
+) -> None:
+    """Train the local provider on TRAIN per source family and score it on TEST."""
+    train_rows, test_rows = read_rows(train), read_rows(test)
+    if baseline:
+        report = evaluate_baseline(train_rows, test_rows)
+    else:
+        try:
+            encoder = MiniLMEncoder(
+                ModelStore(models_dir).path("minilm"), max_tokens=TRIAGE_MAX_TOKENS
+            )
+        except ModelMissingError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(code=2) from error
+        report = evaluate(train_rows, test_rows, encoder, mode=mode)
+    if as_json:
+        typer.echo(json.dumps(report, sort_keys=True))
+        return
+    for family, tasks in report.items():
+        if isinstance(tasks, dict):
+            for task, scores in tasks.items():
+                typer.echo(
+                    f"{family:12} {task:9} accuracy {scores['accuracy']:.3f}  "
+                    f"macro-F1 {scores['macro_f1']:.3f}  n={scores['n']}"
+                )
+    typer.echo(f"latency p50 {report['latency_ms_p50']} ms, p99 {report['latency_ms_p99']} ms")
+
+
+if __name__ == "__main__":
+    app()

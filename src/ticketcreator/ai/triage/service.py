@@ -1,0 +1,738 @@
+"""AI triage of tickets, suggestions, feedback and the organization's AI configuration.
+
+Triage reads the ticket (title, description, public comments), embeds it, asks the three
+agents (categorization, priority, summary) through the provider router, which tries the
+configured providers and ends with the embedded ``local`` one, and analyses the text locally
+(language, sentiment, entities, key terms, similar tickets). A field whose confidence reaches
+its agent's ``confidence_threshold`` is applied through the tickets service with the AI as
+actor (a ticket event and ``ticket.updated`` with no user or key), unless a person has set
+that field; everything else becomes a suggestion. Each answer is stored as a decision, and
+``ticket.triaged`` announces the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+import redis.asyncio as aioredis
+from pydantic import BaseModel
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketcreator.accounts import repository as accounts_repo
+from ticketcreator.accounts.audit import Actor, Origin
+from ticketcreator.accounts.auth import Principal
+from ticketcreator.accounts.models import AuditEntry
+from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Role
+from ticketcreator.ai import text as analysis
+from ticketcreator.ai.providers import (
+    Decision,
+    Prompt,
+    Router,
+    RoutingFailed,
+    build_http_providers,
+)
+from ticketcreator.ai.triage import repository as repo
+from ticketcreator.ai.triage.config import (
+    effective_config,
+    merge_overrides,
+    public_view,
+    threshold,
+    triage_settings,
+)
+from ticketcreator.ai.triage.errors import InvalidAIConfig, SuggestionDecided
+from ticketcreator.ai.triage.ledger import DatabaseSpendLedger
+from ticketcreator.ai.triage.local_provider import (
+    ENCODER_NAME,
+    CategoryLabel,
+    LocalProvider,
+    LocalTriage,
+    TicketContent,
+    embed,
+    learned_model,
+    tag_name,
+)
+from ticketcreator.ai.triage.models import (
+    AIDecision,
+    AIFeedback,
+    AISettings,
+    AISuggestion,
+    SuggestionStatus,
+)
+from ticketcreator.ai.triage.schemas import (
+    AIConfigPatch,
+    AIConfigRead,
+    CategorizationOutput,
+    DecisionRead,
+    ModelList,
+    ModelRead,
+    PriorityOutput,
+    SimilarTicket,
+    SuggestionRead,
+    SummaryOutput,
+    TicketAIRead,
+    TriageSettings,
+    categorization_output,
+)
+from ticketcreator.core.ai_config import LOCAL, AIConfig, get_ai_config
+from ticketcreator.core.config import get_settings
+from ticketcreator.core.db import after_commit, utcnow
+from ticketcreator.core.errors import NotFound
+from ticketcreator.core.outbox import emit
+from ticketcreator.privacy.redaction import redact
+from ticketcreator.taxonomy import repository as taxonomy_repo
+from ticketcreator.tickets import service as tickets
+from ticketcreator.tickets.models import Ticket
+from ticketcreator.tickets.schemas import TicketUpdate
+
+log = logging.getLogger(__name__)
+
+TRIAGED: Final = "ticket.triaged"
+TRIAGE_REQUESTED: Final = "ai.triage_requested"
+TRAINING_REQUESTED: Final = "ai.training_requested"
+TRAINING_TASK: Final = "ai.train_organization"
+CONFIG_AUDIT_ACTION: Final = "ai_config_updated"
+ANALYSIS: Final = "analysis"
+_KNOWN_TAGS_LIMIT: Final = 500
+# Fields whose human correction of an AI value is feedback.
+FEEDBACK_FIELDS: Final = ("category_id", "priority", "type", "title", "tags")
+
+
+def ai_principal(organization_id: uuid.UUID) -> Principal:
+    """The AI as an actor: agent rights in the organization, no user and no API key.
+
+    Ticket events it writes carry neither a user nor a key; that is how the timeline and the
+    feedback subscriber tell AI changes from people's.
+    """
+    return Principal(
+        organization_id=organization_id,
+        role=Role.AGENT,
+        permissions=ROLE_PERMISSIONS[Role.AGENT],
+    )
+
+
+# Configuration
+
+
+async def runtime_config(
+    session: AsyncSession, organization_id: uuid.UUID
+) -> tuple[AIConfig, TriageSettings]:
+    """The organization's effective configuration for triage.
+
+    Overrides that no longer fit the file (say a template they refer to was removed from it)
+    are ignored with a warning rather than stopping triage.
+    """
+    row = await repo.settings(session, organization_id)
+    overrides = row.overrides if row else {}
+    try:
+        return effective_config(get_ai_config(), overrides), triage_settings(overrides)
+    except InvalidAIConfig as exc:
+        log.warning(
+            "organization AI overrides ignored",
+            extra={"organization_id": str(organization_id), "error": exc.detail},
+        )
+        return get_ai_config(), TriageSettings()
+
+
+async def get_config(session: AsyncSession, principal: Principal) -> AIConfigRead:
+    row = await repo.settings(session, principal.organization_id)
+    overrides = row.overrides if row else {}
+    return AIConfigRead(
+        config=public_view(effective_config(get_ai_config(), overrides)),
+        triage=triage_settings(overrides),
+        overrides=overrides,
+        updated_at=row.updated_at if row else None,
+    )
+
+
+async def update_config(
+    session: AsyncSession, principal: Principal, patch: AIConfigPatch, origin: Origin
+) -> AIConfigRead:
+    """Validate and store the organization's overrides, and audit who changed what."""
+    row = await repo.settings(session, principal.organization_id, lock=True)
+    before = row.overrides if row else {}
+    overrides = merge_overrides(before, patch)
+    config = effective_config(get_ai_config(), overrides)
+    settings = triage_settings(overrides)
+    now = utcnow()
+    if row is None:
+        row = AISettings(organization_id=principal.organization_id, overrides=overrides)
+        session.add(row)
+    row.overrides = overrides
+    row.updated_by = principal.user_id
+    row.updated_at = now
+    actor = Actor.of(principal)
+    accounts_repo.add(
+        session,
+        AuditEntry(
+            id=uuid.uuid4(),
+            organization_id=actor.organization_id,
+            actor_user_id=actor.user_id,
+            actor_api_key_id=actor.api_key_id,
+            action=CONFIG_AUDIT_ACTION,
+            target_type="ai_config",
+            target_id=str(principal.organization_id),
+            ip=origin.ip,
+            user_agent=origin.user_agent,
+            details={
+                "prompt_templates": sorted(patch.prompt_templates),
+                "agents": {name: sorted(c or {}) for name, c in patch.agents.items()},
+                "triage": sorted(patch.triage or {}),
+            },
+            created_at=now,
+        ),
+    )
+    await session.flush()
+    return AIConfigRead(
+        config=public_view(config), triage=settings, overrides=overrides, updated_at=now
+    )
+
+
+# Triage
+
+
+@dataclass
+class _Proposal:
+    field: str
+    value: Any
+    confidence: float
+    agent: str
+
+
+@dataclass
+class _Answer:
+    agent: str
+    value: BaseModel | None
+    decision: Decision
+
+
+async def _ask(
+    router: Router,
+    prompt: Prompt,
+    output: type[BaseModel],
+    agent: str,
+    config: AIConfig,
+    ticket_id: uuid.UUID,
+) -> _Answer:
+    try:
+        routed = await router.complete(
+            prompt, output, agent=agent if agent in config.agents else None, ticket_id=ticket_id
+        )
+    except RoutingFailed as exc:
+        return _Answer(agent, None, exc.decision)
+    return _Answer(agent, routed.value, routed.decision)
+
+
+def _render(template: str, values: dict[str, str]) -> str:
+    """A prompt template with its ``{placeholders}`` filled; unknown ones are left as written."""
+
+    class _Keep(dict[str, str]):
+        def __missing__(self, key: str) -> str:
+            return "{" + key + "}"
+
+    try:
+        return template.format_map(_Keep(values))
+    except (ValueError, IndexError):
+        return template
+
+
+def _prompts(config: AIConfig, organization: str, content: TicketContent) -> dict[str, Prompt]:
+    categories = "\n".join(
+        f"- {c.name}: {c.description}" if c.description else f"- {c.name}"
+        for c in content.categories
+    )
+    values = {
+        "organization": organization,
+        "categories": categories or "(none defined)",
+        "priorities": "urgent, high, normal, low",
+    }
+    context = "\n\n".join(content.context)
+    user = f"Title: {content.title}\n\nDescription:\n{content.description}"
+    if context:
+        user += f"\n\nComments, transcripts and screenshot text:\n{context}"
+    prompts = {}
+    for agent in ("categorization", "priority", "summary"):
+        found = config.agents.get(agent)
+        template = config.prompt_templates.get(found.system_prompt_template, "") if found else ""
+        prompts[agent] = Prompt(system=_render(template, values), user=user)
+    return prompts
+
+
+def _proposals(
+    answers: dict[str, _Answer], content: TicketContent, title_problem: str | None
+) -> list[_Proposal]:
+    ids = {c.name: str(c.id) for c in content.categories}
+    proposals: list[_Proposal] = []
+    categorization = answers["categorization"].value
+    if isinstance(categorization, CategorizationOutput):
+        if categorization.category in ids:
+            proposals.append(
+                _Proposal(
+                    "category_id",
+                    ids[categorization.category],
+                    categorization.category_confidence,
+                    "categorization",
+                )
+            )
+        proposals.append(
+            _Proposal(
+                "type", categorization.type.value, categorization.type_confidence, "categorization"
+            )
+        )
+        seen: set[str] = set()
+        for guess in categorization.tags:
+            name = tag_name(guess.name)
+            if name and name not in seen:
+                seen.add(name)
+                proposals.append(_Proposal("tags", name, guess.confidence, "categorization"))
+    priority = answers["priority"].value
+    if isinstance(priority, PriorityOutput):
+        proposals.append(
+            _Proposal("priority", priority.priority.value, priority.confidence, "priority")
+        )
+    summary = answers["summary"].value
+    if isinstance(summary, SummaryOutput) and title_problem and summary.title.strip():
+        proposals.append(
+            _Proposal("title", summary.title.strip(), summary.title_confidence, "summary")
+        )
+    return proposals
+
+
+def _current(ticket: Ticket, field: str, value: Any) -> bool:
+    """Whether the ticket already has ``value`` in ``field``."""
+    if field == "tags":
+        return value in ticket.tag_names
+    current = getattr(ticket, field)
+    if field == "category_id":
+        return current is not None and str(current) == value
+    return bool(str(getattr(current, "value", current)) == value)
+
+
+def _confidence(value: BaseModel | None) -> dict[str, float]:
+    if value is None:
+        return {}
+    return {
+        key.removesuffix("_confidence") if key != "confidence" else "value": float(number)
+        for key, number in value.model_dump().items()
+        if key.endswith("confidence")
+    }
+
+
+def _decision_row(
+    ticket: Ticket,
+    run_id: uuid.UUID,
+    answer: _Answer,
+    inputs_hash: str,
+    model_version: str,
+    applied: dict[str, Any],
+) -> AIDecision:
+    decision = answer.decision
+    local = decision.provider == LOCAL
+    confidence = _confidence(answer.value)
+    if isinstance(answer.value, PriorityOutput):
+        confidence = {"priority": answer.value.confidence}
+    if isinstance(answer.value, CategorizationOutput):
+        confidence.update({f"tag:{t.name}": t.confidence for t in answer.value.tags})
+    return AIDecision(
+        id=uuid.uuid4(),
+        organization_id=ticket.organization_id,
+        ticket_id=ticket.id,
+        run_id=run_id,
+        agent=answer.agent,
+        provider=decision.provider,
+        model=decision.model,
+        model_version=model_version if local else decision.model,
+        latency_ms=decision.latency_ms,
+        cost=decision.cost,
+        inputs_hash=inputs_hash,
+        output=answer.value.model_dump(mode="json") if answer.value else {},
+        confidence=confidence,
+        applied=bool(applied),
+        applied_fields=applied,
+        record=decision.to_dict(),
+        created_at=utcnow(),
+    )
+
+
+async def triage(session: AsyncSession, ticket_id: uuid.UUID) -> uuid.UUID | None:
+    """Triage one ticket; returns the run id (None when the ticket is gone)."""
+    ticket = await repo.ticket(session, ticket_id)
+    if ticket is None:
+        return None
+    organization_id = ticket.organization_id
+    config, settings = await runtime_config(session, organization_id)
+    categories = await repo.categories(session, organization_id)
+    known_tags = await taxonomy_repo.list_tags(session, organization_id, None, _KNOWN_TAGS_LIMIT)
+    content = TicketContent(
+        title=ticket.title,
+        description=ticket.description,
+        context=[
+            *await repo.public_comments(session, ticket.id),
+            *await repo.capture_texts(session, ticket.id),
+        ],
+        categories=[CategoryLabel(c.id, c.name, c.description) for c in categories],
+        known_tags=[tag.name for tag in known_tags],
+    )
+    text = content.text
+    inputs_hash = hashlib.sha256(redact(text).text.encode()).hexdigest()
+    vector = embed(text)
+    await repo.save_embedding(session, organization_id, ticket.id, vector[0], ENCODER_NAME)
+    local = LocalTriage(content, vector)
+    active = await repo.active_model(session, organization_id)
+    if active is not None:
+        model_id, version = active
+        local.learned = learned_model(model_id, None) or learned_model(
+            model_id, await repo.model_blob(session, model_id)
+        )
+        local.model_version = f"learned-v{version}"
+    prompts = _prompts(config, await repo.organization_name(session, organization_id), content)
+    outputs: dict[str, type[BaseModel]] = {
+        "categorization": categorization_output(tuple(c.name for c in categories)),
+        "priority": PriorityOutput,
+        "summary": SummaryOutput,
+    }
+    async with httpx.AsyncClient() as client:
+        providers = [*build_http_providers(config, client), LocalProvider(local)]
+        router = Router(config, providers, DatabaseSpendLedger(organization_id))
+        answers = {
+            agent: await _ask(router, prompts[agent], output, agent, config, ticket.id)
+            for agent, output in outputs.items()
+        }
+    title_problem = analysis.title_problem(ticket.title)
+    human = await repo.human_set_fields(session, ticket.id)
+    await repo.drop_pending_suggestions(session, ticket.id)
+    applied: dict[str, dict[str, Any]] = {agent: {} for agent in answers}
+    suggested: list[_Proposal] = []
+    for proposal in _proposals(answers, content, title_problem):
+        if _current(ticket, proposal.field, proposal.value):
+            continue
+        confident = proposal.confidence > threshold(config, proposal.agent)
+        if confident and proposal.field not in human:
+            if proposal.field == "tags":
+                applied[proposal.agent].setdefault("tags", []).append(proposal.value)
+            else:
+                applied[proposal.agent][proposal.field] = proposal.value
+        else:
+            suggested.append(proposal)
+    run_id = uuid.uuid4()
+    rows = {
+        agent: _decision_row(
+            ticket, run_id, answer, inputs_hash, local.model_version, applied[agent]
+        )
+        for agent, answer in answers.items()
+    }
+    neighbours = await repo.similar_tickets(
+        session, organization_id, ticket.id, settings.similar_limit
+    )
+    rows[ANALYSIS] = _analysis_row(
+        ticket, run_id, content, inputs_hash, neighbours, settings, title_problem
+    )
+    session.add_all(rows.values())
+    await session.flush()
+    session.add_all(
+        AISuggestion(
+            id=uuid.uuid4(),
+            organization_id=organization_id,
+            ticket_id=ticket.id,
+            decision_id=rows[proposal.agent].id,
+            field=proposal.field,
+            value=proposal.value,
+            confidence=proposal.confidence,
+            status=SuggestionStatus.PENDING,
+            created_at=utcnow(),
+        )
+        for proposal in suggested
+    )
+    changes = {
+        field: value
+        for agent_fields in applied.values()
+        for field, value in agent_fields.items()
+        if field != "tags"
+    }
+    tags = [tag for agent_fields in applied.values() for tag in agent_fields.get("tags", [])]
+    actor = ai_principal(organization_id)
+    if changes:
+        update = TicketUpdate.model_validate(changes)
+        await tickets.update_ticket(session, actor, str(ticket.id), update, None)
+    if tags:
+        await tickets.change_tags(session, actor, str(ticket.id), add=tags)
+    emit(
+        session,
+        TRIAGED,
+        {
+            "ticket_id": str(ticket.id),
+            "run_id": str(run_id),
+            "applied": {**changes, **({"tags": tags} if tags else {})},
+            "suggested": sorted({proposal.field for proposal in suggested}),
+            "possible_duplicates": [
+                str(n.ticket_id) for n in neighbours if n.similarity >= settings.duplicate_threshold
+            ],
+            "providers": {agent: answer.decision.provider for agent, answer in answers.items()},
+        },
+        organization_id=organization_id,
+    )
+    await session.flush()
+    return run_id
+
+
+def _analysis_row(
+    ticket: Ticket,
+    run_id: uuid.UUID,
+    content: TicketContent,
+    inputs_hash: str,
+    neighbours: list[repo.Neighbour],
+    settings: TriageSettings,
+    title_problem: str | None,
+) -> AIDecision:
+    """The local text analysis: language, sentiment, entities, key terms, similar tickets."""
+    text = content.text
+    language = analysis.detect_language(text)
+    sentiment = analysis.analyze_sentiment(text)
+    entities = analysis.extract_entities(text)
+    terms = analysis.extract_key_terms(text, known_tags=content.known_tags)
+    similar = [
+        {
+            "ticket_id": str(n.ticket_id),
+            "similarity": round(n.similarity, 4),
+            "possible_duplicate": n.similarity >= settings.duplicate_threshold,
+        }
+        for n in neighbours
+    ]
+    return AIDecision(
+        id=uuid.uuid4(),
+        organization_id=ticket.organization_id,
+        ticket_id=ticket.id,
+        run_id=run_id,
+        agent=ANALYSIS,
+        provider=LOCAL,
+        model=ENCODER_NAME,
+        model_version="text-analysis",
+        latency_ms=0.0,
+        cost=0.0,
+        inputs_hash=inputs_hash,
+        output={
+            "language": language.language,
+            "sentiment": sentiment.score,
+            "entities": dataclasses.asdict(entities),
+            "key_terms": [term.term for term in terms],
+            "title_problem": title_problem,
+            "similar": similar,
+        },
+        confidence={"language": language.confidence, "sentiment": sentiment.confidence},
+        applied=False,
+        applied_fields={},
+        record={},
+        created_at=utcnow(),
+    )
+
+
+async def request_triage(session: AsyncSession, principal: Principal, ref: str) -> Ticket:
+    """Queue a new triage run of the ticket (delivered to the ``ai`` queue after commit)."""
+    ticket = await tickets.load(session, principal, ref)
+    emit(
+        session,
+        TRIAGE_REQUESTED,
+        {"ticket_id": str(ticket.id)},
+        organization_id=ticket.organization_id,
+    )
+    return ticket
+
+
+# Reading
+
+
+async def ticket_ai(session: AsyncSession, principal: Principal, ref: str) -> TicketAIRead:
+    ticket = await tickets.load(session, principal, ref)
+    _, settings = await runtime_config(session, ticket.organization_id)
+    decisions = await repo.decisions(session, ticket.id)
+    latest: dict[str, AIDecision] = {}
+    for decision in decisions:
+        latest.setdefault(decision.agent, decision)
+    analysed = latest.get(ANALYSIS)
+    summary = latest.get("summary")
+    neighbours = await repo.similar_tickets(
+        session, ticket.organization_id, ticket.id, settings.similar_limit
+    )
+    return TicketAIRead(
+        ticket_id=ticket.id,
+        summary=summary.output.get("summary") if summary else None,
+        language=analysed.output.get("language") if analysed else None,
+        sentiment=analysed.output.get("sentiment") if analysed else None,
+        entities=analysed.output.get("entities", {}) if analysed else {},
+        suggested_title=(
+            summary.output.get("title")
+            if summary and analysed and analysed.output.get("title_problem")
+            else None
+        ),
+        similar=[
+            SimilarTicket(
+                ticket_id=n.ticket_id,
+                key=f"T-{n.number}",
+                title=n.title,
+                similarity=round(n.similarity, 4),
+                possible_duplicate=n.similarity >= settings.duplicate_threshold,
+            )
+            for n in neighbours
+        ],
+        suggestions=[
+            SuggestionRead.model_validate(s) for s in await repo.suggestions(session, ticket.id)
+        ],
+        decisions=[DecisionRead.model_validate(d) for d in decisions],
+    )
+
+
+# Suggestions
+
+
+async def _pending(
+    session: AsyncSession, principal: Principal, ref: str, suggestion_id: uuid.UUID
+) -> tuple[Ticket, AISuggestion]:
+    ticket = await tickets.load(session, principal, ref)
+    suggestion = await repo.suggestion(session, ticket.id, suggestion_id, lock=True)
+    if suggestion is None:
+        raise NotFound("No such suggestion on this ticket.")
+    if suggestion.status is not SuggestionStatus.PENDING:
+        raise SuggestionDecided(
+            f"The suggestion was already {suggestion.status.value}.",
+            status=suggestion.status.value,
+        )
+    return ticket, suggestion
+
+
+async def accept_suggestion(
+    session: AsyncSession, principal: Principal, ref: str, suggestion_id: uuid.UUID
+) -> AISuggestion:
+    """Apply the suggested value as the caller (a person's choice, so also a label)."""
+    ticket, suggestion = await _pending(session, principal, ref, suggestion_id)
+    if suggestion.field == "tags":
+        await tickets.change_tags(session, principal, str(ticket.id), add=[suggestion.value])
+    else:
+        update = TicketUpdate.model_validate({suggestion.field: suggestion.value})
+        await tickets.update_ticket(session, principal, str(ticket.id), update, None)
+    return _decide(suggestion, principal, SuggestionStatus.ACCEPTED)
+
+
+async def reject_suggestion(
+    session: AsyncSession, principal: Principal, ref: str, suggestion_id: uuid.UUID
+) -> AISuggestion:
+    _, suggestion = await _pending(session, principal, ref, suggestion_id)
+    return _decide(suggestion, principal, SuggestionStatus.REJECTED)
+
+
+def _decide(
+    suggestion: AISuggestion, principal: Principal, status: SuggestionStatus
+) -> AISuggestion:
+    suggestion.status = status
+    suggestion.decided_by = principal.user_id
+    suggestion.decided_at = utcnow()
+    return suggestion
+
+
+# Feedback
+
+
+async def record_feedback(session: AsyncSession, message: dict[str, Any]) -> list[AIFeedback]:
+    """Store a person's change of a field the AI had set; schedule training on label changes.
+
+    Reads ``ticket.updated`` events: their ``changes`` list every field with old and new
+    value, and an event without user and key is the AI's own change.
+    """
+    payload = message["payload"]
+    user_id, key_id = payload.get("actor_user_id"), payload.get("actor_api_key_id")
+    if user_id is None and key_id is None:
+        return []
+    ticket_id = uuid.UUID(payload["ticket_id"])
+    organization_id = uuid.UUID(message["organization_id"])
+    feedback: list[AIFeedback] = []
+    for change in payload.get("changes", []):
+        field = change["field"]
+        if field not in FEEDBACK_FIELDS:
+            continue
+        decision = await repo.latest_applied(session, ticket_id, field)
+        if decision is None:
+            continue
+        ai_value = decision.applied_fields[field]
+        corrected = (
+            change["old"] is not None and change["old"] in ai_value
+            if field == "tags"
+            else change["old"] == ai_value
+        )
+        if corrected:
+            feedback.append(
+                AIFeedback(
+                    id=uuid.uuid4(),
+                    organization_id=organization_id,
+                    ticket_id=ticket_id,
+                    decision_id=decision.id,
+                    field=field,
+                    ai_value=change["old"],
+                    human_value=change["new"],
+                    actor_user_id=uuid.UUID(user_id) if user_id else None,
+                    actor_api_key_id=uuid.UUID(key_id) if key_id else None,
+                    created_at=utcnow(),
+                )
+            )
+    session.add_all(feedback)
+    if any(change["field"] in repo.LABEL_FIELDS for change in payload.get("changes", [])):
+        _, settings = await runtime_config(session, organization_id)
+        after_commit(session, _training_after(organization_id, settings.training_debounce_s))
+    await session.flush()
+    return feedback
+
+
+def _training_after(organization_id: uuid.UUID, debounce_s: int) -> Any:
+    async def schedule() -> None:
+        await schedule_training(organization_id, debounce_s)
+
+    return schedule
+
+
+async def schedule_training(organization_id: uuid.UUID, debounce_s: int) -> bool:
+    """Queue one training of the organization ``debounce_s`` from now, unless one is queued.
+
+    Label changes come in bursts (a person re-categorizing a dozen tickets); a Redis key that
+    lives for the debounce window lets only the first change of a burst queue a training.
+    Returns whether a training was queued.
+    """
+    cfg = get_settings().redis
+    client = aioredis.Redis.from_url(cfg.url, socket_timeout=cfg.socket_timeout_s)
+    try:
+        first = await client.set(
+            f"ai:training-queued:{organization_id}", "1", nx=True, ex=max(1, debounce_s)
+        )
+    except RedisError:
+        first = True  # without Redis, better one training too many than none
+    finally:
+        await client.aclose()
+    if not first:
+        return False
+    from ticketcreator.worker import celery_app
+
+    celery_app.send_task(
+        TRAINING_TASK, args=[str(organization_id), False], queue="ai", countdown=debounce_s
+    )
+    return True
+
+
+# Models
+
+
+async def list_models(session: AsyncSession, principal: Principal) -> ModelList:
+    rows = await repo.models(session, principal.organization_id)
+    return ModelList(items=[ModelRead.model_validate(row) for row in rows])
+
+
+def request_training(session: AsyncSession, principal: Principal) -> None:
+    """Queue a training of the organization's model (delivered after commit)."""
+    emit(
+        session,
+        TRAINING_REQUESTED,
+        {"organization_id": str(principal.organization_id), "force": True},
+        organization_id=principal.organization_id,
+    )

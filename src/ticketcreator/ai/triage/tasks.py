@@ -1,0 +1,79 @@
+"""Worker side of AI triage (``ai`` queue): triage runs, feedback, model training.
+
+The models (MiniLM, scikit-learn) are loaded when a task first needs them, once per worker
+process; the API process imports this module only to learn the subscribers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketcreator.core.db import commit, session_factory
+from ticketcreator.core.tasks import run_async
+from ticketcreator.worker import celery_app, subscriber
+
+
+@subscriber("ticket.created", queue="ai")
+async def triage_new_ticket(session: AsyncSession, message: dict[str, Any]) -> None:
+    """Every new ticket is triaged."""
+    from ticketcreator.ai.triage import service
+
+    await service.triage(session, uuid.UUID(message["payload"]["ticket_id"]))
+
+
+@subscriber("ai.triage_requested", queue="ai")
+async def triage_on_request(session: AsyncSession, message: dict[str, Any]) -> None:
+    """A person asked for a new triage run of a ticket."""
+    from ticketcreator.ai.triage import service
+
+    await service.triage(session, uuid.UUID(message["payload"]["ticket_id"]))
+
+
+@subscriber("ticket.updated", queue="ai")
+async def collect_feedback(session: AsyncSession, message: dict[str, Any]) -> None:
+    """A person changed fields: feedback on AI values, and maybe a training later."""
+    from ticketcreator.ai.triage import service
+
+    await service.record_feedback(session, message)
+
+
+@subscriber("ai.training_requested", queue="ai")
+async def train_on_request(session: AsyncSession, message: dict[str, Any]) -> None:
+    """An admin asked for a new model version of their organization."""
+    from ticketcreator.ai.triage import training
+
+    payload = message["payload"]
+    await training.train(
+        session, uuid.UUID(payload["organization_id"]), force=bool(payload.get("force"))
+    )
+
+
+async def _train(organization_id: uuid.UUID, force: bool) -> None:
+    from ticketcreator.ai.triage import training
+
+    async with session_factory()() as session:
+        await training.train(session, organization_id, force=force)
+        await commit(session)
+
+
+async def _train_due() -> None:
+    from ticketcreator.ai.triage import training
+
+    async with session_factory()() as session:
+        await training.train_due(session)
+        await commit(session)
+
+
+@celery_app.task(name="ai.train_organization", queue="ai")  # type: ignore[untyped-decorator]
+def train_organization(organization_id: str, force: bool = False) -> None:
+    """Train the organization's model if enough labels are new (queued by label changes)."""
+    run_async(_train(uuid.UUID(organization_id), force))
+
+
+@celery_app.task(name="ai.train_due", queue="ai")  # type: ignore[untyped-decorator]
+def train_due() -> None:
+    """Periodic: train every organization with label changes since its latest model."""
+    run_async(_train_due())

@@ -1,0 +1,1 @@
+"""Captures: what the browser extension gathered about a problem, linked to a ticket."""

@@ -1,0 +1,402 @@
+"""Captures: what the browser extension gathered, stored with a new or an existing ticket.
+
+A capture names media that were uploaded first (``/v1/uploads``, ``/v1/attachments``), and
+carries the page, the browser, console and network logs and the person's steps. Secrets
+are stripped before anything is stored (:mod:`ticketcreator.captures.sanitize`). Creating one
+writes a ``capture_added`` ticket event and the ``capture.created`` outbox event, which
+starts transcription and OCR of its media. An ``Idempotency-Key`` makes retries from a
+flaky network safe, with the same keys and rules as ticket creation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketcreator.accounts.auth import Principal
+from ticketcreator.accounts.permissions import OWN_TICKETS_ONLY, Permission
+from ticketcreator.attachments import service as attachments
+from ticketcreator.attachments.models import Attachment, AttachmentKind
+from ticketcreator.captures import repository
+from ticketcreator.captures.errors import InvalidCaptureMedia
+from ticketcreator.captures.models import Capture, CaptureKind
+from ticketcreator.captures.sanitize import REDACTED, Sanitizer, is_secret_name, sanitize_network
+from ticketcreator.captures.schemas import (
+    CaptureCreate,
+    CaptureList,
+    CaptureRead,
+    CaptureSummary,
+    ConsoleEntry,
+    NetworkLog,
+    Software,
+    UserStep,
+    Viewport,
+)
+from ticketcreator.core.config import get_settings
+from ticketcreator.core.db import utcnow
+from ticketcreator.core.errors import Forbidden, NotFound
+from ticketcreator.core.outbox import emit
+from ticketcreator.tickets import repository as tickets_repo
+from ticketcreator.tickets import service as tickets
+from ticketcreator.tickets.errors import IdempotencyKeyReused
+from ticketcreator.tickets.models import Source, TicketEvent
+from ticketcreator.tickets.schemas import TicketCreate
+from ticketcreator.transcripts import repository as texts_repo
+from ticketcreator.transcripts.models import AttachmentText, TextSource, TextStatus
+from ticketcreator.transcripts.schemas import AttachmentTextSummary
+from ticketcreator.transcripts.service import CONTENT_ADDED
+
+CAPTURE_CREATED = "capture.created"
+
+_KIND_LABELS = {
+    CaptureKind.SCREENSHOT: "Screenshot",
+    CaptureKind.TAB_RECORDING: "Tab recording",
+    CaptureKind.SCREEN_RECORDING: "Screen recording",
+    CaptureKind.FILE: "File",
+}
+# The media a capture of each kind must contain (at least one of them).
+_NEEDS: dict[CaptureKind, frozenset[AttachmentKind]] = {
+    CaptureKind.SCREENSHOT: frozenset({AttachmentKind.IMAGE}),
+    CaptureKind.TAB_RECORDING: frozenset({AttachmentKind.VIDEO, AttachmentKind.AUDIO}),
+    CaptureKind.SCREEN_RECORDING: frozenset({AttachmentKind.VIDEO, AttachmentKind.AUDIO}),
+}
+_TITLE_CHARS = 80
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s|\n")
+_TRIAGE_LOG_LEVELS = ("warn", "error")
+
+
+# Creating
+
+
+def _request_hash(data: CaptureCreate) -> str:
+    canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"capture:{canonical}".encode()).hexdigest()
+
+
+async def create_capture(
+    session: AsyncSession,
+    principal: Principal,
+    data: CaptureCreate,
+    idempotency_key: str | None,
+) -> tuple[CaptureRead, bool]:
+    """The new capture, and whether it is the replay of an earlier request with the same key."""
+    if idempotency_key is None:
+        return await _create(session, principal, data), False
+    request_hash = _request_hash(data)
+    claimed = await tickets_repo.claim_idempotency_key(
+        session,
+        principal.organization_id,
+        principal.rate_key,
+        idempotency_key,
+        request_hash,
+        expired_before=utcnow() - timedelta(hours=get_settings().tickets.idempotency_ttl_h),
+    )
+    if claimed is None:
+        first = await tickets_repo.find_idempotency_key(
+            session, principal.organization_id, principal.rate_key, idempotency_key
+        )
+        if first.request_hash != request_hash:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was sent with a different request body; use a new key."
+            )
+        return CaptureRead.model_validate(first.response_body), True
+    result = await _create(session, principal, data)
+    claimed.response_status = 201
+    claimed.response_body = result.model_dump(mode="json")
+    return result, False
+
+
+async def _create(session: AsyncSession, principal: Principal, data: CaptureCreate) -> CaptureRead:
+    media = await _media(session, principal, data.kind, data.attachment_ids)
+    sanitizer = Sanitizer()
+    console = [_clean_console(sanitizer, entry) for entry in data.console]
+    network = sanitize_network(sanitizer, data.network.model_dump(mode="json"))
+    steps = [_clean_step(sanitizer, step) for step in data.steps]
+    page_url = sanitizer.url(data.page_url)
+    ticket_id, ticket_key, title_generated = await _target(session, principal, data, page_url)
+    capture = Capture(
+        id=uuid.uuid4(),
+        organization_id=principal.organization_id,
+        ticket_id=ticket_id,
+        created_by_user_id=principal.user_id,
+        created_by_api_key_id=principal.api_key_id,
+        kind=data.kind,
+        page_url=page_url,
+        page_title=data.page_title,
+        user_agent=data.user_agent,
+        browser=data.browser.model_dump(mode="json"),
+        os=data.os.model_dump(mode="json"),
+        viewport=data.viewport.model_dump(mode="json") if data.viewport else None,
+        console=console,
+        network=network,
+        steps=steps,
+        description=data.description,
+        title_generated=title_generated,
+        secrets_removed=sanitizer.counts(),
+        created_at=utcnow(),
+    )
+    repository.add(session, capture, data.attachment_ids)
+    attachment_ids = [str(attachment.id) for attachment in media]
+    repository.add_event(
+        session,
+        TicketEvent(
+            id=uuid.uuid4(),
+            organization_id=principal.organization_id,
+            ticket_id=ticket_id,
+            actor_user_id=principal.user_id,
+            actor_api_key_id=principal.api_key_id,
+            kind="capture_added",
+            field="captures",
+            new={
+                "capture_id": str(capture.id),
+                "kind": data.kind.value,
+                "attachment_ids": attachment_ids,
+            },
+            internal=False,
+            created_at=utcnow(),
+        ),
+    )
+    await session.flush()
+    # Text of media that were already transcribed (e.g. in an earlier capture) is searchable.
+    await tickets_repo.refresh_search(session, ticket_id, get_settings().tickets.search_language)
+    payload = {
+        "capture_id": str(capture.id),
+        "ticket_id": str(ticket_id),
+        "kind": data.kind.value,
+        "attachment_ids": attachment_ids,
+        "title_generated": title_generated,
+    }
+    emit(session, CAPTURE_CREATED, payload, organization_id=principal.organization_id)
+    if data.ticket_id is not None:
+        # A new ticket is announced as ``ticket.created``, which triggers triage already.
+        emit(
+            session,
+            CONTENT_ADDED,
+            {
+                "ticket_id": str(ticket_id),
+                "source": "capture",
+                "attachment_id": None,
+                "capture_id": str(capture.id),
+            },
+            organization_id=principal.organization_id,
+        )
+    texts = await texts_repo.of_attachments(session, [a.id for a in media])
+    return _read(capture, ticket_key, media, texts)
+
+
+async def _media(
+    session: AsyncSession,
+    principal: Principal,
+    kind: CaptureKind,
+    attachment_ids: Sequence[uuid.UUID],
+) -> list[Attachment]:
+    """The capture's attachments in the order given; each must be one the caller may use.
+
+    Reporters may use the files they uploaded themselves; the other roles any file of their
+    organization. Anything else is reported as unknown (no existence leak).
+    """
+    found = {
+        attachment.id: attachment
+        for attachment in await repository.attachments_in(
+            session, principal.organization_id, attachment_ids
+        )
+        if principal.role not in OWN_TICKETS_ONLY or _uploaded_by(attachment, principal)
+    }
+    missing = [str(attachment_id) for attachment_id in attachment_ids if attachment_id not in found]
+    if missing:
+        raise InvalidCaptureMedia(
+            "No such attachment: " + ", ".join(missing) + ".", attachment_ids=missing
+        )
+    media = [found[attachment_id] for attachment_id in attachment_ids]
+    needed = _NEEDS.get(kind)
+    if needed is not None and not any(attachment.kind in needed for attachment in media):
+        wanted = " or ".join(sorted(k.value for k in needed))
+        raise InvalidCaptureMedia(
+            f"A {kind.value} capture needs at least one {wanted} attachment.", kind=kind.value
+        )
+    return media
+
+
+def _uploaded_by(attachment: Attachment, principal: Principal) -> bool:
+    if principal.api_key_id is not None:
+        return attachment.uploaded_by_api_key_id == principal.api_key_id
+    return principal.user_id is not None and attachment.uploaded_by_user_id == principal.user_id
+
+
+async def _target(
+    session: AsyncSession, principal: Principal, data: CaptureCreate, page_url: str
+) -> tuple[uuid.UUID, str, bool]:
+    """The id and key of the ticket the capture goes to (created if asked for), and whether
+    its title was made from the capture."""
+    if data.ticket is None:
+        assert data.ticket_id is not None
+        ticket = await tickets.load(session, principal, data.ticket_id)
+        return ticket.id, ticket.key, False
+    if not principal.can(Permission.TICKETS_CREATE):
+        raise Forbidden(
+            "Creating a ticket with a capture needs `tickets:create`; "
+            "send `ticket_id` to attach it to an existing ticket instead.",
+            required_permission=Permission.TICKETS_CREATE.value,
+        )
+    fields = data.ticket
+    description = fields.description or data.description
+    title = fields.title or _title(data.kind, description, data.page_title, page_url)
+    created, _ = await tickets.create_ticket(
+        session,
+        principal,
+        TicketCreate(
+            title=title,
+            description=description,
+            priority=fields.priority,
+            type=fields.type,
+            source=Source.EXTENSION,
+            category_id=fields.category_id,
+            tags=fields.tags,
+            custom_fields=fields.custom_fields,
+        ),
+        None,
+    )
+    return created.id, created.key, fields.title is None
+
+
+def _title(kind: CaptureKind, description: str, page_title: str, page_url: str) -> str:
+    """A provisional title until AI triage suggests a better one: the description's first
+    sentence, else what was captured where."""
+    first = _SENTENCE_END.split(description.strip(), maxsplit=1)[0].strip()
+    if first:
+        return first if len(first) <= _TITLE_CHARS else first[:_TITLE_CHARS].rsplit(" ", 1)[0] + "…"
+    where = page_title.strip() or (urlsplit(page_url).hostname or "")
+    label = _KIND_LABELS[kind]
+    return f"{label} of {where}"[:300] if where else label
+
+
+def _clean_console(sanitizer: Sanitizer, entry: ConsoleEntry) -> dict[str, Any]:
+    cleaned = entry.model_dump(mode="json")
+    cleaned["message"] = sanitizer.text(entry.message)
+    if entry.source is not None:
+        cleaned["source"] = sanitizer.url(entry.source)
+    return cleaned
+
+
+def _clean_step(sanitizer: Sanitizer, step: UserStep) -> dict[str, Any]:
+    cleaned = step.model_dump(mode="json")
+    if step.url is not None:
+        cleaned["url"] = sanitizer.url(step.url)
+    if step.text is not None:
+        if step.type == "input" and is_secret_name(step.selector or ""):
+            sanitizer.removed["steps"] += 1
+            cleaned["text"] = REDACTED
+        else:
+            cleaned["text"] = sanitizer.text(step.text)
+    return cleaned
+
+
+# Reading
+
+
+async def get_capture(
+    session: AsyncSession, principal: Principal, capture_id: uuid.UUID
+) -> CaptureRead:
+    """A capture whose ticket the caller may see; any other is reported as not found."""
+    capture = await repository.get(session, principal.organization_id, capture_id)
+    if capture is None:
+        raise NotFound("No such capture.")
+    try:
+        ticket = await tickets.load(session, principal, str(capture.ticket_id))
+    except NotFound:
+        raise NotFound("No such capture.") from None
+    media = (await repository.media_of(session, [capture.id]))[capture.id]
+    texts = await texts_repo.of_attachments(session, [a.id for a in media])
+    return _read(capture, ticket.key, media, texts)
+
+
+async def list_captures(session: AsyncSession, principal: Principal, ref: str) -> CaptureList:
+    ticket = await tickets.load(session, principal, ref)
+    captures = await repository.of_ticket(session, ticket)
+    media = await repository.media_of(session, [capture.id for capture in captures])
+    texts = await texts_repo.of_attachments(
+        session, [a.id for attachments_ in media.values() for a in attachments_]
+    )
+    return CaptureList(
+        items=[
+            CaptureSummary.model_validate(
+                _read(capture, ticket.key, media[capture.id], texts).model_dump()
+            )
+            for capture in captures
+        ]
+    )
+
+
+def _read(
+    capture: Capture, ticket_key: str, media: list[Attachment], texts: list[AttachmentText]
+) -> CaptureRead:
+    ids = {attachment.id for attachment in media}
+    return CaptureRead(
+        id=capture.id,
+        ticket_id=capture.ticket_id,
+        ticket_key=ticket_key,
+        kind=capture.kind,
+        page_url=capture.page_url,
+        page_title=capture.page_title,
+        description=capture.description,
+        title_generated=capture.title_generated,
+        attachments=[attachments.to_read(attachment) for attachment in media],
+        texts=[AttachmentTextSummary.model_validate(t) for t in texts if t.attachment_id in ids],
+        created_at=capture.created_at,
+        user_agent=capture.user_agent,
+        browser=Software.model_validate(capture.browser),
+        os=Software.model_validate(capture.os),
+        viewport=Viewport.model_validate(capture.viewport) if capture.viewport else None,
+        console=[ConsoleEntry.model_validate(entry) for entry in capture.console],
+        network=NetworkLog.model_validate(capture.network),
+        steps=[UserStep.model_validate(step) for step in capture.steps],
+        secrets_removed=capture.secrets_removed,
+    )
+
+
+# For AI triage
+
+
+@dataclass(frozen=True)
+class MediaText:
+    """What a ticket's captures add to its text: narration, screen text, logged problems."""
+
+    transcript: str
+    ocr_text: str
+    console_logs: str
+
+
+async def ticket_media_text(session: AsyncSession, ticket_id: uuid.UUID) -> MediaText:
+    """The text of a ticket's captures, oldest first (for the worker; no caller checks)."""
+    captures = await repository.of_tickets(session, [ticket_id])
+    media = await repository.media_of(session, [capture.id for capture in captures])
+    order = [a.id for capture in captures for a in media[capture.id]]
+    texts = {
+        (t.attachment_id, t.source): t.text
+        for t in await texts_repo.of_attachments(session, order)
+        if t.status is TextStatus.READY and t.text
+    }
+
+    def joined(source: TextSource) -> str:
+        return "\n".join(
+            texts[(attachment_id, source)]
+            for attachment_id in dict.fromkeys(order)
+            if (attachment_id, source) in texts
+        )
+
+    console = "\n".join(
+        f"[{entry['level']}] {entry['message']}"
+        for capture in captures
+        for entry in capture.console
+        if entry.get("level") in _TRIAGE_LOG_LEVELS
+    )
+    return MediaText(joined(TextSource.TRANSCRIPT), joined(TextSource.OCR), console)

@@ -1,0 +1,1 @@
+"""Text of attachments: transcripts of recordings and OCR of screenshots."""

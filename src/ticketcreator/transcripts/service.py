@@ -1,0 +1,39 @@
+"""Reading attachment text: the transcript with its timings, captions, screenshot text.
+
+The extraction itself runs in the worker (:mod:`ticketcreator.transcripts.extraction`).
+Caption files are made on request from the stored segments.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketcreator.accounts.auth import Principal
+from ticketcreator.core.errors import NotFound
+from ticketcreator.transcripts import repository
+from ticketcreator.transcripts.models import AttachmentText, TextSource
+
+TEXT_EXTRACTED = "attachment.text_extracted"
+TRANSCRIPTION_PROGRESS = "attachment.transcription_progress"
+CONTENT_ADDED = "ticket.content_added"
+
+
+async def get_text(
+    session: AsyncSession, principal: Principal, attachment_id: uuid.UUID, source: TextSource
+) -> AttachmentText:
+    """The caller's organization's attachment text; 404 until it has been extracted."""
+    text = await repository.get_scoped(session, principal.organization_id, attachment_id, source)
+    if text is None:
+        what = "transcript" if source is TextSource.TRANSCRIPT else "screenshot text"
+        raise NotFound(f"The attachment has no {what} (yet).")
+    return text
+
+
+def captions(text: AttachmentText, fmt: str) -> str:
+    """The transcript as WebVTT (``vtt``) or SRT (``srt``) captions."""
+    from ticketcreator.media import Segment, to_srt, to_webvtt
+
+    segments = [Segment(s["start"], s["end"], s["text"]) for s in text.segments]
+    return to_webvtt(segments) if fmt == "vtt" else to_srt(segments)

@@ -1,0 +1,64 @@
+"""The OpenAPI document describes how to authenticate and who may call what."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from ticketcreator.accounts.permissions import Permission
+
+
+def _operation(app: FastAPI, method: str, path: str) -> dict[str, Any]:
+    operation: dict[str, Any] = app.openapi()["paths"][path][method]
+    return operation
+
+
+def test_security_schemes_are_documented(app: FastAPI) -> None:
+    schemes = app.openapi()["components"]["securitySchemes"]
+    assert schemes["BearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": schemes["BearerAuth"]["description"],
+    }
+    assert schemes["ApiKeyAuth"]["type"] == "apiKey"
+    assert schemes["ApiKeyAuth"]["in"] == "header"
+    assert schemes["ApiKeyAuth"]["name"] == "X-API-Key"
+
+
+def test_protected_routes_require_either_scheme(app: FastAPI) -> None:
+    for method, path in [
+        ("get", "/v1/me"),
+        ("get", "/v1/members"),
+        ("patch", "/v1/members/{user_id}"),
+        ("post", "/v1/api-keys"),
+        ("get", "/v1/audit-log"),
+        ("post", "/v1/auth/logout"),
+    ]:
+        security = _operation(app, method, path)["security"]
+        assert {"BearerAuth": []} in security, path
+        assert {"ApiKeyAuth": []} in security, path
+
+
+def test_public_auth_routes_need_no_credentials(app: FastAPI) -> None:
+    for path in ("/v1/auth/signup", "/v1/auth/login", "/v1/auth/refresh"):
+        operation = _operation(app, "post", path)
+        assert "security" not in operation, path
+        assert "429" in operation["responses"]
+        assert operation["tags"] == ["auth"]
+
+
+def test_errors_and_one_time_secrets_are_documented(app: FastAPI) -> None:
+    refresh = _operation(app, "post", "/v1/auth/refresh")
+    assert "application/problem+json" in refresh["responses"]["401"]["content"]
+    invite = _operation(app, "post", "/v1/invitations")
+    assert "No e-mail is sent yet" in invite["description"]
+    assert "410" in _operation(app, "post", "/v1/invitations/accept")["responses"]
+
+
+def test_the_permission_table_is_in_the_description(app: FastAPI) -> None:
+    description = app.openapi()["info"]["description"]
+    assert "| permission | owner | admin | agent | reporter | viewer |" in description
+    for permission in Permission:
+        assert f"| `{permission}` |" in description

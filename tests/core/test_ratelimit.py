@@ -1,0 +1,116 @@
+"""The Redis sliding-window limiter: exact under concurrency, with draft RateLimit headers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from starlette.requests import Request
+
+from tests.support.services import RedisServer
+from ticketcreator.core import ratelimit
+from ticketcreator.core.config import get_settings
+from ticketcreator.core.errors import ServiceUnavailable, TooManyRequests
+from ticketcreator.core.ratelimit import RateLimiter, client_ip
+
+
+@pytest.fixture
+async def limiter(redis_server: RedisServer) -> AsyncIterator[RateLimiter]:
+    client = aioredis.Redis.from_url(redis_server.url(0))
+    yield RateLimiter(client)
+    await client.aclose()
+
+
+async def test_100_concurrent_hits_against_a_limit_of_50_let_exactly_50_through(
+    limiter: RateLimiter,
+) -> None:
+    key = f"test:{uuid.uuid4()}"
+    results = await asyncio.gather(*(limiter.hit(key, 50, 60) for _ in range(100)))
+    assert sum(result.allowed for result in results) == 50
+    assert sorted(result.remaining for result in results if result.allowed) == list(range(50))
+    denied = [result for result in results if not result.allowed]
+    assert all(result.remaining == 0 for result in denied)
+    assert all(1 <= result.reset_s <= 60 for result in denied)
+
+
+async def test_the_window_slides(limiter: RateLimiter) -> None:
+    key = f"test:{uuid.uuid4()}"
+    assert (await limiter.hit(key, 1, 1)).allowed
+    assert not (await limiter.hit(key, 1, 1)).allowed
+    await asyncio.sleep(1.05)
+    assert (await limiter.hit(key, 1, 1)).allowed
+
+
+async def test_reset_forgets_the_key(limiter: RateLimiter) -> None:
+    key = f"test:{uuid.uuid4()}"
+    await limiter.hit(key, 1, 60)
+    await limiter.reset(key)
+    assert (await limiter.hit(key, 1, 60)).allowed
+
+
+async def test_results_render_headers_and_a_429(limiter: RateLimiter) -> None:
+    key = f"test:{uuid.uuid4()}"
+    first = await limiter.hit(key, 1, 60)
+    assert first.headers() == {
+        "RateLimit-Limit": "1",
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": "60",
+        "RateLimit-Policy": "1;w=60",
+    }
+    over = await limiter.hit(key, 1, 60)
+    error = over.exceeded("slow down")
+    assert isinstance(error, TooManyRequests)
+    assert error.status == 429
+    assert error.headers["Retry-After"] == str(over.reset_s)
+    assert error.extensions == {"retry_after_s": over.reset_s}
+
+
+def _request(peer: str, forwarded: str | None = None) -> Request:
+    headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+    return Request({"type": "http", "headers": headers, "client": (peer, 1234)})
+
+
+def _with(monkeypatch: pytest.MonkeyPatch, section: str, **values: Any) -> None:
+    settings = get_settings()
+    changed = settings.model_copy(
+        update={section: getattr(settings, section).model_copy(update=values)}
+    )
+    monkeypatch.setattr(ratelimit, "get_settings", lambda: changed)
+
+
+def test_the_client_ip_is_the_peer_unless_a_trusted_proxy_forwards(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ipaddress import ip_network
+
+    assert client_ip(_request("203.0.113.9", "1.2.3.4")) == "203.0.113.9"
+    assert client_ip(Request({"type": "http", "headers": [], "client": None})) is None
+    _with(monkeypatch, "api", trusted_proxies=[ip_network("10.0.0.0/8"), ip_network("::1/128")])
+    assert client_ip(_request("203.0.113.9", "1.2.3.4")) == "203.0.113.9"
+    assert client_ip(_request("10.0.0.2", "1.2.3.4")) == "1.2.3.4"
+    # The client may prepend anything; only the hop our proxy appended counts.
+    assert client_ip(_request("10.0.0.2", "6.6.6.6, 1.2.3.4, 10.0.0.7")) == "1.2.3.4"
+    assert client_ip(_request("10.0.0.2", "10.0.0.3")) == "10.0.0.2"
+    assert client_ip(_request("10.0.0.2", "not-an-ip")) == "10.0.0.2"
+    assert client_ip(_request("10.0.0.2")) == "10.0.0.2"
+    assert client_ip(_request("::1", "2001:db8::1")) == "2001:db8::1"
+
+
+async def test_disabled_limits_do_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    _with(monkeypatch, "rate_limits", enabled=False)
+    assert await ratelimit.limit_principal("user:x") is None
+    await ratelimit.reserve_login_attempt("a@example.com")
+    await ratelimit.clear_login_failures("a@example.com")
+
+
+async def test_without_redis_the_principal_limit_opens_and_login_limits_close(
+    redis_down: RedisServer,
+) -> None:
+    assert await ratelimit.limit_principal(f"user:{uuid.uuid4()}") is None
+    with pytest.raises(ServiceUnavailable):
+        await ratelimit.reserve_login_attempt("a@example.com")
+    await ratelimit.clear_login_failures("a@example.com")
