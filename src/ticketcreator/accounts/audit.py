@@ -40,6 +40,7 @@ class AuditAction(StrEnum):
     INVITATION_CREATED = "invitation_created"
     INVITATION_REVOKED = "invitation_revoked"
     INVITATION_ACCEPTED = "invitation_accepted"
+    AI_CONFIG_UPDATED = "ai_config_updated"
 
 
 @dataclass(frozen=True)

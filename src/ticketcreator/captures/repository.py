@@ -68,7 +68,7 @@ async def media_of(
         .order_by(CaptureAttachment.capture_id, CaptureAttachment.position)
     )
     media: dict[uuid.UUID, list[Attachment]] = {capture_id: [] for capture_id in capture_ids}
-    for capture_id, attachment in (await session.execute(query)).tuples():
+    for capture_id, attachment in (await session.execute(query)).all():
         media[capture_id].append(attachment)
     return media
 

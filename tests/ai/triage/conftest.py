@@ -6,16 +6,16 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import uuid  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+import uuid
+from dataclasses import dataclass
 
-import httpx  # noqa: E402
-import pytest  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.accounts.permissions import Role  # noqa: E402
-from ticketcreator.taxonomy.models import Category  # noqa: E402
-from tests.support.factories import Member, create_member  # noqa: E402
+from tests.support.factories import Member, create_member
+from ticketcreator.accounts.permissions import Role
+from ticketcreator.taxonomy.models import Category
 
 CATEGORIES = {
     "Billing": "invoices, payments, refunds, credit card charges, subscription price",

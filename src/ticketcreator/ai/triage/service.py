@@ -25,10 +25,9 @@ from pydantic import BaseModel
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.accounts import repository as accounts_repo
-from ticketcreator.accounts.audit import Actor, Origin
+from ticketcreator.accounts import audit
+from ticketcreator.accounts.audit import Actor, AuditAction, Origin
 from ticketcreator.accounts.auth import Principal
-from ticketcreator.accounts.models import AuditEntry
 from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Role
 from ticketcreator.ai import text as analysis
 from ticketcreator.ai.providers import (
@@ -97,7 +96,6 @@ TRIAGED: Final = "ticket.triaged"
 TRIAGE_REQUESTED: Final = "ai.triage_requested"
 TRAINING_REQUESTED: Final = "ai.training_requested"
 TRAINING_TASK: Final = "ai.train_organization"
-CONFIG_AUDIT_ACTION: Final = "ai_config_updated"
 ANALYSIS: Final = "analysis"
 _KNOWN_TAGS_LIMIT: Final = 500
 # Fields whose human correction of an AI value is feedback.
@@ -167,26 +165,18 @@ async def update_config(
     row.overrides = overrides
     row.updated_by = principal.user_id
     row.updated_at = now
-    actor = Actor.of(principal)
-    accounts_repo.add(
+    audit.record(
         session,
-        AuditEntry(
-            id=uuid.uuid4(),
-            organization_id=actor.organization_id,
-            actor_user_id=actor.user_id,
-            actor_api_key_id=actor.api_key_id,
-            action=CONFIG_AUDIT_ACTION,
-            target_type="ai_config",
-            target_id=str(principal.organization_id),
-            ip=origin.ip,
-            user_agent=origin.user_agent,
-            details={
-                "prompt_templates": sorted(patch.prompt_templates),
-                "agents": {name: sorted(c or {}) for name, c in patch.agents.items()},
-                "triage": sorted(patch.triage or {}),
-            },
-            created_at=now,
-        ),
+        AuditAction.AI_CONFIG_UPDATED,
+        Actor.of(principal),
+        origin,
+        target_type="ai_config",
+        target_id=principal.organization_id,
+        details={
+            "prompt_templates": sorted(patch.prompt_templates),
+            "agents": {name: sorted(c or {}) for name, c in patch.agents.items()},
+            "triage": sorted(patch.triage or {}),
+        },
     )
     await session.flush()
     return AIConfigRead(
