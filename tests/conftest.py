@@ -8,6 +8,7 @@ transaction could not isolate them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,16 +73,36 @@ def database() -> str:
 
 
 @pytest.fixture(autouse=True)
-async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+async def _isolate(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After each test: an empty broker and cache (no queued work or rate-limit counts leak
+    into the next test), and empty tables if the test used the database."""
     yield
+    if _redis.running:
+        client = redis.Redis(port=_redis.port)
+        try:
+            client.flushall()
+        finally:
+            client.close()
     if "database" not in request.fixturenames:
         return
+    from sqlalchemy.exc import DBAPIError
+
     from ticketcreator.core.db import get_engine
     from ticketcreator.models import metadata
 
     tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
-    async with get_engine().begin() as connection:
-        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    # The worker may still be finishing a task of this test; a lock conflict with it is
+    # retried rather than reported as the test's failure.
+    for attempt in range(10):
+        try:
+            async with get_engine().begin() as connection:
+                await connection.execute(text("SET LOCAL lock_timeout = '5s'"))
+                await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            return
+        except DBAPIError:
+            if attempt == 9:
+                raise
+            await asyncio.sleep(0.5)
 
 
 @pytest.fixture

@@ -100,7 +100,11 @@ async def _link(world: World) -> str:
     ticket = await _param(world, "ticket_ref")
     link = await world.post(
         f"/v1/tickets/{ticket}/links",
-        json={"provider": "jira", "external_id": "ACME-1", "url": "https://acme.atlassian.net/browse/ACME-1"},
+        json={
+            "provider": "jira",
+            "external_id": "ACME-1",
+            "url": "https://acme.atlassian.net/browse/ACME-1",
+        },
     )
     return str(link["id"])
 
@@ -197,6 +201,63 @@ async def _suggestion(world: World) -> str:
     return str(suggestions[0]["id"])
 
 
+async def _capture(world: World) -> str:
+    attachment = await _param(world, "attachment_id")
+    body = {
+        "kind": "screenshot",
+        "attachment_ids": [attachment],
+        "page_url": "https://app.example.com/billing",
+        "page_title": "Billing",
+        "ticket": {"description": "The invoice page is blank."},
+    }
+    return str((await world.post("/v1/captures", json=body))["id"])
+
+
+async def _extracted(world: World, attachment_id: str) -> None:
+    """Process the attachment and extract its text as the worker would."""
+    from ticketcreator.attachments import processing
+    from ticketcreator.core.db import commit, session_factory
+    from ticketcreator.storage import get_storage
+    from ticketcreator.transcripts import extraction
+
+    attachment = uuid.UUID(attachment_id)
+    async with session_factory()() as db:
+        await processing.start(db, attachment)
+        await commit(db)
+    async with session_factory()() as db:
+        await processing.process(db, get_storage(), attachment)
+        await commit(db)
+    async with session_factory()() as db:
+        await extraction.extract(db, get_storage(), attachment)
+        await commit(db)
+
+
+async def _screenshot_text(world: World) -> None:
+    await _param(world, "capture_id")
+    await _extracted(world, world.ids["attachment_id"])
+
+
+async def _silent_recording(world: World) -> None:
+    """A captured tab recording without an audio track: its transcript is empty, with a reason."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as scratch:
+        webm = Path(scratch) / "silent.webm"
+        subprocess.run(
+            ["ffmpeg", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10", "-t", "1",
+             "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", str(webm)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        files = {"file": ("silent.webm", webm.read_bytes(), "video/webm")}
+        recording = str((await world.post("/v1/attachments", files=files))["id"])
+    body = {"kind": "tab_recording", "attachment_ids": [recording], "ticket": {"title": "Tab"}}
+    await world.post("/v1/captures", json=body)
+    await _extracted(world, recording)
+    world.ids["attachment_id"] = recording
+
+
 FACTORIES: dict[str, Factory] = {
     "ticket_ref": _ticket,
     "comment_id": _comment,
@@ -214,6 +275,7 @@ FACTORIES: dict[str, Factory] = {
     "upload_id": _upload,
     "name": _derivative,
     "suggestion_id": _suggestion,
+    "capture_id": _capture,
 }
 
 
@@ -242,6 +304,10 @@ async def _team_member(world: World) -> None:
 
 # State an object must be in for its owner's call to succeed (run after the factories).
 PREPARE: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
+    ("GET", "/v1/attachments/{attachment_id}/ocr"): _screenshot_text,
+    ("GET", "/v1/attachments/{attachment_id}/transcript"): _silent_recording,
+    ("GET", "/v1/attachments/{attachment_id}/transcript.vtt"): _silent_recording,
+    ("GET", "/v1/attachments/{attachment_id}/transcript.srt"): _silent_recording,
     ("POST", "/v1/tickets/{ticket_ref}/restore"): _deleted_ticket,
     ("DELETE", "/v1/tickets/{ticket_ref}/watchers/{user_id}"): _watching,
     ("DELETE", "/v1/teams/{team_id}/members/{user_id}"): _team_member,
@@ -282,7 +348,9 @@ async def test_another_organization_gets_404(
     world = World(client=client, a=owner_a, a_agent=agent_a)
 
     route = next(
-        r for r in create_app().routes if isinstance(r, APIRoute) and r.path == path
+        r
+        for r in create_app().routes
+        if isinstance(r, APIRoute) and r.path == path and method in r.methods
     )
     names = [param.name for param in route.dependant.path_params]
     unknown = [name for name in names if name not in FACTORIES]

@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from ticketcreator import __version__
 from ticketcreator.accounts import routes as accounts_routes
-from ticketcreator.accounts.auth import undeclared_routes
+from ticketcreator.accounts.auth import is_public, undeclared_routes
 from ticketcreator.accounts.permissions import permission_table_markdown
 from ticketcreator.ai.triage import routes as ai_routes
 from ticketcreator.attachments import routes as attachments_routes
@@ -125,6 +126,12 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schemas.pop("ValidationError", None)
     schemas["Problem"] = Problem.model_json_schema()
     problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for route in app.routes:
+        if isinstance(route, APIRoute) and is_public(route.dependant):
+            for method in route.methods:
+                operation = schema["paths"].get(route.path_format, {}).get(method.lower())
+                if operation is not None:
+                    operation["security"] = []  # explicitly anonymous
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             for status, response in operation.get("responses", {}).items():

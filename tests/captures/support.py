@@ -145,7 +145,7 @@ async def settle(session: AsyncSession, timeout: float = 60.0) -> None:
     quiet = 0
     deadline = time.monotonic() + timeout
     while quiet < 3 and time.monotonic() < deadline:
-        busy = (await session.execute(query)).scalar_one()
+        busy: int = (await session.execute(query)).scalar_one()
         await session.commit()
         quiet = quiet + 1 if busy == 0 else 0
         await asyncio.sleep(0.3)

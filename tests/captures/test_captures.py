@@ -13,11 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.captures.support import capture_body, upload
 from tests.support.factories import Member, create_member
 from ticketcreator.accounts.permissions import Role
-from ticketcreator.captures import service
 from ticketcreator.captures.models import Capture
 from ticketcreator.core.outbox import OutboxEvent
 from ticketcreator.tickets.models import TicketEvent
-from ticketcreator.transcripts.models import AttachmentText, TextSource, TextStatus
 
 BEARER = "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIn0.c2lnbmF0dXJlLXNlY3JldA"
 COOKIE = "session=s3cr3t-session-cookie-value"
@@ -118,7 +116,9 @@ async def test_capture_creates_a_ticket_and_strips_secrets(
     assert capture["secrets_removed"]["query"] >= 3
     assert capture["secrets_removed"]["body"] == 2
 
-    row = (await session.execute(text("SELECT row_to_json(c)::text FROM capture c"))).scalar_one()
+    row: str = (
+        await session.execute(text("SELECT row_to_json(c)::text FROM capture c"))
+    ).scalar_one()
     for secret in (BEARER, COOKIE, API_KEY, QUERY_TOKEN, PASSWORD, "oauth-code-123", "rt-1"):
         assert secret not in row
         assert secret.split(" ")[-1] not in row
@@ -166,11 +166,11 @@ async def test_capture_on_an_existing_ticket(
     fetched = await client.get(f"/v1/captures/{capture['id']}", headers=agent.headers)
     assert fetched.status_code == 200
     assert fetched.json()["console"][0]["message"] == "Failed to load avatar: 409 Conflict"
-    content_added = (
+    content_added: list[dict[str, Any]] = list(
         await session.scalars(
             select(OutboxEvent.payload).where(OutboxEvent.topic == "ticket.content_added")
         )
-    ).all()
+    )
     assert content_added == [
         {
             "ticket_id": ticket.json()["id"],
@@ -293,30 +293,3 @@ async def test_tenancy_and_reporter_visibility(
     assert (
         await client.get(f"/v1/captures/{uuid.uuid4()}", headers=agent.headers)
     ).status_code == 404
-
-
-async def test_media_text_for_triage(
-    client: httpx.AsyncClient, session: AsyncSession, silent_video: bytes
-) -> None:
-    member = await create_member(session)
-    video = await _video(client, member, silent_video)
-    capture = (
-        await client.post("/v1/captures", headers=member.headers, json=capture_body([video]))
-    ).json()
-    session.add(
-        AttachmentText(
-            attachment_id=uuid.UUID(video),
-            source=TextSource.TRANSCRIPT,
-            organization_id=member.org_id,
-            status=TextStatus.READY,
-            text="The avatar never shows up.",
-            segments=[],
-            provider="local",
-            model="tiny.en",
-        )
-    )
-    await session.commit()
-    text_ = await service.ticket_media_text(session, uuid.UUID(capture["ticket_id"]))
-    assert text_.transcript == "The avatar never shows up."
-    assert text_.ocr_text == ""
-    assert text_.console_logs == "[error] Failed to load avatar: 409 Conflict"

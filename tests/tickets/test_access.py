@@ -157,6 +157,7 @@ async def test_another_organizations_ticket_is_404_on_every_ticket_route(
             .replace("{user_id}", str(outsider.user.id))
             .replace("{link_id}", str(uuid.uuid4()))
             .replace("{tag_name}", "x")
+            .replace("{suggestion_id}", str(uuid.uuid4()))
         )
         for ref in (ticket["id"], "T-1"):
             response = await client.request(

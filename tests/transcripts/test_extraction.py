@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from ticketcreator.core.outbox import OutboxEvent
 from ticketcreator.media import CloudTranscriptionError
 from ticketcreator.storage import get_storage
 from ticketcreator.transcripts import extraction
+from ticketcreator.transcripts import repository as texts_repo
 from ticketcreator.transcripts.models import AttachmentText, TextSource
 
 FAKE_OPENAI = "http://fake-openai.test/v1"
@@ -134,15 +136,15 @@ async def test_long_recordings_announce_progress(
     member = await create_member(session)
     attachment_id = await _recording(session, client, member, narrated.with_suffix(".wav"))
     organization = {"transcription_model": "tiny.en"}
-    monkeypatch.setattr(extraction.repository, "organization_settings", _returning(organization))
+    monkeypatch.setattr(texts_repo, "organization_settings", _returning(organization))
     await extraction.extract(session, get_storage(), attachment_id)
-    progress = (
+    progress: list[dict[str, Any]] = list(
         await session.scalars(
-            select(OutboxEvent.payload).where(
-                OutboxEvent.topic == "attachment.transcription_progress"
-            )
+            select(OutboxEvent.payload)
+            .where(OutboxEvent.topic == "attachment.transcription_progress")
+            .order_by(OutboxEvent.created_at)
         )
-    ).all()
+    )
     assert [p["attachment_id"] for p in progress] == [str(attachment_id)] * len(progress)
     assert [p["progress"] for p in progress][-1] == 1.0
     assert len(progress) >= 2

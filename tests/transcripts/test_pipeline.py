@@ -38,7 +38,7 @@ async def _text(
         response = await client.get(
             f"/v1/attachments/{attachment_id}/{path}", headers=member.headers
         )
-        return response.json() if response.status_code == 200 else None  # type: ignore[no-any-return]
+        return response.json() if response.status_code == 200 else None
 
     return await wait_for(probe, timeout=90, what=f"{path} of {attachment_id}")
 
@@ -81,11 +81,11 @@ async def test_narrated_recording_reaches_the_ticket(
     assert srt.text.startswith("1\n00:00:0")
     assert "," in srt.text.splitlines()[1]
 
-    added = (
+    added: list[dict[str, Any]] = list(
         await session.scalars(
             select(OutboxEvent.payload).where(OutboxEvent.topic == "ticket.content_added")
         )
-    ).all()
+    )
     assert {
         "ticket_id": capture["ticket_id"],
         "source": "transcript",

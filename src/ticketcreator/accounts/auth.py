@@ -198,6 +198,13 @@ def _declares_access(dependant: Dependant) -> bool:
     return False
 
 
+def is_public(dependant: Dependant) -> bool:
+    """Whether the route was declared open to anonymous callers."""
+    return any(
+        dependency.call is public or is_public(dependency) for dependency in dependant.dependencies
+    )
+
+
 def undeclared_routes(routes: list[BaseRoute]) -> list[str]:
     """Routes that declare neither :func:`public` nor an :class:`Authorizer`."""
     return [

@@ -74,12 +74,8 @@ _NEGATIVE: Final = _wordset(
     "problem probleme langsam ausfall abgestürzt funktioniert_nicht verloren dringend "
     "ärgerlich enttäuscht inakzeptabel beschwerde schlecht falsch fehlgeschlagen"
 )
-_NEGATORS: Final = _wordset(
-    "not no never don't doesn't isn't wasn't nicht kein keine nie"
-)
-_INTENSIFIERS: Final = _wordset(
-    "very extremely really totally completely sehr extrem völlig"
-)
+_NEGATORS: Final = _wordset("not no never don't doesn't isn't wasn't nicht kein keine nie")
+_INTENSIFIERS: Final = _wordset("very extremely really totally completely sehr extrem völlig")
 
 
 def words(text: str) -> list[str]:
@@ -344,8 +340,10 @@ def summarize(
         ]
     )[:5]
     urls = extract_entities(everything).urls[:5]
-    confidence = 0.0 if not prose else min(1.0, 0.3 + 0.1 * len(prose)) * (
-        1.0 if len(prose) > max_sentences else 0.8
+    confidence = (
+        0.0
+        if not prose
+        else min(1.0, 0.3 + 0.1 * len(prose)) * (1.0 if len(prose) > max_sentences else 0.8)
     )
     return Summary([prose[i] for i in chosen], errors, urls, round(confidence, 3))
 
@@ -404,7 +402,10 @@ def suggest_title(
     if reason is None:
         return None
     summary = summarize(
-        description, transcript=transcript, ocr_text=ocr_text, console_logs=console_logs,
+        description,
+        transcript=transcript,
+        ocr_text=ocr_text,
+        console_logs=console_logs,
         max_sentences=1,
     )
     sentence = summary.sentences[0].rstrip(".!?") if summary.sentences else ""

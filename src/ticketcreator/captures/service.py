@@ -15,7 +15,6 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,7 +50,7 @@ from ticketcreator.tickets.errors import IdempotencyKeyReused
 from ticketcreator.tickets.models import Source, TicketEvent
 from ticketcreator.tickets.schemas import TicketCreate
 from ticketcreator.transcripts import repository as texts_repo
-from ticketcreator.transcripts.models import AttachmentText, TextSource, TextStatus
+from ticketcreator.transcripts.models import AttachmentText
 from ticketcreator.transcripts.schemas import AttachmentTextSummary
 from ticketcreator.transcripts.service import CONTENT_ADDED
 
@@ -361,42 +360,3 @@ def _read(
         steps=[UserStep.model_validate(step) for step in capture.steps],
         secrets_removed=capture.secrets_removed,
     )
-
-
-# For AI triage
-
-
-@dataclass(frozen=True)
-class MediaText:
-    """What a ticket's captures add to its text: narration, screen text, logged problems."""
-
-    transcript: str
-    ocr_text: str
-    console_logs: str
-
-
-async def ticket_media_text(session: AsyncSession, ticket_id: uuid.UUID) -> MediaText:
-    """The text of a ticket's captures, oldest first (for the worker; no caller checks)."""
-    captures = await repository.of_tickets(session, [ticket_id])
-    media = await repository.media_of(session, [capture.id for capture in captures])
-    order = [a.id for capture in captures for a in media[capture.id]]
-    texts = {
-        (t.attachment_id, t.source): t.text
-        for t in await texts_repo.of_attachments(session, order)
-        if t.status is TextStatus.READY and t.text
-    }
-
-    def joined(source: TextSource) -> str:
-        return "\n".join(
-            texts[(attachment_id, source)]
-            for attachment_id in dict.fromkeys(order)
-            if (attachment_id, source) in texts
-        )
-
-    console = "\n".join(
-        f"[{entry['level']}] {entry['message']}"
-        for capture in captures
-        for entry in capture.console
-        if entry.get("level") in _TRIAGE_LOG_LEVELS
-    )
-    return MediaText(joined(TextSource.TRANSCRIPT), joined(TextSource.OCR), console)

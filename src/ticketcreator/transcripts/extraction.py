@@ -194,7 +194,7 @@ def transcription_context(captures: Sequence[Capture], *, for_cloud: bool) -> Tr
 
 
 class _ProgressEvents:
-    """Announces how far transcription got, every ``step`` of the recording.
+    """Announces how far transcription got, every ``step`` of the recording and at the end.
 
     Called from the transcription thread; each event is committed on its own (through the
     worker's event loop), so listeners see it while the transcription still runs.
@@ -210,7 +210,7 @@ class _ProgressEvents:
         self._next = step
 
     def __call__(self, fraction: float) -> None:
-        if fraction < self._next:
+        if fraction < self._next and fraction < 1.0:
             return
         self._next = fraction + self._step
         asyncio.run_coroutine_threadsafe(self._emit(fraction), self._loop).result()

@@ -84,7 +84,7 @@ def _erf(x: FloatArray) -> FloatArray:
 
 def _gelu(x: FloatArray) -> FloatArray:
     """Exact (erf) GELU, as BERT was trained with; the tanh form drifts in the 4th digit."""
-    return (np.float32(0.5) * x * (np.float32(1.0) + _erf(x * np.float32(0.7071067811865476))))
+    return np.float32(0.5) * x * (np.float32(1.0) + _erf(x * np.float32(0.7071067811865476)))
 
 
 class MiniLMEncoder:

@@ -43,8 +43,11 @@ def _hashers() -> list[HashingVectorizer]:
     ]
 
 
-def _hash(texts: list[str]) -> SparseMatrix:
-    """Raw hashed term counts of every analyzer side by side (one block per analyzer)."""
+def hash_counts(texts: list[str]) -> SparseMatrix:
+    """Raw hashed term counts of every analyzer side by side (one block per analyzer).
+
+    Independent of any trained state, so one result serves all of a ticket's task models.
+    """
     return sp.hstack([hasher.transform(texts) for hasher in _hashers()], format="csr")
 
 
@@ -61,7 +64,7 @@ class HashedTfidf:
 
     @classmethod
     def fit(cls, texts: list[str], *, min_df: int = 1) -> HashedTfidf:
-        counts = _hash(texts)
+        counts = hash_counts(texts)
         df = np.bincount(counts.indices, minlength=counts.shape[1])
         columns = np.flatnonzero(df >= min_df).astype(np.int64)
         idf = (np.log((1 + len(texts)) / (1 + df[columns])) + 1.0).astype(np.float32)
@@ -71,12 +74,16 @@ class HashedTfidf:
     def n_features(self) -> int:
         return int(self.columns.size)
 
-    def transform(self, texts: list[str]) -> SparseMatrix:
-        counts = _hash(texts)
-        remap = np.full(counts.shape[1], -1, dtype=np.int64)
-        remap[self.columns] = np.arange(self.columns.size)
-        new_cols = remap[counts.indices]
-        keep = new_cols >= 0
+    def transform(self, texts: list[str], counts: SparseMatrix | None = None) -> SparseMatrix:
+        """TF-IDF rows for ``texts``; pass ``counts`` from :func:`hash_counts` to reuse them."""
+        if counts is None:
+            counts = hash_counts(texts)
+        # ``columns`` is sorted: a binary search maps hashed to kept columns without
+        # allocating a table over the whole hash space on every call.
+        position = np.searchsorted(self.columns, counts.indices)
+        position = np.minimum(position, self.columns.size - 1)
+        keep = self.columns[position] == counts.indices
+        new_cols = np.where(keep, position, -1)
         rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))[keep]
         data = (1.0 + np.log(counts.data[keep])) * self.idf[new_cols[keep]]
         out = sp.csr_matrix(

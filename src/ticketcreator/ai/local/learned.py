@@ -7,8 +7,9 @@ out-of-fold predictions to maximise macro-F1, so rare categories are still predi
 
 Models serialise to bytes (``to_bytes``/``from_bytes``) as an ``.npz`` archive of plain numpy
 arrays plus a JSON header, loaded with ``allow_pickle=False``: stored models can never
-execute code, and the format is versioned. Training from all rows takes seconds for a few
-thousand tickets, so "incremental" retraining simply retrains on all current rows.
+execute code, and the format is versioned. The linear SVM trains in seconds on a few thousand
+tickets once their embeddings exist (the caller stores each ticket's embedding anyway), so
+incremental retraining simply retrains on all current rows.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from ticketcreator.ai.local.base import FloatArray, softmax
-from ticketcreator.ai.local.cues import CUE_NAMES, cue_features
-from ticketcreator.ai.local.features import HashedTfidf, SparseMatrix
+from ticketcreator.ai.local.cues import cue_features
+from ticketcreator.ai.local.features import HashedTfidf, SparseMatrix, hash_counts
 
 FORMAT_VERSION: Final = 1
 MARGIN_SCALE: Final = 2.0
@@ -38,7 +39,7 @@ _MAGIC: Final = "ticketcreator.triage-model"
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Hyper-parameters, chosen on inner validation splits of the development data."""
+    """Hyper-parameters; defaults chosen on an inner validation split of the development data."""
 
     c: float = 0.3  # inverse regularisation of the linear SVM
     embedding_weight: float = 1.0  # scale of the MiniLM block relative to the TF-IDF blocks
@@ -60,22 +61,49 @@ class LinearTextModel:
     bias: FloatArray  # (n_classes,) added to log-probabilities
     config: TrainingConfig = field(default_factory=TrainingConfig)
 
-    def predict_proba(self, texts: Sequence[str], embeddings: FloatArray) -> FloatArray:
-        """Probabilities over ``classes`` (bias-adjusted, renormalised) for each text."""
-        features = _features(self.featurizer, list(texts), embeddings, self.config)
+    def predict_proba(
+        self,
+        texts: Sequence[str],
+        embeddings: FloatArray,
+        prepared: PreparedTexts | None = None,
+    ) -> FloatArray:
+        """Probabilities over ``classes`` (bias-adjusted, renormalised) for each text.
+
+        ``prepared`` (from :func:`prepare_texts`) lets several task models share the
+        text hashing and cue matching of the same tickets.
+        """
+        prepared = prepared or prepare_texts(texts)
+        features = _features(self.featurizer, prepared, embeddings, self.config)
         logits = np.asarray(features @ self.coef.T) + self.intercept
         proba = softmax(logits * MARGIN_SCALE)
         return softmax(np.log(proba + 1e-9) + self.bias)
 
 
+@dataclass(frozen=True)
+class PreparedTexts:
+    """Model-independent work on a batch of texts: hashed n-gram counts and cue flags."""
+
+    texts: list[str]
+    counts: SparseMatrix
+    cues: FloatArray
+
+
+def prepare_texts(texts: Sequence[str]) -> PreparedTexts:
+    texts = list(texts)
+    return PreparedTexts(texts, hash_counts(texts), cue_features(texts))
+
+
 def _features(
-    featurizer: HashedTfidf, texts: list[str], embeddings: FloatArray, config: TrainingConfig
+    featurizer: HashedTfidf,
+    prepared: PreparedTexts,
+    embeddings: FloatArray,
+    config: TrainingConfig,
 ) -> SparseMatrix:
-    blocks = [featurizer.transform(texts)]
+    blocks = [featurizer.transform(prepared.texts, prepared.counts)]
     if config.embedding_weight:
         blocks.append(sp.csr_matrix(embeddings * np.float32(config.embedding_weight)))
     if config.cue_weight:
-        blocks.append(sp.csr_matrix(cue_features(texts) * np.float32(config.cue_weight)))
+        blocks.append(sp.csr_matrix(prepared.cues * np.float32(config.cue_weight)))
     return sp.hstack(blocks, format="csr")
 
 
@@ -108,7 +136,9 @@ def _fit(features: SparseMatrix, labels: npt.NDArray[np.str_], config: TrainingC
 
 
 def _out_of_fold_proba(
-    features: SparseMatrix, labels: npt.NDArray[np.str_], classes: tuple[str, ...],
+    features: SparseMatrix,
+    labels: npt.NDArray[np.str_],
+    classes: tuple[str, ...],
     config: TrainingConfig,
 ) -> FloatArray | None:
     """Probabilities for every training row from models that did not see it, or None if too few."""
@@ -173,7 +203,7 @@ def train_linear_model(
     if len(classes) < 2:
         raise ValueError("training needs at least two distinct labels")
     featurizer = HashedTfidf.fit(list(texts), min_df=config.min_df)
-    features = _features(featurizer, list(texts), embeddings, config)
+    features = _features(featurizer, prepare_texts(texts), embeddings, config)
     model = _fit(features, y, config)
     coef, intercept = model.coef_, model.intercept_
     bias = np.zeros(len(classes), dtype=np.float32)
@@ -238,12 +268,13 @@ def models_from_bytes(blob: bytes) -> tuple[dict[str, LinearTextModel], dict[str
 
 
 __all__ = [
-    "CUE_NAMES",
     "FORMAT_VERSION",
     "LinearTextModel",
+    "PreparedTexts",
     "TrainingConfig",
     "models_from_bytes",
     "models_to_bytes",
+    "prepare_texts",
     "train_linear_model",
     "tune_class_bias",
 ]

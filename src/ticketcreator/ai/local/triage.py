@@ -30,6 +30,7 @@ from ticketcreator.ai.local.learned import (
     TrainingConfig,
     models_from_bytes,
     models_to_bytes,
+    prepare_texts,
     train_linear_model,
 )
 from ticketcreator.ai.local.zeroshot import (
@@ -139,8 +140,9 @@ class LearnedTriage:
         self, texts: Sequence[str], embeddings: FloatArray
     ) -> dict[str, tuple[tuple[str, ...], FloatArray]]:
         """Per task: its classes and a probability matrix (rows = texts)."""
+        prepared = prepare_texts(texts)
         out = {
-            task: (model.classes, model.predict_proba(texts, embeddings))
+            task: (model.classes, model.predict_proba(texts, embeddings, prepared))
             for task, model in self.models.items()
         }
         if self.implied_priority and "priority" in out and "type" in out:

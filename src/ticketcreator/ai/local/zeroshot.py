@@ -24,10 +24,21 @@ from ticketcreator.ai.local.cues import score_cues
 DEFAULT_HINTS: Final[dict[str, str]] = {
     "billing": "invoice, payment, charge, refund, subscription fee, pricing",
     "payments": "payment failed, credit card, bank transfer, invoice",
-    "technical": "software bug, error message, crash, integration, configuration",
-    "product": "product feature, how to use the product, product malfunction",
-    "it": "computer, network, VPN, laptop, password, email account, server access",
-    "customer": "account, order status, complaint, general help for a customer",
+    "technical": (
+        "software bug, error message, crash, integration, API, configuration, data sync, "
+        "technical issue with a platform"
+    ),
+    "product": (
+        "product features, product usage questions, product not working as described, "
+        "device or hardware product"
+    ),
+    "it": (
+        "IT infrastructure: computers, network, VPN, laptop, password reset, email account, "
+        "server, security update"
+    ),
+    "customer": (
+        "customer account, order status, delivery, complaint, general help for a customer, feedback"
+    ),
     "returns": "return an item, exchange, refund for a purchase, damaged delivery",
     "sales": "pricing quote, buying, demo, license purchase, upgrade plan",
     "human": "employee, payroll, vacation, hiring, HR policy",

@@ -32,6 +32,14 @@ async def triage_on_request(session: AsyncSession, message: dict[str, Any]) -> N
     await service.triage(session, uuid.UUID(message["payload"]["ticket_id"]))
 
 
+@subscriber("ticket.content_added", queue="ai")
+async def triage_with_new_content(session: AsyncSession, message: dict[str, Any]) -> None:
+    """A transcript, screenshot text or capture reached the ticket: triage it again with it."""
+    from ticketcreator.ai.triage import service
+
+    await service.triage(session, uuid.UUID(message["payload"]["ticket_id"]))
+
+
 @subscriber("ticket.updated", queue="ai")
 async def collect_feedback(session: AsyncSession, message: dict[str, Any]) -> None:
     """A person changed fields: feedback on AI values, and maybe a training later."""
