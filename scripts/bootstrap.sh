@@ -25,9 +25,11 @@ fi
 
 python_bin=""
 if command -v pyenv >/dev/null 2>&1; then
-  version=$(cat .python-version)
-  pyenv install --skip-existing "$version" >/dev/null
-  python_bin=$(pyenv which python)
+  # .python-version names 3.12: any installed 3.12.x will do; install one only if none is.
+  if ! python_bin=$(pyenv which python 2>/dev/null); then
+    pyenv install "$(cat .python-version)"
+    python_bin=$(pyenv which python)
+  fi
 else
   python_bin=$(command -v python3.12 || true)
 fi
