@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.routes import RouteRecorder
-from tests.support.services import RedisServer, Worker, prepare_database
+from tests.support.services import QUEUES, RedisServer, Worker, prepare_database
 
 TEST_DATABASE_URL = os.environ.get(
     "TC_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/ticketcreator_test"
@@ -78,11 +78,13 @@ async def _isolate(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     into the next test), and empty tables if the test used the database."""
     yield
     if _redis.running:
-        client = redis.Redis(port=_redis.port)
+        cache, broker = redis.Redis(port=_redis.port, db=0), redis.Redis(port=_redis.port, db=1)
         try:
-            client.flushall()
+            cache.flushdb()
+            broker.delete(*QUEUES)  # queued jobs; the broker's bindings stay
         finally:
-            client.close()
+            cache.close()
+            broker.close()
     if "database" not in request.fixturenames:
         return
     from sqlalchemy.exc import DBAPIError
@@ -130,8 +132,16 @@ async def client(app: Any, database: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(database: str, redis_server: RedisServer) -> Iterator[Worker]:
+def _worker_process(database: str, redis_server: RedisServer) -> Iterator[Worker]:
     worker = Worker({key: value for key, value in os.environ.items() if key.startswith("TC_")})
     worker.start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def celery_worker(_worker_process: Worker) -> Iterator[Worker]:
+    """A real worker that consumes every queue for the duration of the test."""
+    _worker_process.consume(True)
+    yield _worker_process
+    _worker_process.consume(False)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from typer.testing import CliRunner
@@ -63,3 +64,14 @@ def test_errors_are_documented_as_problem_details(app: FastAPI) -> None:
                     assert list(response.get("content", {})) == ["application/problem+json"], (
                         f"{method.upper()} {path} {status}"
                     )
+
+
+async def test_the_service_serves_its_docs(client: httpx.AsyncClient, app: FastAPI) -> None:
+    document = await client.get("/openapi.json")
+    assert document.status_code == 200
+    assert document.json() == app.openapi()
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "swagger-ui" in page.text
+    redirect = await client.get("/docs/oauth2-redirect")
+    assert redirect.status_code == 200

@@ -112,11 +112,20 @@ def prepare_database(url: str) -> None:
     command.upgrade(alembic_config(url), "head")  # type: ignore[arg-type]
 
 
+QUEUES = ("default", "ai", "media", "integrations")
+
+
 class Worker:
-    """A real ``celery worker`` process consuming every queue."""
+    """A real ``celery worker`` process; it consumes only while a test asks for it.
+
+    Started once per session, it is told to stop consuming between the tests that use it,
+    so the work that other tests' events would queue (triage, media processing) never runs
+    behind their backs and changes what they check.
+    """
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
+        self.name = f"test-{os.getpid()}@{socket.gethostname()}"
         self.log = Path(tempfile.mkstemp(prefix="tc-worker-", suffix=".log")[1])
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -155,6 +164,16 @@ class Worker:
                 return
             time.sleep(0.2)
         raise RuntimeError("celery worker not ready:\n" + self.log.read_text()[-4000:])
+
+    def consume(self, on: bool) -> None:
+        """Start or stop consuming every queue (Celery remote control, acknowledged)."""
+        from ticketcreator.worker import celery_app
+
+        control = celery_app.control.add_consumer if on else celery_app.control.cancel_consumer
+        for queue in QUEUES:
+            replies = control(queue, destination=[self.name], reply=True, timeout=10)
+            if not replies:
+                raise RuntimeError(f"the worker did not answer about queue {queue}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
