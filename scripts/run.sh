@@ -19,5 +19,5 @@ trap cleanup EXIT INT TERM
 run worker & pids+=($!)
 run beat & pids+=($!)
 run serve & pids+=($!)
-echo "AI Ticket Creator is starting: API on http://127.0.0.1:8000 (docs at /docs); Ctrl-C stops it." >&2
+echo "AI Ticket Creator is starting: API on http://${TC_API__HOST:-127.0.0.1}:${TC_API__PORT:-8000} (docs at /docs); Ctrl-C stops it." >&2
 wait -n "${pids[@]}"

@@ -170,10 +170,14 @@ class Worker:
         from ticketcreator.worker import celery_app
 
         control = celery_app.control.add_consumer if on else celery_app.control.cancel_consumer
-        for queue in QUEUES:
-            replies = control(queue, destination=[self.name], reply=True, timeout=10)
-            if not replies:
-                raise RuntimeError(f"the worker did not answer about queue {queue}")
+        # A fresh connection: a pooled one may predate a restart of the test Redis server.
+        with celery_app.connection() as connection:
+            for queue in QUEUES:
+                replies = control(
+                    queue, destination=[self.name], reply=True, timeout=10, connection=connection
+                )
+                if not replies:
+                    raise RuntimeError(f"the worker did not answer about queue {queue}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
