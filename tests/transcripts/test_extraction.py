@@ -18,9 +18,9 @@ from tests.support.factories import Member, create_member
 from ticketcreator.attachments.models import Attachment, AttachmentKind, ProcessingStatus
 from ticketcreator.captures.models import Capture, CaptureAttachment, CaptureKind
 from ticketcreator.core.ai_config import get_ai_config, parse_ai_config
-from ticketcreator.core.config import load_settings
+from ticketcreator.core.config import ConfigError, load_settings
 from ticketcreator.core.outbox import OutboxEvent
-from ticketcreator.media import CloudTranscriptionError
+from ticketcreator.media import CloudTranscriptionError, LocalTranscriber
 from ticketcreator.storage import get_storage
 from ticketcreator.transcripts import extraction
 from ticketcreator.transcripts import repository as texts_repo
@@ -149,6 +149,23 @@ async def test_long_recordings_announce_progress(
     assert [p["progress"] for p in progress][-1] == 1.0
     assert len(progress) >= 2
     await session.rollback()
+
+
+def test_local_decoding_options_come_from_the_ai_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = get_ai_config().model_dump(mode="python")
+    raw = {
+        "ai_providers": {"local": {"enabled": True}},
+        "transcription": {**config["transcription"], "batched_from_s": 30, "beam_size": 3},
+    }
+    monkeypatch.setattr(extraction, "get_ai_config", lambda: parse_ai_config(raw))
+    transcriber, provider, model = extraction.build_transcriber({"transcription_model": "tiny.en"})
+    assert isinstance(transcriber, LocalTranscriber)
+    assert (provider, model) == ("local", "tiny.en")
+    assert transcriber.options.batched_from_s == 30.0
+    assert transcriber.options.beam_size == 3
+    raw["transcription"]["batched_from_s"] = 0
+    with pytest.raises(ConfigError, match=r"transcription\.batched_from_s"):
+        parse_ai_config(raw)
 
 
 def _returning(value: dict[str, str]) -> Callable[..., Awaitable[dict[str, str]]]:

@@ -119,6 +119,7 @@ class TranscriptionConfig(_Model):
     language: str = "auto"
     beam_size: int = Field(default=5, ge=1, le=10)
     vad_filter: bool = True
+    batched_from_s: float = Field(default=120.0, gt=0)
 
 
 class AIConfig(_Model):

@@ -157,7 +157,12 @@ def build_transcriber(org_settings: dict[str, Any]) -> tuple[Transcriber, str, s
         )
         return transcriber, "openai", model
     model = str(org_settings.get(TRANSCRIPTION_MODEL) or cfg.model)
-    options = DecodingOptions(beam_size=cfg.beam_size, language=language, vad_filter=cfg.vad_filter)
+    options = DecodingOptions(
+        beam_size=cfg.beam_size,
+        language=language,
+        vad_filter=cfg.vad_filter,
+        batched_from_s=cfg.batched_from_s,
+    )
     local = LocalTranscriber(model, models_root=get_settings().models.dir, options=options)
     return local, "local", model
 
