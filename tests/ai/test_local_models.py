@@ -27,7 +27,6 @@ from ticketcreator.ai.local.learned import (
     models_from_bytes,
     models_to_bytes,
     train_linear_model,
-    tune_class_bias,
 )
 from ticketcreator.ai.local.zeroshot import (
     CuePriorityClassifier,
@@ -50,7 +49,7 @@ class BagOfWordsEmbedder:
 
 
 FAKE = BagOfWordsEmbedder()
-FAST = TrainingConfig(bias_folds=0)
+FAST = TrainingConfig(max_iter=500)
 
 TOPICS = {
     "network": ["vpn disconnects", "wifi is slow", "cannot reach the network share", "vpn error"],
@@ -213,6 +212,38 @@ def test_serialised_models_reject_foreign_and_newer_blobs() -> None:
         models_from_bytes(_with_header(blob, magic="other"))
 
 
+def test_format_1_models_load_with_their_margins_and_offsets_folded_in() -> None:
+    tickets = _tickets()
+    texts = [t.text for t in tickets]
+    vectors = FAKE.encode(texts)
+    model = train_linear_model(texts, vectors, [t.category for t in tickets], FAST)
+    offsets = np.array([0.5, -1.0, 0.0], dtype=np.float32)
+    # Format 1 kept SVM margins (probabilities softmax(2 x margin)) and per-class offsets
+    # added to the log-probabilities; the same decision function written the old way:
+    v1 = _with_arrays(
+        _with_header(models_to_bytes({"category": model}, {}), format_version=1),
+        {"category.coef": model.coef / 2, "category.intercept": model.intercept / 2,
+         "category.bias": offsets},
+    )  # fmt: skip
+    loaded, _ = models_from_bytes(v1)
+    margins = model.predict_proba(texts, vectors)
+    expected = np.exp(np.log(margins) + offsets)
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(
+        loaded["category"].predict_proba(texts, vectors), expected, atol=2e-3
+    )
+
+
+def _with_arrays(blob: bytes, replace: dict[str, FloatArray]) -> bytes:
+    import io
+
+    with np.load(io.BytesIO(blob)) as archive:
+        arrays = {name: archive[name] for name in archive.files} | replace
+    out = io.BytesIO()
+    np.savez(out, **arrays)
+    return out.getvalue()
+
+
 def _with_header(blob: bytes, **changes: object) -> bytes:
     import io
     import json
@@ -229,26 +260,6 @@ def _with_header(blob: bytes, **changes: object) -> bytes:
 def test_training_needs_two_labels() -> None:
     with pytest.raises(ValueError, match="two distinct labels"):
         train_linear_model(["a b", "c d"], FAKE.encode(["a b", "c d"]), ["x", "x"], FAST)
-
-
-def test_bias_tuning_recovers_an_underpredicted_class() -> None:
-    classes = ("big", "small")
-    # The small class always gets 0.4: never predicted without a bias.
-    proba = np.array([[0.9, 0.1]] * 80 + [[0.6, 0.4]] * 20, dtype=np.float32)
-    truth = ["big"] * 80 + ["small"] * 20
-    bias = tune_class_bias(proba, truth, classes)
-    adjusted = (np.log(proba) + bias).argmax(axis=1)
-    assert adjusted[-20:].tolist() == [1] * 20
-    assert adjusted[:80].tolist() == [0] * 80
-
-
-def test_bias_tuning_with_out_of_fold_predictions_runs() -> None:
-    tickets = _tickets(per_topic=15)
-    texts = [t.text for t in tickets]
-    model = train_linear_model(
-        texts, FAKE.encode(texts), [t.category for t in tickets], TrainingConfig(bias_folds=3)
-    )
-    assert model.bias.shape == (3,)
 
 
 def test_compare_on_holdout_prefers_the_better_model() -> None:

@@ -76,6 +76,25 @@ def test_entities_from_console_logs() -> None:
     }
 
 
+def test_entities_from_prose_statuses_and_request_paths() -> None:
+    entities = extract_entities(
+        "Checkout fails with a 500 from /api/payments. The API returns a 404 for "
+        "GET /v1/orders/{id}, and POST /v1/orders gives 502s; /api/health is fine."
+    )
+    assert entities.http_statuses == [500, 404, 502]
+    assert entities.api_paths == ["/api/payments", "GET /v1/orders/{id}", "POST /v1/orders",
+                                  "/api/health"]  # fmt: skip
+
+
+def test_prose_numbers_and_file_paths_are_not_statuses_or_requests() -> None:
+    entities = extract_entities(
+        'I spent 500 on shoes, 400 users and/or 1/2 of them. File "/app/api/x.py", line 3. '
+        "See https://example.com/api/payments"
+    )
+    assert entities.http_statuses == []
+    assert entities.api_paths == []
+
+
 def test_entities_ignore_plain_words_and_versions() -> None:
     entities = extract_entities("ERROR in EXCEL version 10.0.2, see http://example.com:8080.")
     assert entities.error_codes == []

@@ -148,6 +148,7 @@ class Entities:
     urls: list[str] = field(default_factory=list)
     error_codes: list[str] = field(default_factory=list)
     http_statuses: list[int] = field(default_factory=list)
+    api_paths: list[str] = field(default_factory=list)  # "POST /v1/orders", "/api/payments"
     exceptions: list[str] = field(default_factory=list)
     stack_frames: list[StackFrame] = field(default_factory=list)
 
@@ -165,7 +166,17 @@ _HTTP_STATUS = re.compile(
     r"(?i)(?:\b(?:HTTP(?:/\d(?:\.\d)?)?|status(?:\s*code)?|code|error|returned|returns|got)"
     r"\s*[:=]?\s*([1-5]\d\d)\b|\b([45]\d\d)\s+\(?(?:Bad Request|Unauthorized|Forbidden|Not Found|"
     r"Method Not Allowed|Conflict|Gone|Too Many Requests|Internal Server Error|Bad Gateway|"
-    r"Service Unavailable|Gateway Timeout)\b)"
+    r"Service Unavailable|Gateway Timeout)\b"
+    # In prose: "returns a 404", "a 500 from /api/payments", "502s on POST /v1/orders".
+    r"|\b(?:returned|returns|return|got|getting|gets|gives|giving|throws|throwing|receive[sd]?)"
+    r"\s+(?:an?\s+)?([45]\d\d)\b"
+    r"|\b([45]\d\d)(?:s\b|\s+(?:errors?|responses?|status|from|when|back)\b))"
+)
+# Request paths: after an HTTP method, or under a conventional API prefix.
+_API_PATH = re.compile(
+    r"(?:\b(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+)(/[\w.~%{}:@/-]*[\w}])"
+    r"|(?<![\w/.:])(/(?:api|graphql|rest|rpc|v\d+)(?:/[\w.~%{}:@-]+)*/?)(?=[\s,;)\]'\"]|[.!?]?$|[.!?]\s)",
+    re.MULTILINE,
 )
 _EXCEPTION = re.compile(
     r"\b((?:[a-z_][\w]*\.)*[A-Z]\w*(?:Error|Exception|Fault|Interrupt|Exit|Warning))\b"
@@ -192,14 +203,19 @@ def _clean_url(url: str) -> str:
 
 
 def extract_entities(text: str) -> Entities:
-    """URLs, error codes, HTTP statuses, exception names and stack-trace frames in ``text``."""
+    """URLs, error codes, HTTP statuses, request paths, exception names and stack-trace
+    frames in ``text``."""
     urls = _unique([_clean_url(url) for url in _URL.findall(text)])
     codes = [
         code
         for code in _ERROR_CODE.findall(text)
         if not (code[0] == "E" and code[1:].isalpha() and code not in _ERRNO)
     ]
-    statuses = [int(a or b) for a, b in _HTTP_STATUS.findall(text)]
+    statuses = [int("".join(groups)) for groups in _HTTP_STATUS.findall(text)]
+    paths = [
+        f"{method} {path}" if method else bare.rstrip(".")
+        for method, path, bare in _API_PATH.findall(text)
+    ]
     frames: list[StackFrame] = [
         StackFrame("python", path, int(line), func or None)
         for path, line, func in _PY_FRAME.findall(text)
@@ -216,6 +232,7 @@ def extract_entities(text: str) -> Entities:
         urls=urls,
         error_codes=_unique(codes),
         http_statuses=_unique(statuses),
+        api_paths=_unique(paths),
         exceptions=_unique(_EXCEPTION.findall(text)),
         stack_frames=frames,
     )

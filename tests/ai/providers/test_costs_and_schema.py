@@ -1,9 +1,11 @@
-"""Cost arithmetic, the spend ledger, and the JSON schema sent to providers."""
+"""Cost arithmetic, the spend ledger and its reservations, and the JSON schema sent to providers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -18,7 +20,6 @@ from ticketcreator.ai.providers import (
     call_cost,
     estimate_cost,
     output_schema,
-    over_budget,
     schema_name,
     validate_output,
 )
@@ -28,6 +29,7 @@ from .conftest import GOOD, TriageAnswer
 
 SPEC = ModelSpec(name="gpt-4o", max_tokens=1000, cost_per_1k_tokens=0.0025)
 NOW = datetime(2025, 3, 15, 12, 0, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TICKET = uuid.uuid4()
 
 
@@ -61,27 +63,34 @@ async def test_the_ledger_sums_by_period_and_ticket() -> None:
     ledger = InMemorySpendLedger(
         [SpendEntry(at=datetime(2025, 3, 1, tzinfo=UTC), provider="openai", model="m", cost=1.0)]
     )
-    await ledger.record(
-        SpendEntry(at=NOW, provider="openai", model="m", cost=0.5, ticket_id=TICKET)
-    )
-    await ledger.record(SpendEntry(at=NOW, provider="google", model="m", cost=0.25))
+    generous = CostLimits(max_cost_per_ticket=10, daily_cost_limit=10, monthly_cost_limit=10)
+    ticket_entry = SpendEntry(at=NOW, provider="openai", model="m", cost=0.5, ticket_id=TICKET)
+    assert await ledger.reserve(generous, ticket_entry) is None
+    assert await ledger.reserve(generous, SpendEntry(NOW, "google", "m", 0.25)) is None
 
     assert await ledger.spent(datetime(2025, 1, 1, tzinfo=UTC)) == pytest.approx(1.75)
     assert await ledger.spent(datetime(2025, 3, 15, tzinfo=UTC)) == pytest.approx(0.75)
     assert await ledger.spent(datetime(2025, 1, 1, tzinfo=UTC), TICKET) == pytest.approx(0.5)
 
 
+def _estimate(cost: float, ticket_id: uuid.UUID | None = None, at: datetime = NOW) -> SpendEntry:
+    return SpendEntry(at=at, provider="openai", model="gpt-4o", cost=cost, ticket_id=ticket_id)
+
+
 async def test_limits_are_inclusive_and_free_calls_always_pass() -> None:
     limits = CostLimits(max_cost_per_ticket=1.0, daily_cost_limit=2.0, monthly_cost_limit=3.0)
     ledger = InMemorySpendLedger([SpendEntry(at=NOW, provider="openai", model="m", cost=1.5)])
 
-    assert await over_budget(ledger, limits, 0.5, now=NOW, ticket_id=None) is None
-    reason = await over_budget(ledger, limits, 0.6, now=NOW, ticket_id=None)
-    assert reason == (
+    refused = await ledger.reserve(limits, _estimate(0.6))
+    assert refused == (
         "cost_limits.daily_cost_limit 2.0000 would be exceeded (spent 1.5000 + estimated 0.6000)"
     )
-    assert await over_budget(ledger, limits, 0.0, now=NOW, ticket_id=None) is None
-    ticket_reason = await over_budget(ledger, limits, 1.2, now=NOW, ticket_id=TICKET)
+    assert await ledger.reserve(limits, _estimate(0.5)) is None  # exactly at the limit
+    assert await ledger.spent(_EPOCH) == pytest.approx(2.0)
+    free = _estimate(0.0)
+    assert await ledger.reserve(limits, free) is None
+    assert free not in ledger.entries
+    ticket_reason = await InMemorySpendLedger().reserve(limits, _estimate(1.2, TICKET))
     assert ticket_reason is not None
     assert ticket_reason.startswith("cost_limits.max_cost_per_ticket")
 
@@ -97,7 +106,38 @@ async def test_days_and_months_are_utc() -> None:
     # 02:00 in Berlin on the 15th is 01:00 UTC; 23:30 UTC on the 14th (00:30 in Berlin) is
     # yesterday by the UTC day the limits use.
     berlin_now = datetime(2025, 3, 15, 2, 0, tzinfo=ZoneInfo("Europe/Berlin"))
-    assert await over_budget(ledger, limits, 0.5, now=berlin_now, ticket_id=None) is None
+    assert await ledger.reserve(limits, _estimate(0.5, at=berlin_now)) is None
+
+
+async def test_concurrent_reservations_never_cross_a_limit() -> None:
+    limits = CostLimits(max_cost_per_ticket=10, daily_cost_limit=1.0, monthly_cost_limit=10)
+    ledger = InMemorySpendLedger()
+
+    reasons = await asyncio.gather(*(ledger.reserve(limits, _estimate(0.1)) for _ in range(20)))
+
+    assert sum(reason is None for reason in reasons) == 10
+    refused = [reason for reason in reasons if reason is not None]
+    assert all(reason.startswith("cost_limits.daily_cost_limit 1.0000") for reason in refused)
+    assert len(ledger.entries) == 10
+    assert await ledger.spent(_EPOCH) <= 1.0
+
+
+async def test_settling_replaces_the_estimate_and_an_unpaid_call_frees_it() -> None:
+    limits = CostLimits(max_cost_per_ticket=10, daily_cost_limit=1.0, monthly_cost_limit=10)
+    ledger = InMemorySpendLedger()
+    paid, unpaid = _estimate(0.4, TICKET), _estimate(0.6)
+    assert await ledger.reserve(limits, paid) is None
+    assert await ledger.reserve(limits, unpaid) is None
+    assert await ledger.reserve(limits, _estimate(0.1)) is not None  # 1.0 reserved
+
+    await ledger.settle(replace(paid, model="gpt-4o-2024-08-06"), 0.25)
+    await ledger.settle(unpaid, 0.0)
+
+    assert ledger.entries == [replace(paid, model="gpt-4o-2024-08-06", cost=0.25)]
+    assert await ledger.spent(_EPOCH) == pytest.approx(0.25)
+    assert await ledger.reserve(limits, _estimate(0.75)) is None
+    await ledger.settle(_estimate(0.0), 0.0)  # never recorded (free): nothing to do
+    assert await ledger.spent(_EPOCH) == pytest.approx(1.0)
 
 
 def test_the_output_schema_is_strict_and_self_contained() -> None:

@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import BaseModel
 
@@ -60,15 +61,15 @@ async def test_the_primary_answers_and_its_cost_is_recorded(
     assert decision.model == "gpt-4o-mini-2024-07-18"
     assert decision.cost == pytest.approx(0.5 * 0.002)
     assert decision.within_preferred_time
-    assert ledger.entries == [
-        SpendEntry(
-            at=NOW,
-            provider="openai",
-            model="gpt-4o-mini-2024-07-18",
-            cost=pytest.approx(0.001),  # type: ignore[arg-type]
-            ticket_id=TICKET,
-        )
-    ]
+    (entry,) = ledger.entries
+    assert entry == SpendEntry(
+        at=NOW,
+        provider="openai",
+        model="gpt-4o-mini-2024-07-18",
+        cost=pytest.approx(0.001),  # type: ignore[arg-type]
+        ticket_id=TICKET,
+        id=entry.id,
+    )
 
 
 async def test_text_for_cloud_providers_is_redacted_and_local_gets_the_original(
@@ -128,7 +129,7 @@ async def test_invalid_output_falls_through_to_the_next_provider_and_is_still_pa
 
 
 async def test_a_provider_that_is_down_hands_over_to_the_next(
-    make_router: RouterFactory, fakes: dict[str, FakeVendor]
+    make_router: RouterFactory, fakes: dict[str, FakeVendor], ledger: InMemorySpendLedger
 ) -> None:
     fakes["openai"].down()
     fakes["anthropic"].error(401, "invalid x-api-key")
@@ -146,6 +147,8 @@ async def test_a_provider_that_is_down_hands_over_to_the_next(
     assert routed.decision.attempts[1].error == (
         "HTTP 401: authentication_error: invalid x-api-key"
     )
+    # The unpaid failures released their reservations; only the answer is spend.
+    assert [entry.provider for entry in ledger.entries] == ["google"]
 
 
 async def test_rate_limited_everywhere_ends_with_local(
@@ -409,6 +412,74 @@ async def test_over_the_per_ticket_limit_only_that_ticket_goes_local(
     fakes["openai"].answer(GOOD)
     other = await router.complete(PROMPT, TriageAnswer, ticket_id=uuid.uuid4())
     assert other.decision.provider == "openai"
+
+
+async def test_the_estimate_is_reserved_during_the_call_and_settled_after(
+    make_router: RouterFactory, fakes: dict[str, FakeVendor], ledger: InMemorySpendLedger
+) -> None:
+    openai = fakes["openai"]
+    during: list[SpendEntry] = []
+
+    async def answer(request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+        during.extend(ledger.entries)
+        return httpx.Response(200, json=openai.success(body, GOOD, 100, 50))
+
+    openai.turns.append(answer)
+    routed = await make_router(clock=clock).complete(PROMPT, TriageAnswer, ticket_id=TICKET)
+
+    (reserved,) = during
+    assert (reserved.at, reserved.provider, reserved.model) == (NOW, "openai", "gpt-4o-mini")
+    assert reserved.ticket_id == TICKET
+    assert reserved.cost > routed.decision.cost  # the estimate counts the whole output budget
+    (settled,) = ledger.entries
+    assert settled.id == reserved.id
+    assert settled.model == "gpt-4o-mini-2024-07-18"
+    assert settled.cost == pytest.approx(routed.decision.cost) == pytest.approx(0.0003)
+
+
+async def test_concurrent_calls_cannot_together_cross_a_limit(
+    make_router: RouterFactory, fakes: dict[str, FakeVendor], ledger: InMemorySpendLedger
+) -> None:
+    def openai_then_local(raw: dict[str, Any]) -> None:
+        raw["ai_strategy"]["fallback_chain"] = ["local"]
+
+    router = make_router(make_config(openai_then_local), clock=clock)
+    openai = fakes["openai"]
+    estimates: list[float] = []
+    release = asyncio.Event()
+
+    async def measure(request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+        estimates.append(ledger.entries[-1].cost)
+        return httpx.Response(200, json=openai.success(body, GOOD, 1, 1))
+
+    async def slow(request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+        await release.wait()
+        return httpx.Response(200, json=openai.success(body, GOOD, 100, 50))
+
+    openai.turns.append(measure)
+    await router.complete(PROMPT, TriageAnswer)
+    # Room for one more estimate (and a half) today: only one of two concurrent calls fits.
+    (estimate,) = estimates
+    ledger.entries[:] = [SpendEntry(NOW, "openai", "m", cost=5.0 - 1.5 * estimate)]
+    openai.turns.append(slow)
+
+    calls = [asyncio.create_task(router.complete(PROMPT, TriageAnswer)) for _ in range(2)]
+    done, _ = await asyncio.wait(calls, return_when=asyncio.FIRST_COMPLETED)
+    release.set()
+    first, second = await asyncio.gather(*calls)
+
+    # The call that reserved first waited for the vendor; the other was refused meanwhile.
+    (refused,) = (task.result() for task in done)
+    assert outcomes(refused.decision) == [("openai", Outcome.OVER_BUDGET), ("local", Outcome.OK)]
+    error = refused.decision.attempts[0].error
+    assert error is not None
+    assert error.startswith("cost_limits.daily_cost_limit 5.0000 would be exceeded")
+    assert sorted(routed.decision.provider or "" for routed in (first, second)) == [
+        "local",
+        "openai",
+    ]
+    assert len(openai.requests) == 2  # the measurement and one of the two calls
+    assert await ledger.spent(NOW.replace(hour=0)) <= 5.0
 
 
 async def test_a_free_provider_is_never_over_budget(

@@ -1,22 +1,28 @@
 """Learned triage models trained on an organization's own labelled tickets.
 
-A :class:`LinearTextModel` is a class-balanced linear SVM over three feature blocks:
-hashed word/character TF-IDF (see :mod:`.features`), the MiniLM sentence embedding, and
-urgency-cue flags. Classes are balanced in training, and a per-class bias is then tuned on
-out-of-fold predictions to maximise macro-F1, so rare categories are still predicted.
+A :class:`LinearTextModel` is a class-balanced multinomial logistic regression over three
+feature blocks: hashed word/character TF-IDF (see :mod:`.features`), the MiniLM sentence
+embedding, and urgency-cue flags. Class balancing keeps rare categories predicted; the
+regression's own probabilities are the confidences that decide whether a field is applied.
+
+Measured on three seeded 80/20 splits of the development data, as mean macro-F1 gain over
+the class-balanced TF-IDF + logistic regression baseline: endava priority +0.026 and tobi
+category +0.080 with this model, against -0.004 and +0.065 with the linear SVM (softmax-scaled
+margins, per-class thresholds tuned on out-of-fold predictions) it replaces; the other tasks
+moved by 0.005 or less either way. The tuned thresholds fit the training folds' noise and
+lowered macro-F1 on held-out tickets, so none are used.
 
 Models serialise to bytes (``to_bytes``/``from_bytes``) as an ``.npz`` archive of plain numpy
 arrays plus a JSON header, loaded with ``allow_pickle=False``: stored models can never
-execute code, and the format is versioned. The linear SVM trains in seconds on a few thousand
-tickets once their embeddings exist (the caller stores each ticket's embedding anyway), so
-incremental retraining simply retrains on all current rows.
+execute code, and the format is versioned. Training takes seconds to a minute on a few
+thousand tickets once their embeddings exist (the caller stores each ticket's embedding
+anyway), so incremental retraining simply retrains on all current rows.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -24,41 +30,38 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from sklearn.metrics import f1_score
-from sklearn.model_selection import StratifiedKFold
-from sklearn.svm import LinearSVC
+from sklearn.linear_model import LogisticRegression
 
 from ticketcreator.ai.local.base import FloatArray, softmax
 from ticketcreator.ai.local.cues import cue_features
 from ticketcreator.ai.local.features import HashedTfidf, SparseMatrix, hash_counts
 
-FORMAT_VERSION: Final = 1
-MARGIN_SCALE: Final = 2.0
+FORMAT_VERSION: Final = 2
 _MAGIC: Final = "ticketcreator.triage-model"
+# Format 1 stored linear-SVM margins, turned into probabilities by softmax(2 x margin) and
+# then shifted by per-class log-probability offsets: both fold exactly into coef/intercept.
+_V1_MARGIN_SCALE: Final = 2.0
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Hyper-parameters; defaults chosen on an inner validation split of the development data."""
+    """Hyper-parameters; defaults chosen on seeded splits of the development data."""
 
-    c: float = 0.3  # inverse regularisation of the linear SVM
+    c: float = 10.0  # inverse L2 regularisation of the logistic regression
     embedding_weight: float = 1.0  # scale of the MiniLM block relative to the TF-IDF blocks
     cue_weight: float = 0.5
     min_df: int = 1
-    bias_folds: int = 4  # folds for out-of-fold bias tuning; 0 disables it
-    max_iter: int = 2000
-    seed: int = 0
+    max_iter: int = 3000
 
 
 @dataclass
 class LinearTextModel:
-    """One task's classifier: featurizer state, weights and tuned per-class biases."""
+    """One task's classifier: featurizer state and the regression's weights."""
 
     classes: tuple[str, ...]
     featurizer: HashedTfidf
     coef: FloatArray  # (n_classes, n_features)
     intercept: FloatArray  # (n_classes,)
-    bias: FloatArray  # (n_classes,) added to log-probabilities
     config: TrainingConfig = field(default_factory=TrainingConfig)
 
     def predict_proba(
@@ -67,16 +70,14 @@ class LinearTextModel:
         embeddings: FloatArray,
         prepared: PreparedTexts | None = None,
     ) -> FloatArray:
-        """Probabilities over ``classes`` (bias-adjusted, renormalised) for each text.
+        """Probabilities over ``classes`` for each text.
 
         ``prepared`` (from :func:`prepare_texts`) lets several task models share the
         text hashing and cue matching of the same tickets.
         """
         prepared = prepared or prepare_texts(texts)
         features = _features(self.featurizer, prepared, embeddings, self.config)
-        logits = np.asarray(features @ self.coef.T) + self.intercept
-        proba = softmax(logits * MARGIN_SCALE)
-        return softmax(np.log(proba + 1e-9) + self.bias)
+        return softmax(np.asarray(features @ self.coef.T) + self.intercept)
 
 
 @dataclass(frozen=True)
@@ -107,89 +108,6 @@ def _features(
     return sp.hstack(blocks, format="csr")
 
 
-class _SoftmaxSVC:
-    """Class-balanced linear SVM whose scores become probabilities through a softmax.
-
-    liblinear's SVM trains ~10x faster than logistic regression on hundreds of thousands of
-    sparse n-gram columns with similar accuracy; the softmax scale turns margins into
-    confidences (margin 1 vs -1 -> ~0.98 for two classes).
-    """
-
-    def __init__(self, config: TrainingConfig) -> None:
-        self.svm = LinearSVC(C=config.c, class_weight="balanced", max_iter=config.max_iter)
-
-    def fit(self, features: SparseMatrix, labels: npt.NDArray[np.str_]) -> _SoftmaxSVC:
-        self.svm.fit(features, labels)
-        self.classes_ = self.svm.classes_
-        coef, intercept = self.svm.coef_, self.svm.intercept_
-        if len(self.classes_) == 2:  # liblinear stores one row for binary problems
-            coef, intercept = np.vstack([-coef, coef]) / 2, np.hstack([-intercept, intercept]) / 2
-        self.coef_, self.intercept_ = coef.astype(np.float32), intercept.astype(np.float32)
-        return self
-
-    def predict_proba(self, features: SparseMatrix) -> FloatArray:
-        return softmax((features @ self.coef_.T + self.intercept_) * MARGIN_SCALE)
-
-
-def _fit(features: SparseMatrix, labels: npt.NDArray[np.str_], config: TrainingConfig) -> Any:
-    return _SoftmaxSVC(config).fit(features, labels)
-
-
-def _out_of_fold_proba(
-    features: SparseMatrix,
-    labels: npt.NDArray[np.str_],
-    classes: tuple[str, ...],
-    config: TrainingConfig,
-) -> FloatArray | None:
-    """Probabilities for every training row from models that did not see it, or None if too few."""
-    counts = Counter(labels.tolist())
-    folds = min(config.bias_folds, len(labels) // 10)
-    if folds < 2:
-        return None
-    # Classes rarer than the fold count are grouped so stratification stays possible.
-    strata = np.array([y if counts[y] >= folds else "\0rare" for y in labels])
-    if Counter(strata.tolist()).most_common()[-1][1] < folds:
-        return None
-    proba = np.zeros((len(labels), len(classes)), dtype=np.float32)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
-    for train_rows, held_rows in splitter.split(np.zeros(len(labels)), strata):
-        if len(set(labels[train_rows].tolist())) < 2:
-            return None
-        model = _fit(features[train_rows], labels[train_rows], config)
-        columns = [classes.index(label) for label in model.classes_]
-        proba[np.ix_(held_rows, columns)] = model.predict_proba(features[held_rows])
-    return proba
-
-
-def tune_class_bias(
-    proba: FloatArray, labels: Sequence[str], classes: tuple[str, ...], *, rounds: int = 2
-) -> FloatArray:
-    """Per-class log-probability offsets that maximise macro-F1 (coordinate ascent).
-
-    Balanced training still under-predicts classes whose texts overlap a big class; shifting
-    their decision threshold on held-out predictions recovers them. Offsets are searched on
-    a coarse grid and only kept when they improve macro-F1, so noise cannot move them far.
-    """
-    logp = np.log(proba + 1e-9)
-    truth = np.array([classes.index(label) for label in labels])
-    bias = np.zeros(len(classes), dtype=np.float32)
-
-    def macro_f1(candidate: FloatArray) -> float:
-        guess = (logp + candidate).argmax(axis=1)
-        return float(f1_score(truth, guess, average="macro", labels=np.unique(truth)))
-
-    best = macro_f1(bias)
-    for _ in range(rounds):
-        for index in range(len(classes)):
-            for offset in np.linspace(-2.0, 2.0, 17, dtype=np.float32):
-                candidate = bias.copy()
-                candidate[index] = offset
-                score = macro_f1(candidate)
-                if score > best + 1e-6:
-                    best, bias = score, candidate
-    return bias
-
-
 def train_linear_model(
     texts: Sequence[str],
     embeddings: FloatArray,
@@ -204,18 +122,20 @@ def train_linear_model(
         raise ValueError("training needs at least two distinct labels")
     featurizer = HashedTfidf.fit(list(texts), min_df=config.min_df)
     features = _features(featurizer, prepare_texts(texts), embeddings, config)
-    model = _fit(features, y, config)
-    coef, intercept = model.coef_, model.intercept_
-    bias = np.zeros(len(classes), dtype=np.float32)
-    if config.bias_folds:
-        held_out = _out_of_fold_proba(features, y, classes, config)
-        if held_out is not None:
-            bias = tune_class_bias(held_out, y.tolist(), classes)
-    return LinearTextModel(classes, featurizer, coef, intercept, bias, config)
+    regression = LogisticRegression(
+        C=config.c, class_weight="balanced", max_iter=config.max_iter
+    ).fit(features, y)
+    coef, intercept = regression.coef_, regression.intercept_
+    if len(classes) == 2:  # one row for binary problems: softmax(-z/2, z/2) = sigmoid(z)
+        coef, intercept = np.vstack([-coef, coef]) / 2, np.hstack([-intercept, intercept]) / 2
+    return LinearTextModel(
+        classes, featurizer, coef.astype(np.float32), intercept.astype(np.float32), config
+    )
 
 
 def _config_from(data: dict[str, Any]) -> TrainingConfig:
-    return TrainingConfig(**{key: data[key] for key in TrainingConfig.__dataclass_fields__})
+    fields = TrainingConfig.__dataclass_fields__
+    return TrainingConfig(**{key: value for key, value in data.items() if key in fields})
 
 
 def models_to_bytes(models: dict[str, LinearTextModel], metadata: dict[str, Any]) -> bytes:
@@ -237,7 +157,6 @@ def models_to_bytes(models: dict[str, LinearTextModel], metadata: dict[str, Any]
         arrays[f"{name}.idf"] = model.featurizer.idf
         arrays[f"{name}.coef"] = model.coef.astype(np.float16)
         arrays[f"{name}.intercept"] = model.intercept
-        arrays[f"{name}.bias"] = model.bias
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
@@ -256,12 +175,16 @@ def models_from_bytes(blob: bytes) -> tuple[dict[str, LinearTextModel], dict[str
             featurizer = HashedTfidf(
                 columns=archive[f"{name}.columns"].astype(np.int64), idf=archive[f"{name}.idf"]
             )
+            coef = archive[f"{name}.coef"].astype(np.float32)
+            intercept = archive[f"{name}.intercept"].astype(np.float32)
+            if header["format_version"] == 1:
+                coef = coef * np.float32(_V1_MARGIN_SCALE)
+                intercept = intercept * np.float32(_V1_MARGIN_SCALE) + archive[f"{name}.bias"]
             models[name] = LinearTextModel(
                 classes=tuple(task["classes"]),
                 featurizer=featurizer,
-                coef=archive[f"{name}.coef"].astype(np.float32),
-                intercept=archive[f"{name}.intercept"],
-                bias=archive[f"{name}.bias"],
+                coef=coef,
+                intercept=intercept,
                 config=_config_from(task["config"]),
             )
     return models, header["metadata"]
@@ -276,5 +199,4 @@ __all__ = [
     "models_to_bytes",
     "prepare_texts",
     "train_linear_model",
-    "tune_class_bias",
 ]

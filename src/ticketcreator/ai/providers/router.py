@@ -7,11 +7,13 @@ needs no network and no money, so a ticket is triaged even when every cloud prov
 too slow or over budget.
 
 Before a remote provider sees any text it is redacted (the privacy module's :func:`redact`
-by default), and the estimated cost of the call is checked against the per-ticket, daily and
-monthly limits; an over-budget provider is skipped. ``performance.max_generation_time`` is an
-overall deadline for the remote providers; with ``auto_fallback_on_timeout: false`` a timeout
-ends the routing instead of moving on. Every attempt, successful or not, is listed in the
-returned :class:`Decision`, which the triage pipeline stores next to its result.
+by default), and the estimated cost of the call is reserved in the spend ledger, which checks
+it against the per-ticket, daily and monthly limits atomically; an over-budget provider is
+skipped. After the call the reservation is settled with the actual cost.
+``performance.max_generation_time`` is an overall deadline for the remote providers; with
+``auto_fallback_on_timeout: false`` a timeout ends the routing instead of moving on. Every
+attempt, successful or not, is listed in the returned :class:`Decision`, which the triage
+pipeline stores next to its result.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +42,7 @@ from ticketcreator.ai.providers.base import (
     output_schema,
     schema_name,
 )
-from ticketcreator.ai.providers.costs import SpendEntry, SpendLedger, estimate_cost, over_budget
+from ticketcreator.ai.providers.costs import SpendEntry, SpendLedger, estimate_cost
 from ticketcreator.ai.providers.google import GoogleProvider
 from ticketcreator.ai.providers.http import HttpProvider, RetryPolicy, Sleep
 from ticketcreator.ai.providers.ollama import OllamaProvider
@@ -163,7 +165,7 @@ class Router:
     ``providers`` are the provider objects, known by their ``name``: the HTTP ones from
     :func:`build_http_providers` plus the ``local`` provider the caller builds from the
     embedded models. ``redact`` is applied to every text sent to a remote provider;
-    ``ledger`` holds the spend the cost limits are checked against.
+    ``ledger`` reserves and settles the spend the cost limits are checked against.
     """
 
     def __init__(
@@ -234,7 +236,6 @@ class Router:
             attempt, completion = await self._attempt(provider, call, output)
             attempts.append(attempt)
             self._log(attempt)
-            await self._spend(attempt, ticket_id)
             if completion is not None:
                 decision = self._decision(attempts, completion, loop.time() - started, counts)
                 return Routed(completion=completion, decision=decision)
@@ -246,7 +247,12 @@ class Router:
     async def _attempt[T: BaseModel](
         self, provider: Provider, call: _Call, output: type[T]
     ) -> tuple[Attempt, Completion[T] | None]:
-        """One provider's turn: skipped, over budget, failed, or the answer."""
+        """One provider's turn: skipped, over budget, failed, or the answer.
+
+        A remote call reserves its estimated cost first and settles the reservation with the
+        attempt's cost afterwards. When the call ends otherwise (cancelled, or an unexpected
+        error) the estimate stays reserved: whether it was paid is unknown.
+        """
         loop = asyncio.get_running_loop()
         name = provider.name
         role, spec = self._model(name, call.agent)
@@ -256,18 +262,31 @@ class Router:
             late = "performance.max_generation_time reached"
             return Attempt(name, spec.name, Outcome.SKIPPED, error=late), None
         request = self._request(provider, call, role, spec)
-        if provider.remote:
-            over = await over_budget(
-                self._ledger,
-                self._config.ai_strategy.cost_limits,
-                estimate_cost(request),
-                now=self._clock(),
-                ticket_id=call.ticket_id,
-            )
-            if over is not None:
-                return Attempt(name, spec.name, Outcome.OVER_BUDGET, error=over), None
+        if not provider.remote:
+            return await self._call(provider, request, output)
+        reservation = SpendEntry(
+            at=self._clock(),
+            provider=name,
+            model=spec.name,
+            cost=estimate_cost(request),
+            ticket_id=call.ticket_id,
+        )
+        over = await self._ledger.reserve(self._config.ai_strategy.cost_limits, reservation)
+        if over is not None:
+            return Attempt(name, spec.name, Outcome.OVER_BUDGET, error=over), None
+        attempt, completion = await self._call(provider, request, output)
+        paid = replace(reservation, model=attempt.model or spec.name)
+        await self._ledger.settle(paid, attempt.cost)
+        return attempt, completion
+
+    async def _call[T: BaseModel](
+        self, provider: Provider, request: CompletionRequest, output: type[T]
+    ) -> tuple[Attempt, Completion[T] | None]:
+        """The provider's answer or failure, within the deadline (remote) or model timeout."""
+        loop = asyncio.get_running_loop()
+        name, spec = provider.name, request.model
         started = loop.time()
-        limit = call.deadline if provider.remote else started + request.timeout
+        limit = request.deadline if request.deadline is not None else started + request.timeout
         try:
             async with asyncio.timeout_at(limit):
                 completion = await provider.complete(request, output)
@@ -326,18 +345,6 @@ class Router:
             model = exc.model or spec.name
             return Attempt(provider, model, exc.outcome, latency_ms, exc.cost, exc.message)
         return Attempt(provider, spec.name, exc.outcome, latency_ms, error=exc.message)
-
-    async def _spend(self, attempt: Attempt, ticket_id: uuid.UUID | None) -> None:
-        if attempt.cost > 0:
-            await self._ledger.record(
-                SpendEntry(
-                    at=self._clock(),
-                    provider=attempt.provider,
-                    model=attempt.model or "",
-                    cost=attempt.cost,
-                    ticket_id=ticket_id,
-                )
-            )
 
     def _decision(
         self,
