@@ -135,8 +135,8 @@ async def test_capture_creates_a_ticket_and_strips_secrets(
     assert ticket["source"] == "extension"
     assert ticket["description"] == "The profile picture does not load."
     assert ticket["title"] == "The profile picture does not load."
-    events = (await session.scalars(select(TicketEvent.kind))).all()
-    assert sorted(events) == ["capture_added", "created"]
+    events = (await session.execute(select(TicketEvent.kind, TicketEvent.actor_kind))).all()
+    assert sorted(events) == [("capture_added", "user"), ("created", "user")]
     topics = set((await session.scalars(select(OutboxEvent.topic))).all())
     assert {"ticket.created", "capture.created"} <= topics
     assert "ticket.content_added" not in topics

@@ -46,6 +46,7 @@ from ticketcreator.core.errors import Forbidden, NotFound
 from ticketcreator.core.outbox import emit
 from ticketcreator.tickets import repository as tickets_repo
 from ticketcreator.tickets import service as tickets
+from ticketcreator.tickets.actors import actor_kind
 from ticketcreator.tickets.errors import IdempotencyKeyReused
 from ticketcreator.tickets.models import Source, TicketEvent
 from ticketcreator.tickets.schemas import TicketCreate
@@ -153,6 +154,7 @@ async def _create(session: AsyncSession, principal: Principal, data: CaptureCrea
             ticket_id=ticket_id,
             actor_user_id=principal.user_id,
             actor_api_key_id=principal.api_key_id,
+            actor_kind=actor_kind(principal),
             kind="capture_added",
             field="captures",
             new={

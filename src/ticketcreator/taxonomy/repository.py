@@ -15,7 +15,7 @@ from ticketcreator.accounts.models import Membership, User
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.core.db import utcnow
 from ticketcreator.taxonomy.models import Category, CustomField, Tag, Team, TeamMember
-from ticketcreator.tickets.models import Ticket, TicketEvent, ticket_tag
+from ticketcreator.tickets.models import ActorKind, Ticket, TicketEvent, ticket_tag
 
 
 async def get[Config: (Category, Team, CustomField, Tag)](
@@ -194,6 +194,7 @@ _EVENT_COLUMNS = [
     "ticket_id",
     "actor_user_id",
     "actor_api_key_id",
+    "actor_kind",
     "kind",
     "field",
     "old",
@@ -201,6 +202,13 @@ _EVENT_COLUMNS = [
     "internal",
     "created_at",
 ]
+
+
+def _actor_kind(user_id: uuid.UUID | None, api_key_id: uuid.UUID | None) -> ActorKind:
+    """A person's or key's deletion (a key also carries its creator's user id)."""
+    if api_key_id is not None:
+        return ActorKind.API_KEY
+    return ActorKind.USER if user_id is not None else ActorKind.SYSTEM
 
 
 async def detach_tag_from_tickets(
@@ -222,6 +230,7 @@ async def detach_tag_from_tickets(
                 Ticket.id,
                 literal(actor_user_id, Uuid),
                 literal(actor_api_key_id, Uuid),
+                literal(_actor_kind(actor_user_id, actor_api_key_id), TicketEvent.actor_kind.type),
                 literal("untagged"),
                 literal("tags"),
                 literal(tag.name, JSONB),
@@ -259,6 +268,7 @@ async def drop_field_values(
                 Ticket.id,
                 literal(actor_user_id, Uuid),
                 literal(actor_api_key_id, Uuid),
+                literal(_actor_kind(actor_user_id, actor_api_key_id), TicketEvent.actor_kind.type),
                 literal("updated"),
                 literal(f"custom_fields.{field.key}"),
                 Ticket.custom_fields[field.key],

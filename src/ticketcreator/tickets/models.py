@@ -60,6 +60,15 @@ class Source(StrEnum):
     INTEGRATION = "integration"
 
 
+class ActorKind(StrEnum):
+    """Who made a ticket change: a person, an API key, the AI, or the system itself."""
+
+    USER = "user"
+    API_KEY = "api_key"
+    AI = "ai"
+    SYSTEM = "system"
+
+
 def _pg_enum(enum: type[StrEnum], name: str) -> Enum:
     return Enum(enum, name=name, values_callable=lambda members: [m.value for m in members])
 
@@ -188,7 +197,13 @@ class Comment(UUIDPrimaryKey, Timestamps, Base):
 
 
 class TicketEvent(UUIDPrimaryKey, Base):
-    """One change of a ticket: who, what (field, old, new), when."""
+    """One change of a ticket: who, what (field, old, new), when.
+
+    ``actor_kind`` says what kind of actor made the change, and stays when the user or key is
+    later deleted (their ids become NULL). A writer that leaves it NULL gets it derived from
+    the actor ids by a database trigger (key, else user, else system); only the tickets
+    service knows the AI and sets it explicitly.
+    """
 
     __tablename__ = "ticket_event"
     __table_args__ = (
@@ -206,6 +221,7 @@ class TicketEvent(UUIDPrimaryKey, Base):
     actor_api_key_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("api_key.id", ondelete="SET NULL")
     )
+    actor_kind: Mapped[ActorKind] = mapped_column(_pg_enum(ActorKind, "ticket_actor_kind"))
     kind: Mapped[str] = mapped_column(String(40))
     field: Mapped[str | None] = mapped_column(String(64))
     old: Mapped[Any] = mapped_column(JSONB, nullable=True)

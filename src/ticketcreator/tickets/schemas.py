@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from ticketcreator.taxonomy.schemas import TagName
-from ticketcreator.tickets.models import Priority, Source, Status, TicketType
+from ticketcreator.tickets.models import ActorKind, Priority, Source, Status, TicketType
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Text = Annotated[str, StringConstraints(max_length=50_000)]
@@ -203,8 +203,21 @@ class LinkRead(_Output):
 
 class EventRead(_Output):
     id: uuid.UUID
-    actor_user_id: uuid.UUID | None
-    actor_api_key_id: uuid.UUID | None
+    actor_user_id: uuid.UUID | None = Field(
+        description="The user who made the change (for an API key, the user who created it); "
+        "null when there was none or the user was deleted since."
+    )
+    actor_api_key_id: uuid.UUID | None = Field(
+        description="The API key that made the change; null when there was none or the key "
+        "was deleted since."
+    )
+    actor_kind: ActorKind = Field(
+        description="Who made the change: `user` (a person), `api_key` (a machine client or the "
+        "extension, through an API key), `ai` (AI triage applying a field it was confident "
+        "about) or `system` (an automatic change). Unlike the ids, it stays when the user or "
+        "key is deleted. Events recorded before this field existed were classified by their "
+        "ids: `api_key`, else `user`, else `system` (the AI's earlier changes among them)."
+    )
     kind: str
     field: str | None
     old: Any

@@ -27,6 +27,7 @@ from ticketcreator.taxonomy import repository as taxonomy_repo
 from ticketcreator.taxonomy import service as taxonomy
 from ticketcreator.taxonomy.models import Category, Team
 from ticketcreator.tickets import repository as repo
+from ticketcreator.tickets.actors import actor_kind
 from ticketcreator.tickets.cursor import decode_cursor, encode_cursor
 from ticketcreator.tickets.errors import (
     BulkUpdateFailed,
@@ -163,6 +164,7 @@ def _record(
         ticket_id=ticket.id,
         actor_user_id=principal.user_id,
         actor_api_key_id=principal.api_key_id,
+        actor_kind=actor_kind(principal),
         kind=kind,
         field=field,
         old=_json(old),
@@ -183,6 +185,7 @@ def _publish(
         "key": ticket.key,
         "actor_user_id": _json(principal.user_id),
         "actor_api_key_id": _json(principal.api_key_id),
+        "actor_kind": actor_kind(principal).value,
         **details,
     }
     emit(session, topic, payload, organization_id=ticket.organization_id)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.ai.triage import service
 from ticketcreator.ai.triage.models import AIDecision, AISuggestion
 from ticketcreator.core.db import commit
+from ticketcreator.core.outbox import OutboxEvent
 from ticketcreator.tickets.models import Ticket, TicketEvent
 
 from .conftest import Org, create_ticket
@@ -57,7 +58,21 @@ async def test_triage_applies_a_confident_category_as_the_ai(
             )
         )
     ).all()
-    assert [(e.actor_user_id, e.actor_api_key_id) for e in events] == [(None, None)]
+    assert [(e.actor_user_id, e.actor_api_key_id, e.actor_kind) for e in events] == [
+        (None, None, "ai")
+    ]
+    timeline = await client.get(f"/v1/tickets/{ticket['id']}/timeline", headers=org.agent.headers)
+    applied = [
+        item["event"]
+        for item in timeline.json()["items"]
+        if item["type"] == "event" and item["event"]["field"] == "category_id"
+    ]
+    assert [(e["actor_kind"], e["actor_user_id"]) for e in applied] == [("ai", None)]
+    updated = (
+        await session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "ticket.updated"))
+    ).all()
+    assert [u.payload["actor_kind"] for u in updated] == ["ai"] * len(updated)
+    assert updated
 
 
 async def _patch_config(client: httpx.AsyncClient, org: Org, body: dict[str, object]) -> None:

@@ -27,12 +27,12 @@ from ticketcreator.ai.triage.models import (
 from ticketcreator.captures.models import Capture, CaptureAttachment
 from ticketcreator.core.db import utcnow
 from ticketcreator.taxonomy.models import Category
-from ticketcreator.tickets.models import Comment, Ticket, TicketEvent
+from ticketcreator.tickets.models import ActorKind, Comment, Ticket, TicketEvent
 from ticketcreator.transcripts.models import AttachmentText, TextStatus
 
 # Ticket fields the AI sets and humans label.
 LABEL_FIELDS = ("category_id", "priority", "type")
-_HUMAN = or_(TicketEvent.actor_user_id.is_not(None), TicketEvent.actor_api_key_id.is_not(None))
+_HUMAN = TicketEvent.actor_kind.in_((ActorKind.USER, ActorKind.API_KEY))
 
 
 async def organization_name(session: AsyncSession, organization_id: uuid.UUID) -> str:

@@ -5,9 +5,9 @@ agents (categorization, priority, summary) through the provider router, which tr
 configured providers and ends with the embedded ``local`` one, and analyses the text locally
 (language, sentiment, entities, key terms, similar tickets). A field whose confidence reaches
 its agent's ``confidence_threshold`` is applied through the tickets service with the AI as
-actor (a ticket event and ``ticket.updated`` with no user or key), unless a person has set
-that field; everything else becomes a suggestion. Each answer is stored as a decision, and
-``ticket.triaged`` announces the result.
+actor (a ticket event and ``ticket.updated`` with actor kind ``ai``, no user and no key),
+unless a person has set that field; everything else becomes a suggestion. Each answer is
+stored as a decision, and ``ticket.triaged`` announces the result.
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ from ticketcreator.core.outbox import emit
 from ticketcreator.privacy.redaction import redact
 from ticketcreator.taxonomy import repository as taxonomy_repo
 from ticketcreator.tickets import service as tickets
-from ticketcreator.tickets.models import Ticket
+from ticketcreator.tickets.actors import AutomatedPrincipal
+from ticketcreator.tickets.models import ActorKind, Ticket
 from ticketcreator.tickets.schemas import TicketUpdate
 
 log = logging.getLogger(__name__)
@@ -105,13 +106,15 @@ FEEDBACK_FIELDS: Final = ("category_id", "priority", "type", "title", "tags")
 def ai_principal(organization_id: uuid.UUID) -> Principal:
     """The AI as an actor: agent rights in the organization, no user and no API key.
 
-    Ticket events it writes carry neither a user nor a key; that is how the timeline and the
-    feedback subscriber tell AI changes from people's.
+    Ticket events it writes carry actor kind ``ai`` and neither a user nor a key: the timeline
+    names the AI as the actor, and the feedback subscriber never takes the AI's own changes
+    for corrections.
     """
-    return Principal(
+    return AutomatedPrincipal(
         organization_id=organization_id,
         role=Role.AGENT,
         permissions=ROLE_PERMISSIONS[Role.AGENT],
+        actor_kind=ActorKind.AI,
     )
 
 
@@ -631,12 +634,12 @@ async def record_feedback(session: AsyncSession, message: dict[str, Any]) -> lis
     """Store a person's change of a field the AI had set; schedule training on label changes.
 
     Reads ``ticket.updated`` events: their ``changes`` list every field with old and new
-    value, and an event without user and key is the AI's own change.
+    value, and ``actor_kind`` says whether a person (directly or through an API key) made it.
     """
     payload = message["payload"]
-    user_id, key_id = payload.get("actor_user_id"), payload.get("actor_api_key_id")
-    if user_id is None and key_id is None:
+    if payload.get("actor_kind") not in (ActorKind.USER, ActorKind.API_KEY):
         return []
+    user_id, key_id = payload.get("actor_user_id"), payload.get("actor_api_key_id")
     ticket_id = uuid.UUID(payload["ticket_id"])
     organization_id = uuid.UUID(message["organization_id"])
     feedback: list[AIFeedback] = []
