@@ -1,4 +1,8 @@
-"""``ticketcreator ai ...`` commands (mounted by the main CLI as the ``ai`` sub-app)."""
+"""``ticketcreator ai ...`` commands (mounted by the main CLI as the ``ai`` sub-app).
+
+The evaluation stack (scikit-learn, the encoder) is imported when a command runs, so the
+rest of the CLI starts without it.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,7 @@ from typing import Annotated
 
 import typer
 
-from ticketcreator.ai.evaluation import Mode, evaluate, evaluate_baseline, read_rows
-from ticketcreator.ai.local.encoder import MiniLMEncoder
-from ticketcreator.ai.local.triage import TRIAGE_MAX_TOKENS
+from ticketcreator.ai.modes import Mode
 from ticketcreator.core.modelstore import ModelMissingError, ModelStore
 
 app = typer.Typer(help="Local AI triage tools.", no_args_is_help=True)
@@ -35,6 +37,10 @@ def eval_command(
     models_dir: Annotated[Path, typer.Option("--models-dir")] = _DEFAULT_MODELS_DIR,
 ) -> None:
     """Train the local provider on TRAIN per source family and score it on TEST."""
+    from ticketcreator.ai.evaluation import evaluate, evaluate_baseline, read_rows
+    from ticketcreator.ai.local.encoder import MiniLMEncoder
+    from ticketcreator.ai.local.triage import TRIAGE_MAX_TOKENS
+
     train_rows, test_rows = read_rows(train), read_rows(test)
     if baseline:
         report = evaluate_baseline(train_rows, test_rows)

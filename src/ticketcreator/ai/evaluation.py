@@ -16,7 +16,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,15 +34,11 @@ from ticketcreator.ai.local.triage import (
     ZeroShotTriage,
     ticket_text,
 )
+from ticketcreator.ai.modes import Mode
 
 Row = dict[str, str]
 Report = dict[str, Any]
 _FAMILY_PREFIXES: Final = ("tobi_bueck",)
-
-
-class Mode(StrEnum):
-    LEARNED = "learned"
-    ZERO_SHOT = "zero-shot"
 
 
 def read_rows(path: Path) -> list[Row]:
