@@ -30,6 +30,7 @@ QUEUES = ("default", "ai", "media", "integrations")
 # The product's task modules; imported at the end of this module so the worker registers
 # their tasks and the outbox knows their subscribers.
 TASK_MODULES = (
+    "ticketcreator.tickets.tasks",
     "ticketcreator.attachments.tasks",
     "ticketcreator.uploads.tasks",
     "ticketcreator.ai.triage.tasks",
@@ -86,6 +87,11 @@ def _make_app() -> Celery:
                 "task": "ai.train_due",
                 "schedule": timedelta(hours=1),
                 "options": {"queue": "ai", "expires": 3600},
+            },
+            "tickets-purge-idempotency-keys": {
+                "task": "tickets.purge_idempotency_keys",
+                "schedule": timedelta(hours=1),
+                "options": {"queue": "default", "expires": 3600},
             },
             "uploads-expire": {
                 "task": "uploads.expire",

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import Member
+from tests.support.services import Worker
 from tests.tickets.conftest import new_ticket
-from ticketcreator.tickets.models import Ticket
+from ticketcreator.core.config import get_settings
+from ticketcreator.core.db import commit, utcnow
+from ticketcreator.tickets.models import IdempotencyKey, Ticket
+from ticketcreator.worker import celery_app
 
 
 async def test_50_parallel_creates_get_50_distinct_gap_free_numbers(
@@ -66,3 +71,28 @@ async def test_a_retry_replays_the_first_response_and_a_new_body_is_refused(
     )
     assert own_key.status_code == 201
     assert own_key.json()["number"] == 2
+
+
+async def test_expired_idempotency_keys_are_purged_by_the_worker(
+    client: httpx.AsyncClient, agent: Member, session: AsyncSession, celery_worker: Worker
+) -> None:
+    for key in ("old", "fresh"):
+        headers = {**agent.headers, "Idempotency-Key": key}
+        assert (await client.post("/v1/tickets", json={"title": key}, headers=headers)).is_success
+    ttl = timedelta(hours=get_settings().tickets.idempotency_ttl_h)
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.key == "old")
+        .values(created_at=utcnow() - ttl - timedelta(minutes=1))
+    )
+    await commit(session)
+
+    celery_app.send_task("tickets.purge_idempotency_keys", queue="default")
+    deadline = asyncio.get_running_loop().time() + 60
+    while (remaining := (await session.scalars(select(IdempotencyKey.key))).all()) != ["fresh"]:
+        assert asyncio.get_running_loop().time() < deadline, remaining
+        await commit(session)  # end the snapshot so the worker's delete becomes visible
+        await asyncio.sleep(0.2)
+    assert "tickets.purge_idempotency_keys" in {
+        entry["task"] for entry in celery_app.conf.beat_schedule.values()
+    }

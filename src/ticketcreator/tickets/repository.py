@@ -499,3 +499,17 @@ async def find_idempotency_key(
             )
         )
     ).one()
+
+
+async def purge_idempotency_keys(
+    session: AsyncSession, expired_before: datetime, limit: int
+) -> int:
+    """Delete up to ``limit`` keys older than ``expired_before``; returns how many went."""
+    oldest = (
+        select(IdempotencyKey.id)
+        .where(IdempotencyKey.created_at < expired_before)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id.in_(oldest)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

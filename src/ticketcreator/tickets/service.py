@@ -222,6 +222,13 @@ def _request_hash(data: TicketCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+async def purge_idempotency_keys(session: AsyncSession, *, limit: int = 5000) -> int:
+    """Forget ``Idempotency-Key`` records past ``tickets.idempotency_ttl_h`` (a retry after
+    that creates a new ticket anyway); at most ``limit`` per call."""
+    ttl = timedelta(hours=get_settings().tickets.idempotency_ttl_h)
+    return await repo.purge_idempotency_keys(session, utcnow() - ttl, limit)
+
+
 async def create_ticket(
     session: AsyncSession,
     principal: Principal,
