@@ -156,6 +156,7 @@ class TicketsSection(_Section):
     page_size_max: int = Field(default=100, ge=1, le=1000)
     bulk_max: int = Field(default=100, ge=1, le=1000)
     idempotency_ttl_h: int = Field(default=24, ge=1)
+    search_candidates: int = Field(default=2000, ge=1, le=1_000_000)
 
 
 MIB = 1024 * 1024

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     Select,
+    Subquery,
     Uuid,
     and_,
     cast,
@@ -94,6 +95,17 @@ class Keyset:
     descending: bool
     value: Any = None
     after_id: uuid.UUID | None = None
+    # Relevance only: (created_at, id) of the oldest candidate the first page ranked; later
+    # pages rank the same candidates (see :func:`list_tickets`).
+    window: tuple[datetime, uuid.UUID] | None = None
+
+
+@dataclass(frozen=True)
+class TicketRows:
+    """One page of tickets with their rank (when searching), and the relevance window."""
+
+    rows: list[tuple[Ticket, float | None]]
+    window: tuple[datetime, uuid.UUID] | None = None
 
 
 def _with_tags(query: Select[Ticket]) -> Select[Ticket]:
@@ -212,8 +224,25 @@ async def list_tickets(
     keyset: Keyset,
     limit: int,
     language: str,
-) -> list[tuple[Ticket, float | None]]:
-    """One page of tickets with their search rank (when searching)."""
+    candidates: int,
+) -> TicketRows:
+    """One page of tickets with their search rank (when searching).
+
+    Sorting by relevance ranks a bounded candidate window, not every match: the ``candidates``
+    newest matches by ``(created_at, id)``. Ranking every match of a common word meant running
+    ``ts_rank`` over hundreds of thousands of rows before the page was cut; the window keeps a
+    search to one index walk and ``candidates`` rank computations, whatever the word.
+
+    Trade-off: a match older than the newest ``candidates`` matches is never returned, however
+    good it is (an old ticket with the words in its title loses to recent tickets that only
+    mention them in a comment). Narrowing the search (more words, a filter, ``created_before``)
+    brings older tickets into the window; the other sorts still return every match.
+
+    The first page returns the window's oldest ``(created_at, id)`` and the cursor carries it,
+    so later pages rank the same candidates (those at or after it, oldest first, at most
+    ``candidates``): tickets created meanwhile do not push candidates out, so pages neither
+    skip nor repeat. ``rank`` is exact ``real`` and ``(rank, id)`` is a strict total order.
+    """
     conditions: list[ColumnElement[bool]] = [
         visibility.tickets(),
         Ticket.deleted_at.is_not(None) if filters.deleted else Ticket.deleted_at.is_(None),
@@ -258,6 +287,8 @@ async def list_tickets(
     if filters.q:
         tsquery = search_query(filters.q, language)
         conditions.append(Ticket.search_vector.op("@@")(tsquery))
+        if keyset.field == "relevance":
+            return await _ranked(session, conditions, tsquery, keyset, limit, candidates)
         rank = func.ts_rank(Ticket.search_vector, tsquery)
     sort = _sort_expression(keyset.field, rank)
     if keyset.after_id is not None:
@@ -278,7 +309,58 @@ async def list_tickets(
         .options(selectinload(Ticket.tags))
     )
     rows = await session.execute(query)
-    return [(row[0], row[1]) for row in rows.all()]
+    return TicketRows([(row[0], row[1]) for row in rows.all()])
+
+
+def _rank_order(rows: Subquery, descending: bool) -> tuple[ColumnElement[Any], ...]:
+    if descending:
+        return rows.c.rank.desc(), rows.c.id.desc()
+    return rows.c.rank.asc(), rows.c.id.asc()
+
+
+async def _ranked(
+    session: AsyncSession,
+    conditions: Sequence[ColumnElement[bool]],
+    tsquery: ColumnElement[Any],
+    keyset: Keyset,
+    limit: int,
+    candidates: int,
+) -> TicketRows:
+    """A relevance page: rank the candidate window, cut the page, then load its tickets."""
+    window = select(Ticket.id, Ticket.created_at, Ticket.search_vector).where(*conditions)
+    if keyset.window is None:
+        window = window.order_by(Ticket.created_at.desc(), Ticket.id.desc())
+    else:
+        start_at, start_id = keyset.window
+        start = tuple_(literal(start_at, DateTime(timezone=True)), literal(start_id, Uuid))
+        window = window.where(tuple_(Ticket.created_at, Ticket.id) >= start).order_by(
+            Ticket.created_at.asc(), Ticket.id.asc()
+        )
+    matches = window.limit(candidates).subquery("candidates")
+    oldest = (matches.c.created_at.asc(), matches.c.id.asc())
+    ranked = select(
+        matches.c.id,
+        func.ts_rank(matches.c.search_vector, tsquery).label("rank"),
+        func.first_value(matches.c.created_at).over(order_by=oldest).label("window_at"),
+        func.first_value(matches.c.id).over(order_by=oldest).label("window_id"),
+    ).subquery("ranked")
+    page = select(ranked)
+    if keyset.after_id is not None:
+        position = tuple_(ranked.c.rank, ranked.c.id)
+        bound = tuple_(_cursor_value("relevance", keyset.value), literal(keyset.after_id, Uuid))
+        page = page.where(position < bound if keyset.descending else position > bound)
+    cut = page.order_by(*_rank_order(ranked, keyset.descending)).limit(limit).subquery("page")
+    query = (
+        select(Ticket, cut.c.rank, cut.c.window_at, cut.c.window_id)
+        .join(cut, Ticket.id == cut.c.id)
+        .order_by(*_rank_order(cut, keyset.descending))
+        .options(selectinload(Ticket.tags))
+    )
+    rows = (await session.execute(query)).all()
+    if not rows:
+        return TicketRows([], keyset.window)
+    window_start = keyset.window or (rows[0][2], rows[0][3])
+    return TicketRows([(row[0], row[1]) for row in rows], window_start)
 
 
 async def purge(session: AsyncSession, ticket: Ticket) -> None:

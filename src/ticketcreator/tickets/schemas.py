@@ -279,7 +279,9 @@ class TicketListQuery(BaseModel):
     sort: Annotated[str, StringConstraints(pattern=SORT_PATTERN)] | None = Field(
         default=None,
         description="Field to sort by, `-` for descending. Default: `-relevance` with `q`, "
-        "else `-created_at`.",
+        "else `-created_at`. `relevance` ranks the newest `search_candidates` matches "
+        "(2,000 by default; narrow with more words, filters or `created_before` to reach "
+        "older tickets), and a search's later pages keep the first page's candidates.",
     )
     cursor: Annotated[str, StringConstraints(max_length=500)] | None = None
     limit: int | None = Field(

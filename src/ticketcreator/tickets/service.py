@@ -386,9 +386,22 @@ def _keyset(query: TicketListQuery) -> Keyset:
             descending=sort.startswith("-"),
             value=position["v"],
             after_id=uuid.UUID(position["i"]),
+            window=_window(position.get("w")) if field == "relevance" else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidCursor("The cursor is not one this API issued.") from exc
+
+
+def _window(value: Any) -> tuple[datetime, uuid.UUID] | None:
+    """The relevance window of a cursor: ``[created_at, id]`` of its oldest candidate."""
+    if value is None:  # a cursor issued before relevance windows: rank a fresh window
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError("bad window")
+    start_at = datetime.fromisoformat(value[0])
+    if start_at.tzinfo is None:
+        raise ValueError("naive window")
+    return start_at, uuid.UUID(value[1])
 
 
 def _sort_value(field: str, ticket: Ticket, rank: float | None) -> Any:
@@ -406,25 +419,29 @@ async def list_tickets(
     settings = get_settings().tickets
     limit = min(query.limit or settings.page_size_default, settings.page_size_max)
     keyset = _keyset(query)
-    rows = await repo.list_tickets(
+    listing = await repo.list_tickets(
         session,
         visibility(principal),
         _filters(principal, query),
         keyset,
         limit + 1,
         settings.search_language,
+        settings.search_candidates,
     )
+    rows = listing.rows
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last, rank = rows[-1]
-        next_cursor = encode_cursor(
-            {
-                "s": query.sort or ("-relevance" if query.q else "-created_at"),
-                "v": _sort_value(keyset.field, last, rank),
-                "i": str(last.id),
-            }
-        )
+        position = {
+            "s": query.sort or ("-relevance" if query.q else "-created_at"),
+            "v": _sort_value(keyset.field, last, rank),
+            "i": str(last.id),
+        }
+        if listing.window is not None:
+            # the relevance window: later pages rank the candidates this page ranked
+            position["w"] = [listing.window[0].isoformat(), str(listing.window[1])]
+        next_cursor = encode_cursor(position)
     return TicketPage(
         items=[TicketRead.model_validate(ticket) for ticket, _ in rows], next_cursor=next_cursor
     )
