@@ -20,6 +20,7 @@ import redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.support.mail import SmtpServer
 from tests.support.routes import RouteRecorder
 from tests.support.services import QUEUES, RedisServer, Worker, prepare_database
 
@@ -28,6 +29,7 @@ TEST_DATABASE_URL = os.environ.get(
 )
 
 _redis = RedisServer()
+_smtp = SmtpServer()
 _recorder = RouteRecorder()
 
 
@@ -41,6 +43,13 @@ def pytest_configure(config: pytest.Config) -> None:
             "TC_CELERY__BROKER_URL": _redis.url(1),
             "TC_CELERY__IMPORTS": json.dumps(["tests.support.probe_tasks"]),
             "TC_LOGGING__LEVEL": "INFO",
+            # Invitation e-mails go to the SMTP server of ``smtp_server`` (when it runs).
+            "TC_MAIL__ENABLED": "true",
+            "TC_MAIL__SMTP_HOST": "127.0.0.1",
+            "TC_MAIL__SMTP_PORT": str(_smtp.port),
+            "TC_MAIL__TIMEOUT_S": "5",
+            "TC_MAIL__FROM_ADDRESS": "Ticket Creator <no-reply@example.com>",
+            "TC_MAIL__INVITATION_URL": "http://testserver/v1/invitations/accept?token={token}",
         }
     )
     config.pluginmanager.register(_recorder, "route-recorder")
@@ -64,6 +73,25 @@ def redis_down(redis_server: RedisServer) -> Iterator[RedisServer]:
     finally:
         if not redis_server.running:
             redis_server.start()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server on the configured mail port, for the duration of the test."""
+    _smtp.start()
+    try:
+        yield _smtp
+    finally:
+        _smtp.stop()
+
+
+@pytest.fixture
+def smtp_down() -> Iterator[SmtpServer]:
+    """The SMTP server, not running yet: a test may ``start()`` it (it is stopped after)."""
+    try:
+        yield _smtp
+    finally:
+        _smtp.stop()
 
 
 @pytest.fixture(scope="session")

@@ -35,6 +35,7 @@ TASK_MODULES = (
     "ticketcreator.uploads.tasks",
     "ticketcreator.ai.triage.tasks",
     "ticketcreator.transcripts.tasks",
+    "ticketcreator.accounts.tasks",
 )
 
 log = logging.getLogger(__name__)

@@ -53,7 +53,7 @@ def test_errors_and_one_time_secrets_are_documented(app: FastAPI) -> None:
     refresh = _operation(app, "post", "/v1/auth/refresh")
     assert "application/problem+json" in refresh["responses"]["401"]["content"]
     invite = _operation(app, "post", "/v1/invitations")
-    assert "No e-mail is sent yet" in invite["description"]
+    assert "e-mailed the accept link" in invite["description"]
     assert "410" in _operation(app, "post", "/v1/invitations/accept")["responses"]
 
 

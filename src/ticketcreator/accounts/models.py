@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketcreator.accounts.permissions import Role
+from ticketcreator.core.crypto import EncryptedString
 from ticketcreator.core.db import Base, Timestamps, UUIDPrimaryKey, utcnow
 
 role_enum = Enum(Role, name="member_role", values_callable=lambda roles: [r.value for r in roles])
@@ -113,6 +114,12 @@ class Invitation(UUIDPrimaryKey, Base):
     email: Mapped[str] = mapped_column(String(320))
     role: Mapped[Role] = mapped_column(role_enum)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The token itself, sealed, only until the invitation e-mail is sent (or the invitation
+    # is accepted or withdrawn): the mail worker needs it for the link, nothing else does.
+    # Deferred (and raising) so no ordinary load decrypts it, e.g. into SQL debug logs.
+    token_encrypted: Mapped[str | None] = mapped_column(
+        EncryptedString(), deferred=True, deferred_raiseload=True
+    )
     invited_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Row, delete, exists, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
 
 from ticketcreator.accounts.models import (
     ApiKey,
@@ -35,6 +36,12 @@ def add(session: AsyncSession, row: Base) -> None:
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     return await session.get(User, user_id)
+
+
+async def get_organization(
+    session: AsyncSession, organization_id: uuid.UUID
+) -> Organization | None:
+    return await session.get(Organization, organization_id)
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -245,6 +252,20 @@ async def get_invitation(
     return result.one_or_none()
 
 
+async def get_invitation_with_token(
+    session: AsyncSession, invitation_id: uuid.UUID
+) -> Invitation | None:
+    """An invitation by id alone, with its sealed token, for the mail worker (the id comes
+    from our own outbox event)."""
+    result = await session.scalars(
+        select(Invitation)
+        .options(undefer(Invitation.token_encrypted))
+        .where(Invitation.id == invitation_id)
+        .execution_options(populate_existing=True)
+    )
+    return result.one_or_none()
+
+
 async def find_invitation_by_token(session: AsyncSession, token_hash: str) -> Invitation | None:
     """The invitation a token opens. Not scoped by organization: the token is the authority,
     and it names exactly one invitation."""
@@ -261,7 +282,7 @@ async def claim_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> b
             Invitation.accepted_at.is_(None),
             Invitation.revoked_at.is_(None),
         )
-        .values(accepted_at=utcnow())
+        .values(accepted_at=utcnow(), token_encrypted=None)
         .returning(Invitation.id)
     )
     return result.first() is not None
@@ -278,7 +299,7 @@ async def revoke_pending_invitations(
             Invitation.accepted_at.is_(None),
             Invitation.revoked_at.is_(None),
         )
-        .values(revoked_at=utcnow())
+        .values(revoked_at=utcnow(), token_encrypted=None)
     )
 
 

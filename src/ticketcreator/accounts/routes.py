@@ -213,9 +213,9 @@ async def remove_member(
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Invite someone by e-mail; the response holds the invitation token, once",
-    description="No e-mail is sent yet: deliver the returned `token` to the invitee yourself. "
-    "It works once, until `expires_at`. A new invitation to the same address replaces a "
-    "pending one.",
+    description="When mail is enabled (`mail.enabled`), the invitee is e-mailed the accept "
+    "link in the background; otherwise deliver the returned `token` yourself. It works once, "
+    "until `expires_at`. A new invitation to the same address replaces a pending one.",
     responses=responses(*_AUTHENTICATED, AlreadyMember),
 )
 async def invite(

@@ -16,7 +16,9 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from urllib.parse import quote
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,6 +75,7 @@ from ticketcreator.accounts.schemas import (
     TokenPair,
 )
 from ticketcreator.accounts.tokens import hash_secret, issue_access_token, new_secret
+from ticketcreator.core import mail, outbox
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import session_factory, utcnow
 from ticketcreator.core.errors import Forbidden, NotFound, UnprocessableEntity
@@ -81,6 +84,7 @@ from ticketcreator.core.ratelimit import clear_login_failures, reserve_login_att
 # Recognisable prefixes of opaque secrets (they help secret scanners), not secrets.
 REFRESH_TOKEN_PREFIX = "tcr"  # noqa: S105
 INVITATION_TOKEN_PREFIX = "tci"  # noqa: S105
+INVITATION_CREATED = "invitation.created"  # outbox topic; payload {"invitation_id"}
 _SLUG_MAX = 60
 
 
@@ -515,6 +519,7 @@ async def invite(
         email=body.email,
         role=body.role,
         token_hash=hash_secret(token),
+        token_encrypted=token,
         invited_by=principal.user_id,
         created_at=now,
         expires_at=now + timedelta(seconds=get_settings().security.invitation_ttl_s),
@@ -529,6 +534,12 @@ async def invite(
         target_type="invitation",
         target_id=invitation.id,
         details={"email": invitation.email, "role": invitation.role.value},
+    )
+    outbox.emit(
+        session,
+        INVITATION_CREATED,
+        {"invitation_id": str(invitation.id)},
+        organization_id=organization_id,
     )
     return InvitationCreated.model_validate(
         {**InvitationOut.model_validate(invitation).model_dump(), "token": token}
@@ -550,6 +561,7 @@ async def revoke_invitation(
     if invitation.revoked_at is not None:
         return
     invitation.revoked_at = utcnow()
+    invitation.token_encrypted = None
     audit.record(
         session,
         AuditAction.INVITATION_REVOKED,
@@ -558,6 +570,59 @@ async def revoke_invitation(
         target_type="invitation",
         target_id=invitation.id,
     )
+
+
+def _invitation_email(
+    invitation: Invitation, token: str, organization: str, inviter: str | None
+) -> EmailMessage:
+    settings = get_settings()
+    link = settings.mail.invitation_url.replace("{token}", quote(token, safe=""))
+    by = f"{inviter} invited you" if inviter else "You have been invited"
+    expires = invitation.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    body = (
+        f"Hello,\n\n"
+        f"{by} to join {organization} on {settings.app.name} as {invitation.role.value}.\n\n"
+        f"Accept the invitation here:\n{link}\n\n"
+        f"The link works once and expires on {expires}.\n"
+        f"If you did not expect this invitation, you can ignore this e-mail.\n"
+    )
+    return mail.message(invitation.email, f"You are invited to join {organization}", body)
+
+
+async def send_invitation_email(session: AsyncSession, invitation_id: uuid.UUID) -> bool:
+    """E-mail a new invitation's accept link to the invitee; True if a message was sent.
+
+    Nothing is sent when mail is disabled, or for an invitation that is gone, accepted,
+    withdrawn, expired or already mailed. After sending, the stored token is erased.
+    Raises :class:`~ticketcreator.core.mail.MailUnavailable` when the server is unreachable.
+    """
+    if not get_settings().mail.enabled:
+        return False
+    invitation = await repository.get_invitation_with_token(session, invitation_id)
+    if (
+        invitation is None
+        or invitation.token_encrypted is None
+        or invitation.accepted_at is not None
+        or invitation.revoked_at is not None
+        or invitation.expires_at <= utcnow()
+    ):
+        return False
+    organization = await repository.get_organization(session, invitation.organization_id)
+    inviter = (
+        await repository.get_user(session, invitation.invited_by)
+        if invitation.invited_by is not None
+        else None
+    )
+    await mail.send(
+        _invitation_email(
+            invitation,
+            invitation.token_encrypted,
+            organization.name if organization is not None else "an organization",
+            f"{inviter.name} <{inviter.email}>" if inviter is not None else None,
+        )
+    )
+    invitation.token_encrypted = None
+    return True
 
 
 async def _open_invitation(session: AsyncSession, token: str) -> Invitation:

@@ -213,6 +213,25 @@ class TranscriptsSection(_Section):
     progress_step: float = Field(default=0.1, gt=0, le=1)
 
 
+class MailSection(_Section):
+    enabled: bool = False
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout_s: float = Field(default=10.0, gt=0)
+    from_address: str = "AI Ticket Creator <no-reply@localhost>"
+    invitation_url: str = "http://127.0.0.1:8000/v1/invitations/accept?token={token}"
+
+    @field_validator("invitation_url")
+    @classmethod
+    def _has_token(cls, value: str) -> str:
+        if "{token}" not in value:
+            raise ValueError("must contain {token}")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything the service reads. Load it through :func:`get_settings`."""
 
@@ -237,6 +256,7 @@ class Settings(BaseSettings):
     uploads: UploadsSection = UploadsSection()
     tickets: TicketsSection = TicketsSection()
     transcripts: TranscriptsSection = TranscriptsSection()
+    mail: MailSection = MailSection()
     ai_config_file: Path = Path("config/ai_config.yaml")
 
     @classmethod
