@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -16,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.accounts.conftest import PASSWORD, Account, sign_up
 from tests.support.mail import SmtpServer
-from tests.support.services import Worker
+from tests.support.services import Worker, eventually
 from ticketcreator.accounts import tasks
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.crypto import decrypt, encrypted_columns
@@ -26,16 +25,6 @@ from ticketcreator.worker import RetriableError
 pytestmark = pytest.mark.usefixtures("database")
 
 LINK = re.compile(r"http://testserver/v1/invitations/accept\?token=(\S+)")
-
-
-async def _eventually(probe: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await probe()
-        if result:
-            return result
-        assert asyncio.get_running_loop().time() < deadline, "the worker did not finish in time"
-        await asyncio.sleep(0.2)
 
 
 async def _invite(client: httpx.AsyncClient, owner: Account, email: str) -> dict[str, Any]:
@@ -67,7 +56,7 @@ async def test_the_worker_emails_the_invitee_a_link_that_accepts_the_invitation(
     async def delivered() -> bool:
         return bool(smtp_server.messages)
 
-    await _eventually(delivered)
+    await eventually(delivered)
     [mail] = smtp_server.messages
     assert mail["To"] == "new.agent@example.com"
     assert mail["From"] == "Ticket Creator <no-reply@example.com>"
@@ -82,7 +71,7 @@ async def test_the_worker_emails_the_invitee_a_link_that_accepts_the_invitation(
     token = unquote(match.group(1))
     assert token == invitation["token"]
     # Sent: the sealed token is erased.
-    assert await _eventually(lambda: _cleared(session, invitation["id"])) is True
+    assert await eventually(lambda: _cleared(session, invitation["id"])) is True
 
     joined = await client.post(
         "/v1/invitations/accept", json={"token": token, "name": "New Agent", "password": PASSWORD}
@@ -143,13 +132,13 @@ async def test_the_worker_retries_until_the_smtp_server_is_back(
         ]
         return len(received) >= 2
 
-    await _eventually(retried)
+    await eventually(retried)
     smtp_down.start()
 
     async def delivered() -> bool:
         return bool(smtp_down.messages)
 
-    await _eventually(delivered)
+    await eventually(delivered)
     assert smtp_down.messages[0]["To"] == "patient@example.com"
 
 

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.support.services import Worker
+from tests.support.services import Worker, eventually
 
 from .conftest import Org, create_ticket
-
-
-async def _eventually(probe: Callable[[], Awaitable[Any]], timeout: float = 90.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await probe()
-        if result:
-            return result
-        assert asyncio.get_running_loop().time() < deadline, "the worker did not finish in time"
-        await asyncio.sleep(0.5)
 
 
 async def test_a_ticket_created_through_the_api_is_triaged_by_the_worker(
@@ -40,7 +28,7 @@ async def test_a_ticket_created_through_the_api_is_triaged_by_the_worker(
         body: dict[str, Any] = (await client.get(url, headers=org.agent.headers)).json()
         return body if body["decisions"] else None
 
-    view = await _eventually(triaged)
+    view = await eventually(triaged)
     agents = {d["agent"] for d in view["decisions"]}
     assert agents == {"categorization", "priority", "summary", "analysis"}
     categorization = next(d for d in view["decisions"] if d["agent"] == "categorization")
@@ -57,7 +45,7 @@ async def test_a_ticket_created_through_the_api_is_triaged_by_the_worker(
         body = (await client.get(url, headers=org.agent.headers)).json()
         return len({d["run_id"] for d in body["decisions"]}) == 2
 
-    await _eventually(rerun)
+    await eventually(rerun)
 
 
 async def test_training_produces_a_versioned_model_with_metrics(
@@ -95,7 +83,7 @@ async def test_training_produces_a_versioned_model_with_metrics(
         items: list[dict[str, Any]] = body["items"]
         return items
 
-    (model,) = await _eventually(trained)
+    (model,) = await eventually(trained)
     assert model["version"] == 1
     assert model["n_examples"] == 15
     assert "category" in model["tasks"]
