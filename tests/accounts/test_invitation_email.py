@@ -61,6 +61,10 @@ async def test_the_worker_emails_the_invitee_a_link_that_accepts_the_invitation(
     assert mail["To"] == "new.agent@example.com"
     assert mail["From"] == "Ticket Creator <no-reply@example.com>"
     assert mail["Subject"] == "You are invited to join Acme Support"
+    assert mail["Date"] is not None
+    # Stable per invitation: a retried send that reaches the inbox twice is recognisably
+    # the same message, which mail clients show once.
+    assert mail["Message-ID"] == f"<invitation.{invitation['id']}@example.com>"
     body = mail.get_content()
     assert "Olive Owner" in body
     assert owner.email in body

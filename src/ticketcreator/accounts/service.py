@@ -586,7 +586,12 @@ def _invitation_email(
         f"The link works once and expires on {expires}.\n"
         f"If you did not expect this invitation, you can ignore this e-mail.\n"
     )
-    return mail.message(invitation.email, f"You are invited to join {organization}", body)
+    return mail.message(
+        invitation.email,
+        f"You are invited to join {organization}",
+        body,
+        key=f"invitation.{invitation.id}",
+    )
 
 
 async def send_invitation_email(session: AsyncSession, invitation_id: uuid.UUID) -> bool:

@@ -12,6 +12,7 @@ import asyncio
 import smtplib
 import ssl
 from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
 
 from ticketcreator.core.config import MailSection, get_settings, secret_value
 
@@ -24,12 +25,21 @@ class MailRejected(Exception):
     """The SMTP server refused the message for good."""
 
 
-def message(to: str, subject: str, body: str) -> EmailMessage:
-    """A plain-text message from the configured sender."""
+def message(to: str, subject: str, body: str, *, key: str) -> EmailMessage:
+    """A plain-text message from the configured sender.
+
+    ``key`` names what the message is about (e.g. ``invitation.<id>``) and makes its
+    ``Message-ID``: a send retried after an unclear outcome carries the same id, so a copy
+    that arrives twice is recognisably one message.
+    """
+    sender = get_settings().mail.from_address
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     mail = EmailMessage()
-    mail["From"] = get_settings().mail.from_address
+    mail["From"] = sender
     mail["To"] = to
     mail["Subject"] = subject
+    mail["Date"] = formatdate(usegmt=True)
+    mail["Message-ID"] = f"<{key}@{domain}>"
     mail.set_content(body)
     return mail
 
