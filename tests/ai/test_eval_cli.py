@@ -89,3 +89,53 @@ def test_families_are_never_pooled() -> None:
     assert family_of("endava") == "endava"
     groups = group_by_family([{"source": "endava"}, {"source": "tobi_bueck_v4"}])
     assert set(groups) == {"endava", "tobi_bueck"}
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_a_file_without_the_needed_columns_is_refused(
+    sample: tuple[Path, Path], minilm_dir: Path, tmp_path: Path
+) -> None:
+    train, _ = sample
+    test = _write(tmp_path / "test.csv", [{"id": "1", "source": "endava", "subject": "vpn"}])
+    args = ["eval", "--train", str(train), "--test", str(test), "--json"]
+    result = CliRunner().invoke(app, [*args, "--models-dir", str(minilm_dir.parent)])
+    assert result.exit_code == 2
+    assert f"{test} lacks the columns body, category, priority, type" in result.output
+    assert result.stdout == ""
+
+
+def test_rows_without_a_label_are_not_scored_for_that_task(
+    sample: tuple[Path, Path], minilm_dir: Path, tmp_path: Path
+) -> None:
+    train, test = sample
+    rows = read_rows(test)
+    endava = [row for row in rows if row["source"] == "endava"]
+    for row in endava[:5]:
+        row["priority"] = ""
+    partial = _write(tmp_path / "partial.csv", rows)
+    report = _run((train, partial), minilm_dir.parent, "--mode", "learned")
+    scores = report["endava"]
+    assert isinstance(scores, dict)
+    assert scores["category"]["n"] == len(endava)
+    assert scores["priority"]["n"] == len(endava) - 5
+
+
+def test_a_family_without_training_rows_is_named_not_silently_dropped(
+    sample: tuple[Path, Path], minilm_dir: Path, tmp_path: Path
+) -> None:
+    train, test = sample
+    endava_only = _write(
+        tmp_path / "train.csv", [row for row in read_rows(train) if row["source"] == "endava"]
+    )
+    args = ["eval", "--train", str(endava_only), "--test", str(test), "--json"]
+    result = CliRunner().invoke(app, [*args, "--models-dir", str(minilm_dir.parent)])
+    assert result.exit_code == 0, result.output
+    assert "tobi_bueck: no training rows for this family, not scored" in result.stderr
+    assert set(json.loads(result.stdout)) == {"endava", "latency_ms_p50", "latency_ms_p99"}

@@ -37,11 +37,21 @@ def eval_command(
     models_dir: Annotated[Path, typer.Option("--models-dir")] = _DEFAULT_MODELS_DIR,
 ) -> None:
     """Train the local provider on TRAIN per source family and score it on TEST."""
-    from ticketcreator.ai.evaluation import evaluate, evaluate_baseline, read_rows
+    from ticketcreator.ai.evaluation import (
+        EvaluationInputError,
+        evaluate,
+        evaluate_baseline,
+        group_by_family,
+        read_rows,
+    )
     from ticketcreator.ai.local.encoder import MiniLMEncoder
     from ticketcreator.ai.local.triage import TRIAGE_MAX_TOKENS
 
-    train_rows, test_rows = read_rows(train), read_rows(test)
+    try:
+        train_rows, test_rows = read_rows(train), read_rows(test)
+    except EvaluationInputError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(code=2) from error
     if baseline:
         report = evaluate_baseline(train_rows, test_rows)
     else:
@@ -53,6 +63,8 @@ def eval_command(
             typer.echo(str(error), err=True)
             raise typer.Exit(code=2) from error
         report = evaluate(train_rows, test_rows, encoder, mode=mode)
+    for family in sorted(set(group_by_family(test_rows)) - set(report)):
+        typer.echo(f"{family}: no training rows for this family, not scored", err=True)
     if as_json:
         typer.echo(json.dumps(report, sort_keys=True))
         return

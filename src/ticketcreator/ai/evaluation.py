@@ -39,12 +39,24 @@ from ticketcreator.ai.modes import Mode
 Row = dict[str, str]
 Report = dict[str, Any]
 _FAMILY_PREFIXES: Final = ("tobi_bueck",)
+REQUIRED_COLUMNS: Final = ("source", "subject", "body", "category", "priority", "type")
+
+
+class EvaluationInputError(ValueError):
+    """A ticket file the evaluation cannot use (e.g. a required column is missing)."""
 
 
 def read_rows(path: Path) -> list[Row]:
-    """All rows of a ticket CSV as strings (RFC 4180; bodies may contain newlines)."""
+    """All rows of a ticket CSV as strings (RFC 4180; bodies may contain newlines).
+
+    Raises :class:`EvaluationInputError` naming the file and every missing column.
+    """
     with path.open(newline="", encoding="utf-8") as handle:
-        return [dict(row) for row in csv.DictReader(handle)]
+        reader = csv.DictReader(handle)
+        missing = [column for column in REQUIRED_COLUMNS if column not in (reader.fieldnames or [])]
+        if missing:
+            raise EvaluationInputError(f"{path} lacks the columns {', '.join(missing)}")
+        return [dict(row) for row in reader]
 
 
 def family_of(source: str) -> str:
@@ -76,7 +88,14 @@ def labelled(row: Row) -> LabelledTicket:
 
 
 def task_scores(truth: Sequence[str], predicted: Sequence[str]) -> dict[str, float | int]:
-    """Accuracy and macro-F1 over the labels present in either the truth or the predictions."""
+    """Accuracy and macro-F1 over the labels present in either the truth or the predictions.
+
+    Rows without a true label (an empty cell) are not scored: ``n`` counts the rest.
+    """
+    pairs = [(label, guess) for label, guess in zip(truth, predicted, strict=True) if label]
+    truth, predicted = [label for label, _ in pairs], [guess for _, guess in pairs]
+    if not pairs:
+        return {"accuracy": 0.0, "macro_f1": 0.0, "n": 0}
     return {
         "accuracy": round(float(accuracy_score(truth, predicted)), 4),
         "macro_f1": round(float(f1_score(truth, predicted, average="macro", zero_division=0)), 4),
