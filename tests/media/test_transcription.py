@@ -278,4 +278,7 @@ def test_default_base_model_transcribes_and_detects_language(models_root: Path, 
     result = LocalTranscriber(models_root=models_root).transcribe(webm)
     assert result.model == "base"
     assert result.language == "en"
-    assert "error" in result.text.lower()
+    # Decoding arithmetic differs between CPUs: one heard "shows error five hundred", another
+    # "shows there are 500". The words every CPU gets prove the speech was understood.
+    words = set(re.findall(r"[a-z0-9]+", result.text.lower().replace("five hundred", "500")))
+    assert {"checkout", "page", "500", "press"} <= words, result.text
