@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +35,7 @@ from ticketcreator.accounts.errors import (
     WrongPassword,
 )
 from ticketcreator.accounts.models import ApiKey, Invitation
+from ticketcreator.accounts.pages import accept_invitation_page
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.accounts.repository import AuditFilter
 from ticketcreator.accounts.schemas import (
@@ -244,6 +246,23 @@ async def revoke_invitation(
     invitation_id: uuid.UUID, principal: MemberManager, session: Session, origin: RequestOrigin
 ) -> None:
     await service.revoke_invitation(session, principal, invitation_id, origin)
+
+
+@invitations.get(
+    "/accept",
+    dependencies=[Depends(public)],
+    response_class=HTMLResponse,
+    summary="The page an invitation e-mail links to (HTML); opening it accepts nothing",
+    description="A form for the invitee: a new account (name and password) or, for someone "
+    "who already has an account, a sign-in. Submitting it POSTs the `token` from the link to "
+    "this path. The page keeps the token out of its HTML and removes it from the address bar.",
+    responses={200: {"content": {"text/html": {}}, "description": "The page."}},
+)
+async def invitation_page(
+    token: Annotated[str | None, Query(max_length=512, description="From the e-mail.")] = None,
+) -> HTMLResponse:
+    html, headers = accept_invitation_page()
+    return HTMLResponse(html, headers=headers)
 
 
 @invitations.post(
