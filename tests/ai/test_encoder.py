@@ -1,4 +1,4 @@
-"""The numpy MiniLM forward pass reproduces sentence-transformers' all-MiniLM-L6-v2.
+"""The MiniLM forward pass (ONNX Runtime) reproduces sentence-transformers' all-MiniLM-L6-v2.
 
 Reference values: the sentence-transformers documentation's semantic-search example for
 all-MiniLM-L6-v2 lists cosine scores for the query "A man is eating pasta." of 0.7035
@@ -65,3 +65,17 @@ def test_long_texts_are_truncated(minilm_dir: Path) -> None:
     np.testing.assert_allclose(
         short.encode([base + "extra tail"]), short.encode([base + "other words"]), atol=1e-6
     )
+
+
+def test_threads_do_not_change_the_vectors(encoder: MiniLMEncoder, minilm_dir: Path) -> None:
+    texts = ["vpn drops every hour", "checkout fails with a 502 after paying " * 8]
+    np.testing.assert_allclose(
+        MiniLMEncoder(minilm_dir, threads=2).encode(texts), encoder.encode(texts), atol=1e-6
+    )
+
+
+def test_the_service_reads_tickets_as_the_triage_models_were_measured() -> None:
+    from ticketcreator.ai.local.triage import TRIAGE_MAX_TOKENS
+    from ticketcreator.ai.triage import local_provider
+
+    assert local_provider.encoder().max_tokens == TRIAGE_MAX_TOKENS

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from ticketcreator.ai import text as analysis
 from ticketcreator.ai.local.base import FloatArray, Prediction, TextClassifier, to_predictions
 from ticketcreator.ai.local.encoder import MiniLMEncoder
-from ticketcreator.ai.local.triage import LearnedTriage
+from ticketcreator.ai.local.triage import TRIAGE_MAX_TOKENS, LearnedTriage
 from ticketcreator.ai.local.zeroshot import (
     CuePriorityClassifier,
     LabelSpec,
@@ -70,8 +70,14 @@ _TAG_CHARS = re.compile(r"[^\w.+#-]+")
 
 @lru_cache(maxsize=1)
 def encoder() -> MiniLMEncoder:
-    """The process's sentence encoder (the installed all-MiniLM-L6-v2 weights)."""
-    return MiniLMEncoder(ModelStore(get_settings().models.dir).path("minilm"))
+    """The process's sentence encoder (the installed all-MiniLM-L6-v2 weights).
+
+    It reads as many word pieces as the triage models were measured with, so a ticket costs
+    the service what ``ai eval`` and ``bench/ai_triage.py`` report.
+    """
+    return MiniLMEncoder(
+        ModelStore(get_settings().models.dir).path("minilm"), max_tokens=TRIAGE_MAX_TOKENS
+    )
 
 
 def embed(text: str) -> FloatArray:
