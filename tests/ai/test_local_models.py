@@ -151,6 +151,50 @@ def test_zero_shot_classifier_picks_the_closest_label() -> None:
     assert [classifier.classes[i] for i in proba.argmax(axis=1)] == ["network", "billing"]
 
 
+class ConstantEmbedder:
+    """Every text gets the same vector: similarity cannot tell labels apart."""
+
+    def encode(self, texts: list[str]) -> FloatArray:
+        return np.ones((len(texts), 8), dtype=np.float32) / np.sqrt(8)
+
+
+def test_words_of_a_label_s_description_in_the_ticket_count_for_that_label() -> None:
+    labels = [LabelSpec("Billing", "invoice, refund"), LabelSpec("Access", "password, login")]
+    texts = ["the invoice total is wrong", "my password expired", "hello there"]
+    same = ConstantEmbedder()
+    lexical = ZeroShotClassifier(same, labels, lexical_weight=0.5)
+    proba = lexical.predict_proba(texts, same.encode(texts))
+    assert [lexical.classes[i] for i in proba[:2].argmax(axis=1)] == ["Billing", "Access"]
+    np.testing.assert_allclose(proba[2], [0.5, 0.5], atol=1e-6)  # no shared word: no pull
+    plain = ZeroShotClassifier(same, labels)
+    np.testing.assert_allclose(plain.predict_proba(texts, same.encode(texts)), 0.5, atol=1e-6)
+
+
+def test_labels_without_words_to_match_still_classify() -> None:
+    same = ConstantEmbedder()
+    codes = ZeroShotClassifier(same, ["cat_4", "cat_5"], lexical_weight=0.5)
+    assert codes.predict_proba(["cat 4 please"], same.encode(["x"])).shape == (1, 2)
+    stop_words_only = ZeroShotClassifier(
+        same, [LabelSpec("A", "the"), LabelSpec("B", "and")], lexical_weight=0.5
+    )
+    np.testing.assert_allclose(
+        stop_words_only.predict_proba(["the and"], same.encode(["x"])), 0.5, atol=1e-6
+    )
+
+
+def test_zero_shot_triage_matches_words_for_categories_not_for_types() -> None:
+    same = ConstantEmbedder()
+    labels = LabelSet(
+        categories=[LabelSpec("access", "password"), LabelSpec("billing", "invoice")],
+        priorities=["low", "high"],
+        types=[LabelSpec("incident", "outage"), LabelSpec("request", "please")],
+    )
+    texts = ["please fix the invoice outage"]
+    [result] = ZeroShotTriage(same, labels).predict(texts, same.encode(texts))
+    assert result["category"].label == "billing"
+    assert result["type"].scores == pytest.approx({"incident": 0.5, "request": 0.5}, abs=1e-6)
+
+
 def test_zero_shot_triage_covers_all_tasks() -> None:
     labels = LabelSet(
         categories=[LabelSpec("network", "vpn wifi"), LabelSpec("billing", "invoice refund")],

@@ -45,6 +45,11 @@ MODEL_NAME: Final = "local-linear"
 # all-MiniLM-L6-v2 was trained on 128-token inputs; the subject and first paragraph carry the
 # triage signal, and 256 tokens would double the encoder's cost per ticket.
 TRIAGE_MAX_TOKENS: Final = 128
+# Zero-shot categories: weight of description words found in the ticket. On the English
+# development tickets (label names with the default hints) category accuracy went from 0.360
+# to 0.381 with 0.5 (0.380 with 0.4, 0.381 with 0.6, 0.364 with 1.0); German tickets stayed
+# at 0.26. For types the same matching lowered accuracy (0.560 -> 0.495), so types use none.
+CATEGORY_WORD_WEIGHT: Final = 0.5
 # A type "implies" a priority when at least this share of at least this many rows agree.
 _IMPLY_SHARE: Final = 0.99
 _IMPLY_MIN_ROWS: Final = 10
@@ -189,6 +194,13 @@ class LearnedTriage:
         return cls(models=models, implied_priority=implied, metadata=metadata)
 
 
+def category_classifier(
+    embedder: Embedder, categories: Sequence[LabelSpec | str]
+) -> ZeroShotClassifier:
+    """Zero-shot categories: similarity plus the words a ticket shares with a description."""
+    return ZeroShotClassifier(embedder, categories, lexical_weight=CATEGORY_WORD_WEIGHT)
+
+
 @dataclass(frozen=True)
 class LabelSet:
     """The labels an organization uses per task (category/type with optional descriptions)."""
@@ -204,7 +216,7 @@ class ZeroShotTriage:
 
     def __init__(self, embedder: Embedder, labels: LabelSet) -> None:
         self.classifiers: dict[str, TextClassifier] = {
-            "category": ZeroShotClassifier(embedder, labels.categories)
+            "category": category_classifier(embedder, labels.categories)
         }
         if labels.priorities:
             scale, default = order_priority_scale(labels.priorities)

@@ -1,9 +1,13 @@
 """Zero-shot triage: classify tickets for an organization that has no labelled tickets yet.
 
 Category and type come from embedding similarity between the ticket and each label's name
-(and description, when the organization wrote one). Priority comes from urgency cues in the
-text mapped onto the organization's priority scale, because similarity to words like "high"
-says nothing about urgency.
+(and description, when the organization wrote one). For categories, words the ticket shares
+with a label's description add to that label's score: category descriptions are topical
+vocabularies ("invoice, refund"), where a literal match is strong evidence. Type descriptions
+describe intent in abstract words ("something stopped working"), where literal matches
+mislead, so types use similarity alone. Priority comes from urgency cues in the text mapped
+onto the organization's priority scale, because similarity to words like "high" says nothing
+about urgency.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from ticketcreator.ai.local.base import Embedder, FloatArray, softmax
 from ticketcreator.ai.local.cues import score_cues
@@ -77,11 +82,37 @@ def label_prompt(label: LabelSpec) -> str:
     return f"{readable}: {description}" if description else readable
 
 
+class _WordMatcher:
+    """Cosine between a text's and each label prompt's TF-IDF vectors over the prompts' words.
+
+    IDF comes from the label prompts alone, so a word every label mentions weighs little and
+    nothing depends on ticket data. English stop words are ignored.
+    """
+
+    def __init__(self, prompts: Sequence[str]) -> None:
+        self._vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english")
+        self._prompts = self._vectorizer.fit_transform(prompts)
+
+    @classmethod
+    def of(cls, prompts: Sequence[str]) -> _WordMatcher | None:
+        """A matcher, or None when the prompts hold no word to match (codes, stop words)."""
+        try:
+            return cls(prompts)
+        except ValueError:  # empty vocabulary
+            return None
+
+    def similarities(self, texts: Sequence[str]) -> FloatArray:
+        matrix = self._vectorizer.transform(list(texts)) @ self._prompts.T
+        return np.asarray(matrix.toarray(), dtype=np.float32)
+
+
 class ZeroShotClassifier:
     """Nearest label by cosine similarity; probabilities via a temperature softmax.
 
     ``temperature`` turns cosine gaps (typically 0.02-0.15 between labels) into usable
-    confidences; 0.03 gives ~0.8 to a label 0.05 ahead of the runner-up.
+    confidences; 0.03 gives ~0.8 to a label 0.05 ahead of the runner-up. ``lexical_weight``
+    adds that share of the word-match score (0-1, see :class:`_WordMatcher`) to the
+    similarity; 0 leaves the similarity alone.
     """
 
     def __init__(
@@ -90,21 +121,27 @@ class ZeroShotClassifier:
         labels: Sequence[LabelSpec | str],
         *,
         temperature: float = 0.03,
+        lexical_weight: float = 0.0,
     ) -> None:
         specs = [label if isinstance(label, LabelSpec) else LabelSpec(label) for label in labels]
         if not specs:
             raise ValueError("zero-shot classification needs at least one label")
         self._classes = tuple(spec.name for spec in specs)
         self._temperature = temperature
-        self._prototypes = embedder.encode([label_prompt(spec) for spec in specs])
+        prompts = [label_prompt(spec) for spec in specs]
+        self._prototypes = embedder.encode(prompts)
+        self._lexical_weight = lexical_weight
+        self._words = _WordMatcher.of(prompts) if lexical_weight else None
 
     @property
     def classes(self) -> tuple[str, ...]:
         return self._classes
 
     def predict_proba(self, texts: Sequence[str], embeddings: FloatArray) -> FloatArray:
-        similarities = embeddings @ self._prototypes.T
-        return softmax(similarities / self._temperature)
+        scores = embeddings @ self._prototypes.T
+        if self._words is not None:
+            scores = scores + np.float32(self._lexical_weight) * self._words.similarities(texts)
+        return softmax(scores / self._temperature)
 
 
 _URGENT_NAMES: Final = ("critical", "urgent", "highest", "blocker", "high", "hoch", "dringend")

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from ticketcreator.ai import text as analysis
 from ticketcreator.ai.local.base import FloatArray, Prediction, TextClassifier, to_predictions
 from ticketcreator.ai.local.encoder import MiniLMEncoder
-from ticketcreator.ai.local.triage import TRIAGE_MAX_TOKENS, LearnedTriage
+from ticketcreator.ai.local.triage import TRIAGE_MAX_TOKENS, LearnedTriage, category_classifier
 from ticketcreator.ai.local.zeroshot import (
     CuePriorityClassifier,
     LabelSpec,
@@ -93,7 +93,7 @@ class CategoryLabel:
 
 @lru_cache(maxsize=256)
 def _category_classifier(labels: tuple[tuple[str, str], ...]) -> ZeroShotClassifier:
-    return ZeroShotClassifier(encoder(), [LabelSpec(name, text) for name, text in labels])
+    return category_classifier(encoder(), [LabelSpec(name, text) for name, text in labels])
 
 
 @lru_cache(maxsize=1)
