@@ -66,6 +66,16 @@ async def sign_up(client: httpx.AsyncClient, **fields: Any) -> Account:
     return Account(body["email"], body["password"], response.json())
 
 
+async def invite(client: httpx.AsyncClient, owner: Account, email: str) -> dict[str, Any]:
+    """Invite ``email`` as an agent of the owner's organization; the 201 body (with token)."""
+    created = await client.post(
+        "/v1/invitations", json={"email": email, "role": "agent"}, headers=owner.headers
+    )
+    assert created.status_code == 201, created.text
+    body: dict[str, Any] = created.json()
+    return body
+
+
 def assert_problem(
     response: httpx.Response, status: int, slug: str | None = None
 ) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import unquote
 
 import httpx
@@ -13,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.accounts.conftest import PASSWORD, Account, sign_up
+from tests.accounts.conftest import PASSWORD, invite, sign_up
 from tests.support.mail import SmtpServer
 from tests.support.services import Worker, eventually
 from ticketcreator.accounts import tasks
@@ -25,15 +24,6 @@ from ticketcreator.worker import RetriableError
 pytestmark = pytest.mark.usefixtures("database")
 
 LINK = re.compile(r"http://testserver/v1/invitations/accept\?token=(\S+)")
-
-
-async def _invite(client: httpx.AsyncClient, owner: Account, email: str) -> dict[str, Any]:
-    created = await client.post(
-        "/v1/invitations", json={"email": email, "role": "agent"}, headers=owner.headers
-    )
-    assert created.status_code == 201, created.text
-    body: dict[str, Any] = created.json()
-    return body
 
 
 async def _stored_token(session: AsyncSession, invitation_id: str) -> str | None:
@@ -51,7 +41,7 @@ async def test_the_worker_emails_the_invitee_a_link_that_accepts_the_invitation(
     celery_worker: Worker,
 ) -> None:
     owner = await sign_up(client, name="Olive Owner", organization_name="Acme Support")
-    invitation = await _invite(client, owner, "New.Agent@example.com")
+    invitation = await invite(client, owner, "New.Agent@example.com")
 
     async def delivered() -> bool:
         return bool(smtp_server.messages)
@@ -92,7 +82,7 @@ async def test_the_token_is_stored_encrypted_and_never_in_the_outbox(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     owner = await sign_up(client)
-    invitation = await _invite(client, owner, "sealed@example.com")
+    invitation = await invite(client, owner, "sealed@example.com")
     token = invitation["token"]
     stored = await _stored_token(session, invitation["id"])
     assert stored is not None
@@ -112,7 +102,7 @@ async def test_an_unreachable_smtp_server_is_a_retriable_error(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     owner = await sign_up(client)
-    invitation = await _invite(client, owner, "later@example.com")
+    invitation = await invite(client, owner, "later@example.com")
     with pytest.raises(RetriableError, match="unavailable"):
         await tasks.mail_invitation(session, uuid.UUID(invitation["id"]))
     await session.rollback()
@@ -124,7 +114,7 @@ async def test_the_worker_retries_until_the_smtp_server_is_back(
 ) -> None:
     owner = await sign_up(client)
     seen = len(celery_worker.log.read_bytes())
-    await _invite(client, owner, "patient@example.com")
+    await invite(client, owner, "patient@example.com")
 
     async def retried() -> bool:
         log = celery_worker.log.read_bytes()[seen:].decode(errors="replace")
@@ -164,7 +154,7 @@ async def test_nothing_is_sent_when_mail_is_disabled(
     mail_disabled: None,
 ) -> None:
     owner = await sign_up(client)
-    invitation = await _invite(client, owner, "quiet@example.com")
+    invitation = await invite(client, owner, "quiet@example.com")
     assert invitation["token"].startswith("tci")
     assert await tasks.mail_invitation(session, uuid.UUID(invitation["id"])) is False
     assert smtp_server.messages == []
@@ -174,10 +164,10 @@ async def test_a_withdrawn_or_accepted_invitation_is_not_mailed(
     client: httpx.AsyncClient, session: AsyncSession, smtp_server: SmtpServer
 ) -> None:
     owner = await sign_up(client)
-    withdrawn = await _invite(client, owner, "withdrawn@example.com")
+    withdrawn = await invite(client, owner, "withdrawn@example.com")
     deleted = await client.delete(f"/v1/invitations/{withdrawn['id']}", headers=owner.headers)
     assert deleted.status_code == 204
-    accepted = await _invite(client, owner, "accepted@example.com")
+    accepted = await invite(client, owner, "accepted@example.com")
     joined = await client.post(
         "/v1/invitations/accept",
         json={"token": accepted["token"], "name": "Quick", "password": PASSWORD},

@@ -18,21 +18,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.accounts.conftest import PASSWORD, Account, sign_up
+from tests.accounts.conftest import PASSWORD, Account, invite, sign_up
 from tests.support.services import ROOT, free_port, wait_for_port
 
 pytestmark = pytest.mark.usefixtures("database")
 
 SCRIPT = ROOT / "tests" / "browser" / "accept_invitation.mjs"
-
-
-async def _invite(client: httpx.AsyncClient, owner: Account, email: str) -> dict[str, Any]:
-    created = await client.post(
-        "/v1/invitations", json={"email": email, "role": "agent"}, headers=owner.headers
-    )
-    assert created.status_code == 201, created.text
-    body: dict[str, Any] = created.json()
-    return body
 
 
 async def _status(client: httpx.AsyncClient, owner: Account, invitation_id: str) -> str:
@@ -50,7 +41,7 @@ async def test_opening_the_link_shows_the_form_and_accepts_nothing(
     client: httpx.AsyncClient,
 ) -> None:
     owner = await sign_up(client)
-    invitation = await _invite(client, owner, "scanned@example.com")
+    invitation = await invite(client, owner, "scanned@example.com")
     token = invitation["token"]
 
     page = await client.get(f"/v1/invitations/accept?token={quote(token)}")
@@ -131,7 +122,7 @@ async def test_a_new_invitee_joins_through_the_page_in_chromium(
     client: httpx.AsyncClient, live_api: str
 ) -> None:
     owner = await sign_up(client)
-    invitation = await _invite(client, owner, "browser.new@example.com")
+    invitation = await invite(client, owner, "browser.new@example.com")
     url = f"{live_api}/v1/invitations/accept?token={quote(invitation['token'])}"
 
     seen = _browse(
@@ -161,7 +152,7 @@ async def test_someone_with_an_account_signs_in_on_the_page_to_join(
 ) -> None:
     owner = await sign_up(client)
     member = await sign_up(client, email="browser.member@example.com")
-    invitation = await _invite(client, owner, member.email)
+    invitation = await invite(client, owner, member.email)
     url = f"{live_api}/v1/invitations/accept?token={quote(invitation['token'])}"
 
     seen = _browse(
