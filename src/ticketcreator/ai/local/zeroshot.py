@@ -106,13 +106,22 @@ class _WordMatcher:
         return np.asarray(matrix.toarray(), dtype=np.float32)
 
 
+# Fitted (minimum negative log-likelihood) to the development tickets' types, label names
+# with the default hints: 0.079 on English and 0.095 on German rows, the same within 0.004 on
+# either half. The former 0.03 stated a mean confidence of 0.81 for 56 % accuracy on English
+# rows; at 0.085 it states 0.61.
+SIMILARITY_TEMPERATURE: Final = 0.085
+
+
 class ZeroShotClassifier:
     """Nearest label by cosine similarity; probabilities via a temperature softmax.
 
-    ``temperature`` turns cosine gaps (typically 0.02-0.15 between labels) into usable
-    confidences; 0.03 gives ~0.8 to a label 0.05 ahead of the runner-up. ``lexical_weight``
-    adds that share of the word-match score (0-1, see :class:`_WordMatcher`) to the
-    similarity; 0 leaves the similarity alone.
+    ``temperature`` turns cosine gaps (typically 0.02-0.15 between labels) into confidences.
+    The default is the temperature at which similarity alone states its own accuracy (see
+    :data:`SIMILARITY_TEMPERATURE`). ``lexical_weight`` adds that share of the word-match
+    score (0-1, see :class:`_WordMatcher`) to the similarity; 0 leaves the similarity alone.
+    Word matches widen the gaps between labels, so a classifier using them needs its own
+    temperature.
     """
 
     def __init__(
@@ -120,7 +129,7 @@ class ZeroShotClassifier:
         embedder: Embedder,
         labels: Sequence[LabelSpec | str],
         *,
-        temperature: float = 0.03,
+        temperature: float = SIMILARITY_TEMPERATURE,
         lexical_weight: float = 0.0,
     ) -> None:
         specs = [label if isinstance(label, LabelSpec) else LabelSpec(label) for label in labels]
