@@ -3,7 +3,22 @@
 A :class:`LinearTextModel` is a class-balanced multinomial logistic regression over three
 feature blocks: hashed word/character TF-IDF (see :mod:`.features`), the MiniLM sentence
 embedding, and urgency-cue flags. Class balancing keeps rare categories predicted; the
-regression's own probabilities are the confidences that decide whether a field is applied.
+regression's probabilities, divided by a temperature fitted on held-back rows, are the
+confidences that decide whether a field is applied.
+
+Confidence calibration: with weak regularisation over a million hashed columns the regression
+is overconfident on noisy labels. On the synthetic customer-support tickets, priorities
+stated with a confidence of 0.8 or more were right only 64 % of the time, so an agent's
+threshold applied far more guesses than it meant to. Training therefore holds back
+``calibration_share`` of the rows, fits the model on the rest, and picks the temperature T
+that minimises the held-back rows' negative log-likelihood of ``softmax(logits / T)``; the
+final model is fitted on every row and its weights are divided by T. Measured on five seeded
+80/20 splits of the development data (expected calibration error, plain -> calibrated):
+customer-support category 0.089 -> 0.036, priority 0.170 -> 0.049, type 0.083 -> 0.052;
+helpdesk category 0.030 -> 0.032, priority 0.014 -> 0.009, type 0.012 -> 0.003. Training
+takes 1.7-2.0 times as long. Dividing by a positive T never changes which label a model
+picks, so accuracy and macro-F1 stay as they are; only the confidences move (a priority
+conditioned on the type model's probabilities can move: helpdesk macro-F1 changed by 0.0004).
 
 Measured on three seeded 80/20 splits of the development data, as mean macro-F1 gain over
 the class-balanced TF-IDF + logistic regression baseline: endava priority +0.026 and tobi
@@ -30,7 +45,9 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 
 from ticketcreator.ai.local.base import FloatArray, softmax
 from ticketcreator.ai.local.cues import cue_features
@@ -52,6 +69,8 @@ class TrainingConfig:
     cue_weight: float = 0.5
     min_df: int = 1
     max_iter: int = 3000
+    calibration_share: float = 0.2  # rows held back to fit the confidence temperature
+    min_calibration_rows: int = 50  # fewer held-back rows than this: no calibration (T = 1)
 
 
 @dataclass
@@ -60,9 +79,10 @@ class LinearTextModel:
 
     classes: tuple[str, ...]
     featurizer: HashedTfidf
-    coef: FloatArray  # (n_classes, n_features)
-    intercept: FloatArray  # (n_classes,)
+    coef: FloatArray  # (n_classes, n_features), already divided by ``temperature``
+    intercept: FloatArray  # (n_classes,), likewise
     config: TrainingConfig = field(default_factory=TrainingConfig)
+    temperature: float = 1.0  # the calibration temperature folded into the weights (a record)
 
     def predict_proba(
         self,
@@ -75,9 +95,17 @@ class LinearTextModel:
         ``prepared`` (from :func:`prepare_texts`) lets several task models share the
         text hashing and cue matching of the same tickets.
         """
+        return softmax(self.logits(texts, embeddings, prepared))
+
+    def logits(
+        self,
+        texts: Sequence[str],
+        embeddings: FloatArray,
+        prepared: PreparedTexts | None = None,
+    ) -> FloatArray:
         prepared = prepared or prepare_texts(texts)
         features = _features(self.featurizer, prepared, embeddings, self.config)
-        return softmax(np.asarray(features @ self.coef.T) + self.intercept)
+        return np.asarray(features @ self.coef.T + self.intercept, dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -114,13 +142,28 @@ def train_linear_model(
     labels: Sequence[str],
     config: TrainingConfig | None = None,
 ) -> LinearTextModel:
-    """Fit one task on labelled tickets (at least two distinct labels required)."""
+    """Fit one task on labelled tickets (at least two distinct labels required).
+
+    The confidences are calibrated on held-back rows when there are enough of them (see the
+    module notes); the returned model is always fitted on every row.
+    """
     config = config or TrainingConfig()
-    y = np.array(labels, dtype=str)
-    classes = tuple(sorted(set(y.tolist())))
-    if len(classes) < 2:
+    texts, y = list(texts), np.array(labels, dtype=str)
+    if len(set(y.tolist())) < 2:
         raise ValueError("training needs at least two distinct labels")
-    featurizer = HashedTfidf.fit(list(texts), min_df=config.min_df)
+    temperature = _held_out_temperature(texts, embeddings, y, config)
+    model = _fit(texts, embeddings, y, config)
+    model.coef /= np.float32(temperature)
+    model.intercept /= np.float32(temperature)
+    model.temperature = temperature
+    return model
+
+
+def _fit(
+    texts: list[str], embeddings: FloatArray, y: npt.NDArray[np.str_], config: TrainingConfig
+) -> LinearTextModel:
+    classes = tuple(sorted(set(y.tolist())))
+    featurizer = HashedTfidf.fit(texts, min_df=config.min_df)
     features = _features(featurizer, prepare_texts(texts), embeddings, config)
     regression = LogisticRegression(
         C=config.c, class_weight="balanced", max_iter=config.max_iter
@@ -131,6 +174,50 @@ def train_linear_model(
     return LinearTextModel(
         classes, featurizer, coef.astype(np.float32), intercept.astype(np.float32), config
     )
+
+
+def _held_out_temperature(
+    texts: list[str], embeddings: FloatArray, y: npt.NDArray[np.str_], config: TrainingConfig
+) -> float:
+    """The temperature fitted on ``calibration_share`` of the rows (1.0 when too few)."""
+    held = round(len(y) * config.calibration_share)
+    if held < config.min_calibration_rows:
+        return 1.0
+    _, counts = np.unique(y, return_counts=True)
+    fit_rows, held_rows = train_test_split(
+        np.arange(len(y)),
+        test_size=held,
+        random_state=0,
+        stratify=y if counts.min() >= 2 else None,
+    )
+    if len(set(y[fit_rows].tolist())) < 2:
+        return 1.0
+    model = _fit([texts[i] for i in fit_rows], embeddings[fit_rows], y[fit_rows], config)
+    known = np.array([label in model.classes for label in y[held_rows]])
+    held_rows = held_rows[known]
+    logits = model.logits([texts[i] for i in held_rows], embeddings[held_rows])
+    truth = np.array([model.classes.index(label) for label in y[held_rows]])
+    return fit_temperature(logits, truth)
+
+
+def fit_temperature(logits: FloatArray, truth: npt.NDArray[np.integer]) -> float:
+    """The T in [0.2, 10] that minimises the mean negative log-likelihood of softmax(logits/T).
+
+    ``truth`` holds each row's true class as a column index into ``logits``.
+    """
+    logits = logits.astype(np.float64)
+    rows = np.arange(len(truth))
+
+    def negative_log_likelihood(log_t: float) -> float:
+        scaled = logits / np.exp(log_t)
+        scaled -= scaled.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(scaled).sum(axis=1))
+        return float(np.mean(log_norm - scaled[rows, truth]))
+
+    result = minimize_scalar(
+        negative_log_likelihood, bounds=(np.log(0.2), np.log(10.0)), method="bounded"
+    )
+    return float(np.exp(result.x))
 
 
 def _config_from(data: dict[str, Any]) -> TrainingConfig:
@@ -145,7 +232,11 @@ def models_to_bytes(models: dict[str, LinearTextModel], metadata: dict[str, Any]
         "format_version": FORMAT_VERSION,
         "metadata": metadata,
         "tasks": {
-            name: {"classes": list(model.classes), "config": model.config.__dict__}
+            name: {
+                "classes": list(model.classes),
+                "config": model.config.__dict__,
+                "temperature": model.temperature,
+            }
             for name, model in models.items()
         },
     }
@@ -186,6 +277,7 @@ def models_from_bytes(blob: bytes) -> tuple[dict[str, LinearTextModel], dict[str
                 coef=coef,
                 intercept=intercept,
                 config=_config_from(task["config"]),
+                temperature=float(task.get("temperature", 1.0)),
             )
     return models, header["metadata"]
 
@@ -195,6 +287,7 @@ __all__ = [
     "LinearTextModel",
     "PreparedTexts",
     "TrainingConfig",
+    "fit_temperature",
     "models_from_bytes",
     "models_to_bytes",
     "prepare_texts",
