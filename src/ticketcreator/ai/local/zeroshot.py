@@ -185,6 +185,19 @@ def order_priority_scale(labels: Sequence[str]) -> tuple[list[str], str]:
     return ordered, ordered[len(ordered) // 2]
 
 
+# Zero-shot priority confidences, measured on the development customer-support tickets (high /
+# medium / low). No cue: the default level was right 42 % of the time. Urgent cues of strength
+# 0.75 or more: 52 % (outage, urgent, blocked, data loss alone: 63-68 %); weaker ones 42 %.
+# Calm cues (a question, a wish, no rush) moving the level down: 24-32 %. The former
+# 0.45 + 0.4 x strength stated up to 0.85 for either direction. Now urgent cues state
+# 0.45 + 0.2 x strength (0.6-0.65 from strength 0.75, so an agent's 0.6 threshold applies
+# them) and calm cues 0.4, which leaves them as suggestions.
+_NO_CUE_CONFIDENCE: Final = 0.45
+_URGENT_CUE_CONFIDENCE: Final = 0.2  # per unit of cue strength, on top of the no-cue value
+_CALM_CUE_CONFIDENCE: Final = 0.4
+_LEAD: Final = 0.05  # least margin of the chosen level over an even split (2-level scales)
+
+
 class CuePriorityClassifier:
     """Priority from urgency cues: no cue -> the default level; strong cues -> more urgent.
 
@@ -213,8 +226,14 @@ class CuePriorityClassifier:
         for row, text in enumerate(texts):
             cue = score_cues(text)
             level = self.level_for(cue.urgency)
-            # Confidence: weak when no cue fired (we only know the default), firmer with cues.
-            sure = 0.45 + 0.4 * min(1.0, abs(cue.urgency)) if cue.cues else 0.45
+            # Confidence: weak when no cue fired (we only know the default), firmer with
+            # urgent cues; always above the other levels' share so the level stays the pick.
+            sure = _NO_CUE_CONFIDENCE
+            if cue.urgency > 0:
+                sure += _URGENT_CUE_CONFIDENCE * min(1.0, cue.urgency)
+            elif cue.urgency < 0:
+                sure = _CALM_CUE_CONFIDENCE
+            sure = max(sure, 1.0 / len(self._classes) + _LEAD)
             out[row, :] = (1.0 - sure) / max(1, len(self._classes) - 1)
-            out[row, level] = sure if len(self._classes) > 1 else 1.0
+            out[row, level] = min(sure, 1.0)
         return out
