@@ -261,7 +261,7 @@ def test_serialised_models_reject_foreign_and_newer_blobs() -> None:
     texts = [t.text for t in tickets]
     model = train_linear_model(texts, FAKE.encode(texts), [t.category for t in tickets], FAST)
     blob = models_to_bytes({"category": model}, {})
-    models, _ = models_from_bytes(blob)
+    models, _, _ = models_from_bytes(blob)
     assert models["category"].classes == ("access", "billing", "network")
     with pytest.raises(ValueError, match="too new"):
         models_from_bytes(_with_header(blob, format_version=99))
@@ -282,7 +282,7 @@ def test_format_1_models_load_with_their_margins_and_offsets_folded_in() -> None
         {"category.coef": model.coef / 2, "category.intercept": model.intercept / 2,
          "category.bias": offsets},
     )  # fmt: skip
-    loaded, _ = models_from_bytes(v1)
+    loaded, _, _ = models_from_bytes(v1)
     margins = model.predict_proba(texts, vectors)
     expected = np.exp(np.log(margins) + offsets)
     expected /= expected.sum(axis=1, keepdims=True)

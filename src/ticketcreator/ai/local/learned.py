@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -58,6 +58,7 @@ _MAGIC: Final = "ticketcreator.triage-model"
 # Format 1 stored linear-SVM margins, turned into probabilities by softmax(2 x margin) and
 # then shifted by per-class log-probability offsets: both fold exactly into coef/intercept.
 _V1_MARGIN_SCALE: Final = 2.0
+_EXTRA: Final = "extra."
 
 
 @dataclass(frozen=True)
@@ -225,8 +226,16 @@ def _config_from(data: dict[str, Any]) -> TrainingConfig:
     return TrainingConfig(**{key: value for key, value in data.items() if key in fields})
 
 
-def models_to_bytes(models: dict[str, LinearTextModel], metadata: dict[str, Any]) -> bytes:
-    """Serialise named task models (e.g. ``category``) into one versioned ``.npz`` blob."""
+def models_to_bytes(
+    models: dict[str, LinearTextModel],
+    metadata: dict[str, Any],
+    extra: Mapping[str, npt.NDArray[Any]] | None = None,
+) -> bytes:
+    """Serialise named task models (e.g. ``category``) into one versioned ``.npz`` blob.
+
+    ``extra`` holds further named plain arrays stored beside the models (e.g. a label
+    memory); readers that do not know them ignore them.
+    """
     header = {
         "magic": _MAGIC,
         "format_version": FORMAT_VERSION,
@@ -248,13 +257,20 @@ def models_to_bytes(models: dict[str, LinearTextModel], metadata: dict[str, Any]
         arrays[f"{name}.idf"] = model.featurizer.idf
         arrays[f"{name}.coef"] = model.coef.astype(np.float16)
         arrays[f"{name}.intercept"] = model.intercept
+    for name, array in (extra or {}).items():
+        arrays[f"{_EXTRA}{name}"] = array
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
-def models_from_bytes(blob: bytes) -> tuple[dict[str, LinearTextModel], dict[str, Any]]:
-    """Inverse of :func:`models_to_bytes`; rejects foreign or newer formats."""
+def models_from_bytes(
+    blob: bytes,
+) -> tuple[dict[str, LinearTextModel], dict[str, Any], dict[str, npt.NDArray[Any]]]:
+    """Inverse of :func:`models_to_bytes`: models, metadata and the extra arrays.
+
+    Rejects foreign or newer formats.
+    """
     with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
         header = json.loads(archive["header"].tobytes().decode())
         if header.get("magic") != _MAGIC:
@@ -279,7 +295,12 @@ def models_from_bytes(blob: bytes) -> tuple[dict[str, LinearTextModel], dict[str
                 config=_config_from(task["config"]),
                 temperature=float(task.get("temperature", 1.0)),
             )
-    return models, header["metadata"]
+        extra = {
+            name.removeprefix(_EXTRA): archive[name]
+            for name in archive.files
+            if name.startswith(_EXTRA)
+        }
+    return models, header["metadata"], extra
 
 
 __all__ = [

@@ -4,6 +4,8 @@
 conditioned on type when the organization's data shows that some types always carry one
 priority (e.g. every service request is "low"): those rows are decided by the type model and
 the priority model is trained on the remaining rows only, where priority is a real decision.
+A :class:`~.memory.LabelMemory` of the labelled tickets then lets a near-copy of one of them
+take its labels.
 
 :class:`ZeroShotTriage` serves organizations without labelled tickets: label-name similarity
 for category and type, urgency cues for priority.
@@ -33,6 +35,7 @@ from ticketcreator.ai.local.learned import (
     prepare_texts,
     train_linear_model,
 )
+from ticketcreator.ai.local.memory import LabelMemory
 from ticketcreator.ai.local.zeroshot import (
     CuePriorityClassifier,
     LabelSpec,
@@ -114,6 +117,7 @@ class LearnedTriage:
     models: dict[str, LinearTextModel]
     implied_priority: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    memory: LabelMemory | None = None
 
     @classmethod
     def train(
@@ -125,7 +129,8 @@ class LearnedTriage:
     ) -> LearnedTriage:
         """Train every task that has at least two distinct labels among ``rows``.
 
-        ``embeddings`` are the rows' MiniLM vectors in the same order.
+        ``embeddings`` are the rows' MiniLM vectors in the same order, oldest ticket first
+        (the label memory keeps the most recent ones).
         """
         models: dict[str, LinearTextModel] = {}
         texts = [row.text for row in rows]
@@ -147,7 +152,10 @@ class LearnedTriage:
                 [texts[i] for i in keep], embeddings[keep], labels, config
             )
         info = {"model": MODEL_NAME, "trained_rows": len(rows), **dict(metadata or {})}
-        return cls(models=models, implied_priority=implied, metadata=info)
+        memory = LabelMemory.of(
+            embeddings, {task: [row.label(task) for row in rows] for task in models}
+        )
+        return cls(models=models, implied_priority=implied, metadata=info, memory=memory)
 
     def predict_proba(
         self, texts: Sequence[str], embeddings: FloatArray
@@ -160,6 +168,12 @@ class LearnedTriage:
         }
         if self.implied_priority and "priority" in out and "type" in out:
             out["priority"] = self._condition_priority(out["priority"], out["type"])
+        if self.memory is not None:
+            neighbours = self.memory.nearest(embeddings)
+            out = {
+                task: (classes, self.memory.pull(task, classes, proba, neighbours))
+                for task, (classes, proba) in out.items()
+            }
         return out
 
     def _condition_priority(
@@ -192,14 +206,17 @@ class LearnedTriage:
     def to_bytes(self) -> bytes:
         """Versioned, pickle-free serialisation for storage in the database."""
         return models_to_bytes(
-            self.models, {**self.metadata, "implied_priority": self.implied_priority}
+            self.models,
+            {**self.metadata, "implied_priority": self.implied_priority},
+            self.memory.to_arrays() if self.memory is not None else {},
         )
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> LearnedTriage:
-        models, metadata = models_from_bytes(blob)
+        models, metadata, extra = models_from_bytes(blob)
         implied = metadata.pop("implied_priority", {})
-        return cls(models=models, implied_priority=implied, metadata=metadata)
+        memory = LabelMemory.from_arrays(extra) if extra else None
+        return cls(models=models, implied_priority=implied, metadata=metadata, memory=memory)
 
 
 def category_classifier(
