@@ -34,8 +34,7 @@ from ticketcreator.ai.evaluation import (
     row_text,
     train_baseline,
 )
-from ticketcreator.ai.local.encoder import MiniLMEncoder
-from ticketcreator.ai.local.triage import TRIAGE_MAX_TOKENS, LearnedTriage
+from ticketcreator.ai.local.triage import LearnedTriage, triage_encoder
 from ticketcreator.core.modelstore import ModelStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,7 +78,7 @@ def main() -> None:
 
     model_dir = ModelStore(args.models_dir).path("minilm")
     before = _resident_mb()
-    encoder = MiniLMEncoder(model_dir, max_tokens=TRIAGE_MAX_TOKENS)
+    encoder = triage_encoder(model_dir)
     encoder.encode(["warm-up"])
     loaded, peak = _resident_mb() - before, _peak_mb() - before
     rng = random.Random(42)

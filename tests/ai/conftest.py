@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ticketcreator.ai.local.encoder import MiniLMEncoder
+from ticketcreator.ai.local.triage import triage_encoder
 from ticketcreator.core.modelstore import ModelStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,7 +25,14 @@ def minilm_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def encoder(minilm_dir: Path) -> MiniLMEncoder:
+    """The float encoder, which reproduces the published model."""
     return MiniLMEncoder(minilm_dir)
+
+
+@pytest.fixture(scope="session")
+def quantized_encoder(minilm_dir: Path) -> MiniLMEncoder:
+    """The encoder the triage service runs (int8 weights, 128 word pieces)."""
+    return triage_encoder(minilm_dir)
 
 
 @pytest.fixture(scope="session")

@@ -81,6 +81,28 @@ def test_the_service_reads_tickets_as_the_triage_models_were_measured() -> None:
     from ticketcreator.ai.triage import local_provider
 
     assert local_provider.encoder().max_tokens == TRIAGE_MAX_TOKENS
+    assert local_provider.encoder().quantized
+
+
+def test_int8_weights_keep_the_vectors_close(
+    encoder: MiniLMEncoder, quantized_encoder: MiniLMEncoder
+) -> None:
+    texts = [
+        "A man is eating food.",
+        "The VPN keeps disconnecting every few minutes from home wifi",
+        "Seit dem Update startet die App nicht mehr, bitte dringend prüfen",
+        "checkout fails with a 502 after paying " * 8,
+        "hi please provide access folder thanks engineer",
+    ]
+    exact, quantized = encoder.encode(texts), quantized_encoder.encode(texts)
+    # Measured on 300 development tickets: cosine 0.979 at worst, 0.993 on average.
+    cosine = (exact * quantized).sum(axis=1)
+    assert cosine.min() > 0.97
+    assert cosine.max() < 0.9999  # the int8 graph really runs
+    assert cosine.mean() > 0.985
+    np.testing.assert_allclose(np.linalg.norm(quantized, axis=1), 1.0, atol=1e-5)
+    food, pasta = quantized_encoder.encode(["A man is eating food.", "A man is eating pasta."])
+    assert float(food @ pasta) == pytest.approx(0.7035, abs=0.02)
 
 
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads Linux /proc")

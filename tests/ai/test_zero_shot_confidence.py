@@ -26,9 +26,11 @@ CATEGORIES = [
         ("Please reset my password, I cannot log in", "Access"),
     ],
 )
-def test_a_clear_ticket_is_confident(encoder: MiniLMEncoder, text: str, category: str) -> None:
-    classifier = category_classifier(encoder, CATEGORIES)
-    [proba] = classifier.predict_proba([text], encoder.encode([text]))
+def test_a_clear_ticket_is_confident(
+    quantized_encoder: MiniLMEncoder, text: str, category: str
+) -> None:
+    classifier = category_classifier(quantized_encoder, CATEGORIES)
+    [proba] = classifier.predict_proba([text], quantized_encoder.encode([text]))
     assert classifier.classes[int(proba.argmax())] == category
     assert proba.max() > 0.7  # measured 0.76-0.98
 
@@ -42,7 +44,7 @@ def test_a_clear_ticket_is_confident(encoder: MiniLMEncoder, text: str, category
         "Checkout page shows error 500 when I click Pay",
     ],
 )
-def test_a_vague_ticket_stays_a_suggestion(encoder: MiniLMEncoder, text: str) -> None:
-    classifier = category_classifier(encoder, CATEGORIES)
-    [proba] = classifier.predict_proba([text], encoder.encode([text]))
+def test_a_vague_ticket_stays_a_suggestion(quantized_encoder: MiniLMEncoder, text: str) -> None:
+    classifier = category_classifier(quantized_encoder, CATEGORIES)
+    [proba] = classifier.predict_proba([text], quantized_encoder.encode([text]))
     assert proba.max() < 0.55  # measured 0.33-0.49; with the former temperature 0.66-0.99

@@ -44,8 +44,7 @@ def eval_command(
         group_by_family,
         read_rows,
     )
-    from ticketcreator.ai.local.encoder import MiniLMEncoder
-    from ticketcreator.ai.local.triage import TRIAGE_MAX_TOKENS
+    from ticketcreator.ai.local.triage import triage_encoder
 
     try:
         train_rows, test_rows = read_rows(train), read_rows(test)
@@ -56,9 +55,7 @@ def eval_command(
         report = evaluate_baseline(train_rows, test_rows)
     else:
         try:
-            encoder = MiniLMEncoder(
-                ModelStore(models_dir).path("minilm"), max_tokens=TRIAGE_MAX_TOKENS
-            )
+            encoder = triage_encoder(ModelStore(models_dir).path("minilm"))
         except ModelMissingError as error:
             typer.echo(str(error), err=True)
             raise typer.Exit(code=2) from error

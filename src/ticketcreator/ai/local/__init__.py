@@ -2,7 +2,7 @@
 
 Typical use by the service (one encoder per worker process, loaded once)::
 
-    encoder = MiniLMEncoder(ModelStore(models_dir).path("minilm"), max_tokens=128)
+    encoder = triage_encoder(ModelStore(models_dir).path("minilm"))
     vectors = encoder.encode([ticket_text(subject, body)])
     model = LearnedTriage.from_bytes(stored_blob)        # or ZeroShotTriage(encoder, labels)
     predictions = model.predict([text], vectors)[0]       # {"category": Prediction, ...}
@@ -20,6 +20,7 @@ from ticketcreator.ai.local.triage import (
     LearnedTriage,
     ZeroShotTriage,
     ticket_text,
+    triage_encoder,
 )
 from ticketcreator.ai.local.zeroshot import LabelSpec
 
@@ -42,4 +43,5 @@ __all__ = [
     "score_cues",
     "ticket_text",
     "train_and_compare",
+    "triage_encoder",
 ]

@@ -13,6 +13,14 @@ cosine 0.9999998; encoding in batches of 32 took 36.6 against 22.8 ms per ticket
 
 Threads: each encoder runs its graph on ``threads`` threads (default 1), so several Celery
 worker processes never oversubscribe the CPU. Texts are cut at ``max_tokens`` word pieces.
+
+``quantized`` stores each dense layer's weights as int8 (one scale per output column) and
+quantizes its input to uint8 on every call, the scheme of ONNX Runtime's dynamic
+quantization. Measured on one core (300 development tickets, 128 word pieces at most): 2.2x
+faster (a 128-piece ticket 15.4-15.9 ms instead of 34.5-35.6 ms), 93 instead of 153 MB
+resident after load, vectors within cosine 0.979 (mean 0.993) of the float model's. The
+triage service runs it (see :func:`ticketcreator.ai.local.triage.triage_encoder`); the
+float graph stays the reference that reproduces the published model.
 """
 
 from __future__ import annotations
@@ -74,12 +82,17 @@ class _GraphBuilder:
         return output
 
 
-def _encoder_graph(weights: dict[str, FloatArray], layers: int, heads: int, eps: float) -> bytes:
+def _encoder_graph(
+    weights: dict[str, FloatArray], layers: int, heads: int, eps: float, *, quantized: bool
+) -> bytes:
     """The transformer layers as a serialised ONNX model.
 
     Inputs: ``hidden`` (batch, tokens, 384), the embedded and normalised tokens, and
     ``mask_bias`` (batch, 1, 1, tokens), 0 for real tokens and -1e9 for padding. Output:
-    ``out``, the last layer's hidden states. Weights keep their float32 values exactly.
+    ``out``, the last layer's hidden states. Weights keep their float32 values exactly,
+    unless ``quantized``: then every dense layer's weights are int8 with one scale per output
+    column, and its input is quantized to uint8 per call (ONNX Runtime's dynamic quantization
+    scheme, built here directly).
     """
     g = _GraphBuilder()
     head_dim = EMBEDDING_DIM // heads
@@ -91,11 +104,24 @@ def _encoder_graph(weights: dict[str, FloatArray], layers: int, heads: int, eps:
     g.weight("one", np.array(1.0, dtype=np.float32))
     g.weight("inv_sqrt2", np.array(1.0 / np.sqrt(2.0), dtype=np.float32))
 
+    def matmul(x: str, w: FloatArray, out: str) -> str:
+        """x @ w, in float32 or with int8 weights and uint8 activations."""
+        if not quantized:
+            return g.node("MatMul", [x, g.weight(out + ".w", w)], out)
+        scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0
+        g.weight(out + ".wq", np.round(w / scale).astype(np.int8))
+        g.weight(out + ".wz", np.zeros(w.shape[1], dtype=np.int8))
+        xq = [out + ".xq", out + ".xs", out + ".xz"]
+        g.nodes.append(helper.make_node("DynamicQuantizeLinear", [x], xq, name=out + ".xq"))
+        product = g.node("MatMulInteger", [xq[0], out + ".wq", xq[2], out + ".wz"], out + ".i32")
+        product = g.node("Cast", [product], out + ".f32", to=TensorProto.FLOAT)
+        scales = g.node("Mul", [xq[1], g.weight(out + ".ws", scale.astype(np.float32))], out + ".s")
+        return g.node("Mul", [product, scales], out)
+
     def dense(x: str, prefix: str, out: str) -> str:
         """x @ W.T + b for a torch ``Linear`` stored as weight (out, in) and bias (out,)."""
-        w = g.weight(out + ".w", weights[prefix + ".weight"].T)
         b = g.weight(out + ".b", weights[prefix + ".bias"])
-        return g.node("Add", [g.node("MatMul", [x, w], out + ".mm"), b], out)
+        return g.node("Add", [matmul(x, weights[prefix + ".weight"].T, out + ".mm"), b], out)
 
     def norm(x: str, prefix: str, out: str) -> str:
         gamma = g.weight(out + ".g", weights[prefix + ".weight"])
@@ -113,12 +139,7 @@ def _encoder_graph(weights: dict[str, FloatArray], layers: int, heads: int, eps:
             [weights[f"{att}self.{part}.bias"] for part in ("query", "key", "value")]
         )
         qkv = g.node(
-            "Add",
-            [
-                g.node("MatMul", [x, g.weight(n + "qkv.w", qkv_w)], n + "qkv.mm"),
-                g.weight(n + "qkv.b", qkv_b),
-            ],
-            n + "qkv",
+            "Add", [matmul(x, qkv_w, n + "qkv.mm"), g.weight(n + "qkv.b", qkv_b)], n + "qkv"
         )
         # (batch, tokens, 3 * hidden) -> 3 x (batch, heads, tokens, head_dim)
         split = g.node(
@@ -190,10 +211,16 @@ class MiniLMEncoder:
     """
 
     def __init__(
-        self, model_dir: Path, *, max_tokens: int = DEFAULT_MAX_TOKENS, threads: int = 1
+        self,
+        model_dir: Path,
+        *,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        threads: int = 1,
+        quantized: bool = False,
     ) -> None:
         config = json.loads((model_dir / "config.json").read_text())
         self.max_tokens = min(max_tokens, int(config["max_position_embeddings"]))
+        self.quantized = quantized
         self._eps = float(config["layer_norm_eps"])
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.no_padding()
@@ -218,6 +245,7 @@ class MiniLMEncoder:
             int(config["num_hidden_layers"]),
             int(config["num_attention_heads"]),
             self._eps,
+            quantized=quantized,
         )
         self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         del graph, weights

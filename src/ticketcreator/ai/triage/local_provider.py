@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from ticketcreator.ai import text as analysis
 from ticketcreator.ai.local.base import FloatArray, Prediction, TextClassifier, to_predictions
 from ticketcreator.ai.local.encoder import MiniLMEncoder
-from ticketcreator.ai.local.triage import TRIAGE_MAX_TOKENS, LearnedTriage, category_classifier
+from ticketcreator.ai.local.triage import LearnedTriage, category_classifier, triage_encoder
 from ticketcreator.ai.local.zeroshot import (
     CuePriorityClassifier,
     LabelSpec,
@@ -50,7 +50,7 @@ from ticketcreator.core.config import get_settings
 from ticketcreator.core.modelstore import ModelStore
 from ticketcreator.tickets.models import Priority, TicketType
 
-ENCODER_NAME: Final = "all-MiniLM-L6-v2"
+ENCODER_NAME: Final = "all-MiniLM-L6-v2-int8"
 ZERO_SHOT_VERSION: Final = "zero-shot"
 MAX_TAGS: Final = 5
 _LEARNED_CACHE_SIZE: Final = 32
@@ -72,12 +72,10 @@ _TAG_CHARS = re.compile(r"[^\w.+#-]+")
 def encoder() -> MiniLMEncoder:
     """The process's sentence encoder (the installed all-MiniLM-L6-v2 weights).
 
-    It reads as many word pieces as the triage models were measured with, so a ticket costs
-    the service what ``ai eval`` and ``bench/ai_triage.py`` report.
+    It is built as the triage models were measured with (word pieces, int8 weights), so a
+    ticket costs the service what ``ai eval`` and ``bench/ai_triage.py`` report.
     """
-    return MiniLMEncoder(
-        ModelStore(get_settings().models.dir).path("minilm"), max_tokens=TRIAGE_MAX_TOKENS
-    )
+    return triage_encoder(ModelStore(get_settings().models.dir).path("minilm"))
 
 
 def embed(text: str) -> FloatArray:
