@@ -132,7 +132,9 @@ class Worker:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> None:
-        env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT)}
+        # The checkout's own sources come first, whichever checkout the virtualenv was made in.
+        path = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+        env = {**os.environ, **self.env, "PYTHONPATH": path}
         self.process = subprocess.Popen(
             [
                 sys.executable,
