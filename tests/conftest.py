@@ -105,6 +105,9 @@ async def _isolate(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """After each test: an empty broker and cache (no queued work or rate-limit counts leak
     into the next test), and empty tables if the test used the database."""
     yield
+    from ticketcreator.accounts.auth import principals
+
+    principals.clear()  # callers verified in this test are not reused by the next one
     if _redis.running:
         cache, broker = redis.Redis(port=_redis.port, db=0), redis.Redis(port=_redis.port, db=1)
         try:

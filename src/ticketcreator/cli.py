@@ -93,10 +93,13 @@ def openapi_text(document: dict[str, object]) -> str:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
-    workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Server processes (default: `api.workers`, else one per CPU)."),
+    ] = None,
     reload: Annotated[bool, typer.Option(help="Reload on code changes.")] = False,
 ) -> None:
-    """Run the HTTP API (uvicorn)."""
+    """Run the HTTP API (uvicorn with uvloop and httptools)."""
     import uvicorn
 
     api = get_settings().api
@@ -105,11 +108,22 @@ def serve(
         factory=True,
         host=host or api.host,
         port=port or api.port,
-        workers=workers,
+        workers=1 if reload else server_workers(workers),
         reload=reload,
+        loop="uvloop",
+        http="httptools",
         log_config=None,
         proxy_headers=True,
     )
+
+
+def server_workers(requested: int | None = None) -> int:
+    """API processes to start: the option, else the `api.workers` setting, else one per CPU.
+
+    The API keeps no state of its own (PostgreSQL and Redis hold it), so processes scale with
+    cores.
+    """
+    return requested or get_settings().api.workers or os.cpu_count() or 1
 
 
 def _celery(argv: list[str]) -> None:

@@ -3,13 +3,19 @@
 Every route depends on exactly one of :func:`public` or :class:`Authorizer`. A test walks
 all routes and fails when one has neither, so no endpoint can forget its rule.
 ``Authorizer`` accepts ``Authorization: Bearer <jwt>``, ``Authorization: ApiKey <key>`` or
-``X-API-Key: <key>``, loads the caller's current role in the organization (role changes and
-revocations apply immediately), counts the request against the caller's rate limit, and
-checks the route's permission.
+``X-API-Key: <key>``, loads the caller's current role in the organization, counts the request
+against the caller's rate limit, and checks the route's permission.
+
+A verified caller is remembered by the API process for ``api.principal_cache_s`` seconds (at
+most 5), so most requests need no database look-up to authenticate. That is the bound within
+which a revoked API key or session, a removed member or a changed role takes effect in every
+process; the process that made the change forgets the organization's callers at once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,6 +32,7 @@ from starlette.routing import BaseRoute
 from ticketcreator.accounts.models import ApiKey, AuthSession, Membership, User
 from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Permission, Role
 from ticketcreator.accounts.tokens import decode_access_token, same_hash
+from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import get_session, utcnow
 from ticketcreator.core.errors import Forbidden, Unauthorized
 from ticketcreator.core.ratelimit import limit_principal
@@ -66,11 +73,70 @@ class Principal:
         return f"key:{self.api_key_id}" if self.api_key_id else f"user:{self.user_id}"
 
 
+class PrincipalCache:
+    """Verified callers of this process, each kept until its deadline (monotonic seconds)."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, key: str) -> Principal | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[1] <= time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        return entry[0]
+
+    def put(self, key: str, principal: Principal, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        if len(self._entries) >= self.MAX_ENTRIES:
+            now = time.monotonic()
+            self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
+            while len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.pop(next(iter(self._entries)))
+        self._entries[key] = (principal, time.monotonic() + seconds)
+
+    def forget(
+        self, *, organization_id: uuid.UUID | None = None, user_id: uuid.UUID | None = None
+    ) -> None:
+        """Drop the callers of an organization, or of a user in every organization."""
+        self._entries = {
+            key: (principal, until)
+            for key, (principal, until) in self._entries.items()
+            if not (
+                (organization_id is not None and principal.organization_id == organization_id)
+                or (user_id is not None and principal.user_id == user_id)
+            )
+        }
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+principals = PrincipalCache()
+
+
+def _cache_seconds(expires_at: float | None = None) -> float:
+    """How long a principal may be reused: the setting, cut at the credential's expiry."""
+    seconds = float(get_settings().api.principal_cache_s)
+    if expires_at is not None:
+        seconds = min(seconds, expires_at - time.time())
+    return seconds
+
+
 def _unauthorized(detail: str) -> Unauthorized:
     return Unauthorized(detail, headers={"WWW-Authenticate": 'Bearer realm="ticketcreator"'})
 
 
 async def principal_from_jwt(session: AsyncSession, token: str) -> Principal:
+    cache_key = "jwt:" + hashlib.sha256(token.encode()).hexdigest()
+    cached = principals.get(cache_key)
+    if cached is not None:
+        return cached
     claims = decode_access_token(token)
     row = (
         await session.execute(
@@ -91,13 +157,17 @@ async def principal_from_jwt(session: AsyncSession, token: str) -> Principal:
     ).first()
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         raise _unauthorized("The session has ended; log in again.")
-    return Principal(
+    principal = Principal(
         organization_id=claims.organization_id,
         role=row.role,
         permissions=ROLE_PERMISSIONS[row.role],
         user_id=claims.user_id,
         session_id=claims.session_id,
     )
+    # Reused until the token or its session expires, whichever is first (within the bound).
+    ends = min(claims.expires_at, row.expires_at).timestamp()
+    principals.put(cache_key, principal, _cache_seconds(ends))
+    return principal
 
 
 def split_api_key(key: str) -> str | None:
@@ -109,6 +179,10 @@ def split_api_key(key: str) -> str | None:
 
 
 async def principal_from_api_key(session: AsyncSession, key: str) -> Principal:
+    cache_key = "key:" + hashlib.sha256(key.encode()).hexdigest()
+    cached = principals.get(cache_key)
+    if cached is not None:
+        return cached
     prefix = split_api_key(key)
     api_key = (
         await session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)) if prefix else None
@@ -125,13 +199,16 @@ async def principal_from_api_key(session: AsyncSession, key: str) -> Principal:
     if record.last_used_at is None or now - record.last_used_at > _LAST_USED_RESOLUTION:
         await session.execute(update(ApiKey).where(ApiKey.id == record.id).values(last_used_at=now))
     scopes = frozenset(Permission(scope) for scope in record.scopes)
-    return Principal(
+    principal = Principal(
         organization_id=record.organization_id,
         role=record.role,
         permissions=ROLE_PERMISSIONS[record.role] & scopes,
         api_key_id=record.id,
         user_id=record.created_by,
     )
+    expires = record.expires_at.timestamp() if record.expires_at is not None else None
+    principals.put(cache_key, principal, _cache_seconds(expires))
+    return principal
 
 
 async def authenticate(

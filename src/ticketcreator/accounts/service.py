@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts import audit, repository
 from ticketcreator.accounts.audit import Actor, AuditAction, Origin
-from ticketcreator.accounts.auth import API_KEY_PREFIX, Principal
+from ticketcreator.accounts.auth import API_KEY_PREFIX, Principal, principals
 from ticketcreator.accounts.errors import (
     AlreadyMember,
     EmailTaken,
@@ -293,6 +293,7 @@ async def refresh(session: AsyncSession, refresh_token: str, origin: Origin) -> 
 async def _revoke_family(login: AuthSession, origin: Origin) -> None:
     async with session_factory()() as own:
         await repository.revoke_session(own, login.id, AuditAction.REFRESH_TOKEN_REUSED.value)
+        principals.forget(user_id=login.user_id)
         audit.record(
             own,
             AuditAction.REFRESH_TOKEN_REUSED,
@@ -307,6 +308,7 @@ async def _revoke_family(login: AuthSession, origin: Origin) -> None:
 async def logout(session: AsyncSession, principal: Principal, origin: Origin) -> None:
     _, session_id = _person(principal)
     await repository.revoke_session(session, session_id, AuditAction.LOGOUT.value)
+    principals.forget(user_id=principal.user_id)
     audit.record(
         session,
         AuditAction.LOGOUT,
@@ -339,6 +341,7 @@ async def change_password(
     revoked = await repository.revoke_sessions(
         session, user_id=user.id, reason=AuditAction.PASSWORD_CHANGED.value, keep=session_id
     )
+    principals.forget(user_id=user.id)
     audit.record(
         session,
         AuditAction.PASSWORD_CHANGED,
@@ -451,6 +454,7 @@ async def change_member_role(
     if body.role != Role.OWNER:
         _protect_last_owner(target, owners)
     target.role = body.role
+    principals.forget(organization_id=principal.organization_id)
     capped = 0
     if body.role.rank < previous.rank:
         capped = await repository.cap_api_key_roles(
@@ -477,6 +481,7 @@ async def remove_member(
     _protect_last_owner(target, owners)
     organization_id = principal.organization_id
     await repository.delete_membership(session, organization_id, user_id)
+    principals.forget(organization_id=organization_id)
     sessions = await repository.revoke_sessions(
         session,
         user_id=user_id,
@@ -754,6 +759,7 @@ async def revoke_api_key(
     if record.revoked_at is not None:
         return
     record.revoked_at = utcnow()
+    principals.forget(organization_id=principal.organization_id)
     audit.record(
         session,
         AuditAction.API_KEY_REVOKED,

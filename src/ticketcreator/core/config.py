@@ -57,6 +57,8 @@ class ApiSection(_Section):
     cors_origin_regex: str | None = r"^chrome-extension://[a-p]{32}$"
     docs_enabled: bool = True
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+    workers: int | None = Field(default=None, ge=1, le=256)
+    principal_cache_s: float = Field(default=5.0, ge=0, le=5)
 
 
 class DatabaseSection(_Section):
@@ -65,6 +67,8 @@ class DatabaseSection(_Section):
     max_overflow: int = Field(default=10, ge=0, le=200)
     pool_timeout_s: float = Field(default=10.0, gt=0)
     statement_timeout_ms: int = Field(default=30_000, ge=0)
+    pool_pre_ping: bool = False
+    pool_recycle_s: int = Field(default=1800, ge=-1)
     echo: bool = False
 
     @field_validator("url")

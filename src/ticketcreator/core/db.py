@@ -5,6 +5,11 @@ A request gets one session (created on first use by the :func:`get_session` depe
 the response is sent, so a failed commit is reported to the client; any exception rolls
 back. Services flush but never commit. After a commit, callbacks registered with
 :func:`after_commit` run (the outbox uses this to hand events to the broker).
+
+Reads (``GET`` and ``HEAD``) run each statement in its own implicit transaction
+(autocommit): they change nothing worth a transaction, and skipping ``BEGIN`` and ``COMMIT``
+saves two round trips per request. A read that must see several tables at one instant does
+it in one statement.
 """
 
 from __future__ import annotations
@@ -76,7 +81,8 @@ def get_engine() -> AsyncEngine:
             pool_size=cfg.pool_size,
             max_overflow=cfg.max_overflow,
             pool_timeout=cfg.pool_timeout_s,
-            pool_pre_ping=True,
+            pool_pre_ping=cfg.pool_pre_ping,
+            pool_recycle=cfg.pool_recycle_s,
             echo=cfg.echo,
             connect_args=connect_args,
         )
@@ -92,6 +98,15 @@ async def dispose_engine() -> None:
 
 def session_factory() -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(get_engine(), expire_on_commit=False, autoflush=False)
+
+
+def read_session_factory() -> async_sessionmaker[AsyncSession]:
+    """Sessions whose statements commit on their own (no BEGIN/COMMIT), for reads."""
+    engine = get_engine().execution_options(isolation_level="AUTOCOMMIT")
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+_READS = frozenset({"GET", "HEAD"})
 
 
 _AFTER_COMMIT = "ticketcreator_after_commit"
@@ -119,7 +134,8 @@ async def get_session(request: Request) -> AsyncSession:
     """The request's session; committed by :class:`UnitOfWorkRoute`."""
     session: AsyncSession | None = getattr(request.state, "db_session", None)
     if session is None:
-        session = session_factory()()
+        factory = read_session_factory() if request.method in _READS else session_factory()
+        session = factory()
         request.state.db_session = session
     return session
 

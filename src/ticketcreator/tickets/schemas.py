@@ -253,17 +253,20 @@ class TicketListQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: list[Status] = Field(default_factory=list)
-    priority: list[Priority] = Field(default_factory=list)
-    type: list[TicketType] = Field(default_factory=list)
-    source: list[Source] = Field(default_factory=list)
-    category_id: list[uuid.UUID] = Field(default_factory=list)
-    team_id: list[uuid.UUID] = Field(default_factory=list)
-    reporter_id: list[uuid.UUID] = Field(default_factory=list)
+    # Empty-list defaults, not ``default_factory=list``: FastAPI asks a factory's signature on
+    # every request that omits the parameter, and for a builtin that means parsing text.
+
+    status: list[Status] = Field(default=[])
+    priority: list[Priority] = Field(default=[])
+    type: list[TicketType] = Field(default=[])
+    source: list[Source] = Field(default=[])
+    category_id: list[uuid.UUID] = Field(default=[])
+    team_id: list[uuid.UUID] = Field(default=[])
+    reporter_id: list[uuid.UUID] = Field(default=[])
     assignee: list[Annotated[str, StringConstraints(max_length=40)]] = Field(
-        default_factory=list, description="A user id, `me` or `none` (unassigned)."
+        default=[], description="A user id, `me` or `none` (unassigned)."
     )
-    tag: list[TagName] = Field(default_factory=list)
+    tag: list[TagName] = Field(default=[])
     created_after: AwareDatetime | None = None
     created_before: AwareDatetime | None = None
     updated_after: AwareDatetime | None = None

@@ -314,9 +314,10 @@ async def _create(session: AsyncSession, principal: Principal, data: TicketCreat
         updated_at=now,
         tags=tags,
     )
+    language = get_settings().tickets.search_language
+    ticket.search_vector = repo.new_search_document(data.title, data.description, language)
     session.add(ticket)
     await session.flush()
-    await repo.refresh_search(session, ticket.id, get_settings().tickets.search_language)
     snapshot = TicketRead.model_validate(ticket).model_dump(mode="json")
     _record(session, principal, ticket, "created", new=snapshot)
     _publish(session, principal, ticket, "ticket.created", snapshot=snapshot)
