@@ -94,7 +94,7 @@ def free_port() -> int:
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited:\n{log.read_text()[-3000:]}")
@@ -218,6 +218,8 @@ def main() -> None:
             "--workers",
             str(args.workers),
             "--no-access-log",
+            "--timeout-worker-healthcheck",
+            "60",
             "--log-level",
             "warning",
         ],

@@ -112,6 +112,8 @@ def serve(
         reload=reload,
         loop="uvloop",
         http="httptools",
+        # A process busy starting (imports on a loaded machine) must not be killed as hung.
+        timeout_worker_healthcheck=60,
         log_config=None,
         proxy_headers=True,
     )
