@@ -147,6 +147,7 @@ class RateLimitSection(_Section):
     failed_logins_per_account: int = Field(default=10, ge=1)
     auth_requests_per_ip: int = Field(default=30, ge=1)
     auth_window_s: int = Field(default=900, ge=1)
+    refreshes_per_session: int = Field(default=30, ge=1)
     requests_per_principal: int = Field(default=600, ge=1)
     principal_window_s: int = Field(default=60, ge=1)
 
