@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.ext.asyncio import (
@@ -28,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from starlette.background import BackgroundTask, BackgroundTasks
 
 from ticketcreator.core.config import get_settings
+from ticketcreator.core.storable import reject_unstorable_text
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -125,13 +126,20 @@ async def get_session(request: Request) -> AsyncSession:
 
 
 class UnitOfWorkRoute(APIRoute):
-    """Commits the request's session once after the handler succeeded, before responding."""
+    """Commits the request's session once after the handler succeeded, before responding.
+
+    Text PostgreSQL cannot store is refused (422) before the handler runs.
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        json_body = self.body_field is not None and not isinstance(
+            self.body_field.field_info, params.Form
+        )
 
         async def run(request: Request) -> Response:
             try:
+                await reject_unstorable_text(request, json_body=json_body)
                 response = await handler(request)
                 session: AsyncSession | None = getattr(request.state, "db_session", None)
                 if session is not None:

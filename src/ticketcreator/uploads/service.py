@@ -27,6 +27,7 @@ from ticketcreator.attachments.models import Attachment
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import after_commit, utcnow
 from ticketcreator.core.errors import AppError, Conflict, Gone, NotFound, PayloadTooLarge
+from ticketcreator.core.storable import is_storable
 from ticketcreator.storage import Storage, get_storage
 from ticketcreator.uploads import repository
 from ticketcreator.uploads.content import SNIFF_SIZE, UploadPolicy, normalize
@@ -48,6 +49,8 @@ def parse_metadata(header: str | None) -> dict[str, str]:
             metadata[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise AppError(f"Upload-Metadata value of {key!r} is not base64 UTF-8.") from None
+        if not (is_storable(key) and is_storable(metadata[key])):
+            raise AppError(f"Upload-Metadata {key!r} holds a NUL character; it cannot be stored.")
     return metadata
 
 
