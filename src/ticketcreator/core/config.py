@@ -224,7 +224,7 @@ class MailSection(_Section):
     password: SecretStr | None = None
     timeout_s: float = Field(default=10.0, gt=0)
     from_address: str = "AI Ticket Creator <no-reply@localhost>"
-    invitation_url: str = "http://127.0.0.1:8000/v1/invitations/accept?token={token}"
+    invitation_url: str = "http://127.0.0.1:8000/v1/invitations/accept#token={token}"
 
     @field_validator("invitation_url")
     @classmethod
