@@ -130,8 +130,7 @@ def test_serve_refuses_to_start_in_production_without_keys(
     assert "refusing to start in production with development keys" in result.output
 
 
-@pytest.mark.parametrize("with_file_section", [False, True])
-def test_production_with_only_jwt_keys_refuses_the_development_encryption_key(
+def _production_with_real_jwt_keys(
     with_file_section: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if with_file_section:
@@ -140,6 +139,13 @@ def test_production_with_only_jwt_keys_refuses_the_development_encryption_key(
         _production_without_security_section(tmp_path, monkeypatch)
     monkeypatch.setenv("TC_SECURITY__JWT_SIGNING_KEYS", STRONG)
     monkeypatch.setenv("TC_SECURITY__JWT_ACTIVE_KID", "p1")
+
+
+@pytest.mark.parametrize("with_file_section", [False, True])
+def test_production_with_only_jwt_keys_refuses_the_development_encryption_key(
+    with_file_section: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _production_with_real_jwt_keys(with_file_section, tmp_path, monkeypatch)
     with pytest.raises(ConfigError) as refused:
         load_settings()
     message = str(refused.value)
@@ -162,12 +168,7 @@ def test_production_refuses_a_development_key_as_the_active_one(
 def test_production_starts_with_real_keys_and_no_development_key_active(
     with_file_section: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if with_file_section:
-        monkeypatch.setenv("TC_APP__ENVIRONMENT", "production")
-    else:
-        _production_without_security_section(tmp_path, monkeypatch)
-    monkeypatch.setenv("TC_SECURITY__JWT_SIGNING_KEYS", STRONG)
-    monkeypatch.setenv("TC_SECURITY__JWT_ACTIVE_KID", "p1")
+    _production_with_real_jwt_keys(with_file_section, tmp_path, monkeypatch)
     monkeypatch.setenv("TC_SECURITY__ENCRYPTION_KEYS", STRONG)
     monkeypatch.setenv("TC_SECURITY__ENCRYPTION_ACTIVE_KID", "p1")
     settings = load_settings()

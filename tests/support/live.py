@@ -24,7 +24,7 @@ def serve_api(
     process = subprocess.Popen(
         [*command, "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})},
+        env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}", **(env or {})},
         stderr=log,
         start_new_session=True,
     )

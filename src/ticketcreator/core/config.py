@@ -67,6 +67,7 @@ class DatabaseSection(_Section):
     pool_timeout_s: float = Field(default=10.0, gt=0)
     statement_timeout_ms: int = Field(default=30_000, ge=0)
     echo: bool = False
+    idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
 
     @field_validator("url")
     @classmethod
@@ -208,6 +209,8 @@ class UploadsSection(_Section):
     expire_interval_s: int = Field(default=3600, ge=10)
     lock_wait_s: float = Field(default=10.0, gt=0)
     allowed_types: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
+    body_read_timeout_s: float = Field(default=30.0, gt=0)
+    max_concurrent_per_principal: int = Field(default=4, ge=1)
 
 
 class TranscriptsSection(_Section):

@@ -69,9 +69,15 @@ def get_engine() -> AsyncEngine:
     engine = _engines.get(pid)
     if engine is None:
         cfg = get_settings().database
-        connect_args: dict[str, Any] = {}
+        server_settings: dict[str, str] = {}
         if cfg.statement_timeout_ms:
-            connect_args["server_settings"] = {"statement_timeout": str(cfg.statement_timeout_ms)}
+            server_settings["statement_timeout"] = str(cfg.statement_timeout_ms)
+        if cfg.idle_in_transaction_timeout_ms:
+            # A transaction left open (a stuck request or task) cannot hold a connection forever.
+            server_settings["idle_in_transaction_session_timeout"] = str(
+                cfg.idle_in_transaction_timeout_ms
+            )
+        connect_args: dict[str, Any] = {"server_settings": server_settings}
         engine = create_async_engine(
             cfg.url,
             pool_size=cfg.pool_size,
@@ -114,6 +120,17 @@ async def commit(session: AsyncSession) -> None:
     await session.commit()
     for callback in pop_after_commit(session):
         await callback()
+
+
+async def release_connection(session: AsyncSession) -> None:
+    """Commit what the request did so far and give its connection back to the pool.
+
+    For handlers that wait on the client (reading a request body): a slow client must not
+    hold a connection. The session stays usable; its next statement opens a new transaction,
+    which the unit of work commits as usual. After-commit callbacks still run after that
+    final commit.
+    """
+    await session.commit()
 
 
 async def get_session(request: Request) -> AsyncSession:

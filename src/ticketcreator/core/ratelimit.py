@@ -49,12 +49,18 @@ log = logging.getLogger(__name__)
 
 KEY_PREFIX = "ratelimit:"
 
-_SLIDING_WINDOW = """
+# Lua: ``now``, Redis's own clock in milliseconds (every replica agrees on it).
+LUA_NOW_MS = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+"""
+
+_SLIDING_WINDOW = (
+    LUA_NOW_MS
+    + """
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
 local count = redis.call('ZCARD', key)
 local allowed = 0
@@ -71,6 +77,7 @@ if oldest[2] then
 end
 return {allowed, count, reset}
 """
+)
 
 
 @dataclass(frozen=True)
