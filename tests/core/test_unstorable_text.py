@@ -148,6 +148,13 @@ async def test_unstorable_keys_of_free_form_objects_and_path_text_are_named(
     assert "path.ticket_ref" in _errors(
         await client.get("/v1/tickets/T-%00", headers=owner.headers)
     )
+    broken = await client.post(
+        "/v1/tickets",
+        content=b'{"title": "cut \\u0000 off',
+        headers={**owner.headers, "content-type": "application/json"},
+    )
+    assert _errors(broken)
+    assert broken.json()["errors"][0]["type"] == "json_invalid"
 
 
 async def test_valid_unicode_is_stored_unchanged(
