@@ -24,6 +24,7 @@ from tests.support.services import asyncpg_dsn
 from tests.uploads.helpers import CHUNK, TUS, create_upload, webm_like
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import get_engine
+from ticketcreator.storage import get_storage
 from ticketcreator.uploads import service
 
 pytestmark = pytest.mark.usefixtures("database")
@@ -289,3 +290,25 @@ async def test_racing_patches_at_one_offset_keep_the_file_whole(
     attachment = location.rsplit("/", 1)[1]
     content = await client.get(f"/v1/attachments/{attachment}/content", headers=member.headers)
     assert content.content == data
+
+
+async def test_an_upload_terminated_while_a_chunk_arrives_keeps_no_part(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    member = await create_member(session)
+    data = webm_like(3000)
+    location = await create_upload(client, member.headers, len(data))
+    release = asyncio.Event()
+    headers = {**member.headers, **TUS, **CHUNK, "Upload-Offset": "0"}
+    arriving = asyncio.create_task(
+        client.patch(location, content=_held_body(data[:1000], release, b""), headers=headers)
+    )
+    await asyncio.sleep(0.3)
+    terminated = await client.delete(location, headers={**member.headers, **TUS})
+    assert terminated.status_code == 204
+    release.set()
+    late = await arriving
+    assert late.status_code == 404, late.text
+    upload_id = uuid.UUID(location.rsplit("/", 1)[1])
+    prefix = f"orgs/{member.org_id}/uploads/{upload_id}"
+    assert await get_storage().delete_prefix(prefix) == 0  # nothing was left behind
