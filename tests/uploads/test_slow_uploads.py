@@ -10,7 +10,7 @@ import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.support.factories import create_member
+from tests.support.factories import Member, create_member
 from tests.support.live import serve_api
 from tests.support.services import asyncpg_dsn
 from tests.uploads.helpers import CHUNK, TUS, create_upload, webm_like
@@ -197,6 +197,20 @@ async def _held_body(first: bytes, release: asyncio.Event, rest: bytes) -> Async
     yield rest
 
 
+class Started(NamedTuple):
+    member: Member
+    data: bytes
+    location: str
+    headers: dict[str, str]  # a first PATCH's
+
+
+async def _started(client: httpx.AsyncClient, session: AsyncSession, size: int) -> Started:
+    member = await create_member(session)
+    data = webm_like(size)
+    location = await create_upload(client, member.headers, size)
+    return Started(member, data, location, {**member.headers, **TUS, **CHUNK, "Upload-Offset": "0"})
+
+
 async def test_each_caller_has_a_cap_on_uploads_in_flight(
     client: httpx.AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -236,11 +250,8 @@ async def test_a_body_that_stops_arriving_times_out_and_stores_nothing(
     client: httpx.AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _settings(monkeypatch, body_read_timeout_s=0.5)
-    member = await create_member(session)
-    data = webm_like(2000)
-    location = await create_upload(client, member.headers, len(data))
+    member, data, location, headers = await _started(client, session, 2000)
     never = asyncio.Event()
-    headers = {**member.headers, **TUS, **CHUNK, "Upload-Offset": "0"}
     started = time.perf_counter()
     stalled = await client.patch(
         location, content=_held_body(data[:100], never, b""), headers=headers
@@ -268,10 +279,7 @@ async def test_database_sessions_end_a_transaction_left_idle(database: str) -> N
 async def test_racing_patches_at_one_offset_keep_the_file_whole(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    member = await create_member(session)
-    data = webm_like(4000)
-    location = await create_upload(client, member.headers, len(data))
-    headers = {**member.headers, **TUS, **CHUNK, "Upload-Offset": "0"}
+    member, data, location, headers = await _started(client, session, 4000)
     release = asyncio.Event()
     first = asyncio.create_task(
         client.patch(
@@ -295,11 +303,8 @@ async def test_racing_patches_at_one_offset_keep_the_file_whole(
 async def test_an_upload_terminated_while_a_chunk_arrives_keeps_no_part(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    member = await create_member(session)
-    data = webm_like(3000)
-    location = await create_upload(client, member.headers, len(data))
+    member, data, location, headers = await _started(client, session, 3000)
     release = asyncio.Event()
-    headers = {**member.headers, **TUS, **CHUNK, "Upload-Offset": "0"}
     arriving = asyncio.create_task(
         client.patch(location, content=_held_body(data[:1000], release, b""), headers=headers)
     )
