@@ -12,9 +12,20 @@ run() { poetry run ticketcreator "$@"; }
 run migrate
 run seed-demo
 
+# Each program runs in its own process group (job control), so stopping the script stops
+# everything the program started (poetry, uvicorn, celery and its pool processes), whether the
+# script is stopped by Ctrl-C or by a signal sent to it alone (timeout, a process manager).
+set -m
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+stop() {
+  trap - EXIT INT TERM HUP
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop EXIT
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
+trap 'stop; exit 129' HUP
 
 run worker & pids+=($!)
 run beat & pids+=($!)

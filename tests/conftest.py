@@ -49,7 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "TC_MAIL__SMTP_PORT": str(_smtp.port),
             "TC_MAIL__TIMEOUT_S": "5",
             "TC_MAIL__FROM_ADDRESS": "Ticket Creator <no-reply@example.com>",
-            "TC_MAIL__INVITATION_URL": "http://testserver/v1/invitations/accept?token={token}",
+            "TC_MAIL__INVITATION_URL": "http://testserver/v1/invitations/accept#token={token}",
         }
     )
     config.pluginmanager.register(_recorder, "route-recorder")

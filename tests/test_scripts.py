@@ -174,3 +174,82 @@ def test_redocly_config() -> None:
     config = yaml.safe_load((ROOT / "redocly.yaml").read_text())
     assert "recommended" in config["extends"]
     assert config["apis"]["ticketcreator@v1"]["root"] == "docs/openapi.json"
+
+
+FAKE_POETRY = """#!/usr/bin/env bash
+# `poetry run ticketcreator <command>`: set-up commands succeed, the three programs run as a
+# child of this wrapper (as the real poetry and celery do) until stopped.
+case "$3" in
+  worker|beat|serve) sleep 300 & echo "$!" >> "$PROGRAM_PIDS"; wait ;;
+  *) exit 0 ;;
+esac
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    return state != "Z"
+
+
+@pytest.mark.parametrize("signal_name", ["TERM", "INT", "HUP"])
+def test_run_script_stopped_by_a_signal_stops_the_programs_it_started(
+    signal_name: str, tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "run.sh").write_text((SCRIPTS / "run.sh").read_text())
+    (scripts / "bootstrap.sh").write_text("#!/usr/bin/env bash\nexit 0\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "poetry").write_text(FAKE_POETRY)
+    for script in (scripts / "run.sh", scripts / "bootstrap.sh", bin_dir / "poetry"):
+        script.chmod(0o755)
+    pids_file = tmp_path / "pids"
+    pids_file.touch()
+    script = subprocess.Popen(
+        [str(scripts / "run.sh")],
+        env={
+            **os.environ,
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "PROGRAM_PIDS": str(pids_file),
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while len(pids_file.read_text().split()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        programs = [int(pid) for pid in pids_file.read_text().split()]
+        assert len(programs) == 3
+        script.send_signal(getattr(signal, f"SIG{signal_name}"))
+        assert script.wait(timeout=20) != 0
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in programs) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [pid for pid in programs if _alive(pid)] == []
+    finally:
+        script.kill()
+        for pid in [int(pid) for pid in pids_file.read_text().split()]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_readme_idempotency_keys_come_from_what_every_linux_has() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"Idempotency-Key: \$\(([^)]*)\)", readme)
+    assert commands, "the quickstart sends an Idempotency-Key"
+    for command in commands:
+        result = _bash(command, PATH="/usr/bin:/bin")
+        assert result.returncode == 0, result.stderr
+        assert re.fullmatch(
+            r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\n", result.stdout
+        )

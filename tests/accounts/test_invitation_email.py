@@ -23,7 +23,7 @@ from ticketcreator.worker import RetriableError
 
 pytestmark = pytest.mark.usefixtures("database")
 
-LINK = re.compile(r"http://testserver/v1/invitations/accept\?token=(\S+)")
+LINK = re.compile(r"http://testserver/v1/invitations/accept#token=(\S+)")
 
 
 async def _stored_token(session: AsyncSession, invitation_id: str) -> str | None:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -19,7 +16,8 @@ import httpx
 import pytest
 
 from tests.accounts.conftest import PASSWORD, Account, invite, sign_up
-from tests.support.services import ROOT, free_port, wait_for_port
+from tests.support.live import serve_api
+from tests.support.services import ROOT
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -85,20 +83,8 @@ async def test_a_markup_token_is_not_reflected(client: httpx.AsyncClient) -> Non
 @pytest.fixture(scope="module")
 def live_api() -> Iterator[str]:
     """The API served by uvicorn on a free port, on the test database and Redis."""
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "ticketcreator.main:create_app", "--factory"]
-    process = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-        start_new_session=True,
-    )
-    try:
-        wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
+    with serve_api() as url:
+        yield url
 
 
 def _browse(url: str, *steps: dict[str, str]) -> dict[str, Any]:
@@ -123,7 +109,7 @@ async def test_a_new_invitee_joins_through_the_page_in_chromium(
 ) -> None:
     owner = await sign_up(client)
     invitation = await invite(client, owner, "browser.new@example.com")
-    url = f"{live_api}/v1/invitations/accept?token={quote(invitation['token'])}"
+    url = f"{live_api}/v1/invitations/accept#token={quote(invitation['token'])}"
 
     seen = _browse(
         url,
@@ -153,6 +139,7 @@ async def test_someone_with_an_account_signs_in_on_the_page_to_join(
     owner = await sign_up(client)
     member = await sign_up(client, email="browser.member@example.com")
     invitation = await invite(client, owner, member.email)
+    # A link sent before invitation links carried the token in the fragment.
     url = f"{live_api}/v1/invitations/accept?token={quote(invitation['token'])}"
 
     seen = _browse(
@@ -161,6 +148,7 @@ async def test_someone_with_an_account_signs_in_on_the_page_to_join(
         {"form": "existing", "email": member.email, "password": PASSWORD},
     )
 
+    assert seen["addressAfterLoad"] == f"{live_api}/v1/invitations/accept"
     wrong, joined = seen["outcomes"]
     assert wrong["shown"] == "error"
     assert wrong["error"]

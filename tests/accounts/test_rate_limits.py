@@ -98,18 +98,54 @@ async def test_a_successful_login_clears_the_failures(client: httpx.AsyncClient)
         assert_problem(await client.post("/v1/auth/login", json=wrong), 401)
 
 
-async def test_auth_endpoints_are_limited_per_ip(client: httpx.AsyncClient) -> None:
+async def test_login_and_signup_are_limited_per_ip(client: httpx.AsyncClient) -> None:
     body = {"email": "nobody@example.com", "password": "irrelevant"}
     statuses = []
     for index in range(31):
-        response = await client.post(
-            "/v1/auth/refresh" if index % 2 else "/v1/auth/login",
-            json={"refresh_token": "tcr_x"} if index % 2 else {**body, "email": f"n{index}@x.io"},
-        )
+        response = await client.post("/v1/auth/login", json={**body, "email": f"n{index}@x.io"})
         statuses.append(response.status_code)
     assert statuses[:30] == [401] * 30
     assert statuses[30] == 429
     assert_problem(await client.post("/v1/auth/signup", json={}), 429)
+
+
+async def _refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post("/v1/auth/refresh", json={"refresh_token": token})
+
+
+async def test_refresh_is_limited_per_session_not_per_address(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _limits(monkeypatch, refreshes_per_session=3, auth_requests_per_ip=3)
+    first, second = await sign_up(client), await sign_up(client)
+    token = str(first.tokens["refresh_token"])
+    for _ in range(3):
+        refreshed = await _refresh(client, token)
+        assert refreshed.status_code == 200, refreshed.text
+        token = refreshed.json()["refresh_token"]
+    limited = await _refresh(client, token)
+    assert_problem(limited, 429, "rate-limited")
+    assert limited.headers["ratelimit-limit"] == "3"
+    # Another session behind the same address (an office behind NAT) still refreshes.
+    other = await _refresh(client, str(second.tokens["refresh_token"]))
+    assert other.status_code == 200, other.text
+    # The limited token was not spent: it works once the session's window has room again.
+    store = ratelimit.get_limiter().client
+    await store.delete(*[key async for key in store.scan_iter(f"{ratelimit.KEY_PREFIX}*")])
+    assert (await _refresh(client, token)).status_code == 200
+
+
+async def test_junk_refresh_tokens_do_not_lock_out_the_address(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _limits(monkeypatch, auth_requests_per_ip=5)
+    account = await sign_up(client)
+    statuses = [(await _refresh(client, f"tcr_junk{index}")).status_code for index in range(6)]
+    assert statuses == [401] * 5 + [429]
+    refreshed = await _refresh(client, str(account.tokens["refresh_token"]))
+    assert refreshed.status_code == 200, refreshed.text
+    login = {"email": account.email, "password": PASSWORD}
+    assert (await client.post("/v1/auth/login", json=login)).status_code == 200
 
 
 async def test_with_redis_down_auth_refuses_but_the_api_keeps_serving(

@@ -88,16 +88,98 @@ def test_non_async_database_url_is_refused(monkeypatch: pytest.MonkeyPatch) -> N
         load_settings()
 
 
-def test_production_refuses_development_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TC_APP__ENVIRONMENT", "production")
-    with pytest.raises(ConfigError, match="development keys must be replaced"):
+STRONG = '{"p1": "' + "x" * 48 + '"}'
+
+
+def _production_without_security_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    file = tmp_path / "settings.yaml"
+    file.write_text("app:\n  environment: production\n")
+    monkeypatch.setenv("TC_SETTINGS_FILE", str(file))
+    monkeypatch.delenv("TC_APP__ENVIRONMENT", raising=False)
+
+
+def test_production_without_security_section_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _production_without_security_section(tmp_path, monkeypatch)
+    with pytest.raises(ConfigError) as refused:
         load_settings()
-    strong = '{"p1": "' + "x" * 48 + '"}'
-    monkeypatch.setenv("TC_SECURITY__JWT_SIGNING_KEYS", strong)
+    message = str(refused.value)
+    assert "security.jwt_signing_keys" in message
+    assert "security.encryption_keys" in message
+    assert "TC_SECURITY__JWT_SIGNING_KEYS" in message
+    assert "development key" in message
+
+
+def test_serve_refuses_to_start_in_production_without_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from ticketcreator.cli import app as cli
+    from ticketcreator.core.config import get_settings
+
+    _production_without_security_section(tmp_path, monkeypatch)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["serve"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "refusing to start in production with development keys" in result.output
+
+
+def _production_with_real_jwt_keys(
+    with_file_section: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if with_file_section:
+        monkeypatch.setenv("TC_APP__ENVIRONMENT", "production")
+    else:
+        _production_without_security_section(tmp_path, monkeypatch)
+    monkeypatch.setenv("TC_SECURITY__JWT_SIGNING_KEYS", STRONG)
     monkeypatch.setenv("TC_SECURITY__JWT_ACTIVE_KID", "p1")
-    monkeypatch.setenv("TC_SECURITY__ENCRYPTION_KEYS", strong)
+
+
+@pytest.mark.parametrize("with_file_section", [False, True])
+def test_production_with_only_jwt_keys_refuses_the_development_encryption_key(
+    with_file_section: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _production_with_real_jwt_keys(with_file_section, tmp_path, monkeypatch)
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    message = str(refused.value)
+    assert "security.encryption_keys" in message
+    assert "jwt_signing_keys" not in message
+
+
+def test_production_refuses_a_development_key_as_the_active_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TC_APP__ENVIRONMENT", "production")
+    monkeypatch.setenv("TC_SECURITY__JWT_SIGNING_KEYS", STRONG)
+    monkeypatch.setenv("TC_SECURITY__ENCRYPTION_KEYS", STRONG)
     monkeypatch.setenv("TC_SECURITY__ENCRYPTION_ACTIVE_KID", "p1")
-    assert load_settings().app.environment == "production"
+    with pytest.raises(ConfigError, match=r"security\.jwt_active_kid: 'dev1' is a development key"):
+        load_settings()
+
+
+@pytest.mark.parametrize("with_file_section", [False, True])
+def test_production_starts_with_real_keys_and_no_development_key_active(
+    with_file_section: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _production_with_real_jwt_keys(with_file_section, tmp_path, monkeypatch)
+    monkeypatch.setenv("TC_SECURITY__ENCRYPTION_KEYS", STRONG)
+    monkeypatch.setenv("TC_SECURITY__ENCRYPTION_ACTIVE_KID", "p1")
+    settings = load_settings()
+    assert settings.app.environment == "production"
+    assert set(settings.security.jwt_signing_keys) == {"p1"}
+    assert set(settings.security.encryption_keys) == {"p1"}
+
+
+def test_development_keeps_the_development_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TC_APP__ENVIRONMENT", "development")
+    assert set(load_settings().security.jwt_signing_keys) == {"dev1"}
 
 
 def test_active_key_must_exist(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from datetime import timedelta
 
@@ -181,6 +182,19 @@ async def test_protocol_errors(client: httpx.AsyncClient, session: AsyncSession)
         headers={**member.headers, **TUS, "Upload-Length": "5", "Upload-Metadata": "filename %%"},
     )
     assert bad_metadata.status_code == 400
+    for unstorable in ("a\x00b", "a\ud800b"):
+        encoded = base64.b64encode(unstorable.encode("utf-8", "surrogatepass")).decode()
+        refused = await client.post(
+            "/v1/uploads",
+            headers={
+                **member.headers,
+                **TUS,
+                "Upload-Length": "5",
+                "Upload-Metadata": f"note {encoded}",
+            },
+        )
+        assert refused.status_code == 400, refused.text
+        assert "note" in refused.json()["detail"]
     anonymous = await client.post("/v1/uploads", headers={**TUS, "Upload-Length": "5"})
     assert anonymous.status_code == 401
     assert anonymous.headers["Tus-Resumable"] == "1.0.0"

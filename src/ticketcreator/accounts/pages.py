@@ -2,7 +2,8 @@
 
 Opening the link changes nothing (mail scanners follow links); the invitee's click POSTs the
 token to ``/v1/invitations/accept``. The page is static: the token is read by its script
-from the address and removed from it, never written into the HTML. Its Content Security
+from the address (the ``#token=`` fragment, which no server or proxy log sees; ``?token=`` from
+older links) and removed from it, never written into the HTML. Its Content Security
 Policy allows exactly its own inline style and script (by hash) and requests to this API.
 """
 

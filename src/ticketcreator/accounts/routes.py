@@ -123,10 +123,12 @@ async def login(body: LoginRequest, session: Session, origin: RequestOrigin) -> 
 
 @auth.post(
     "/refresh",
-    dependencies=_AUTH_ENDPOINT,
+    dependencies=[Depends(public)],
     summary="Rotate a refresh token: spend it for a new token pair",
     description="Each refresh token works once. Presenting a spent one revokes the whole "
-    "session (every token issued from the same login) and is recorded in the audit log.",
+    "session (every token issued from the same login) and is recorded in the audit log. "
+    "Refreshes are limited per session (`rate_limits.refreshes_per_session`); tokens that "
+    "match no session are limited per client address.",
     responses=responses(InvalidRefreshToken, RefreshTokenReused, *_AUTH_LIMITED),
 )
 async def refresh(body: RefreshRequest, session: Session, origin: RequestOrigin) -> TokenPair:

@@ -79,7 +79,12 @@ from ticketcreator.core import mail, outbox
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import session_factory, utcnow
 from ticketcreator.core.errors import Forbidden, NotFound, UnprocessableEntity
-from ticketcreator.core.ratelimit import clear_login_failures, reserve_login_attempt
+from ticketcreator.core.ratelimit import (
+    clear_login_failures,
+    limit_refresh_session,
+    limit_unknown_refresh,
+    reserve_login_attempt,
+)
 
 # Recognisable prefixes of opaque secrets (they help secret scanners), not secrets.
 REFRESH_TOKEN_PREFIX = "tcr"  # noqa: S105
@@ -271,11 +276,14 @@ async def _login_failed(
 
 async def refresh(session: AsyncSession, refresh_token: str, origin: Origin) -> TokenPair:
     """Spend a refresh token for a new pair. A token presented twice means it leaked (or a
-    client misbehaves): the whole session is revoked and the event audited."""
+    client misbehaves): the whole session is revoked and the event audited. Refreshes are
+    limited per session; tokens that match none are limited per address."""
     found = await repository.find_refresh_token(session, hash_secret(refresh_token))
     if found is None:
+        await limit_unknown_refresh(origin.ip)
         raise InvalidRefreshToken()
     token, login = found
+    await limit_refresh_session(login.id)
     now = utcnow()
     if login.revoked_at is not None or login.expires_at <= now:
         raise InvalidRefreshToken()

@@ -1,7 +1,8 @@
 """Attachments: the single-request upload, metadata, downloads with Range, signed links.
 
 Downloads are streamed after the unit of work has committed and released its database
-connection: the handler only looks the file up, the body is sent afterwards.
+connection: the handler only looks the file up, the body is sent afterwards. Uploads are
+read the same way round: authorized first, then the body arrives without a connection held.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import UploadFile
 
 from ticketcreator.accounts.auth import Authorizer, Principal, public
 from ticketcreator.accounts.permissions import Permission
@@ -28,13 +28,14 @@ from ticketcreator.core.errors import (
     NotFound,
     PayloadTooLarge,
     RangeNotSatisfiable,
+    TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
     responses,
 )
 from ticketcreator.storage import get_storage
 from ticketcreator.uploads import service as uploads
-from ticketcreator.uploads.errors import LengthRequired
+from ticketcreator.uploads.errors import BodyTimeout, LengthRequired
 
 Session = Annotated[AsyncSession, Depends(get_session)]
 CaptureWriter = Annotated[Principal, Depends(Authorizer(Permission.CAPTURES_WRITE))]
@@ -49,9 +50,6 @@ DownloadFlag = Annotated[
     Query(description="true: `attachment` (save); false: `inline`; default: inline for media."),
 ]
 
-# Multipart framing around the file: boundaries and part headers.
-_FORM_OVERHEAD = 64 * 1024
-
 router = APIRouter(tags=["attachments"], route_class=UnitOfWorkRoute)
 _AUTH = (Unauthorized, Forbidden)
 
@@ -65,7 +63,9 @@ _AUTH = (Unauthorized, Forbidden)
         "`multipart/form-data` with one part named `file`, up to `uploads.max_request_size` "
         "(25 MiB by default; larger files use the resumable `/v1/uploads`). The type is "
         "identified from the bytes; a type that contradicts the declared one, or that the "
-        "organization does not accept, is refused with 415."
+        "organization does not accept, is refused with 415. A body that sends nothing for "
+        "`uploads.body_read_timeout_s` is refused with 408; a caller may send "
+        "`uploads.max_concurrent_per_principal` uploads at once (429 with `Retry-After`)."
     ),
     openapi_extra={
         "requestBody": {
@@ -81,27 +81,26 @@ _AUTH = (Unauthorized, Forbidden)
             },
         }
     },
-    responses=responses(AppError, *_AUTH, LengthRequired, PayloadTooLarge, UnsupportedMediaType),
+    responses=responses(
+        AppError,
+        *_AUTH,
+        LengthRequired,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        BodyTimeout,
+        TooManyRequests,
+    ),
 )
 async def upload_attachment(
     request: Request, principal: CaptureWriter, session: Session
 ) -> AttachmentRead:
-    policy = await uploads.policy_for(session, principal.organization_id)
-    length = request.headers.get("content-length")
-    if length is None or not length.isdigit():
-        raise LengthRequired("Send Content-Length, or use the resumable /v1/uploads.")
-    if int(length) > policy.max_request_size + _FORM_OVERHEAD:
-        raise PayloadTooLarge(
-            f"Files over {policy.max_request_size} bytes go through the resumable /v1/uploads.",
-            max_size=policy.max_request_size,
-        )
-    async with request.form(max_files=1, max_fields=10) as form:
-        file = form.get("file")
-        if not isinstance(file, UploadFile):
-            raise AppError("Send the file as the form part named `file`.")
-        attachment = await uploads.store_single(
-            session, principal, file, buffer_size=get_settings().storage.io_buffer_size
-        )
+    attachment = await uploads.store_form(
+        session,
+        principal,
+        request.headers,
+        request.stream(),
+        buffer_size=get_settings().storage.io_buffer_size,
+    )
     return service.to_read(attachment)
 
 

@@ -16,7 +16,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-REDACTED = "[REDACTED]"
+from ticketcreator.core.redact import REDACTED, redact_text
 
 _SECRET_HEADERS = frozenset(
     {
@@ -45,15 +45,6 @@ _SECRET_WORDS = re.compile(
 )
 _JSON_TYPES = re.compile(r"[/+]json\b", re.IGNORECASE)
 _FORM_TYPE = "application/x-www-form-urlencoded"
-# Credentials written into free text (console messages, non-JSON bodies).
-_TEXT_PATTERNS = (
-    re.compile(r"(?i)\b(bearer|basic|apikey)\s+[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),  # JWT
-    re.compile(
-        r"(?i)\b((?:access_|refresh_|id_)?token|api_?key|password|passwd|secret|client_secret"
-        r"|sig|signature|session_?id)\b(\s*[=:]\s*[\"']?)([^\s\"'&,;}]+)"
-    ),
-)
 
 
 def is_secret_name(name: str, place: str = "body") -> bool:
@@ -75,9 +66,8 @@ class Sanitizer:
 
     def text(self, value: str) -> str:
         """Credentials written into prose or logs: ``Bearer x``, JWTs, ``token=x``."""
-        for pattern in _TEXT_PATTERNS:
-            value, found = pattern.subn(_replacement, value)
-            self.removed["text"] += found
+        value, found = redact_text(value)
+        self.removed["text"] += found
         return value
 
     def url(self, value: str) -> str:
@@ -149,14 +139,6 @@ class Sanitizer:
         if isinstance(value, str):
             return self.text(value)
         return value
-
-
-def _replacement(match: re.Match[str]) -> str:
-    if match.lastindex == 3:
-        return f"{match.group(1)}{match.group(2)}{REDACTED}"
-    if match.lastindex == 1:
-        return f"{match.group(1)} {REDACTED}"
-    return REDACTED
 
 
 def sanitize_network(sanitizer: Sanitizer, log: dict[str, Any]) -> dict[str, Any]:

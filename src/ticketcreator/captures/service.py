@@ -28,7 +28,7 @@ from ticketcreator.attachments.models import Attachment, AttachmentKind
 from ticketcreator.captures import repository
 from ticketcreator.captures.errors import InvalidCaptureMedia
 from ticketcreator.captures.models import Capture, CaptureKind
-from ticketcreator.captures.sanitize import REDACTED, Sanitizer, is_secret_name, sanitize_network
+from ticketcreator.captures.sanitize import Sanitizer, is_secret_name, sanitize_network
 from ticketcreator.captures.schemas import (
     CaptureCreate,
     CaptureList,
@@ -44,6 +44,7 @@ from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import Forbidden, NotFound
 from ticketcreator.core.outbox import emit
+from ticketcreator.core.redact import REDACTED
 from ticketcreator.tickets import repository as tickets_repo
 from ticketcreator.tickets import service as tickets
 from ticketcreator.tickets.actors import actor_kind

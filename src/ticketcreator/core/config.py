@@ -21,6 +21,7 @@ from pydantic import (
     IPvAnyNetwork,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -70,6 +71,7 @@ class DatabaseSection(_Section):
     pool_pre_ping: bool = False
     pool_recycle_s: int = Field(default=1800, ge=-1)
     echo: bool = False
+    idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
 
     @field_validator("url")
     @classmethod
@@ -150,6 +152,7 @@ class RateLimitSection(_Section):
     failed_logins_per_account: int = Field(default=10, ge=1)
     auth_requests_per_ip: int = Field(default=30, ge=1)
     auth_window_s: int = Field(default=900, ge=1)
+    refreshes_per_session: int = Field(default=30, ge=1)
     requests_per_principal: int = Field(default=600, ge=1)
     principal_window_s: int = Field(default=60, ge=1)
 
@@ -210,6 +213,8 @@ class UploadsSection(_Section):
     expire_interval_s: int = Field(default=3600, ge=10)
     lock_wait_s: float = Field(default=10.0, gt=0)
     allowed_types: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
+    body_read_timeout_s: float = Field(default=30.0, gt=0)
+    max_concurrent_per_principal: int = Field(default=4, ge=1)
 
 
 class TranscriptsSection(_Section):
@@ -226,7 +231,7 @@ class MailSection(_Section):
     password: SecretStr | None = None
     timeout_s: float = Field(default=10.0, gt=0)
     from_address: str = "AI Ticket Creator <no-reply@localhost>"
-    invitation_url: str = "http://127.0.0.1:8000/v1/invitations/accept?token={token}"
+    invitation_url: str = "http://127.0.0.1:8000/v1/invitations/accept#token={token}"
 
     @field_validator("invitation_url")
     @classmethod
@@ -278,33 +283,54 @@ class Settings(BaseSettings):
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
         return tuple(sources)
 
-    @model_validator(mode="before")
+    @field_validator("security")
     @classmethod
-    def _drop_dev_keys_in_production(cls, data: Any) -> Any:
-        """In production, development keys (from the shipped file) neither sign nor verify."""
-        if not isinstance(data, dict):
-            return data
-        app = data.get("app")
-        environment = app.get("environment") if isinstance(app, dict) else None
-        security = data.get("security")
-        if environment != "production" or not isinstance(security, dict):
-            return data
-        security = dict(security)
-        for field in ("jwt_signing_keys", "encryption_keys"):
-            keys = security.get(field)
-            if isinstance(keys, dict):
-                security[field] = {
-                    kid: key for kid, key in keys.items() if DEV_SECRET_MARKER not in _plain(key)
-                }
-                if not security[field]:
-                    raise ValueError(
-                        f"security.{field}: development keys must be replaced in production"
-                    )
-        return {**data, "security": security}
+    def _no_development_keys_in_production(
+        cls, security: SecuritySection, info: ValidationInfo
+    ) -> SecuritySection:
+        """In production, keys from the shipped file neither sign, verify nor decrypt.
+
+        Checked on the merged section (file, environment and defaults together), so a key
+        the defaults supply is caught as surely as one written in the file.
+        """
+        app = info.data.get("app")
+        if not isinstance(app, AppSection) or app.environment != "production":
+            return security
+        problems: list[str] = []
+        kept: dict[str, dict[str, SecretStr]] = {}
+        for field, active_field in _KEY_FIELDS:
+            keys: dict[str, SecretStr] = getattr(security, field)
+            real = {kid: key for kid, key in keys.items() if not _is_development_key(key)}
+            env = f"{ENV_PREFIX}SECURITY__{field.upper()}"
+            active = getattr(security, active_field)
+            if not real:
+                problems.append(
+                    f"security.{field}: only the development key is configured; production "
+                    f'needs real keys (set {env}, e.g. \'{{"k1": "<32+ random characters>"}}\', '
+                    f"and {ENV_PREFIX}SECURITY__{active_field.upper()})"
+                )
+            elif active not in real:
+                problems.append(
+                    f"security.{active_field}: {active!r} is a development key; name one of "
+                    f"{sorted(real)} (set {ENV_PREFIX}SECURITY__{active_field.upper()})"
+                )
+            kept[field] = real
+        if problems:
+            raise ConfigError(
+                "refusing to start in production with development keys:\n  " + "\n  ".join(problems)
+            )
+        return security.model_copy(update=kept)
 
 
-def _plain(value: Any) -> str:
-    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+_KEY_FIELDS = (
+    ("jwt_signing_keys", "jwt_active_kid"),
+    ("encryption_keys", "encryption_active_kid"),
+)
+
+
+def _is_development_key(key: SecretStr) -> bool:
+    """A key shipped with the product: the defaults and config/settings.yaml carry the marker."""
+    return DEV_SECRET_MARKER in key.get_secret_value()
 
 
 def settings_file() -> Path:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.ext.asyncio import (
@@ -33,6 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from starlette.background import BackgroundTask, BackgroundTasks
 
 from ticketcreator.core.config import get_settings
+from ticketcreator.core.storable import reject_unstorable_text
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -73,9 +74,15 @@ def get_engine() -> AsyncEngine:
     engine = _engines.get(pid)
     if engine is None:
         cfg = get_settings().database
-        connect_args: dict[str, Any] = {}
+        server_settings: dict[str, str] = {}
         if cfg.statement_timeout_ms:
-            connect_args["server_settings"] = {"statement_timeout": str(cfg.statement_timeout_ms)}
+            server_settings["statement_timeout"] = str(cfg.statement_timeout_ms)
+        if cfg.idle_in_transaction_timeout_ms:
+            # A transaction left open (a stuck request or task) cannot hold a connection forever.
+            server_settings["idle_in_transaction_session_timeout"] = str(
+                cfg.idle_in_transaction_timeout_ms
+            )
+        connect_args: dict[str, Any] = {"server_settings": server_settings}
         engine = create_async_engine(
             cfg.url,
             pool_size=cfg.pool_size,
@@ -130,6 +137,17 @@ async def commit(session: AsyncSession) -> None:
         await callback()
 
 
+async def release_connection(session: AsyncSession) -> None:
+    """Commit what the request did so far and give its connection back to the pool.
+
+    For handlers that wait on the client (reading a request body): a slow client must not
+    hold a connection. The session stays usable; its next statement opens a new transaction,
+    which the unit of work commits as usual. After-commit callbacks still run after that
+    final commit.
+    """
+    await session.commit()
+
+
 async def get_session(request: Request) -> AsyncSession:
     """The request's session; committed by :class:`UnitOfWorkRoute`."""
     session: AsyncSession | None = getattr(request.state, "db_session", None)
@@ -141,13 +159,20 @@ async def get_session(request: Request) -> AsyncSession:
 
 
 class UnitOfWorkRoute(APIRoute):
-    """Commits the request's session once after the handler succeeded, before responding."""
+    """Commits the request's session once after the handler succeeded, before responding.
+
+    Text PostgreSQL cannot store is refused (422) before the handler runs.
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        json_body = self.body_field is not None and not isinstance(
+            self.body_field.field_info, params.Form
+        )
 
         async def run(request: Request) -> Response:
             try:
+                await reject_unstorable_text(request, json_body=json_body)
                 response = await handler(request)
                 session: AsyncSession | None = getattr(request.state, "db_session", None)
                 if session is not None:

@@ -1,4 +1,9 @@
-"""Structured logging: one JSON object per line, carrying the current request id."""
+"""Structured logging: one JSON object per line, carrying the current request id.
+
+Every line passes :class:`RedactSecrets`: uvicorn's access log writes the full request path,
+query string included, and query strings carry credentials (signed-link ``signature=``, valid
+up to a day; invitation ``token=``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+from ticketcreator.core.redact import redact_text
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -35,6 +42,33 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+def _redacted(value: Any) -> Any:
+    return redact_text(value)[0] if isinstance(value, str) else value
+
+
+class RedactSecrets(logging.Filter):
+    """Masks credentials in a record's arguments, its extra fields and an argument-less message.
+
+    Arguments are masked one by one (not the formatted message) so formatters that read
+    ``record.args`` themselves, as uvicorn's access formatter does, keep working.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, dict):
+            record.args = {key: _redacted(value) for key, value in record.args.items()}
+        elif record.args:
+            record.args = tuple(_redacted(arg) for arg in record.args)
+        else:
+            record.msg = _redacted(record.msg)
+        for key, value in list(record.__dict__.items()):
+            if key not in _RESERVED and isinstance(value, str):
+                setattr(record, key, _redacted(value))
+        return True
+
+
+REDACTED_LOGGERS = ("uvicorn.access", "ticketcreator.access")
+
+
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get() or "-"
@@ -44,6 +78,7 @@ class _RequestIdFilter(logging.Filter):
 def configure_logging(level: str, json_format: bool) -> None:
     """Route every logger (ours, uvicorn's, celery's) through one handler on stderr."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactSecrets())
     if json_format:
         handler.setFormatter(JsonFormatter())
     else:
@@ -58,3 +93,8 @@ def configure_logging(level: str, json_format: bool) -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    for name in REDACTED_LOGGERS:
+        # Also on the loggers: they keep masking if a server installs its own handlers.
+        logger = logging.getLogger(name)
+        if not any(isinstance(each, RedactSecrets) for each in logger.filters):
+            logger.addFilter(RedactSecrets())

@@ -12,9 +12,15 @@ sorted-set entry per accepted request in the window (at most ``limit`` per key).
 Three limits use it (numbers in ``rate_limits`` settings):
 
 * per principal (user or API key) on every authenticated route, through ``Authorizer``;
-* per client IP on the authentication endpoints (sign-up, login, refresh, accept invitation);
+* per client address on the authentication endpoints (sign-up, login, accept invitation);
 * failed logins per account: a login reserves an attempt before the password is checked,
-  and a successful login clears the account's record.
+  and a successful login clears the account's record;
+* refresh per session (token family): a valid refresh token counts against its own session,
+  never against the address, so one office behind NAT (or someone sending junk from it)
+  cannot lock its colleagues out; tokens that match no session count against the address.
+
+Addresses are IPv4 addresses or IPv6 /64 networks: one IPv6 host usually owns a whole /64
+and could otherwise take a fresh budget with every address of it.
 
 When Redis is unreachable the principal limit lets requests through (it protects capacity,
 and the API should not go down with its cache), while the authentication limits refuse with
@@ -30,7 +36,7 @@ import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Network, ip_address
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
 import redis.asyncio as aioredis
 from fastapi import Request, Response
@@ -43,12 +49,18 @@ log = logging.getLogger(__name__)
 
 KEY_PREFIX = "ratelimit:"
 
-_SLIDING_WINDOW = """
+# Lua: ``now``, Redis's own clock in milliseconds (every replica agrees on it).
+LUA_NOW_MS = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+"""
+
+_SLIDING_WINDOW = (
+    LUA_NOW_MS
+    + """
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
 local count = redis.call('ZCARD', key)
 local allowed = 0
@@ -65,6 +77,7 @@ if oldest[2] then
 end
 return {allowed, count, reset}
 """
+)
 
 
 @dataclass(frozen=True)
@@ -168,6 +181,21 @@ def _is_trusted(address: str, trusted: Sequence[IPv4Network | IPv6Network]) -> b
     return any(ip.version == network.version and ip in network for network in trusted)
 
 
+def address_key(address: str | None) -> str:
+    """The budget an address counts against: the IPv4 address, or the IPv6 /64 network."""
+    if address is None:
+        return "unknown"
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 async def limit_principal(rate_key: str) -> RateLimitResult | None:
     """Count one request of an authenticated caller; None when limits are off or unreachable."""
     cfg = get_settings().rate_limits
@@ -191,22 +219,48 @@ def _unavailable() -> ServiceUnavailable:
     )
 
 
-async def limit_auth_ip(request: Request, response: Response) -> None:
-    """Route dependency: the per-IP budget of the authentication endpoints."""
+async def _limit_auth(key: str, limit: int, detail: str) -> RateLimitResult | None:
+    """One authentication budget; refuses (503) when the store is unreachable."""
     cfg = get_settings().rate_limits
     if not cfg.enabled:
-        return
-    ip = client_ip(request) or "unknown"
+        return None
     try:
-        result = await get_limiter().hit(
-            f"auth-ip:{ip}", cfg.auth_requests_per_ip, cfg.auth_window_s
-        )
+        result = await get_limiter().hit(key, limit, cfg.auth_window_s)
     except RedisError:
         log.warning("rate limit store unreachable; authentication refused")
         raise _unavailable() from None
     if not result.allowed:
-        raise result.exceeded("Too many authentication requests from your address.")
-    response.headers.update(result.headers())
+        raise result.exceeded(detail)
+    return result
+
+
+async def limit_auth_ip(request: Request, response: Response) -> None:
+    """Route dependency: the per-address budget of the authentication endpoints."""
+    result = await _limit_auth(
+        f"auth-ip:{address_key(client_ip(request))}",
+        get_settings().rate_limits.auth_requests_per_ip,
+        "Too many authentication requests from your address.",
+    )
+    if result is not None:
+        response.headers.update(result.headers())
+
+
+async def limit_refresh_session(session_id: uuid.UUID) -> None:
+    """Count one refresh of a session (all tokens issued from one login share it)."""
+    await _limit_auth(
+        f"refresh-session:{session_id}",
+        get_settings().rate_limits.refreshes_per_session,
+        "Too many refreshes of this session; try again later.",
+    )
+
+
+async def limit_unknown_refresh(address: str | None) -> None:
+    """Count one refresh with a token that matches no session against the address."""
+    await _limit_auth(
+        f"refresh-ip:{address_key(address)}",
+        get_settings().rate_limits.auth_requests_per_ip,
+        "Too many invalid refresh tokens from your address.",
+    )
 
 
 def _account_key(email: str) -> str:
@@ -221,18 +275,11 @@ async def reserve_login_attempt(email: str) -> None:
     guesses arrive at once. Unknown addresses are limited the same way, so the answer does
     not reveal which accounts exist.
     """
-    cfg = get_settings().rate_limits
-    if not cfg.enabled:
-        return
-    try:
-        result = await get_limiter().hit(
-            _account_key(email), cfg.failed_logins_per_account, cfg.auth_window_s
-        )
-    except RedisError:
-        log.warning("rate limit store unreachable; login refused")
-        raise _unavailable() from None
-    if not result.allowed:
-        raise result.exceeded("Too many failed logins for this account; try again later.")
+    await _limit_auth(
+        _account_key(email),
+        get_settings().rate_limits.failed_logins_per_account,
+        "Too many failed logins for this account; try again later.",
+    )
 
 
 async def clear_login_failures(email: str) -> None:

@@ -27,3 +27,11 @@ class LengthRequired(AppError):
     status = 411
     slug = "length-required"
     title = "Content-Length required"
+
+
+class BodyTimeout(AppError):
+    """The client stopped sending the request body (``uploads.body_read_timeout_s``)."""
+
+    status = 408
+    slug = "body-timeout"
+    title = "Request body timed out"

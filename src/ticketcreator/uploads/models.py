@@ -29,7 +29,8 @@ class Upload(UUIDPrimaryKey, Timestamps, Base):
     )
     length: Mapped[int] = mapped_column(BigInteger)
     received: Mapped[int] = mapped_column(BigInteger, default=0)
-    # [[offset, size], ...] of the parts accepted so far, in order.
+    # [[offset, size, tag], ...] of the parts accepted so far, in order (``tag`` names the
+    # PATCH that wrote the part; parts written before tags existed have none).
     parts: Mapped[list[list[int]]] = mapped_column(JSONB, default=list)
     filename: Mapped[str] = mapped_column(String(255))
     declared_type: Mapped[str | None] = mapped_column(String(100))
@@ -46,5 +47,11 @@ class Upload(UUIDPrimaryKey, Timestamps, Base):
     def storage_prefix(self) -> str:
         return f"orgs/{self.organization_id}/uploads/{self.id}"
 
-    def part_key(self, offset: int) -> str:
-        return f"{self.storage_prefix}/{offset:015d}"
+    def part_key(self, offset: int, tag: int | None = None) -> str:
+        """Where a part is stored: each PATCH writes its own object, so two requests racing
+        for the same offset never write into each other's bytes."""
+        suffix = f"-{tag:012x}" if tag is not None else ""
+        return f"{self.storage_prefix}/{offset:015d}{suffix}"
+
+    def part_keys(self) -> list[str]:
+        return [self.part_key(part[0], part[2] if len(part) > 2 else None) for part in self.parts]

@@ -2,10 +2,10 @@
 /v1/uploads/{id}``. Extensions: creation, creation-with-upload, termination, checksum
 (sha256), expiration.
 
-The PATCH body is read from the socket in chunks and streamed to storage while the request's
-transaction holds the upload's advisory lock; the unit of work commits the new offset after
-the body has been stored, so a committed offset always has its bytes behind it. The price
-is one database connection per PATCH in flight (the pool is sized for it).
+The PATCH body is read from the socket in chunks and streamed to storage without a database
+connection (the request is authorized and checked first, then its connection is released);
+the new offset is recorded in a short transaction after the body has been stored, so a
+committed offset always has its bytes behind it and slow clients cannot exhaust the pool.
 """
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ from ticketcreator.core.errors import (
     NotFound,
     PayloadTooLarge,
     PreconditionFailed,
+    TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
     responses,
 )
 from ticketcreator.uploads import service
-from ticketcreator.uploads.errors import ChecksumMismatch, UploadLocked
+from ticketcreator.uploads.errors import BodyTimeout, ChecksumMismatch, UploadLocked
 from ticketcreator.uploads.intake import CHECKSUM_ALGORITHMS, Checksum
 from ticketcreator.uploads.models import Upload
 
@@ -168,7 +169,15 @@ async def discover() -> Response:
             "description": "Created.",
             "headers": {"Location": _header("URL of the upload."), **_STATE_HEADERS},
         },
-        **responses(AppError, *_AUTH, PayloadTooLarge, UnsupportedMediaType, ChecksumMismatch),
+        **responses(
+            AppError,
+            *_AUTH,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            ChecksumMismatch,
+            BodyTimeout,
+            TooManyRequests,
+        ),
     },
 )
 async def create_upload(
@@ -235,7 +244,11 @@ async def upload_state(
         "The body (`Content-Type: application/offset+octet-stream`) is written at "
         "`Upload-Offset`, which must equal the current offset (else 409). With "
         "`Upload-Checksum: sha256 <base64>` a mismatching chunk is refused with 460 and "
-        "nothing is written. If the connection drops, the bytes that arrived are kept."
+        "nothing is written. If the connection drops, the bytes that arrived are kept. A "
+        "`Content-Length` larger than `uploads.max_chunk_size` or than what the upload still "
+        "lacks is refused (413) before the body is read; a body that sends nothing for "
+        "`uploads.body_read_timeout_s` is refused (408, nothing of it is kept); a caller may "
+        "send `uploads.max_concurrent_per_principal` uploads at once (429 with `Retry-After`)."
     ),
     dependencies=_TUS,
     response_class=Response,
@@ -251,6 +264,8 @@ async def upload_state(
             UnsupportedMediaType,
             UploadLocked,
             ChecksumMismatch,
+            BodyTimeout,
+            TooManyRequests,
         ),
     },
 )

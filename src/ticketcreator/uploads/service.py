@@ -1,36 +1,44 @@
 """Resumable (tus) and single-request uploads, from the first byte to a registered attachment.
 
-Each accepted tus PATCH is stored as one part object named by its offset; a chunk sent again
-after a retry must name the current offset (anything else is 409), and a part that was
-stored but not committed is simply overwritten by the retry at the same offset, so the
-file can never be corrupted. PATCH requests on one upload are serialized by a PostgreSQL
-advisory lock held by the request's transaction. When the last byte arrives, the parts are
-joined into the attachment's object (a hard link or a server-side copy when there is one
-part) and deleted after the commit.
+Each accepted tus PATCH is stored as one part object named by its offset and a tag of its
+own; a chunk sent again after a retry must name the current offset (anything else is 409).
+A body is read without a database connection (:func:`receiving`: authorize, commit, then
+read, with a timeout between chunks and a cap on each caller's uploads in flight), so slow
+clients cannot take the pool. The part is then recorded in a short transaction under the
+upload's advisory lock, and only if the upload is still at the offset the chunk was written
+for; a request that lost the race deletes its part and answers 409, so the file can never be
+corrupted. When the last byte arrives, the parts are joined into the attachment's object (a
+hard link or a server-side copy when there is one part) and deleted after the commit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import UploadFile
+from starlette.datastructures import Headers, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
 
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.attachments import service as attachments
 from ticketcreator.attachments.models import Attachment
+from ticketcreator.core import concurrency
 from ticketcreator.core.config import get_settings
-from ticketcreator.core.db import after_commit, utcnow
+from ticketcreator.core.db import after_commit, release_connection, utcnow
 from ticketcreator.core.errors import AppError, Conflict, Gone, NotFound, PayloadTooLarge
+from ticketcreator.core.storable import is_storable
 from ticketcreator.storage import Storage, get_storage
 from ticketcreator.uploads import repository
 from ticketcreator.uploads.content import SNIFF_SIZE, UploadPolicy, normalize
-from ticketcreator.uploads.errors import UploadLocked
+from ticketcreator.uploads.errors import BodyTimeout, LengthRequired, UploadLocked
 from ticketcreator.uploads.intake import Checksum, Intake
 from ticketcreator.uploads.models import Upload
 
@@ -48,6 +56,8 @@ def parse_metadata(header: str | None) -> dict[str, str]:
             metadata[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise AppError(f"Upload-Metadata value of {key!r} is not base64 UTF-8.") from None
+        if not (is_storable(key) and is_storable(metadata[key])):
+            raise AppError(f"Upload-Metadata {key!r} holds a NUL character; it cannot be stored.")
     return metadata
 
 
@@ -104,7 +114,7 @@ async def create(
     repository.add(session, upload)
     await session.flush()
     if body is not None:
-        await _append(session, upload, policy, body, checksum)
+        await _append(session, principal, upload, policy, body, checksum)
     elif length == 0:
         await _complete(session, upload, policy)
     return upload
@@ -130,36 +140,78 @@ async def append(
     checksum: Checksum | None,
     content_length: int | None,
 ) -> Upload:
-    """tus PATCH: write the body at ``offset``, which must be the current offset."""
-    await get(session, principal, upload_id)
-    if not await repository.lock(session, upload_id, wait_s=get_settings().uploads.lock_wait_s):
-        raise UploadLocked(
-            "Another request is writing to this upload.", headers={"Retry-After": "1"}
-        )
-    upload = await repository.get(session, principal.organization_id, upload_id, fresh=True)
-    if upload is None:
-        raise NotFound("No such upload.")
+    """tus PATCH: write the body at ``offset``, which must be the current offset.
+
+    Everything that can be refused from the headers is refused before a byte is read."""
+    upload = await get(session, principal, upload_id)
     if offset != upload.received:
-        raise Conflict(
-            f"Upload-Offset is {offset} but the upload is at {upload.received}; "
-            "ask with HEAD and resume from there.",
-            upload_offset=upload.received,
-        )
+        raise _moved(offset, upload.received)
     if upload.is_complete:
         return upload
     remaining = upload.length - upload.received
     if content_length is not None and content_length > remaining:
         raise PayloadTooLarge(f"Only {remaining} more bytes fit in this upload.")
+    max_chunk = get_settings().uploads.max_chunk_size
+    if content_length is not None and content_length > max_chunk:
+        raise PayloadTooLarge(f"One PATCH may carry at most {max_chunk} bytes.", max_size=max_chunk)
     policy = await policy_for(session, principal.organization_id)
-    await _append(session, upload, policy, body, checksum)
+    await _append(session, principal, upload, policy, body, checksum)
     return upload
+
+
+def _moved(offset: int, received: int) -> Conflict:
+    return Conflict(
+        f"Upload-Offset is {offset} but the upload is at {received}; "
+        "ask with HEAD and resume from there.",
+        upload_offset=received,
+    )
+
+
+@asynccontextmanager
+async def receiving(
+    session: AsyncSession, principal: Principal, body: AsyncIterator[bytes]
+) -> AsyncIterator[AsyncGenerator[bytes]]:
+    """The body of an upload, to be read inside the block without a database connection.
+
+    The request's work so far (authorization, checks) is committed and its connection goes
+    back to the pool; the caller holds one of its ``max_concurrent_per_principal`` upload
+    slots (else 429); a body that sends nothing for ``body_read_timeout_s`` ends in 408.
+    """
+    cfg = get_settings().uploads
+    await release_connection(session)
+    async with concurrency.slot(
+        f"uploads:{principal.rate_key}",
+        cfg.max_concurrent_per_principal,
+        lease_s=3 * cfg.body_read_timeout_s,
+        detail=f"At most {cfg.max_concurrent_per_principal} uploads at once per user or API "
+        "key; try again when one has finished.",
+    ) as held:
+        yield _paced(body, cfg.body_read_timeout_s, held)
+
+
+async def _paced(
+    body: AsyncIterator[bytes], timeout_s: float, held: concurrency.Slot | None
+) -> AsyncGenerator[bytes]:
+    chunks = aiter(body)
+    while True:
+        try:
+            chunk = await asyncio.wait_for(anext(chunks), timeout_s)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise BodyTimeout(
+                f"Nothing arrived for {timeout_s:g} s; the request was stopped. Resume the upload."
+            ) from None
+        if held is not None:
+            await held.renew()
+        yield chunk
 
 
 async def _head(storage: Storage, upload: Upload) -> bytes:
     """The first bytes already received (up to the sniff size), to identify the type."""
     head = bytearray()
-    for offset, _size in upload.parts:
-        async for chunk in await storage.open_range(upload.part_key(offset)):
+    for key in upload.part_keys():
+        async for chunk in await storage.open_range(key):
             head += chunk
             if len(head) >= SNIFF_SIZE:
                 return bytes(head[:SNIFF_SIZE])
@@ -168,39 +220,70 @@ async def _head(storage: Storage, upload: Upload) -> bytes:
 
 async def _append(
     session: AsyncSession,
+    principal: Principal,
     upload: Upload,
     policy: UploadPolicy,
     body: AsyncIterator[bytes],
     checksum: Checksum | None,
 ) -> None:
     storage = get_storage()
-    remaining = upload.length - upload.received
+    offset = upload.received
+    remaining = upload.length - offset
     head = await _head(storage, upload) if upload.content_type is None else None
-    intake = Intake(
-        body,
-        limit=min(remaining, get_settings().uploads.max_chunk_size),
-        checksum=checksum,
-        head=head,
-        identify=lambda data: policy.resolve(upload.declared_type, data),
-        completes_at=remaining,
-        keep_partial=True,
-    )
-    key = upload.part_key(upload.received)
-    try:
-        stored = await storage.put(
-            key, intake.stream(), content_type=upload.declared_type or "application/octet-stream"
+    tag = secrets.randbits(48)
+    key = upload.part_key(offset, tag)
+    async with receiving(session, principal, body) as paced:
+        intake = Intake(
+            paced,
+            limit=min(remaining, get_settings().uploads.max_chunk_size),
+            checksum=checksum,
+            head=head,
+            identify=lambda data: policy.resolve(upload.declared_type, data),
+            completes_at=remaining,
+            keep_partial=True,
         )
-    except ClientDisconnect:
-        return  # the client left mid-chunk and a checksum was promised: nothing was stored
+        try:
+            stored = await storage.put(
+                key,
+                intake.stream(),
+                content_type=upload.declared_type or "application/octet-stream",
+            )
+        except ClientDisconnect:
+            return  # the client left mid-chunk and a checksum was promised: nothing was stored
     if stored.size == 0:
         await storage.delete(key)
         return
-    upload.parts = [*upload.parts, [upload.received, stored.size]]
-    upload.received += stored.size
-    upload.content_type = upload.content_type or intake.content_type
-    upload.expires_at = _expiry()
-    if upload.received == upload.length:
-        await _complete(session, upload, policy)
+    try:
+        await _record(session, upload, [offset, stored.size, tag], intake.content_type, policy)
+    except BaseException:
+        await storage.delete(key)
+        raise
+
+
+async def _record(
+    session: AsyncSession,
+    upload: Upload,
+    part: list[int],
+    content_type: str | None,
+    policy: UploadPolicy,
+) -> None:
+    """Add a stored part to the upload, if the upload is still where the part starts."""
+    if not await repository.lock(session, upload.id, wait_s=get_settings().uploads.lock_wait_s):
+        raise UploadLocked(
+            "Another request is recording a chunk of this upload.", headers={"Retry-After": "1"}
+        )
+    offset, size = part[0], part[1]
+    current = await repository.get(session, upload.organization_id, upload.id, fresh=True)
+    if current is None:
+        raise NotFound("The upload was removed while the chunk arrived.")
+    if current.received != offset or current.is_complete:
+        raise _moved(offset, current.received)
+    current.parts = [*current.parts, part]
+    current.received += size
+    current.content_type = current.content_type or content_type
+    current.expires_at = _expiry()
+    if current.received == current.length:
+        await _complete(session, current, policy)
     await session.flush()
 
 
@@ -208,7 +291,7 @@ async def _complete(session: AsyncSession, upload: Upload, policy: UploadPolicy)
     storage = get_storage()
     content_type = upload.content_type or policy.resolve(upload.declared_type, b"")
     key = attachments.original_key(upload.organization_id, upload.id)
-    parts = [upload.part_key(offset) for offset, _size in upload.parts]
+    parts = upload.part_keys()
     if parts:
         stored_size = (await storage.concat(key, parts, content_type=content_type)).size
     else:
@@ -273,11 +356,54 @@ async def expire(session: AsyncSession, *, limit: int = 500) -> int:
     return len(uploads)
 
 
-async def store_single(
-    session: AsyncSession, principal: Principal, upload: UploadFile, *, buffer_size: int
+# Multipart framing around the file: boundaries and part headers.
+_FORM_OVERHEAD = 64 * 1024
+
+
+async def store_form(
+    session: AsyncSession,
+    principal: Principal,
+    headers: Mapping[str, str],
+    body: AsyncIterator[bytes],
+    *,
+    buffer_size: int,
 ) -> Attachment:
-    """The single-request upload: identify, check and store one small file."""
+    """The single-request upload: one ``multipart/form-data`` part named ``file``."""
     policy = await policy_for(session, principal.organization_id)
+    length = headers.get("content-length")
+    if length is None or not length.isdigit():
+        raise LengthRequired("Send Content-Length, or use the resumable /v1/uploads.")
+    if int(length) > policy.max_request_size + _FORM_OVERHEAD:
+        raise PayloadTooLarge(
+            f"Files over {policy.max_request_size} bytes go through the resumable /v1/uploads.",
+            max_size=policy.max_request_size,
+        )
+    if not headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise AppError("Send the file as multipart/form-data, in the part named `file`.")
+    async with receiving(session, principal, body) as paced:
+        parser = MultiPartParser(Headers(headers), paced, max_files=1, max_fields=10)
+        try:
+            form = await parser.parse()
+        except MultiPartException as exc:
+            raise AppError(exc.message) from None
+    try:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise AppError("Send the file as the form part named `file`.")
+        return await _store_file(session, principal, policy, file, buffer_size=buffer_size)
+    finally:
+        await form.close()
+
+
+async def _store_file(
+    session: AsyncSession,
+    principal: Principal,
+    policy: UploadPolicy,
+    upload: UploadFile,
+    *,
+    buffer_size: int,
+) -> Attachment:
+    """Identify, check and store the received file."""
     declared = normalize(upload.content_type)
     policy.check_declared(declared)
     attachment_id = uuid.uuid4()

@@ -1,0 +1,37 @@
+"""Credentials written into free text: bearer tokens, JWTs and ``name=value`` secrets.
+
+Shared by what the browser recorded (captures) and by every log line: a request path in an
+access log carries its query string, and with it signed-link signatures and invitation tokens.
+"""
+
+from __future__ import annotations
+
+import re
+
+REDACTED = "[REDACTED]"
+
+_TEXT_PATTERNS = (
+    re.compile(r"(?i)\b(bearer|basic|apikey)\s+[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),  # JWT
+    re.compile(
+        r"(?i)\b((?:access_|refresh_|id_)?token|api_?key|password|passwd|secret|client_secret"
+        r"|sig|signature|session_?id)\b(\s*[=:]\s*[\"']?)([^\s\"'&,;}]+)"
+    ),
+)
+
+
+def _replacement(match: re.Match[str]) -> str:
+    if match.lastindex == 3:
+        return f"{match.group(1)}{match.group(2)}{REDACTED}"
+    if match.lastindex == 1:
+        return f"{match.group(1)} {REDACTED}"
+    return REDACTED
+
+
+def redact_text(value: str) -> tuple[str, int]:
+    """``value`` with each credential replaced by :data:`REDACTED`, and how many were."""
+    removed = 0
+    for pattern in _TEXT_PATTERNS:
+        value, found = pattern.subn(_replacement, value)
+        removed += found
+    return value, removed

@@ -1,0 +1,67 @@
+"""No credential from a query string reaches a log line (uvicorn's access log included)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.live import serve_api
+from ticketcreator.core.logging import RedactSecrets
+
+pytestmark = pytest.mark.usefixtures("database")
+
+SIGNATURE = "c2lnbmF0dXJlLXNlY3JldC0xMjM0NTY3ODk"
+TOKEN = "tci_invitation-secret-987654321"
+
+
+def test_the_filter_masks_query_credentials_in_arguments_and_fields() -> None:
+    record = logging.makeLogRecord(
+        {
+            "name": "uvicorn.access",
+            "msg": '%s - "%s %s HTTP/%s" %d',
+            "args": (
+                "10.0.0.1:5000",
+                "GET",
+                f"/v1/signed/attachments/x/original?expires=1&kid=k1&signature={SIGNATURE}",
+                "1.1",
+                200,
+            ),
+            "url": f"/v1/invitations/accept?token={TOKEN}",
+        }
+    )
+    assert RedactSecrets().filter(record)
+    message = record.getMessage()
+    assert SIGNATURE not in message
+    assert "expires=1&kid=k1&signature=[REDACTED]" in message
+    assert record.url == "/v1/invitations/accept?token=[REDACTED]"
+    plain = logging.makeLogRecord({"msg": f"GET /accept?token={TOKEN}"})
+    RedactSecrets().filter(plain)
+    assert TOKEN not in plain.getMessage()
+
+
+def test_access_log_lines_of_a_real_server_hold_no_signature_or_token(tmp_path: Path) -> None:
+    log_file = tmp_path / "api.log"
+    with log_file.open("w") as log, serve_api(log_level="info", log=log) as base:
+        signed = httpx.get(
+            f"{base}/v1/signed/attachments/{uuid.uuid4()}/original",
+            params={"expires": "4102444800", "kid": "dev1", "signature": SIGNATURE},
+        )
+        page = httpx.get(f"{base}/v1/invitations/accept", params={"token": TOKEN})
+    assert signed.status_code in (403, 404)
+    assert page.status_code == 200
+    text = log_file.read_text()
+    assert SIGNATURE not in text
+    assert TOKEN not in text
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    access = [line["message"] for line in lines if line["logger"] == "uvicorn.access"]
+    assert any(
+        "/v1/signed/attachments/" in line and "signature=[REDACTED]" in line for line in access
+    )
+    assert any("/v1/invitations/accept?token=[REDACTED]" in line for line in access)
+    ours = [line for line in lines if line["logger"] == "ticketcreator.access"]
+    assert {line["path"] for line in ours} >= {"/v1/invitations/accept"}
