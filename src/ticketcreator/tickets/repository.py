@@ -59,7 +59,15 @@ class Visibility:
     user_id: uuid.UUID | None
     internal: bool  # may see internal comments
 
+    @classmethod
+    def whole(cls, organization_id: uuid.UUID) -> Visibility:
+        """Every ticket and comment of the organization (workers acting for it)."""
+        return cls(organization_id=organization_id, own_only=False, user_id=None, internal=True)
+
     def tickets(self) -> ColumnElement[bool]:
+        """The one rule of which tickets a caller may see or hear of: every query that lists,
+        counts or names tickets for a caller (lists, search, similar tickets, stored AI
+        outputs, attachments of captures) filters by it."""
         condition = Ticket.organization_id == self.organization_id
         if self.own_only:
             mine = Ticket.reporter_id == self.user_id if self.user_id else false()
@@ -191,6 +199,18 @@ async def lock_tickets(
         .with_for_update(of=Ticket)
     )
     return list((await session.scalars(_with_tags(query))).all())
+
+
+async def visible_ids(
+    session: AsyncSession, visibility: Visibility, ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of ``ids`` that are live tickets the caller may see."""
+    if not ids:
+        return set()
+    query = select(Ticket.id).where(
+        visibility.tickets(), Ticket.deleted_at.is_(None), Ticket.id.in_(ids)
+    )
+    return set((await session.scalars(query)).all())
 
 
 def search_query(q: str, language: str) -> ColumnElement[Any]:

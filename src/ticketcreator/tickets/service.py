@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -85,6 +85,13 @@ def visibility(principal: Principal) -> Visibility:
         user_id=principal.user_id,
         internal=principal.can(Permission.COMMENTS_INTERNAL),
     )
+
+
+async def visible_ids(
+    session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of ``ids`` name live tickets the caller may see (the ticket list's rule)."""
+    return await repo.visible_ids(session, visibility(principal), list(ids))
 
 
 def etag(ticket: Ticket) -> str:
