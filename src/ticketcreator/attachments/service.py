@@ -22,9 +22,11 @@ from ticketcreator.attachments.schemas import (
     SignedUrl,
     SignedUrlRequest,
 )
+from ticketcreator.captures import repository as captures_repo
 from ticketcreator.core import outbox
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import AppError, Forbidden, NotFound
+from ticketcreator.tickets import service as tickets
 from ticketcreator.uploads.content import TEXT_TYPES
 
 UPLOADED = "attachment.uploaded"
@@ -97,9 +99,22 @@ def event_payload(attachment: Attachment) -> dict[str, Any]:
 
 
 async def get(session: AsyncSession, principal: Principal, attachment_id: uuid.UUID) -> Attachment:
-    """The caller's attachment; another organization's is reported as not found."""
+    """An attachment the caller may see; any other is reported as not found.
+
+    Those who see every ticket of the organization see all its files. Those who see only
+    their own tickets (reporters) see the files they uploaded and the files of captures on
+    tickets they may see, the same rule as for the tickets themselves.
+    """
     attachment = await repository.get(session, principal.organization_id, attachment_id)
     if attachment is None:
+        raise NotFound("No such attachment.")
+    visibility = tickets.visibility(principal)
+    uploader = (attachment.uploaded_by_user_id, attachment.uploaded_by_api_key_id)
+    if (
+        visibility.own_only
+        and not principal.is_author(*uploader)
+        and not await captures_repo.on_visible_ticket(session, visibility, attachment.id)
+    ):
         raise NotFound("No such attachment.")
     return attachment
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.attachments.models import Attachment
 from ticketcreator.captures.models import Capture, CaptureAttachment
 from ticketcreator.tickets.models import Ticket, TicketEvent
+from ticketcreator.tickets.repository import Visibility
 
 
 def add(session: AsyncSession, capture: Capture, attachment_ids: Sequence[uuid.UUID]) -> None:
@@ -71,6 +72,25 @@ async def media_of(
     for capture_id, attachment in (await session.execute(query)).all():
         media[capture_id].append(attachment)
     return media
+
+
+async def on_visible_ticket(
+    session: AsyncSession, visibility: Visibility, attachment_id: uuid.UUID
+) -> bool:
+    """Whether the attachment belongs to a capture of a live ticket the caller may see."""
+    query = (
+        select(literal(True))
+        .select_from(CaptureAttachment)
+        .join(Capture, Capture.id == CaptureAttachment.capture_id)
+        .join(Ticket, Ticket.id == Capture.ticket_id)
+        .where(
+            CaptureAttachment.attachment_id == attachment_id,
+            visibility.tickets(),
+            Ticket.deleted_at.is_(None),
+        )
+        .limit(1)
+    )
+    return bool(await session.scalar(query))
 
 
 async def with_attachment(session: AsyncSession, attachment_id: uuid.UUID) -> list[Capture]:

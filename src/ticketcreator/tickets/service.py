@@ -758,13 +758,7 @@ async def _own_comment(
     comment = await repo.get_comment(session, ticket, visibility(principal), comment_id)
     if comment is None:
         raise NotFound("No such comment on this ticket.")
-    author = (
-        principal.api_key_id is not None and comment.author_api_key_id == principal.api_key_id
-    ) or (
-        principal.api_key_id is None
-        and principal.user_id is not None
-        and comment.author_id == principal.user_id
-    )
+    author = principal.is_author(comment.author_id, comment.author_api_key_id)
     if not author and not (moderate and principal.can(Permission.TICKETS_WRITE)):
         raise Forbidden("Only the author may change this comment.")
     return ticket, comment
