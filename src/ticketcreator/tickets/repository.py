@@ -27,6 +27,7 @@ from sqlalchemy import (
     text,
     tuple_,
     union_all,
+    update,
 )
 from sqlalchemy.dialects.postgresql import REGCONFIG, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -472,6 +473,20 @@ async def timeline(
             for c in await session.scalars(select(Comment).where(Comment.id.in_(comment_ids)))
         )
     return [loaded[row.id] for row in rows]
+
+
+async def forget_event_values(session: AsyncSession, ticket: Ticket, field: str) -> None:
+    """Drop the old and new values of the ticket's events about ``field`` (keep that they
+    happened)."""
+    await session.execute(
+        update(TicketEvent)
+        .where(
+            TicketEvent.ticket_id == ticket.id,
+            TicketEvent.organization_id == ticket.organization_id,
+            TicketEvent.field == field,
+        )
+        .values(old=None, new=None)
+    )
 
 
 # Watchers and links

@@ -804,18 +804,17 @@ async def edit_comment(
 async def delete_comment(
     session: AsyncSession, principal: Principal, ref: str, comment_id: uuid.UUID
 ) -> None:
-    """The author, or anyone who may edit tickets, deletes a comment (kept, but hidden)."""
+    """The author, or anyone who may edit tickets, deletes a comment (kept, but hidden).
+
+    The timeline keeps that it was deleted, not what it said: the event carries no text, and
+    the text of its earlier edits is removed from their events.
+    """
     ticket, comment = await _own_comment(session, principal, ref, comment_id, moderate=True)
     comment.deleted_at = utcnow()
+    field = f"comment:{comment.id}"
+    await repo.forget_event_values(session, ticket, field)
     _record(
-        session,
-        principal,
-        ticket,
-        "comment_deleted",
-        f"comment:{comment.id}",
-        comment.body,
-        None,
-        internal=comment.internal,
+        session, principal, ticket, "comment_deleted", field, None, None, internal=comment.internal
     )
     await session.flush()
     if not comment.internal:
