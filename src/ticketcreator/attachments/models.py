@@ -65,4 +65,4 @@ class Attachment(UUIDPrimaryKey, Timestamps, Base):
 
     @property
     def storage_prefix(self) -> str:
-        return f"orgs/{self.organization_id}/attachments/{self.id}"
+        return f"orgs/{self.organization_id}/attachments/{self.id}"  # see service.storage_prefix

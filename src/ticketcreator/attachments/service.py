@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +27,9 @@ from ticketcreator.captures import repository as captures_repo
 from ticketcreator.core import outbox
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import AppError, Forbidden, NotFound
+from ticketcreator.storage import Storage
 from ticketcreator.tickets import service as tickets
+from ticketcreator.uploads import repository as uploads_repo
 from ticketcreator.uploads.content import TEXT_TYPES
 
 UPLOADED = "attachment.uploaded"
@@ -49,8 +52,16 @@ def kind_of(content_type: str) -> AttachmentKind:
     return AttachmentKind.FILE
 
 
+ERASED = "attachment.erased"
+
+
+def storage_prefix(organization_id: uuid.UUID, attachment_id: uuid.UUID) -> str:
+    """Where the attachment's original and its derivatives are stored."""
+    return f"orgs/{organization_id}/attachments/{attachment_id}"
+
+
 def original_key(organization_id: uuid.UUID, attachment_id: uuid.UUID) -> str:
-    return f"orgs/{organization_id}/attachments/{attachment_id}/original"
+    return f"{storage_prefix(organization_id, attachment_id)}/original"
 
 
 async def register(
@@ -84,6 +95,35 @@ async def register(
     await session.flush()
     outbox.emit(session, UPLOADED, event_payload(attachment), organization_id=organization_id)
     return attachment
+
+
+async def erase(
+    session: AsyncSession, organization_id: uuid.UUID, attachment_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Delete attachments for good: their rows (with their transcripts and screenshot text)
+    and upload records now, their stored files by the ``attachment.erased`` subscriber once
+    this transaction has committed. Returns the ids that were erased."""
+    erased = await repository.delete_many(session, organization_id, attachment_ids)
+    if erased:
+        await uploads_repo.delete_rows(session, erased)
+        outbox.emit(
+            session,
+            ERASED,
+            {"attachment_ids": [str(attachment_id) for attachment_id in erased]},
+            organization_id=organization_id,
+        )
+    return erased
+
+
+async def erase_files(
+    storage: Storage, organization_id: uuid.UUID, attachment_ids: Sequence[uuid.UUID]
+) -> int:
+    """Remove the stored files of erased attachments, derivatives included; returns how many
+    objects went (none the second time: safe to repeat)."""
+    removed = 0
+    for attachment_id in attachment_ids:
+        removed += await storage.delete_prefix(storage_prefix(organization_id, attachment_id))
+    return removed
 
 
 def event_payload(attachment: Attachment) -> dict[str, Any]:

@@ -74,6 +74,26 @@ async def media_of(
     return media
 
 
+async def attachments_only_of(session: AsyncSession, ticket: Ticket) -> list[uuid.UUID]:
+    """The attachments of the ticket's captures that no capture of another ticket uses."""
+    elsewhere = (
+        select(CaptureAttachment.attachment_id)
+        .join(Capture, Capture.id == CaptureAttachment.capture_id)
+        .where(Capture.ticket_id != ticket.id)
+    )
+    query = (
+        select(CaptureAttachment.attachment_id)
+        .join(Capture, Capture.id == CaptureAttachment.capture_id)
+        .where(
+            Capture.organization_id == ticket.organization_id,
+            Capture.ticket_id == ticket.id,
+            CaptureAttachment.attachment_id.not_in(elsewhere),
+        )
+        .distinct()
+    )
+    return list((await session.scalars(query)).all())
+
+
 async def on_visible_ticket(
     session: AsyncSession, visibility: Visibility, attachment_id: uuid.UUID
 ) -> bool:

@@ -384,6 +384,21 @@ async def _ranked(
     return TicketRows([(row[0], row[1]) for row in rows], window_start)
 
 
+async def forget_responses(session: AsyncSession, ticket: Ticket) -> None:
+    """Delete the remembered responses (``Idempotency-Key``) that show the ticket: its
+    creation and captures sent with it."""
+    body = IdempotencyKey.response_body
+    await session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.organization_id == ticket.organization_id,
+            or_(
+                body["id"].astext == str(ticket.id),
+                body["ticket_id"].astext == str(ticket.id),
+            ),
+        )
+    )
+
+
 async def purge(session: AsyncSession, ticket: Ticket) -> None:
     await session.execute(
         delete(Ticket).where(

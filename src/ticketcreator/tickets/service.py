@@ -22,7 +22,7 @@ from ticketcreator.accounts.permissions import OWN_TICKETS_ONLY, Permission, Rol
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import AppError, Forbidden, NotFound
-from ticketcreator.core.outbox import emit
+from ticketcreator.core.outbox import emit, scrub
 from ticketcreator.taxonomy import repository as taxonomy_repo
 from ticketcreator.taxonomy import service as taxonomy
 from ticketcreator.taxonomy.models import Category, Team
@@ -669,14 +669,21 @@ async def restore(session: AsyncSession, principal: Principal, ref: str) -> Tick
     return ticket
 
 
-async def purge(session: AsyncSession, principal: Principal, ref: str) -> None:
+async def purge(
+    session: AsyncSession,
+    principal: Principal,
+    ticket: Ticket,
+    attachment_ids: Sequence[uuid.UUID] = (),
+) -> None:
     """Delete the ticket and everything attached to it for good (live or in the trash).
 
-    Its events go with it; the outbox event ``ticket.purged`` keeps the last state.
+    Its rows go with it (comments, events, captures, AI decisions and embeddings cascade);
+    its outbox events, and those of ``attachment_ids``, keep only ids, and remembered
+    responses that show it are forgotten. ``ticket.purged`` names the ticket by id only.
     """
-    ticket = await load(session, principal, ref, lock=True, deleted=None)
-    snapshot = TicketRead.model_validate(ticket).model_dump(mode="json")
-    _publish(session, principal, ticket, "ticket.purged", snapshot=snapshot)
+    await repo.forget_responses(session, ticket)
+    await scrub(session, ticket.organization_id, ticket_id=ticket.id, attachment_ids=attachment_ids)
+    _publish(session, principal, ticket, "ticket.purged")
     await repo.purge(session, ticket)
 
 
