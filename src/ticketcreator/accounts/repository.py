@@ -44,10 +44,13 @@ async def get_organization(
     return await session.get(Organization, organization_id)
 
 
-async def organization_for_update(
-    session: AsyncSession, organization_id: uuid.UUID
+async def organization(
+    session: AsyncSession, organization_id: uuid.UUID, *, lock: bool = False
 ) -> Organization:
-    query = select(Organization).where(Organization.id == organization_id).with_for_update()
+    """The caller's organization (it exists while they are authenticated in it)."""
+    query = select(Organization).where(Organization.id == organization_id)
+    if lock:
+        query = query.with_for_update()
     return (await session.scalars(query)).one()
 
 

@@ -217,7 +217,7 @@ async def remove_member(
 @organization.get(
     "/settings",
     summary="Your organization's settings (who sees members' e-mail addresses)",
-    responses=responses(*_AUTHENTICATED, NotFound),
+    responses=responses(*_AUTHENTICATED),
 )
 async def get_organization_settings(
     principal: MemberManager, session: Session

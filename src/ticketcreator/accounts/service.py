@@ -416,10 +416,8 @@ async def list_members(session: AsyncSession, principal: Principal) -> list[Memb
     ``members:emails``, or for everyone if the organization shows them to all."""
     emails = principal.can(Permission.MEMBERS_EMAILS)
     if not emails:
-        organization = await repository.get_organization(session, principal.organization_id)
-        emails = organization is not None and (
-            _organization_settings(organization).member_emails_visible_to_all
-        )
+        organization = await repository.organization(session, principal.organization_id)
+        emails = _organization_settings(organization).member_emails_visible_to_all
     return [
         _member_out(membership, user, email=emails or user.id == principal.user_id)
         for membership, user in await repository.list_members(session, principal.organization_id)
@@ -429,16 +427,14 @@ async def list_members(session: AsyncSession, principal: Principal) -> list[Memb
 async def organization_settings(
     session: AsyncSession, principal: Principal
 ) -> OrganizationSettings:
-    organization = await repository.get_organization(session, principal.organization_id)
-    if organization is None:
-        raise NotFound("No such organization.")
+    organization = await repository.organization(session, principal.organization_id)
     return _organization_settings(organization)
 
 
 async def change_organization_settings(
     session: AsyncSession, principal: Principal, patch: OrganizationSettingsPatch, origin: Origin
 ) -> OrganizationSettings:
-    organization = await repository.organization_for_update(session, principal.organization_id)
+    organization = await repository.organization(session, principal.organization_id, lock=True)
     changes = patch.model_dump(exclude_none=True)
     if changes:
         organization.settings = {**(organization.settings or {}), **changes}
