@@ -7,35 +7,21 @@ nothing. An unfinished upload belongs to whoever started it.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.captures.support import capture_body, upload
+from tests.captures.support import capture_body, screenshot_text, upload
 from tests.support.factories import Member, create_member
 from tests.uploads.helpers import TUS, create_upload, patch, png, webm_like
 from ticketcreator.accounts.permissions import Role
-from ticketcreator.transcripts.models import AttachmentText, TextSource, TextStatus
 
 _SECRET_TEXT = "Salary of Jane Roe: 7,400 EUR"
 
 
 async def _with_text(session: AsyncSession, attachment: dict[str, Any], org: Member) -> None:
-    session.add(
-        AttachmentText(
-            attachment_id=uuid.UUID(attachment["id"]),
-            source=TextSource.OCR,
-            organization_id=org.org_id,
-            status=TextStatus.READY,
-            text=_SECRET_TEXT,
-            segments=[],
-            provider="tesseract",
-            model="eng",
-            confidence=90.0,
-        )
-    )
+    session.add(screenshot_text(attachment["id"], org.org_id, _SECRET_TEXT))
     await session.commit()
 
 

@@ -12,18 +12,19 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.captures.support import capture_body, settle, upload, wait_for
+from tests.captures.support import capture_body, screenshot_text, settle, upload, wait_for
 from tests.support.factories import create_member
 from tests.support.services import Worker
 from tests.uploads.helpers import png
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.ai.triage.models import AIDecision, TicketEmbedding
+from ticketcreator.attachments import service as attachments
 from ticketcreator.attachments.models import Attachment
 from ticketcreator.captures.models import Capture
 from ticketcreator.core.outbox import OutboxEvent
 from ticketcreator.storage import ObjectNotFound, get_storage
 from ticketcreator.tickets.models import IdempotencyKey
-from ticketcreator.transcripts.models import AttachmentText, TextSource, TextStatus
+from ticketcreator.transcripts.models import AttachmentText
 
 PERSONAL = "Jane Roe"
 
@@ -95,18 +96,7 @@ async def test_purge_removes_files_texts_and_event_content(
         lambda: _count(session, AIDecision, AIDecision.ticket_id == uuid.UUID(ticket_id)) or None,
         what="triage",
     )
-    session.add(
-        AttachmentText(
-            attachment_id=uuid.UUID(shot["id"]),
-            source=TextSource.OCR,
-            organization_id=admin.org_id,
-            status=TextStatus.READY,
-            text=f"Payslip {PERSONAL} 7,400 EUR",
-            segments=[],
-            provider="tesseract",
-            model="eng",
-        )
-    )
+    session.add(screenshot_text(shot["id"], admin.org_id, f"Payslip {PERSONAL} 7,400 EUR"))
     await session.commit()
     signed = await client.post(
         f"/v1/attachments/{shot['id']}/signed-urls", json={}, headers=admin.headers
@@ -142,6 +132,7 @@ async def test_purge_removes_files_texts_and_event_content(
         assert "payslip" not in json.dumps(row).lower()
     # The files go from storage too, derivatives included (a task on the worker).
     await wait_for(lambda: _gone(keys), what="stored files removed")
+    assert await attachments.erase_files(get_storage(), admin.org_id, [shot_id]) == 0
     assert await _stored([shared_key]) == [shared_key]
     await settle(session)
 
