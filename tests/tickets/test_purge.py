@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.captures.support import capture_body, screenshot_text, settle, upload, wait_for
+from tests.captures.support import capture_body, settle, upload, wait_for
 from tests.support.factories import create_member
 from tests.support.services import Worker
 from tests.uploads.helpers import png
@@ -24,7 +24,7 @@ from ticketcreator.captures.models import Capture
 from ticketcreator.core.outbox import OutboxEvent
 from ticketcreator.storage import ObjectNotFound, get_storage
 from ticketcreator.tickets.models import IdempotencyKey
-from ticketcreator.transcripts.models import AttachmentText
+from ticketcreator.transcripts.models import AttachmentText, TextSource
 
 PERSONAL = "Jane Roe"
 
@@ -35,6 +35,15 @@ async def _ready(session: AsyncSession, attachment_id: str) -> Attachment | None
     if attachment is None or attachment.processing_status != "ready":
         return None
     return attachment
+
+
+async def _text(session: AsyncSession, attachment_id: str) -> AttachmentText | None:
+    found = await session.get(
+        AttachmentText, (uuid.UUID(attachment_id), TextSource.OCR), populate_existing=True
+    )
+    if found is None:
+        await session.commit()
+    return found
 
 
 async def _stored(keys: list[str]) -> list[str]:
@@ -88,15 +97,18 @@ async def test_purge_removes_files_texts_and_event_content(
         json={"body": f"{PERSONAL} is on leave until May."},
         headers=admin.headers,
     )
-    processed = await wait_for(lambda: _ready(session, shot["id"]), what="processing")
+    processed = await wait_for(lambda: _ready(session, shot["id"]), what="processing", timeout=240)
     assert processed.derivatives, "the screenshot got a thumbnail"
     keys = [processed.storage_key, *(d["key"] for d in processed.derivatives.values())]
-    shared_key = (await wait_for(lambda: _ready(session, shared["id"]))).storage_key
+    shared_key = (await wait_for(lambda: _ready(session, shared["id"]), timeout=240)).storage_key
     await wait_for(
         lambda: _count(session, AIDecision, AIDecision.ticket_id == uuid.UUID(ticket_id)) or None,
         what="triage",
+        timeout=240,
     )
-    session.add(screenshot_text(shot["id"], admin.org_id, f"Payslip {PERSONAL} 7,400 EUR"))
+    # The worker reads the screenshot; what it read is made personal here.
+    read = await wait_for(lambda: _text(session, shot["id"]), what="screenshot text", timeout=240)
+    read.text = f"Payslip {PERSONAL} 7,400 EUR"
     await session.commit()
     signed = await client.post(
         f"/v1/attachments/{shot['id']}/signed-urls", json={}, headers=admin.headers
@@ -131,7 +143,7 @@ async def test_purge_removes_files_texts_and_event_content(
         assert PERSONAL not in json.dumps(row)
         assert "payslip" not in json.dumps(row).lower()
     # The files go from storage too, derivatives included (a task on the worker).
-    await wait_for(lambda: _gone(keys), what="stored files removed")
+    await wait_for(lambda: _gone(keys), what="stored files removed", timeout=240)
     assert await attachments.erase_files(get_storage(), admin.org_id, [shot_id]) == 0
     assert await _stored([shared_key]) == [shared_key]
     await settle(session)
