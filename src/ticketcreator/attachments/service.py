@@ -13,7 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.attachments import repository, signing
-from ticketcreator.attachments.models import Attachment, AttachmentKind, ProcessingStatus
+from ticketcreator.attachments.models import (
+    Attachment,
+    AttachmentKind,
+    ProcessingStatus,
+    storage_prefix,
+)
 from ticketcreator.attachments.schemas import (
     ORIGINAL,
     AttachmentRead,
@@ -36,6 +41,7 @@ UPLOADED = "attachment.uploaded"
 PROCESSING = "attachment.processing"
 READY = "attachment.ready"
 FAILED = "attachment.failed"
+ERASED = "attachment.erased"  # payload {"attachment_ids"}: their stored files are to go
 API_PREFIX = "/v1"
 
 
@@ -50,14 +56,6 @@ def kind_of(content_type: str) -> AttachmentKind:
     if content_type in TEXT_TYPES:
         return AttachmentKind.LOG
     return AttachmentKind.FILE
-
-
-ERASED = "attachment.erased"
-
-
-def storage_prefix(organization_id: uuid.UUID, attachment_id: uuid.UUID) -> str:
-    """Where the attachment's original and its derivatives are stored."""
-    return f"orgs/{organization_id}/attachments/{attachment_id}"
 
 
 def original_key(organization_id: uuid.UUID, attachment_id: uuid.UUID) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from ticketcreator.attachments.models import Attachment
 from ticketcreator.captures.models import Capture, CaptureAttachment
@@ -76,10 +77,16 @@ async def media_of(
 
 async def attachments_only_of(session: AsyncSession, ticket: Ticket) -> list[uuid.UUID]:
     """The attachments of the ticket's captures that no capture of another ticket uses."""
+    other, other_capture = aliased(CaptureAttachment), aliased(Capture)
     elsewhere = (
-        select(CaptureAttachment.attachment_id)
-        .join(Capture, Capture.id == CaptureAttachment.capture_id)
-        .where(Capture.ticket_id != ticket.id)
+        select(literal(True))
+        .select_from(other)
+        .join(other_capture, other_capture.id == other.capture_id)
+        .where(
+            other.attachment_id == CaptureAttachment.attachment_id,
+            other_capture.ticket_id != ticket.id,
+        )
+        .exists()
     )
     query = (
         select(CaptureAttachment.attachment_id)
@@ -87,7 +94,7 @@ async def attachments_only_of(session: AsyncSession, ticket: Ticket) -> list[uui
         .where(
             Capture.organization_id == ticket.organization_id,
             Capture.ticket_id == ticket.id,
-            CaptureAttachment.attachment_id.not_in(elsewhere),
+            ~elsewhere,
         )
         .distinct()
     )
