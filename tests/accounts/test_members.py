@@ -32,7 +32,7 @@ async def test_members_are_listed_for_any_member(
     listed = {item["user_id"]: item for item in response.json()}
     assert set(listed) == {str(member.user.id) for member in team.values()}
     assert listed[str(team[Role.ADMIN].user.id)]["role"] == "admin"
-    assert listed[str(team[Role.ADMIN].user.id)]["email"] == team[Role.ADMIN].user.email
+    assert listed[str(team[Role.ADMIN].user.id)]["name"] == team[Role.ADMIN].user.name
 
 
 async def test_an_admin_changes_a_role_and_it_applies_at_once(
@@ -199,3 +199,66 @@ async def test_my_organizations_and_switching(client: httpx.AsyncClient) -> None
         f"/v1/me/organizations/{third.organization_id}/switch", headers=first.headers
     )
     assert_problem(refused, 404)
+
+
+async def test_member_emails_are_for_staff_unless_the_organization_shows_them_to_all(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    team = await _team(session, client)
+    outsider = await create_member(session, role=Role.OWNER)
+
+    async def emails(role: Role) -> dict[str, str | None]:
+        response = await client.get("/v1/members", headers=team[role].headers)
+        assert response.status_code == 200
+        return {item["user_id"]: item["email"] for item in response.json()}
+
+    everyone = {str(m.user.id): m.user.email for m in team.values()}
+    for role in (Role.REPORTER, Role.VIEWER):
+        listed = await emails(role)
+        own = str(team[role].user.id)
+        assert listed == {
+            user_id: (everyone[own] if user_id == own else None) for user_id in everyone
+        }
+    for role in (Role.OWNER, Role.ADMIN, Role.AGENT):
+        assert await emails(role) == everyone
+
+    url = "/v1/organization/settings"
+    assert (await client.get(url, headers=team[Role.ADMIN].headers)).json() == {
+        "member_emails_visible_to_all": False
+    }
+    for role in (Role.AGENT, Role.REPORTER, Role.VIEWER):
+        refused = await client.patch(
+            url, json={"member_emails_visible_to_all": True}, headers=team[role].headers
+        )
+        assert_problem(refused, 403)
+    assert_problem(await client.get(url, headers=team[Role.AGENT].headers), 403)
+    assert_problem(
+        await client.patch(
+            url, json={"member_emails_visible_to_all": "yes"}, headers=team[Role.ADMIN].headers
+        ),
+        422,
+    )
+    changed = await client.patch(
+        url, json={"member_emails_visible_to_all": True}, headers=team[Role.ADMIN].headers
+    )
+    assert changed.status_code == 200
+    assert changed.json() == {"member_emails_visible_to_all": True}
+    for role in (Role.REPORTER, Role.VIEWER):
+        assert await emails(role) == everyone
+    # Another organization's setting is its own.
+    assert (await client.get(url, headers=outsider.headers)).json() == {
+        "member_emails_visible_to_all": False
+    }
+    entry = (
+        await session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "organization_settings_changed")
+        )
+    ).one()
+    assert entry.details == {"member_emails_visible_to_all": True}
+    assert entry.organization_id == team[Role.ADMIN].org_id
+
+    hidden = await client.patch(
+        url, json={"member_emails_visible_to_all": False}, headers=team[Role.OWNER].headers
+    )
+    assert hidden.json() == {"member_emails_visible_to_all": False}
+    assert (await emails(Role.VIEWER))[str(team[Role.ADMIN].user.id)] is None

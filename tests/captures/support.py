@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import subprocess
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketcreator.transcripts.models import AttachmentText, TextSource, TextStatus
 
 SENTENCE = "When I open the settings page the profile picture does not load."
 SCREEN_LINES = [
@@ -149,3 +152,17 @@ async def settle(session: AsyncSession, timeout: float = 60.0) -> None:
         await session.commit()
         quiet = quiet + 1 if busy == 0 else 0
         await asyncio.sleep(0.3)
+
+
+def screenshot_text(attachment_id: str, organization_id: uuid.UUID, text: str) -> AttachmentText:
+    """A screenshot's text as OCR stores it (without running Tesseract)."""
+    return AttachmentText(
+        attachment_id=uuid.UUID(attachment_id),
+        source=TextSource.OCR,
+        organization_id=organization_id,
+        status=TextStatus.READY,
+        text=text,
+        segments=[],
+        provider="tesseract",
+        model="eng",
+    )

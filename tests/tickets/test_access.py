@@ -8,9 +8,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import Member
 from tests.tickets.conftest import new_ticket
+from ticketcreator.tickets.models import TicketEvent
 
 
 async def test_reporters_see_and_comment_on_their_own_tickets_only(
@@ -183,3 +186,38 @@ async def test_anonymous_callers_are_401(
     client: httpx.AsyncClient, path: str, database: str
 ) -> None:
     assert (await client.get(path)).status_code == 401
+
+
+async def test_a_deleted_comment_leaves_no_text_in_the_timeline(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    agent: Member,
+    reporter: Member,
+    viewer: Member,
+) -> None:
+    ticket = await new_ticket(client, reporter)
+    base = f"/v1/tickets/{ticket['id']}"
+    for internal in (False, True):
+        comment = await client.post(
+            f"{base}/comments",
+            json={"body": "Card 4111 1111 1111 1111 of Jane Roe", "internal": internal},
+            headers=agent.headers,
+        )
+        url = f"{base}/comments/{comment.json()['id']}"
+        edited = await client.patch(
+            url, json={"body": "Card ending 1111 of Jane Roe"}, headers=agent.headers
+        )
+        assert edited.status_code == 200
+        assert (await client.delete(url, headers=agent.headers)).status_code == 204
+    for member in (reporter, viewer, agent):
+        timeline = await client.get(f"{base}/timeline", headers=member.headers)
+        assert timeline.status_code == 200
+        assert "Jane Roe" not in timeline.text
+        kinds = [i["event"]["kind"] for i in timeline.json()["items"] if i["type"] == "event"]
+        assert "comment_deleted" in kinds
+        if member is not agent:  # nothing of the internal note, not even that it existed
+            assert kinds.count("comment_deleted") == 1
+    stored = await session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == uuid.UUID(ticket["id"]))
+    )
+    assert not [e for e in stored if "Jane Roe" in f"{e.old} {e.new}"]

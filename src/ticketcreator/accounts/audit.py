@@ -41,6 +41,7 @@ class AuditAction(StrEnum):
     INVITATION_REVOKED = "invitation_revoked"
     INVITATION_ACCEPTED = "invitation_accepted"
     AI_CONFIG_UPDATED = "ai_config_updated"
+    ORGANIZATION_SETTINGS_CHANGED = "organization_settings_changed"
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,13 @@ class Principal:
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
 
+    def is_author(self, user_id: uuid.UUID | None, api_key_id: uuid.UUID | None) -> bool:
+        """Whether this caller made what was recorded as made by ``user_id``/``api_key_id``
+        (an upload, an attachment, a comment): an API key only what it made itself."""
+        if self.api_key_id is not None:
+            return api_key_id == self.api_key_id
+        return self.user_id is not None and user_id == self.user_id
+
     @property
     def rate_key(self) -> str:
         return f"key:{self.api_key_id}" if self.api_key_id else f"user:{self.user_id}"

@@ -45,6 +45,9 @@ class Permission(StrEnum):
     CONFIG_MANAGE = "config:manage"
     AI_MANAGE = "ai:manage"
     MEMBERS_READ = "members:read"
+    # Other members' e-mail addresses in the member list; an organization may extend it to
+    # every role (setting ``member_emails_visible_to_all``).
+    MEMBERS_EMAILS = "members:emails"
     MEMBERS_MANAGE = "members:manage"
     API_KEYS_MANAGE = "api_keys:manage"
     AUDIT_READ = "audit:read"
@@ -55,7 +58,7 @@ P = Permission
 
 _READ = {P.ACCOUNT_SELF, P.TICKETS_READ, P.ATTACHMENTS_READ, P.CONFIG_READ, P.MEMBERS_READ}
 _REPORT = _READ | {P.TICKETS_CREATE, P.COMMENTS_WRITE, P.CAPTURES_WRITE}
-_AGENT = _REPORT | {P.TICKETS_WRITE, P.TICKETS_DELETE, P.COMMENTS_INTERNAL}
+_AGENT = _REPORT | {P.TICKETS_WRITE, P.TICKETS_DELETE, P.COMMENTS_INTERNAL, P.MEMBERS_EMAILS}
 _ADMIN = _AGENT | {
     P.TICKETS_PURGE,
     P.CONFIG_MANAGE,

@@ -44,6 +44,16 @@ async def get_organization(
     return await session.get(Organization, organization_id)
 
 
+async def organization(
+    session: AsyncSession, organization_id: uuid.UUID, *, lock: bool = False
+) -> Organization:
+    """The caller's organization (it exists while they are authenticated in it)."""
+    query = select(Organization).where(Organization.id == organization_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query)).one()
+
+
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     result = await session.scalars(select(User).where(User.email == email.lower()))
     return result.one_or_none()

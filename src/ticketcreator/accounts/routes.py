@@ -52,6 +52,8 @@ from ticketcreator.accounts.schemas import (
     MemberOut,
     MemberUpdate,
     MyOrganization,
+    OrganizationSettings,
+    OrganizationSettingsPatch,
     PasswordChange,
     RefreshRequest,
     SignupRequest,
@@ -95,6 +97,7 @@ members = APIRouter(prefix="/members", tags=["members"], route_class=UnitOfWorkR
 invitations = APIRouter(prefix="/invitations", tags=["invitations"], route_class=UnitOfWorkRoute)
 api_keys = APIRouter(prefix="/api-keys", tags=["api-keys"], route_class=UnitOfWorkRoute)
 audit_log = APIRouter(prefix="/audit-log", tags=["audit"], route_class=UnitOfWorkRoute)
+organization = APIRouter(prefix="/organization", tags=["organization"], route_class=UnitOfWorkRoute)
 
 
 @auth.post(
@@ -211,6 +214,34 @@ async def remove_member(
     user_id: uuid.UUID, principal: MemberManager, session: Session, origin: RequestOrigin
 ) -> None:
     await service.remove_member(session, principal, user_id, origin)
+
+
+@organization.get(
+    "/settings",
+    summary="Your organization's settings (who sees members' e-mail addresses)",
+    responses=responses(*_AUTHENTICATED),
+)
+async def get_organization_settings(
+    principal: MemberManager, session: Session
+) -> OrganizationSettings:
+    return await service.organization_settings(session, principal)
+
+
+@organization.patch(
+    "/settings",
+    summary="Change your organization's settings (audited)",
+    description="`member_emails_visible_to_all: true` shows every member's e-mail address to "
+    "reporters and viewers too; by default only owners, admins and agents "
+    "(`members:emails`) see them. Fields left out stay as they are.",
+    responses=responses(*_AUTHENTICATED, UnprocessableEntity),
+)
+async def change_organization_settings(
+    body: OrganizationSettingsPatch,
+    principal: MemberManager,
+    session: Session,
+    origin: RequestOrigin,
+) -> OrganizationSettings:
+    return await service.change_organization_settings(session, principal, body, origin)
 
 
 @invitations.post(
@@ -349,5 +380,5 @@ async def list_audit_log(
 
 
 router = APIRouter(route_class=UnitOfWorkRoute)
-for _domain_router in (auth, account, members, invitations, api_keys, audit_log):
+for _domain_router in (auth, account, members, invitations, api_keys, audit_log, organization):
     router.include_router(_domain_router)

@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    StrictBool,
     computed_field,
     field_validator,
 )
@@ -122,10 +123,26 @@ class Me(BaseModel):
 
 class MemberOut(BaseModel):
     user_id: uuid.UUID
-    email: str
+    email: str | None = Field(
+        description="Null for other members when your role lacks `members:emails` and the "
+        "organization does not show e-mail addresses to everyone "
+        "(`member_emails_visible_to_all`)."
+    )
     name: str
     role: Role
     joined_at: datetime
+
+
+class OrganizationSettings(BaseModel):
+    member_emails_visible_to_all: bool = Field(
+        description="Whether every member (reporters and viewers too) sees the e-mail "
+        "addresses of the others in the member list. Off by default: then only roles with "
+        "`members:emails` (owners, admins, agents) see them; everyone sees their own."
+    )
+
+
+class OrganizationSettingsPatch(_Body):
+    member_emails_visible_to_all: StrictBool | None = None
 
 
 class MemberUpdate(_Body):

@@ -53,7 +53,7 @@ from ticketcreator.accounts.models import (
     User,
 )
 from ticketcreator.accounts.passwords import hash_password, needs_rehash, verify_password
-from ticketcreator.accounts.permissions import Role
+from ticketcreator.accounts.permissions import Permission, Role
 from ticketcreator.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -70,6 +70,8 @@ from ticketcreator.accounts.schemas import (
     MemberUpdate,
     MyOrganization,
     OrganizationOut,
+    OrganizationSettings,
+    OrganizationSettingsPatch,
     PasswordChange,
     SignupRequest,
     TokenPair,
@@ -409,17 +411,61 @@ async def switch_organization(
 # Members
 
 
+# ``organization.settings`` key: other members' e-mail addresses shown to every role.
+MEMBER_EMAILS_VISIBLE_TO_ALL = "member_emails_visible_to_all"
+
+
+def _organization_settings(organization: Organization) -> OrganizationSettings:
+    own = organization.settings or {}
+    return OrganizationSettings(
+        member_emails_visible_to_all=own.get(MEMBER_EMAILS_VISIBLE_TO_ALL) is True
+    )
+
+
 async def list_members(session: AsyncSession, principal: Principal) -> list[MemberOut]:
+    """The organization's members; other members' e-mail addresses only for roles with
+    ``members:emails``, or for everyone if the organization shows them to all."""
+    emails = principal.can(Permission.MEMBERS_EMAILS)
+    if not emails:
+        organization = await repository.organization(session, principal.organization_id)
+        emails = _organization_settings(organization).member_emails_visible_to_all
     return [
-        _member_out(membership, user)
+        _member_out(membership, user, email=emails or user.id == principal.user_id)
         for membership, user in await repository.list_members(session, principal.organization_id)
     ]
 
 
-def _member_out(membership: Membership, user: User) -> MemberOut:
+async def organization_settings(
+    session: AsyncSession, principal: Principal
+) -> OrganizationSettings:
+    organization = await repository.organization(session, principal.organization_id)
+    return _organization_settings(organization)
+
+
+async def change_organization_settings(
+    session: AsyncSession, principal: Principal, patch: OrganizationSettingsPatch, origin: Origin
+) -> OrganizationSettings:
+    organization = await repository.organization(session, principal.organization_id, lock=True)
+    changes = patch.model_dump(exclude_none=True)
+    if changes:
+        organization.settings = {**(organization.settings or {}), **changes}
+        audit.record(
+            session,
+            AuditAction.ORGANIZATION_SETTINGS_CHANGED,
+            Actor.of(principal),
+            origin,
+            target_type="organization",
+            target_id=principal.organization_id,
+            details=changes,
+        )
+        await session.flush()
+    return _organization_settings(organization)
+
+
+def _member_out(membership: Membership, user: User, *, email: bool = True) -> MemberOut:
     return MemberOut(
         user_id=user.id,
-        email=user.email,
+        email=user.email if email else None,
         name=user.name,
         role=membership.role,
         joined_at=membership.created_at,

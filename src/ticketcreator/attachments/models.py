@@ -33,6 +33,11 @@ def _values(enum: type[StrEnum]) -> list[str]:
     return [member.value for member in enum]
 
 
+def storage_prefix(organization_id: uuid.UUID, attachment_id: uuid.UUID) -> str:
+    """Where an attachment's original and its derivatives are stored."""
+    return f"orgs/{organization_id}/attachments/{attachment_id}"
+
+
 class Attachment(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "attachment"
 
@@ -65,4 +70,4 @@ class Attachment(UUIDPrimaryKey, Timestamps, Base):
 
     @property
     def storage_prefix(self) -> str:
-        return f"orgs/{self.organization_id}/attachments/{self.id}"
+        return storage_prefix(self.organization_id, self.id)

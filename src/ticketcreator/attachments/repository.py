@@ -4,8 +4,9 @@ unscoped lookup is for signed links and workers, which carry their own authority
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.attachments.models import Attachment
@@ -22,6 +23,19 @@ async def get(
         Attachment.id == attachment_id, Attachment.organization_id == organization_id
     )
     return (await session.scalars(query)).first()
+
+
+async def delete_many(
+    session: AsyncSession, organization_id: uuid.UUID, attachment_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Delete the attachments (their texts and capture entries go with them); returns the ids
+    that were deleted."""
+    result = await session.execute(
+        delete(Attachment)
+        .where(Attachment.organization_id == organization_id, Attachment.id.in_(attachment_ids))
+        .returning(Attachment.id)
+    )
+    return list(result.scalars().all())
 
 
 async def get_unscoped(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.attachments import repository, signing
-from ticketcreator.attachments.models import Attachment, AttachmentKind, ProcessingStatus
+from ticketcreator.attachments.models import (
+    Attachment,
+    AttachmentKind,
+    ProcessingStatus,
+    storage_prefix,
+)
 from ticketcreator.attachments.schemas import (
     ORIGINAL,
     AttachmentRead,
@@ -22,15 +28,20 @@ from ticketcreator.attachments.schemas import (
     SignedUrl,
     SignedUrlRequest,
 )
+from ticketcreator.captures import repository as captures_repo
 from ticketcreator.core import outbox
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import AppError, Forbidden, NotFound
+from ticketcreator.storage import Storage
+from ticketcreator.tickets import service as tickets
+from ticketcreator.uploads import repository as uploads_repo
 from ticketcreator.uploads.content import TEXT_TYPES
 
 UPLOADED = "attachment.uploaded"
 PROCESSING = "attachment.processing"
 READY = "attachment.ready"
 FAILED = "attachment.failed"
+ERASED = "attachment.erased"  # payload {"attachment_ids"}: their stored files are to go
 API_PREFIX = "/v1"
 
 
@@ -48,7 +59,7 @@ def kind_of(content_type: str) -> AttachmentKind:
 
 
 def original_key(organization_id: uuid.UUID, attachment_id: uuid.UUID) -> str:
-    return f"orgs/{organization_id}/attachments/{attachment_id}/original"
+    return f"{storage_prefix(organization_id, attachment_id)}/original"
 
 
 async def register(
@@ -84,6 +95,35 @@ async def register(
     return attachment
 
 
+async def erase(
+    session: AsyncSession, organization_id: uuid.UUID, attachment_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Delete attachments for good: their rows (with their transcripts and screenshot text)
+    and upload records now, their stored files by the ``attachment.erased`` subscriber once
+    this transaction has committed. Returns the ids that were erased."""
+    erased = await repository.delete_many(session, organization_id, attachment_ids)
+    if erased:
+        await uploads_repo.delete_rows(session, erased)
+        outbox.emit(
+            session,
+            ERASED,
+            {"attachment_ids": [str(attachment_id) for attachment_id in erased]},
+            organization_id=organization_id,
+        )
+    return erased
+
+
+async def erase_files(
+    storage: Storage, organization_id: uuid.UUID, attachment_ids: Sequence[uuid.UUID]
+) -> int:
+    """Remove the stored files of erased attachments, derivatives included; returns how many
+    objects went (none the second time: safe to repeat)."""
+    removed = 0
+    for attachment_id in attachment_ids:
+        removed += await storage.delete_prefix(storage_prefix(organization_id, attachment_id))
+    return removed
+
+
 def event_payload(attachment: Attachment) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "attachment_id": str(attachment.id),
@@ -97,9 +137,22 @@ def event_payload(attachment: Attachment) -> dict[str, Any]:
 
 
 async def get(session: AsyncSession, principal: Principal, attachment_id: uuid.UUID) -> Attachment:
-    """The caller's attachment; another organization's is reported as not found."""
+    """An attachment the caller may see; any other is reported as not found.
+
+    Those who see every ticket of the organization see all its files. Those who see only
+    their own tickets (reporters) see the files they uploaded and the files of captures on
+    tickets they may see, the same rule as for the tickets themselves.
+    """
     attachment = await repository.get(session, principal.organization_id, attachment_id)
     if attachment is None:
+        raise NotFound("No such attachment.")
+    visibility = tickets.visibility(principal)
+    uploader = (attachment.uploaded_by_user_id, attachment.uploaded_by_api_key_id)
+    if (
+        visibility.own_only
+        and not principal.is_author(*uploader)
+        and not await captures_repo.on_visible_ticket(session, visibility, attachment.id)
+    ):
         raise NotFound("No such attachment.")
     return attachment
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.attachments.service import PROCESSING, UPLOADED
+from ticketcreator.attachments.service import ERASED, PROCESSING, UPLOADED
 from ticketcreator.storage import get_storage
 from ticketcreator.worker import subscriber
 
@@ -35,3 +35,15 @@ async def process_media(session: AsyncSession, message: dict[str, Any]) -> None:
     from ticketcreator.attachments import processing
 
     await processing.process(session, get_storage(), _attachment_id(message))
+
+
+@subscriber(ERASED, queue="media")
+async def erase_files(session: AsyncSession, message: dict[str, Any]) -> None:
+    """Attachments were erased (their ticket was purged): remove their stored files."""
+    from ticketcreator.attachments import service
+
+    await service.erase_files(
+        get_storage(),
+        uuid.UUID(message["organization_id"]),
+        [uuid.UUID(attachment_id) for attachment_id in message["payload"]["attachment_ids"]],
+    )

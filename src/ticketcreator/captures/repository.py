@@ -6,12 +6,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from ticketcreator.attachments.models import Attachment
 from ticketcreator.captures.models import Capture, CaptureAttachment
 from ticketcreator.tickets.models import Ticket, TicketEvent
+from ticketcreator.tickets.repository import Visibility
 
 
 def add(session: AsyncSession, capture: Capture, attachment_ids: Sequence[uuid.UUID]) -> None:
@@ -71,6 +73,51 @@ async def media_of(
     for capture_id, attachment in (await session.execute(query)).all():
         media[capture_id].append(attachment)
     return media
+
+
+async def attachments_only_of(session: AsyncSession, ticket: Ticket) -> list[uuid.UUID]:
+    """The attachments of the ticket's captures that no capture of another ticket uses."""
+    other, other_capture = aliased(CaptureAttachment), aliased(Capture)
+    elsewhere = (
+        select(literal(True))
+        .select_from(other)
+        .join(other_capture, other_capture.id == other.capture_id)
+        .where(
+            other.attachment_id == CaptureAttachment.attachment_id,
+            other_capture.ticket_id != ticket.id,
+        )
+        .exists()
+    )
+    query = (
+        select(CaptureAttachment.attachment_id)
+        .join(Capture, Capture.id == CaptureAttachment.capture_id)
+        .where(
+            Capture.organization_id == ticket.organization_id,
+            Capture.ticket_id == ticket.id,
+            ~elsewhere,
+        )
+        .distinct()
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def on_visible_ticket(
+    session: AsyncSession, visibility: Visibility, attachment_id: uuid.UUID
+) -> bool:
+    """Whether the attachment belongs to a capture of a live ticket the caller may see."""
+    query = (
+        select(literal(True))
+        .select_from(CaptureAttachment)
+        .join(Capture, Capture.id == CaptureAttachment.capture_id)
+        .join(Ticket, Ticket.id == Capture.ticket_id)
+        .where(
+            CaptureAttachment.attachment_id == attachment_id,
+            visibility.tickets(),
+            Ticket.deleted_at.is_(None),
+        )
+        .limit(1)
+    )
+    return bool(await session.scalar(query))
 
 
 async def with_attachment(session: AsyncSession, attachment_id: uuid.UUID) -> list[Capture]:

@@ -211,7 +211,8 @@ async def _media(
         for attachment in await repository.attachments_in(
             session, principal.organization_id, attachment_ids
         )
-        if principal.role not in OWN_TICKETS_ONLY or _uploaded_by(attachment, principal)
+        if principal.role not in OWN_TICKETS_ONLY
+        or principal.is_author(attachment.uploaded_by_user_id, attachment.uploaded_by_api_key_id)
     }
     missing = [str(attachment_id) for attachment_id in attachment_ids if attachment_id not in found]
     if missing:
@@ -226,12 +227,6 @@ async def _media(
             f"A {kind.value} capture needs at least one {wanted} attachment.", kind=kind.value
         )
     return media
-
-
-def _uploaded_by(attachment: Attachment, principal: Principal) -> bool:
-    if principal.api_key_id is not None:
-        return attachment.uploaded_by_api_key_id == principal.api_key_id
-    return principal.user_id is not None and attachment.uploaded_by_user_id == principal.user_id
 
 
 async def _target(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, delete, select, text
+from sqlalchemy import DateTime, Index, Integer, String, Text, delete, or_, select, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -208,3 +208,39 @@ async def mark_processed(session: AsyncSession, event_id: uuid.UUID, handler: st
         .returning(ProcessedEvent.event_id)
     )
     return result.first() is not None
+
+
+def ids_only(payload: dict[str, Any]) -> dict[str, Any]:
+    """An event payload without its content: only the ids it names (``*_id``, ``*_ids``)."""
+    kept = {key: value for key, value in payload.items() if key.endswith(("_id", "_ids"))}
+    return {**kept, "scrubbed": True}
+
+
+async def scrub(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    *,
+    ticket_id: uuid.UUID,
+    attachment_ids: Sequence[uuid.UUID] = (),
+) -> int:
+    """Reduce the stored events about a ticket and its attachments to ids (see
+    :func:`ids_only`), delivered or not: subscribers load what they need by id, so a pending
+    one still runs (and finds the ticket gone). Returns how many events were scrubbed.
+
+    Used when a ticket is purged; a scan of the organization's retained events (purges are
+    rare, the retention short).
+    """
+    about = [OutboxEvent.payload["ticket_id"].astext == str(ticket_id)]
+    if attachment_ids:
+        about.append(
+            OutboxEvent.payload["attachment_id"].astext.in_([str(i) for i in attachment_ids])
+        )
+    query = (
+        select(OutboxEvent)
+        .where(OutboxEvent.organization_id == organization_id, or_(*about))
+        .with_for_update()
+    )
+    events = (await session.scalars(query)).all()
+    for event in events:
+        event.payload = ids_only(event.payload)
+    return len(events)

@@ -30,6 +30,7 @@ from sqlalchemy import (
     text,
     tuple_,
     union_all,
+    update,
 )
 from sqlalchemy.dialects.postgresql import REGCONFIG, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,7 +63,15 @@ class Visibility:
     user_id: uuid.UUID | None
     internal: bool  # may see internal comments
 
+    @classmethod
+    def whole(cls, organization_id: uuid.UUID) -> Visibility:
+        """Every ticket and comment of the organization (workers acting for it)."""
+        return cls(organization_id=organization_id, own_only=False, user_id=None, internal=True)
+
     def tickets(self) -> ColumnElement[bool]:
+        """The one rule of which tickets a caller may see or hear of: every query that lists,
+        counts or names tickets for a caller (lists, search, similar tickets, stored AI
+        outputs, attachments of captures) filters by it."""
         condition = Ticket.organization_id == self.organization_id
         if self.own_only:
             mine = Ticket.reporter_id == self.user_id if self.user_id else false()
@@ -216,6 +225,18 @@ async def lock_tickets(
         .with_for_update(of=Ticket)
     )
     return list((await session.scalars(_with_tags(query))).all())
+
+
+async def visible_ids(
+    session: AsyncSession, visibility: Visibility, ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of ``ids`` that are live tickets the caller may see."""
+    if not ids:
+        return set()
+    query = select(Ticket.id).where(
+        visibility.tickets(), Ticket.deleted_at.is_(None), Ticket.id.in_(ids)
+    )
+    return set((await session.scalars(query)).all())
 
 
 def search_query(q: str, language: str) -> ColumnElement[Any]:
@@ -388,6 +409,21 @@ async def _ranked(
     return TicketRows([(row[0], row[1]) for row in rows], window_start)
 
 
+async def forget_responses(session: AsyncSession, ticket: Ticket) -> None:
+    """Delete the remembered responses (``Idempotency-Key``) that show the ticket: its
+    creation and captures sent with it."""
+    body = IdempotencyKey.response_body
+    await session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.organization_id == ticket.organization_id,
+            or_(
+                body["id"].astext == str(ticket.id),
+                body["ticket_id"].astext == str(ticket.id),
+            ),
+        )
+    )
+
+
 async def purge(session: AsyncSession, ticket: Ticket) -> None:
     await session.execute(
         delete(Ticket).where(
@@ -477,6 +513,20 @@ async def timeline(
             for c in await session.scalars(select(Comment).where(Comment.id.in_(comment_ids)))
         )
     return [loaded[row.id] for row in rows]
+
+
+async def forget_event_values(session: AsyncSession, ticket: Ticket, field: str) -> None:
+    """Drop the old and new values of the ticket's events about ``field`` (keep that they
+    happened)."""
+    await session.execute(
+        update(TicketEvent)
+        .where(
+            TicketEvent.ticket_id == ticket.id,
+            TicketEvent.organization_id == ticket.organization_id,
+            TicketEvent.field == field,
+        )
+        .values(old=None, new=None)
+    )
 
 
 # Watchers and links

@@ -16,7 +16,7 @@ from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.db import UnitOfWorkRoute, get_session
 from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized
 from ticketcreator.taxonomy.schemas import TagName
-from ticketcreator.tickets import service
+from ticketcreator.tickets import purge, service
 from ticketcreator.tickets.errors import (
     BulkUpdateFailed,
     IdempotencyKeyReused,
@@ -233,8 +233,10 @@ async def restore_ticket(
     responses=documented(*_TICKET),
 )
 async def purge_ticket(ticket_ref: Ref, session: Session, principal: CanPurge) -> None:
-    """Delete a ticket (live or in the trash) with its comments and history, for good."""
-    await service.purge(session, principal, ticket_ref)
+    """Delete a ticket (live or in the trash) for good, with its comments, history, captures,
+    their files (unless another ticket's capture uses them), transcripts and screenshot text,
+    and AI results; its events keep only ids."""
+    await purge.purge_ticket(session, principal, ticket_ref)
 
 
 @router.put(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -22,7 +22,7 @@ from ticketcreator.accounts.permissions import OWN_TICKETS_ONLY, Permission, Rol
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import AppError, Forbidden, NotFound
-from ticketcreator.core.outbox import emit
+from ticketcreator.core.outbox import emit, scrub
 from ticketcreator.taxonomy import repository as taxonomy_repo
 from ticketcreator.taxonomy import service as taxonomy
 from ticketcreator.taxonomy.models import Category, Team
@@ -85,6 +85,13 @@ def visibility(principal: Principal) -> Visibility:
         user_id=principal.user_id,
         internal=principal.can(Permission.COMMENTS_INTERNAL),
     )
+
+
+async def visible_ids(
+    session: AsyncSession, principal: Principal, ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of ``ids`` name live tickets the caller may see (the ticket list's rule)."""
+    return await repo.visible_ids(session, visibility(principal), list(ids))
 
 
 def etag(ticket: Ticket) -> str:
@@ -663,14 +670,21 @@ async def restore(session: AsyncSession, principal: Principal, ref: str) -> Tick
     return ticket
 
 
-async def purge(session: AsyncSession, principal: Principal, ref: str) -> None:
+async def purge(
+    session: AsyncSession,
+    principal: Principal,
+    ticket: Ticket,
+    attachment_ids: Sequence[uuid.UUID] = (),
+) -> None:
     """Delete the ticket and everything attached to it for good (live or in the trash).
 
-    Its events go with it; the outbox event ``ticket.purged`` keeps the last state.
+    Its rows go with it (comments, events, captures, AI decisions and embeddings cascade);
+    its outbox events, and those of ``attachment_ids``, keep only ids, and remembered
+    responses that show it are forgotten. ``ticket.purged`` names the ticket by id only.
     """
-    ticket = await load(session, principal, ref, lock=True, deleted=None)
-    snapshot = TicketRead.model_validate(ticket).model_dump(mode="json")
-    _publish(session, principal, ticket, "ticket.purged", snapshot=snapshot)
+    await repo.forget_responses(session, ticket)
+    await scrub(session, ticket.organization_id, ticket_id=ticket.id, attachment_ids=attachment_ids)
+    _publish(session, principal, ticket, "ticket.purged")
     await repo.purge(session, ticket)
 
 
@@ -752,13 +766,7 @@ async def _own_comment(
     comment = await repo.get_comment(session, ticket, visibility(principal), comment_id)
     if comment is None:
         raise NotFound("No such comment on this ticket.")
-    author = (
-        principal.api_key_id is not None and comment.author_api_key_id == principal.api_key_id
-    ) or (
-        principal.api_key_id is None
-        and principal.user_id is not None
-        and comment.author_id == principal.user_id
-    )
+    author = principal.is_author(comment.author_id, comment.author_api_key_id)
     if not author and not (moderate and principal.can(Permission.TICKETS_WRITE)):
         raise Forbidden("Only the author may change this comment.")
     return ticket, comment
@@ -804,18 +812,17 @@ async def edit_comment(
 async def delete_comment(
     session: AsyncSession, principal: Principal, ref: str, comment_id: uuid.UUID
 ) -> None:
-    """The author, or anyone who may edit tickets, deletes a comment (kept, but hidden)."""
+    """The author, or anyone who may edit tickets, deletes a comment (kept, but hidden).
+
+    The timeline keeps that it was deleted, not what it said: the event carries no text, and
+    the text of its earlier edits is removed from their events.
+    """
     ticket, comment = await _own_comment(session, principal, ref, comment_id, moderate=True)
     comment.deleted_at = utcnow()
+    field = f"comment:{comment.id}"
+    await repo.forget_event_values(session, ticket, field)
     _record(
-        session,
-        principal,
-        ticket,
-        "comment_deleted",
-        f"comment:{comment.id}",
-        comment.body,
-        None,
-        internal=comment.internal,
+        session, principal, ticket, "comment_deleted", field, None, None, internal=comment.internal
     )
     await session.flush()
     if not comment.internal:

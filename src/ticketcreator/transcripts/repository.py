@@ -34,17 +34,6 @@ async def get(
     return await session.get(AttachmentText, (attachment_id, source))
 
 
-async def get_scoped(
-    session: AsyncSession, organization_id: uuid.UUID, attachment_id: uuid.UUID, source: TextSource
-) -> AttachmentText | None:
-    query = select(AttachmentText).where(
-        AttachmentText.attachment_id == attachment_id,
-        AttachmentText.source == source,
-        AttachmentText.organization_id == organization_id,
-    )
-    return (await session.scalars(query)).first()
-
-
 async def of_attachments(
     session: AsyncSession, attachment_ids: Sequence[uuid.UUID]
 ) -> list[AttachmentText]:

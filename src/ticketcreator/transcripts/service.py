@@ -11,6 +11,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Principal
+from ticketcreator.attachments import service as attachments
 from ticketcreator.core.errors import NotFound
 from ticketcreator.transcripts import repository
 from ticketcreator.transcripts.models import AttachmentText, TextSource
@@ -23,8 +24,9 @@ CONTENT_ADDED = "ticket.content_added"
 async def get_text(
     session: AsyncSession, principal: Principal, attachment_id: uuid.UUID, source: TextSource
 ) -> AttachmentText:
-    """The caller's organization's attachment text; 404 until it has been extracted."""
-    text = await repository.get_scoped(session, principal.organization_id, attachment_id, source)
+    """The text of an attachment the caller may see; 404 until it has been extracted."""
+    attachment = await attachments.get(session, principal, attachment_id)
+    text = await repository.get(session, attachment.id, source)
     if text is None:
         what = "transcript" if source is TextSource.TRANSCRIPT else "screenshot text"
         raise NotFound(f"The attachment has no {what} (yet).")

@@ -120,11 +120,19 @@ async def create(
     return upload
 
 
-async def get(session: AsyncSession, principal: Principal, upload_id: uuid.UUID) -> Upload:
-    """The caller's upload (404 for another organization's), 410 once it has expired."""
+async def _own(session: AsyncSession, principal: Principal, upload_id: uuid.UUID) -> Upload:
+    """The upload if the caller started it; anyone else's is reported as not found."""
     upload = await repository.get(session, principal.organization_id, upload_id)
-    if upload is None:
+    if upload is None or not principal.is_author(
+        upload.created_by_user_id, upload.created_by_api_key_id
+    ):
         raise NotFound("No such upload.")
+    return upload
+
+
+async def get(session: AsyncSession, principal: Principal, upload_id: uuid.UUID) -> Upload:
+    """The caller's own upload (404 for anyone else's), 410 once it has expired."""
+    upload = await _own(session, principal, upload_id)
     if not upload.is_complete and upload.expires_at <= utcnow():
         raise Gone("The upload has expired; start a new one.")
     return upload
@@ -325,9 +333,7 @@ async def _empty() -> AsyncIterator[bytes]:
 
 async def terminate(session: AsyncSession, principal: Principal, upload_id: uuid.UUID) -> None:
     """tus termination: forget an unfinished upload and the bytes received so far."""
-    upload = await repository.get(session, principal.organization_id, upload_id)
-    if upload is None:
-        raise NotFound("No such upload.")
+    upload = await _own(session, principal, upload_id)
     if not await repository.lock(session, upload_id, wait_s=get_settings().uploads.lock_wait_s):
         raise UploadLocked("Another request is writing to this upload.")
     if upload.is_complete:

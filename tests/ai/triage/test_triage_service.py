@@ -259,3 +259,40 @@ async def test_another_organization_sees_nothing(
         f"{base}/suggestions/{suggestion_id}/accept", headers=outsider.headers
     )
     assert accept.status_code == 404
+
+
+async def test_similar_tickets_follow_the_ticket_list_visibility(
+    client: httpx.AsyncClient, session: AsyncSession, org: Org
+) -> None:
+    """A reporter learns nothing about other people's tickets through the AI view: neither in
+    ``similar`` nor in the stored analysis (``decisions[].output.similar``)."""
+    from tests.support.factories import create_member
+    from ticketcreator.accounts.permissions import Role
+
+    reporter = await create_member(session, org.admin.organization, role=Role.REPORTER)
+    viewer = await create_member(session, org.admin.organization, role=Role.VIEWER)
+    text = "Payroll export to CSV crashes with error 0x80 when the salary column is empty."
+    secret = await create_ticket(client, org.agent, "Payroll of Jane Roe: CSV export fails", text)
+    own_earlier = await create_ticket(client, reporter, "Payroll CSV export crashes", text)
+    own = await create_ticket(client, reporter, "Payroll CSV export is broken", text)
+    for ticket in (secret, own_earlier, own):
+        await _triage(session, ticket["id"])
+
+    for_reporter = await client.get(f"/v1/tickets/{own['id']}/ai", headers=reporter.headers)
+    assert for_reporter.status_code == 200
+    body = for_reporter.json()
+    assert [s["ticket_id"] for s in body["similar"]] == [own_earlier["id"]]
+    stored = [d["output"]["similar"] for d in body["decisions"] if d["agent"] == "analysis"]
+    assert stored
+    assert all([s["ticket_id"] for s in similar] == [own_earlier["id"]] for similar in stored)
+    assert secret["id"] not in for_reporter.text
+    assert "Jane Roe" not in for_reporter.text
+
+    # Viewers see every ticket of the organization (the permission table), so every neighbour.
+    for_viewer = (await client.get(f"/v1/tickets/{own['id']}/ai", headers=viewer.headers)).json()
+    assert {s["ticket_id"] for s in for_viewer["similar"]} == {secret["id"], own_earlier["id"]}
+    analysis = next(d for d in for_viewer["decisions"] if d["agent"] == "analysis")
+    assert {s["ticket_id"] for s in analysis["output"]["similar"]} == {
+        secret["id"],
+        own_earlier["id"],
+    }

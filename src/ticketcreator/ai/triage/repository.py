@@ -28,6 +28,7 @@ from ticketcreator.captures.models import Capture, CaptureAttachment
 from ticketcreator.core.db import utcnow
 from ticketcreator.taxonomy.models import Category
 from ticketcreator.tickets.models import ActorKind, Comment, Ticket, TicketEvent
+from ticketcreator.tickets.repository import Visibility
 from ticketcreator.transcripts.models import AttachmentText, TextStatus
 
 # Ticket fields the AI sets and humans label.
@@ -133,9 +134,10 @@ class Neighbour:
 
 
 async def similar_tickets(
-    session: AsyncSession, organization_id: uuid.UUID, ticket_id: uuid.UUID, limit: int
+    session: AsyncSession, visibility: Visibility, ticket_id: uuid.UUID, limit: int
 ) -> list[Neighbour]:
-    """The live tickets of the organization nearest to this one's stored embedding."""
+    """The live tickets nearest to this one's stored embedding, among those ``visibility``
+    lets the caller see (a reporter: their own)."""
     own = (
         select(TicketEmbedding.embedding)
         .where(TicketEmbedding.ticket_id == ticket_id)
@@ -146,8 +148,8 @@ async def similar_tickets(
         select(Ticket.id, Ticket.number, Ticket.title, (1 - distance).label("similarity"))
         .join(Ticket, Ticket.id == TicketEmbedding.ticket_id)
         .where(
-            TicketEmbedding.organization_id == organization_id,
-            Ticket.organization_id == organization_id,
+            TicketEmbedding.organization_id == visibility.organization_id,
+            visibility.tickets(),
             TicketEmbedding.ticket_id != ticket_id,
             Ticket.deleted_at.is_(None),
             own.is_not(None),

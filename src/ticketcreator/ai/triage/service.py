@@ -89,6 +89,7 @@ from ticketcreator.taxonomy import repository as taxonomy_repo
 from ticketcreator.tickets import service as tickets
 from ticketcreator.tickets.actors import AutomatedPrincipal
 from ticketcreator.tickets.models import ActorKind, Ticket
+from ticketcreator.tickets.repository import Visibility
 from ticketcreator.tickets.schemas import TicketUpdate
 
 log = logging.getLogger(__name__)
@@ -420,8 +421,9 @@ async def triage(session: AsyncSession, ticket_id: uuid.UUID) -> uuid.UUID | Non
         )
         for agent, answer in answers.items()
     }
+    # Stored organization-wide; each reader sees the part their visibility allows.
     neighbours = await repo.similar_tickets(
-        session, organization_id, ticket.id, settings.similar_limit
+        session, Visibility.whole(organization_id), ticket.id, settings.similar_limit
     )
     rows[ANALYSIS] = _analysis_row(
         ticket, run_id, content, inputs_hash, neighbours, settings, title_problem
@@ -550,8 +552,14 @@ async def ticket_ai(session: AsyncSession, principal: Principal, ref: str) -> Ti
     analysed = latest.get(ANALYSIS)
     summary = latest.get("summary")
     neighbours = await repo.similar_tickets(
-        session, ticket.organization_id, ticket.id, settings.similar_limit
+        session, tickets.visibility(principal), ticket.id, settings.similar_limit
     )
+    named = {
+        uuid.UUID(item["ticket_id"])
+        for decision in decisions
+        for item in decision.output.get("similar") or ()
+    }
+    visible = {str(id_) for id_ in await tickets.visible_ids(session, principal, named)}
     return TicketAIRead(
         ticket_id=ticket.id,
         summary=summary.output.get("summary") if summary else None,
@@ -576,8 +584,18 @@ async def ticket_ai(session: AsyncSession, principal: Principal, ref: str) -> Ti
         suggestions=[
             SuggestionRead.model_validate(s) for s in await repo.suggestions(session, ticket.id)
         ],
-        decisions=[DecisionRead.model_validate(d) for d in decisions],
+        decisions=[_decision_read(d, visible) for d in decisions],
     )
+
+
+def _decision_read(decision: AIDecision, visible: set[str]) -> DecisionRead:
+    """A stored decision as the caller may see it: similar tickets they may not see left out."""
+    read = DecisionRead.model_validate(decision)
+    similar = read.output.get("similar")
+    if similar is not None:
+        shown = [item for item in similar if item["ticket_id"] in visible]
+        read.output = {**read.output, "similar": shown}
+    return read
 
 
 # Suggestions
