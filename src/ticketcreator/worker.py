@@ -73,6 +73,8 @@ def _make_app() -> Celery:
         worker_prefetch_multiplier=1,
         worker_concurrency=settings.celery.worker_concurrency,
         worker_hijack_root_logger=False,
+        # Our handler writes to stderr itself; redirected, a pool process's lines were lost.
+        worker_redirect_stdouts=False,
         task_default_queue="default",
         task_queues=[Queue(name) for name in QUEUES],
         task_create_missing_queues=False,

@@ -222,8 +222,9 @@ async def deliver(event_ids: list[uuid.UUID] | None = None, limit: int = 200) ->
     Stops at the first broker failure: the rest stay due for the next relay run. The broker
     client is synchronous, so publishing runs in a worker thread and never blocks the loop.
     """
+    publisher = get_publisher()  # loads the worker's task modules: every subscriber is known
     await _fan_out(event_ids, limit)
-    return await _send_due(event_ids, limit)
+    return await _send_due(publisher, event_ids, limit)
 
 
 async def _fan_out(event_ids: list[uuid.UUID] | None, limit: int) -> None:
@@ -264,10 +265,9 @@ def _redeliver_after(sends: int) -> timedelta:
     return timedelta(seconds=get_settings().outbox.redeliver_after_s * 2**doublings)
 
 
-async def _send_due(event_ids: list[uuid.UUID] | None, limit: int) -> int:
+async def _send_due(publisher: Publisher, event_ids: list[uuid.UUID] | None, limit: int) -> int:
     """Take due deliveries (skipping running ones, which are locked), count the hand-over and
     commit before publishing: a copy can run only once its row is free."""
-    publisher = get_publisher()
     async with session_factory()() as session:
         query = (
             select(ProcessedEvent, OutboxEvent)
