@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -128,24 +129,46 @@ async def test_relay_task_runs_in_the_worker(
     await _wait_processed(event.id)
 
 
-async def test_purge_drops_old_delivered_events(database: str) -> None:
+async def test_purge_drops_old_events_and_done_deliveries_but_keeps_dead_ones(
+    database: str,
+) -> None:
     from datetime import timedelta
 
-    async with session_factory()() as db:
-        old = outbox.OutboxEvent(
+    long_ago = outbox.utcnow() - timedelta(days=10)
+
+    def event(dispatched: bool) -> OutboxEvent:
+        return outbox.OutboxEvent(
             id=uuid.uuid4(),
             topic="x",
             payload={},
             attempts=1,
-            created_at=outbox.utcnow() - timedelta(days=10),
-            dispatched_at=outbox.utcnow() - timedelta(days=10),
+            created_at=long_ago,
+            dispatched_at=long_ago if dispatched else None,
         )
-        fresh = outbox.OutboxEvent(
-            id=uuid.uuid4(), topic="x", payload={}, attempts=0, created_at=outbox.utcnow()
+
+    def delivery(event: OutboxEvent, state: str, at: datetime) -> ProcessedEvent:
+        return ProcessedEvent(
+            event_id=event.id, handler="h", state=state, created_at=at, processed_at=at
         )
-        db.add_all([old, fresh])
+
+    old, dead, fresh, undispatched = event(True), event(True), event(True), event(False)
+    fresh.dispatched_at = outbox.utcnow()
+    async with session_factory()() as db:
+        db.add_all([old, dead, fresh, undispatched])
+        await db.flush()
+        db.add_all(
+            [
+                delivery(old, "done", long_ago),
+                delivery(dead, "dead", long_ago),
+                delivery(fresh, "done", outbox.utcnow()),
+            ]
+        )
         await db.commit()
     assert await outbox.purge_delivered(timedelta(days=7)) == 1
     async with session_factory()() as db:
         assert await db.get(OutboxEvent, old.id) is None
-        assert await db.get(OutboxEvent, fresh.id) is not None
+        assert await db.get(ProcessedEvent, (old.id, "h")) is None
+        kept = [dead.id, fresh.id, undispatched.id]
+        assert all([await db.get(OutboxEvent, event_id) for event_id in kept])
+        assert await db.get(ProcessedEvent, (dead.id, "h")) is not None  # replayable
+        assert await db.get(ProcessedEvent, (fresh.id, "h")) is not None
