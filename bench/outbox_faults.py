@@ -147,8 +147,14 @@ async def _run(args: argparse.Namespace, redis: RedisServer, worker: Worker) -> 
                     await asyncio.to_thread(redis.start)  # empty: no persistence
                 else:
                     await asyncio.to_thread(worker.kill)
-                    await asyncio.to_thread(worker.start)
-                    print(f"+{time.monotonic() - started:5.1f}s worker ready", flush=True)
+                    restarts.append(asyncio.create_task(restart(started)))
+            await asyncio.gather(*restarts)
+
+        restarts: list[asyncio.Task[None]] = []
+
+        async def restart(started: float) -> None:
+            await asyncio.to_thread(worker.start, 300.0)  # ready once the broker is back
+            print(f"+{time.monotonic() - started:5.1f}s worker ready", flush=True)
 
         started = time.monotonic()
         fault_task = asyncio.create_task(faults(started))
