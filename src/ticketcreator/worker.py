@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import redis
 from celery import Celery, Task, signals
 from kombu import Queue
+from redis.exceptions import RedisError
 
 from ticketcreator.core import outbox
 from ticketcreator.core.config import get_settings
@@ -118,8 +121,39 @@ def _make_app() -> Celery:
 celery_app = _make_app()
 
 
+_runs_clients: dict[int, redis.Redis] = {}
+
+
+def _runs_of(task_id: str) -> int:
+    """Count a run of the message ``task_id`` (in Redis, kept for two visibility timeouts);
+    0 when Redis cannot count, so that the task runs."""
+    settings = get_settings()
+    client = _runs_clients.get(os.getpid())
+    if client is None:
+        timeout = settings.redis.socket_timeout_s
+        client = redis.Redis.from_url(
+            settings.redis.url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        _runs_clients[os.getpid()] = client
+    key = f"tc:task-runs:{task_id}"
+    try:
+        with client.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 2 * (settings.celery.task_time_limit_s + 600))
+            runs, _ = pipe.execute()
+    except RedisError:
+        return 0
+    return int(runs)
+
+
 class BaseTask(Task):  # type: ignore[misc]
-    """Late ack, retry with exponential backoff and jitter on :class:`RetriableError`."""
+    """Late ack, retry with exponential backoff and jitter on :class:`RetriableError`.
+
+    A message that was run more often than its retries allow (its worker died each time, and
+    ``task_reject_on_worker_lost`` handed it out again) is not run again: it is dropped with
+    an ERROR line ``task dead-lettered``. Outbox subscribers count their runs in the
+    database instead (and are replayable).
+    """
 
     acks_late = True
     autoretry_for = (RetriableError,)
@@ -127,6 +161,19 @@ class BaseTask(Task):  # type: ignore[misc]
     retry_backoff_max = get_settings().celery.retry_backoff_max_s
     retry_jitter = True
     max_retries = get_settings().celery.default_max_retries
+    outbox_subscriber = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        request = self.request
+        if not self.outbox_subscriber and not request.called_directly and request.id:
+            runs = _runs_of(request.id)
+            if runs > self.max_retries + 1:
+                log.error(
+                    "task dead-lettered",
+                    extra={"task": self.name, "task_id": request.id, "runs": runs - 1},
+                )
+                return None
+        return super().__call__(*args, **kwargs)
 
 
 celery_app.Task = BaseTask
@@ -156,7 +203,7 @@ def subscriber(topic: str, *, queue: str = "default") -> Callable[[EventHandler]
     def register(handler: EventHandler) -> Task:
         name = f"{handler.__module__}.{handler.__name__}"
 
-        @celery_app.task(name=name, queue=queue)  # type: ignore[untyped-decorator]
+        @celery_app.task(name=name, queue=queue, outbox_subscriber=True)  # type: ignore[untyped-decorator]
         def task(message: dict[str, Any]) -> None:
             run_async(outbox.handle(message, name, queue, handler))
 

@@ -248,6 +248,24 @@ async def test_a_task_that_kills_its_worker_is_dead_lettered_after_the_last_run(
     assert _runs(redis_server, event_id) == 3  # never run again
 
 
+async def test_a_plain_task_that_kills_its_worker_is_dropped_after_the_last_run(
+    fast_worker: Worker, redis_server: RedisServer
+) -> None:
+    from ticketcreator.worker import celery_app
+
+    counter = f"probe:die:{uuid.uuid4()}"
+    celery_app.send_task("probe.die", args=[counter], queue="default")
+    deadline = time.monotonic() + 120
+    while "task dead-lettered" not in fast_worker.log.read_text():
+        assert time.monotonic() < deadline, "the task was never given up"
+        await asyncio.sleep(0.5)
+    client = redis.Redis(port=redis_server.port, db=0)
+    try:
+        assert int(client.get(counter) or 0) == 3
+    finally:
+        client.close()
+
+
 async def test_broker_losing_its_data_after_the_hand_over_does_not_lose_the_event(
     fast_worker: Worker, fast: None, redis_server: RedisServer
 ) -> None:

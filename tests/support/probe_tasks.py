@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.worker import subscriber
+from ticketcreator.worker import celery_app, subscriber
 
 
 @subscriber("probe.ping")
@@ -47,3 +47,17 @@ async def fragile(session: AsyncSession, message: dict[str, Any]) -> None:
         ),
         {"id": message["id"]},
     )
+
+
+@celery_app.task(name="probe.die")  # type: ignore[untyped-decorator]
+def die(counter: str) -> None:
+    """A plain task that counts its run in Redis and kills the worker process running it."""
+    import os
+    import signal
+
+    import redis
+
+    from ticketcreator.core.config import get_settings
+
+    redis.Redis.from_url(get_settings().redis.url).incr(counter)
+    os.kill(os.getpid(), signal.SIGKILL)
