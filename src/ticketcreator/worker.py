@@ -182,11 +182,17 @@ celery_app.Task = BaseTask
 class CeleryPublisher:
     """Publishes outbox deliveries as Celery tasks; fails fast when the broker is down."""
 
-    def publish(self, subscription: outbox.Subscription, message: dict[str, Any]) -> None:
+    def publish(
+        self,
+        subscription: outbox.Subscription,
+        message: dict[str, Any],
+        countdown: float | None = None,
+    ) -> None:
         celery_app.send_task(
             subscription.task_name,
             args=[message],
             queue=subscription.queue,
+            countdown=countdown,
             task_id=f"{message['id']}:{subscription.task_name}",
             retry=False,
         )

@@ -29,10 +29,11 @@ subscriber fails on it every time: then the delivery ends *dead* (dead-lettered)
    connection, so a second copy (a redelivery after the broker's visibility timeout, or a
    stale hand-over) waits and then finds it done, and a killed worker's delivery is free
    again at once; the relay skips locked (running) deliveries.
-5. **Failure.** An exception rolls the work back and records the error; the delivery is due
-   again after an exponential backoff with jitter (``outbox.retry_backoff_s`` doubling up to
-   ``celery.retry_backoff_max_s``, or the error's ``defer_seconds``), and dead after the last
-   retry (an ERROR log line ``event delivery dead-lettered``).
+5. **Failure.** An exception rolls the work back and records the error; the delivery is
+   handed over again to run after an exponential backoff with jitter
+   (``outbox.retry_backoff_s`` doubling up to ``celery.retry_backoff_max_s``, or the error's
+   ``defer_seconds``; the relay re-sends it if that message is lost), and is dead after the
+   last retry (an ERROR log line ``event delivery dead-lettered``).
 
 Side effects outside the database (storage writes, e-mails, vendor calls) happen at least
 once: subscribers write storage under deterministic keys and keep vendor calls idempotent.
@@ -156,7 +157,9 @@ subscribers = Subscribers()
 class Publisher(Protocol):
     """Hands one message to the broker; the Celery implementation lives in the worker."""
 
-    def publish(self, subscription: Subscription, message: dict[str, Any]) -> None: ...
+    def publish(
+        self, subscription: Subscription, message: dict[str, Any], countdown: float | None = None
+    ) -> None: ...
 
 
 _publisher: Publisher | None = None
@@ -445,12 +448,18 @@ async def _failed(message: dict[str, Any], subscriber: str, attempt: int, exc: E
         )
         if delivery is None or delivery.state != PENDING or delivery.attempts != attempt:
             return
+        retry: tuple[Subscription, dict[str, Any]] | None = None
         if attempt >= _max_attempts():
             _dead(delivery, error)
         else:
             delay = retry_delay(attempt, getattr(exc, "defer_seconds", None))
             delivery.last_error = error
-            delivery.next_attempt_at = utcnow() + timedelta(seconds=delay)
+            delivery.sends += 1
+            delivery.next_attempt_at = (
+                utcnow() + timedelta(seconds=delay) + _redeliver_after(delivery.sends)
+            )
+            subscription = Subscription(message["topic"], subscriber, delivery.queue)
+            retry = (subscription, {**message, "delivery": delivery.sends})
             log.warning(
                 "event delivery failed; will retry",
                 extra={
@@ -463,6 +472,11 @@ async def _failed(message: dict[str, Any], subscriber: str, attempt: int, exc: E
                 },
             )
         await session.commit()
+    if retry is not None:  # handed over now, to run after the delay; else the relay sends it
+        try:
+            await asyncio.to_thread(get_publisher().publish, *retry, delay)
+        except Exception as publish_error:
+            await _unsent([retry], publish_error)
 
 
 async def purge_delivered(retention: timedelta) -> int:
