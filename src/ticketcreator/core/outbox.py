@@ -46,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ log = logging.getLogger(__name__)
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
 _MAX_REDELIVER_DOUBLINGS = 6  # redeliver_after_s * 2**6: at most about an hour between sends
+_broker_down_until = 0.0  # monotonic time until which this process leaves sending to the relay
 
 
 class OutboxEvent(Base):
@@ -222,11 +224,15 @@ async def deliver(event_ids: list[uuid.UUID] | None = None, limit: int = 200) ->
     """Record the deliveries of new events and hand every due delivery to the broker (those
     of the given events, or the oldest ``limit`` due); returns how many were handed over.
 
-    Stops at the first broker failure: the rest stay due for the next relay run. The broker
-    client is synchronous, so publishing runs in a worker thread and never blocks the loop.
+    Stops at the first broker failure: the rest stay due for the next relay run, and for
+    ``outbox.relay_interval_s`` this process leaves even the given events to the relay (a
+    failing hand-over takes seconds). The broker client is synchronous, so publishing runs in
+    a worker thread and never blocks the loop.
     """
     publisher = get_publisher()  # loads the worker's task modules: every subscriber is known
     await _fan_out(event_ids, limit)
+    if event_ids is not None and time.monotonic() < _broker_down_until:
+        return 0  # the broker just failed: the relay sends these, no request waits on it
     return await _send_due(publisher, event_ids, limit)
 
 
@@ -299,11 +305,15 @@ async def _send_due(publisher: Publisher, event_ids: list[uuid.UUID] | None, lim
             break
         sent += 1
     if sent:
+        global _broker_down_until
+        _broker_down_until = 0.0
         await _count_sends(batch[:sent])
     return sent
 
 
 async def _unsent(batch: list[tuple[Subscription, dict[str, Any]]], exc: Exception) -> None:
+    global _broker_down_until
+    _broker_down_until = time.monotonic() + get_settings().outbox.relay_interval_s
     error = f"{type(exc).__name__}: {exc}"[:2000]
     first = batch[0][1]
     log.warning(
