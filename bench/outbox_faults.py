@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +173,7 @@ async def _run(args: argparse.Namespace, redis: RedisServer, worker: Worker) -> 
     counts = await _counts()
     while time.monotonic() - filed_at < args.window:
         counts = await _counts()
-        if counts["triaged"] >= accepted:
+        if counts["triaged"] >= counts["tickets"]:
             all_triaged_after = time.monotonic() - filed_at
             break
         await asyncio.sleep(args.poll)
@@ -182,6 +183,8 @@ async def _run(args: argparse.Namespace, redis: RedisServer, worker: Worker) -> 
     return {
         "filed": args.tickets,
         "accepted": accepted,
+        "created": final["tickets"],
+        "answers": dict(sorted(Counter(statuses).items())),
         "triaged_within_window": counts["triaged"],
         "window_s": args.window,
         "all_triaged_after_s": round(all_triaged_after, 1) if all_triaged_after else None,

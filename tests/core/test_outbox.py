@@ -5,6 +5,7 @@ import time
 import uuid
 from datetime import datetime
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -176,3 +177,14 @@ async def test_purge_drops_old_events_and_done_deliveries_but_keeps_dead_ones(
         assert all([await db.get(OutboxEvent, event_id) for event_id in kept])
         assert await db.get(ProcessedEvent, (dead.id, "h")) is not None  # replayable
         assert await db.get(ProcessedEvent, (fresh.id, "h")) is not None
+
+
+async def test_a_failed_hand_over_after_commit_leaves_the_event_to_the_relay(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def exhausted(*_: object, **__: object) -> int:
+        raise TimeoutError("QueuePool limit reached")
+
+    monkeypatch.setattr(outbox, "deliver", exhausted)
+    event_id = await _emit()  # the commit succeeds; the caller sees no error
+    assert (await _row(event_id)).dispatched_at is None

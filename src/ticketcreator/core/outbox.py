@@ -202,7 +202,10 @@ def emit(
     if not pending:
 
         async def deliver_pending() -> None:
-            await deliver(list(pending))
+            try:
+                await deliver(list(pending))
+            except Exception:  # the change is committed; the relay hands its events over
+                log.warning("outbox hand-over after commit failed", exc_info=True)
             pending.clear()
 
         after_commit(session, deliver_pending)
