@@ -258,6 +258,30 @@ async def _silent_recording(world: World) -> None:
     world.ids["attachment_id"] = recording
 
 
+async def _delivery(world: World) -> str:
+    """A dead-lettered delivery of an event of A's organization."""
+    from sqlalchemy import select, update
+
+    from ticketcreator.core import outbox
+    from ticketcreator.core.db import commit, session_factory
+
+    async with session_factory()() as db:
+        event = outbox.emit(db, "probe.ping", {}, organization_id=world.a.org_id)
+        await commit(db)
+    async with session_factory()() as db:
+        await db.execute(
+            update(outbox.ProcessedEvent)
+            .where(outbox.ProcessedEvent.event_id == event.id)
+            .values(state="dead", last_error="OSError: gone")
+        )
+        await db.commit()
+        delivery = await db.scalar(
+            select(outbox.ProcessedEvent.id).where(outbox.ProcessedEvent.event_id == event.id)
+        )
+    assert delivery is not None
+    return str(delivery)
+
+
 FACTORIES: dict[str, Factory] = {
     "ticket_ref": _ticket,
     "comment_id": _comment,
@@ -276,6 +300,7 @@ FACTORIES: dict[str, Factory] = {
     "name": _derivative,
     "suggestion_id": _suggestion,
     "capture_id": _capture,
+    "delivery_id": _delivery,
 }
 
 

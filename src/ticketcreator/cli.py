@@ -298,5 +298,86 @@ def models_list() -> None:
         typer.echo(f"{name}\t{state}\t{spec.licence}")
 
 
+outbox_app = typer.Typer(help="Event deliveries: dead letters and replay.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+
+
+@outbox_app.command("list")
+def outbox_list(
+    state: Annotated[str, typer.Option(help="pending, done or dead.")] = "dead",
+    subscriber: Annotated[str | None, typer.Option(help="One subscriber only.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+) -> None:
+    """Count the deliveries of every organization per state and list those in one state,
+    oldest first, with their full last error."""
+    from ticketcreator.deliveries import service
+    from ticketcreator.deliveries.schemas import DeliveryState
+
+    try:
+        wanted = DeliveryState(state)
+    except ValueError:
+        _fail(f"unknown state {state!r}: pending, done or dead")
+
+    async def work(session: AsyncSession) -> list[str]:
+        counts = await service.counts(session, None)
+        rows = await service.list_deliveries(
+            session, None, wanted, subscriber=subscriber, limit=limit
+        )
+        lines = [" ".join(f"{name}={count}" for name, count in counts.items())]
+        for delivery, event in rows:
+            lines.append(
+                "\t".join(
+                    [
+                        str(delivery.id),
+                        event.topic,
+                        delivery.handler,
+                        str(event.organization_id or "-"),
+                        f"attempts={delivery.attempts}",
+                        delivery.last_error or "",
+                    ]
+                )
+            )
+        return lines
+
+    for line in _in_session(work):
+        typer.echo(line)
+
+
+@outbox_app.command("replay")
+def outbox_replay(
+    delivery_ids: Annotated[
+        list[str] | None, typer.Argument(help="Dead-lettered deliveries to run again.")
+    ] = None,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help="Every dead delivery.")] = False,
+    subscriber: Annotated[str | None, typer.Option(help="With --all-dead: one only.")] = None,
+) -> None:
+    """Run dead-lettered deliveries again (the relay hands them to the worker)."""
+    import uuid
+
+    from ticketcreator.core.errors import AppError
+    from ticketcreator.deliveries import service
+
+    if bool(delivery_ids) == all_dead:
+        _fail("name delivery ids or give --all-dead")
+    try:
+        ids = [uuid.UUID(value) for value in delivery_ids or []]
+    except ValueError as exc:
+        _fail(f"not a delivery id: {exc}")
+
+    async def work(session: AsyncSession) -> int:
+        if all_dead:
+            return await service.replay_dead(session, None, subscriber=subscriber)
+        for delivery_id in ids:
+            await service.replay_one(session, None, delivery_id)
+        return len(ids)
+
+    try:
+        count = _in_session(work)
+    except AppError as exc:
+        _fail(str(exc))
+    interval = get_settings().outbox.relay_interval_s
+    typer.echo(f"{count} delivery(ies) queued again; the relay hands them over within {interval}s")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -3,26 +3,31 @@
 Queues: ``default`` (outbox relay, housekeeping), ``ai`` (triage, training), ``media``
 (probing, transcription, OCR), ``integrations`` (vendor sync, notifications). Tasks are
 acknowledged after they finish (``acks_late``) and re-queued if a worker dies, so every task
-is written to be idempotent. Messages are JSON only.
+is written to be idempotent. Messages are JSON only. A task is killed after
+``celery.task_time_limit_s``, and the broker hands an unacknowledged message out again only
+after a longer visibility timeout, so no task runs twice because it is slow. Subscribers
+count their runs and are retried and dead-lettered by the outbox (:mod:`ticketcreator.core.outbox`).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-import uuid
-from collections.abc import Awaitable, Callable
+import os
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import redis
 from celery import Celery, Task, signals
 from kombu import Queue
-from sqlalchemy.ext.asyncio import AsyncSession
+from redis.exceptions import RedisError
 
 from ticketcreator.core import outbox
 from ticketcreator.core.config import get_settings
-from ticketcreator.core.db import commit, dispose_engine, session_factory
+from ticketcreator.core.db import dispose_engine
 from ticketcreator.core.logging import configure_logging
+from ticketcreator.core.outbox import EventHandler
 from ticketcreator.core.tasks import run_async
 
 QUEUES = ("default", "ai", "media", "integrations")
@@ -56,7 +61,8 @@ def _make_app() -> Celery:
         broker_url=settings.celery.broker_url,
         broker_connection_retry_on_startup=True,
         broker_transport_options={
-            "visibility_timeout": 3600,
+            # Longer than any task may run: a running task's message is never handed out again.
+            "visibility_timeout": settings.celery.task_time_limit_s + 600,
             "socket_connect_timeout": settings.celery.publish_timeout_s,
             "socket_timeout": settings.celery.publish_timeout_s,
         },
@@ -66,9 +72,12 @@ def _make_app() -> Celery:
         task_ignore_result=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        task_time_limit=settings.celery.task_time_limit_s,
         worker_prefetch_multiplier=1,
         worker_concurrency=settings.celery.worker_concurrency,
         worker_hijack_root_logger=False,
+        # Our handler writes to stderr itself; redirected, a pool process's lines were lost.
+        worker_redirect_stdouts=False,
         task_default_queue="default",
         task_queues=[Queue(name) for name in QUEUES],
         task_create_missing_queues=False,
@@ -82,7 +91,7 @@ def _make_app() -> Celery:
             "outbox-purge": {
                 "task": "outbox.purge",
                 "schedule": timedelta(hours=1),
-                "options": {"queue": "default"},
+                "options": {"queue": "default", "expires": 3600},
             },
             "ai-train-due": {
                 "task": "ai.train_due",
@@ -99,6 +108,11 @@ def _make_app() -> Celery:
                 "schedule": timedelta(seconds=settings.uploads.expire_interval_s),
                 "options": {"queue": "default"},
             },
+            "attachments-requeue-stuck": {
+                "task": "attachments.requeue_stuck",
+                "schedule": timedelta(seconds=settings.outbox.sweep_interval_s),
+                "options": {"queue": "default", "expires": settings.outbox.sweep_interval_s},
+            },
         },
     )
     return app
@@ -107,8 +121,39 @@ def _make_app() -> Celery:
 celery_app = _make_app()
 
 
+_runs_clients: dict[int, redis.Redis] = {}
+
+
+def _runs_of(task_id: str) -> int:
+    """Count a run of the message ``task_id`` (in Redis, kept for two visibility timeouts);
+    0 when Redis cannot count, so that the task runs."""
+    settings = get_settings()
+    client = _runs_clients.get(os.getpid())
+    if client is None:
+        timeout = settings.redis.socket_timeout_s
+        client = redis.Redis.from_url(
+            settings.redis.url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        _runs_clients[os.getpid()] = client
+    key = f"tc:task-runs:{task_id}"
+    try:
+        with client.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 2 * (settings.celery.task_time_limit_s + 600))
+            runs, _ = pipe.execute()
+    except RedisError:
+        return 0
+    return int(runs)
+
+
 class BaseTask(Task):  # type: ignore[misc]
-    """Late ack, retry with exponential backoff and jitter on :class:`RetriableError`."""
+    """Late ack, retry with exponential backoff and jitter on :class:`RetriableError`.
+
+    A message that was run more often than its retries allow (its worker died each time, and
+    ``task_reject_on_worker_lost`` handed it out again) is not run again: it is dropped with
+    an ERROR line ``task dead-lettered``. Outbox subscribers count their runs in the
+    database instead (and are replayable).
+    """
 
     acks_late = True
     autoretry_for = (RetriableError,)
@@ -116,6 +161,19 @@ class BaseTask(Task):  # type: ignore[misc]
     retry_backoff_max = get_settings().celery.retry_backoff_max_s
     retry_jitter = True
     max_retries = get_settings().celery.default_max_retries
+    outbox_subscriber = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        request = self.request
+        if not self.outbox_subscriber and not request.called_directly and request.id:
+            runs = _runs_of(request.id)
+            if runs > self.max_retries + 1:
+                log.error(
+                    "task dead-lettered",
+                    extra={"task": self.name, "task_id": request.id, "runs": runs - 1},
+                )
+                return None
+        return super().__call__(*args, **kwargs)
 
 
 celery_app.Task = BaseTask
@@ -124,38 +182,36 @@ celery_app.Task = BaseTask
 class CeleryPublisher:
     """Publishes outbox deliveries as Celery tasks; fails fast when the broker is down."""
 
-    def publish(self, subscription: outbox.Subscription, message: dict[str, Any]) -> None:
+    def publish(
+        self,
+        subscription: outbox.Subscription,
+        message: dict[str, Any],
+        countdown: float | None = None,
+    ) -> None:
         celery_app.send_task(
             subscription.task_name,
             args=[message],
             queue=subscription.queue,
+            countdown=countdown,
             task_id=f"{message['id']}:{subscription.task_name}",
             retry=False,
         )
 
 
-EventHandler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
-
-
 def subscriber(topic: str, *, queue: str = "default") -> Callable[[EventHandler], Task]:
     """Make an event handler a Celery task subscribed to ``topic`` through the outbox.
 
-    The handler runs in its own transaction together with the deduplication record, so a
-    redelivered event is skipped, and a failed handler leaves no trace and is retried.
+    The handler runs in one transaction with marking its delivery done, so a redelivered
+    event is skipped; a failed handler leaves no trace and is retried with backoff, then
+    dead-lettered (see :func:`ticketcreator.core.outbox.handle`).
     """
 
     def register(handler: EventHandler) -> Task:
         name = f"{handler.__module__}.{handler.__name__}"
 
-        async def handle(message: dict[str, Any]) -> None:
-            async with session_factory()() as session:
-                if await outbox.mark_processed(session, uuid.UUID(message["id"]), name):
-                    await handler(session, message)
-                    await commit(session)
-
-        @celery_app.task(name=name, queue=queue)  # type: ignore[untyped-decorator]
+        @celery_app.task(name=name, queue=queue, outbox_subscriber=True)  # type: ignore[untyped-decorator]
         def task(message: dict[str, Any]) -> None:
-            run_async(handle(message))
+            run_async(outbox.handle(message, name, queue, handler))
 
         outbox.subscribers.add(topic, name, queue)
         return task
@@ -171,7 +227,7 @@ def relay() -> int:
 
 @celery_app.task(name="outbox.purge")  # type: ignore[untyped-decorator]
 def purge() -> int:
-    """Drop delivered outbox events past their retention."""
+    """Drop delivered outbox events and done deliveries past their retention."""
     return run_async(outbox.purge_delivered(timedelta(days=get_settings().outbox.retention_days)))
 
 

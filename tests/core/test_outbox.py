@@ -3,8 +3,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import datetime
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.services import RedisServer, Worker
@@ -32,7 +34,7 @@ async def _wait_processed(event_id: uuid.UUID, timeout: float = 60.0) -> None:
     while time.monotonic() < deadline:
         async with session_factory()() as db:
             found = await db.get(ProcessedEvent, (event_id, PROBE))
-        if found is not None:
+        if found is not None and found.state == "done":
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"event {event_id} was not processed by the worker in {timeout}s")
@@ -61,25 +63,56 @@ async def test_event_written_while_redis_is_down_is_delivered_after_it_returns(
     try:
         event_id = await _emit()
         pending = await _row(event_id)
-        assert pending.dispatched_at is None
         assert pending.last_error
         assert await outbox.deliver() == 0
+        async with session_factory()() as db:
+            delivery = await db.get(ProcessedEvent, (event_id, PROBE))
+        assert delivery is not None
+        assert (delivery.state, delivery.sends, delivery.attempts) == ("pending", 0, 0)
+        started = time.monotonic()
+        second = await _emit()  # no request waits on the broker that just failed
+        assert time.monotonic() - started < 1.5
     finally:
         redis_server.start()
     deadline = time.monotonic() + 30
-    while (await _row(event_id)).dispatched_at is None:
+    while (await _row(event_id)).last_error is not None:
         assert time.monotonic() < deadline, "relay never reached the restarted broker"
         await outbox.deliver()
         await asyncio.sleep(0.2)
     await _wait_processed(event_id)
+    await _wait_processed(second)
 
 
-async def test_redelivered_event_is_handled_once(database: str) -> None:
-    event_id = uuid.uuid4()
+async def test_redelivered_event_is_handled_once(redis_server: RedisServer, database: str) -> None:
+    """Copies of a delivery run the subscriber once; an older hand-over is dropped."""
+    calls: list[str] = []
+
+    async def work(db: AsyncSession, message: dict[str, object]) -> None:
+        calls.append(str(message["delivery"]))
+
+    event_id = await _emit()  # handed to the broker; no worker consumes it here
+    event = await _row(event_id)
+    first = {**outbox.message_of(event), "delivery": 1}
+    await outbox.handle(first, PROBE, "default", work)
+    await outbox.handle(first, PROBE, "default", work)
+    assert calls == ["1"]
     async with session_factory()() as db:
-        assert await outbox.mark_processed(db, event_id, "handler") is True
-        assert await outbox.mark_processed(db, event_id, "handler") is False
-        assert await outbox.mark_processed(db, event_id, "other") is True
+        delivery = await db.get(ProcessedEvent, (event_id, PROBE))
+    assert delivery is not None
+    assert (delivery.state, delivery.attempts, delivery.sends) == ("done", 1, 1)
+
+    stale = await _emit()
+    async with session_factory()() as db:
+        await db.execute(
+            update(ProcessedEvent)
+            .where(ProcessedEvent.event_id == stale)
+            .values(sends=2)  # handed over again since the copy below was sent
+        )
+        await db.commit()
+    await outbox.handle(
+        {**outbox.message_of(await _row(stale)), "delivery": 1}, PROBE, "default", work
+    )
+    assert calls == ["1"]
 
 
 async def test_relay_task_runs_in_the_worker(
@@ -101,24 +134,57 @@ async def test_relay_task_runs_in_the_worker(
     await _wait_processed(event.id)
 
 
-async def test_purge_drops_old_delivered_events(database: str) -> None:
+async def test_purge_drops_old_events_and_done_deliveries_but_keeps_dead_ones(
+    database: str,
+) -> None:
     from datetime import timedelta
 
-    async with session_factory()() as db:
-        old = outbox.OutboxEvent(
+    long_ago = outbox.utcnow() - timedelta(days=10)
+
+    def event(dispatched: bool) -> OutboxEvent:
+        return outbox.OutboxEvent(
             id=uuid.uuid4(),
             topic="x",
             payload={},
             attempts=1,
-            created_at=outbox.utcnow() - timedelta(days=10),
-            dispatched_at=outbox.utcnow() - timedelta(days=10),
+            created_at=long_ago,
+            dispatched_at=long_ago if dispatched else None,
         )
-        fresh = outbox.OutboxEvent(
-            id=uuid.uuid4(), topic="x", payload={}, attempts=0, created_at=outbox.utcnow()
+
+    def delivery(event: OutboxEvent, state: str, at: datetime) -> ProcessedEvent:
+        return ProcessedEvent(
+            event_id=event.id, handler="h", state=state, created_at=at, processed_at=at
         )
-        db.add_all([old, fresh])
+
+    old, dead, fresh, undispatched = event(True), event(True), event(True), event(False)
+    fresh.dispatched_at = outbox.utcnow()
+    async with session_factory()() as db:
+        db.add_all([old, dead, fresh, undispatched])
+        await db.flush()
+        db.add_all(
+            [
+                delivery(old, "done", long_ago),
+                delivery(dead, "dead", long_ago),
+                delivery(fresh, "done", outbox.utcnow()),
+            ]
+        )
         await db.commit()
     assert await outbox.purge_delivered(timedelta(days=7)) == 1
     async with session_factory()() as db:
         assert await db.get(OutboxEvent, old.id) is None
-        assert await db.get(OutboxEvent, fresh.id) is not None
+        assert await db.get(ProcessedEvent, (old.id, "h")) is None
+        kept = [dead.id, fresh.id, undispatched.id]
+        assert all([await db.get(OutboxEvent, event_id) for event_id in kept])
+        assert await db.get(ProcessedEvent, (dead.id, "h")) is not None  # replayable
+        assert await db.get(ProcessedEvent, (fresh.id, "h")) is not None
+
+
+async def test_a_failed_hand_over_after_commit_leaves_the_event_to_the_relay(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def exhausted(*_: object, **__: object) -> int:
+        raise TimeoutError("QueuePool limit reached")
+
+    monkeypatch.setattr(outbox, "deliver", exhausted)
+    event_id = await _emit()  # the commit succeeds; the caller sees no error
+    assert (await _row(event_id)).dispatched_at is None

@@ -125,9 +125,10 @@ class Worker:
     behind their backs and changes what they check.
     """
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], label: str = "test") -> None:
         self.env = env
-        self.name = f"test-{os.getpid()}@{socket.gethostname()}"
+        self.label = label
+        self.name = f"{label}-{os.getpid()}@{socket.gethostname()}"
         self.log = Path(tempfile.mkstemp(prefix="tc-worker-", suffix=".log")[1])
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -152,7 +153,7 @@ class Worker:
                 "--without-gossip",
                 "--without-mingle",
                 "--hostname",
-                f"test-{os.getpid()}@%h",
+                f"{self.label}-{os.getpid()}@%h",
             ],
             cwd=ROOT,
             env=env,
@@ -182,6 +183,13 @@ class Worker:
                 )
                 if not replies:
                     raise RuntimeError(f"the worker did not answer about queue {queue}")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes at once (no shutdown, no acks)."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -142,7 +142,8 @@ async def test_organization_can_switch_transcription_off(
         names = (
             await session.scalars(
                 select(ProcessedEvent.handler).where(
-                    ProcessedEvent.handler.like("ticketcreator.transcripts.tasks.%")
+                    ProcessedEvent.handler.like("ticketcreator.transcripts.tasks.%"),
+                    ProcessedEvent.state == "done",
                 )
             )
         ).all()

@@ -52,6 +52,7 @@ class Permission(StrEnum):
     API_KEYS_MANAGE = "api_keys:manage"
     AUDIT_READ = "audit:read"
     ORGANIZATION_MANAGE = "organization:manage"
+    EVENTS_MANAGE = "events:manage"
 
 
 P = Permission
@@ -66,6 +67,7 @@ _ADMIN = _AGENT | {
     P.MEMBERS_MANAGE,
     P.API_KEYS_MANAGE,
     P.AUDIT_READ,
+    P.EVENTS_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, String, Text
+from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -63,6 +63,8 @@ class Attachment(UUIDPrimaryKey, Timestamps, Base):
     )
     processing_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # How often the sweeper queued it again while it was stuck pending or processing.
+    processing_requeues: Mapped[int] = mapped_column(Integer, default=0)
     # What probing found: duration, container, codecs, resolution (see schemas.MediaDetails).
     media: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # name -> {key, content_type, size_bytes, width?, height?}: poster, thumbnail, audio.

@@ -20,6 +20,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.attachments import repository
 from ticketcreator.attachments.models import Attachment, AttachmentKind, ProcessingStatus
-from ticketcreator.attachments.service import FAILED, PROCESSING, READY, event_payload
+from ticketcreator.attachments.service import (
+    FAILED,
+    PROCESSING,
+    READY,
+    UPLOADED,
+    event_payload,
+)
 from ticketcreator.core import outbox
+from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.media import (
     MediaError,
@@ -103,6 +111,32 @@ async def process(session: AsyncSession, storage: Storage, attachment_id: uuid.U
                 "height": item.height,
             }
     _finish(session, attachment, media=media, derivatives=derivatives)
+
+
+async def requeue_stuck(session: AsyncSession) -> int:
+    """Queue again the attachments stuck pending or processing (``outbox.attachments_stuck_
+    after_s`` without change), each at most ``outbox.attachments_max_requeues`` times: the
+    step they wait for is announced again (both steps act only from their own state)."""
+    cfg = get_settings().outbox
+    found = await repository.stuck(
+        session,
+        unchanged_since=utcnow() - timedelta(seconds=cfg.attachments_stuck_after_s),
+        max_requeues=cfg.attachments_max_requeues,
+    )
+    for attachment in found:
+        attachment.processing_requeues += 1
+        attachment.updated_at = utcnow()
+        pending = attachment.processing_status == ProcessingStatus.PENDING
+        _emit(session, UPLOADED if pending else PROCESSING, attachment)
+        log.warning(
+            "attachment stuck in processing queued again",
+            extra={
+                "attachment_id": str(attachment.id),
+                "status": attachment.processing_status.value,
+                "requeues": attachment.processing_requeues,
+            },
+        )
+    return len(found)
 
 
 def _finish(

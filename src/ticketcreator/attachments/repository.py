@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.attachments.models import Attachment
+from ticketcreator.attachments.models import Attachment, ProcessingStatus
 
 
 def add(session: AsyncSession, attachment: Attachment) -> None:
@@ -45,3 +46,25 @@ async def get_unscoped(
     if for_update:
         query = query.with_for_update()
     return (await session.scalars(query)).first()
+
+
+async def stuck(
+    session: AsyncSession, *, unchanged_since: datetime, max_requeues: int, limit: int = 500
+) -> Sequence[Attachment]:
+    """Attachments of every organization left pending or processing since before
+    ``unchanged_since`` and queued again fewer than ``max_requeues`` times (locked; for the
+    sweeper)."""
+    query = (
+        select(Attachment)
+        .where(
+            Attachment.processing_status.in_(
+                [ProcessingStatus.PENDING, ProcessingStatus.PROCESSING]
+            ),
+            Attachment.updated_at < unchanged_since,
+            Attachment.processing_requeues < max_requeues,
+        )
+        .order_by(Attachment.updated_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.scalars(query)).all()

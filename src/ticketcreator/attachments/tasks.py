@@ -13,8 +13,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.attachments.service import ERASED, PROCESSING, UPLOADED
+from ticketcreator.core.db import commit, session_factory
+from ticketcreator.core.tasks import run_async
 from ticketcreator.storage import get_storage
-from ticketcreator.worker import subscriber
+from ticketcreator.worker import celery_app, subscriber
 
 
 def _attachment_id(message: dict[str, Any]) -> uuid.UUID:
@@ -47,3 +49,18 @@ async def erase_files(session: AsyncSession, message: dict[str, Any]) -> None:
         uuid.UUID(message["organization_id"]),
         [uuid.UUID(attachment_id) for attachment_id in message["payload"]["attachment_ids"]],
     )
+
+
+async def _requeue_stuck() -> int:
+    from ticketcreator.attachments import processing
+
+    async with session_factory()() as session:
+        requeued = await processing.requeue_stuck(session)
+        await commit(session)
+    return requeued
+
+
+@celery_app.task(name="attachments.requeue_stuck")  # type: ignore[untyped-decorator]
+def requeue_stuck() -> int:
+    """Periodic: queue again the attachments stuck pending or processing."""
+    return run_async(_requeue_stuck())

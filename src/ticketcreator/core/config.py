@@ -93,12 +93,18 @@ class CelerySection(_Section):
     worker_concurrency: int = Field(default=2, ge=1, le=64)
     publish_timeout_s: float = Field(default=2.0, gt=0)
     imports: list[str] = Field(default_factory=list)
+    task_time_limit_s: int = Field(default=3600, ge=10)
 
 
 class OutboxSection(_Section):
     relay_interval_s: float = Field(default=5.0, gt=0)
     batch_size: int = Field(default=200, ge=1, le=10_000)
     retention_days: int = Field(default=7, ge=1)
+    redeliver_after_s: float = Field(default=60.0, gt=0)
+    retry_backoff_s: float = Field(default=10.0, gt=0)
+    sweep_interval_s: float = Field(default=300.0, gt=0)
+    attachments_stuck_after_s: float = Field(default=900.0, gt=0)
+    attachments_max_requeues: int = Field(default=3, ge=0)
 
 
 class LoggingSection(_Section):

@@ -1,32 +1,85 @@
-"""Transactional outbox: domain events stored with the change, delivered after commit.
+"""Transactional outbox: domain events stored with the change, done once every subscriber has
+handled them.
 
 :func:`emit` adds an ``outbox_event`` row in the caller's transaction, so an event exists if
-and only if its change was committed. Delivery hands each event to the Celery task of every
-subscriber of its topic. It runs twice over: right after the request's commit (fast path) and
-from the periodic ``outbox.relay`` task (slow path), which picks up whatever the fast path
-could not send, e.g. while the broker was down. Rows are claimed with ``FOR UPDATE SKIP
-LOCKED``, so concurrent relays never send the same row at once; delivery is at-least-once,
-and subscribers deduplicate on the event id (:func:`mark_processed`).
+and only if its change was committed.
+
+Delivery guarantee: **every subscriber handles every committed event, and its effects are
+committed exactly once**, whatever happens to the broker (Redis stopped, restarted without its
+data, flushed) or to a worker (killed mid-task, out of memory, over its time limit). Unless the
+subscriber fails on it every time: then the delivery ends *dead* (dead-lettered) after
+``celery.default_max_retries`` retries, visible and replayable (see
+:mod:`ticketcreator.deliveries`). How:
+
+1. **Fan-out.** The relay (right after the request's commit, and every
+   ``outbox.relay_interval_s`` from beat) gives each new event one ``processed_event`` row per
+   subscriber, state ``pending``, in one transaction with marking the event dispatched.
+2. **Hand-over.** Each pending delivery that is due is handed to the broker as a Celery task
+   message numbered with its ``sends`` count, and becomes due again ``outbox.redeliver_after_s``
+   later (doubling on each further hand-over, up to an hour). A message the broker loses,
+   or that a killed worker held, is thus sent again; the broker's own redeliveries are
+   harmless too. Only the latest-numbered message runs; older copies are dropped.
+3. **Claim.** The task counts the run in its own short transaction (``attempts``), so a run
+   that kills its worker still counts: a delivery whose ``attempts`` reached the limit without
+   finishing is dead-lettered instead of run again (``task_reject_on_worker_lost`` cannot
+   redeliver a poison task forever).
+4. **Work.** The subscriber runs in one transaction with the delivery row locked ``FOR
+   UPDATE`` and sets it ``done`` in that same transaction: its effects and ``done`` are
+   committed together or not at all. The lock lives as long as the worker's database
+   connection, so a second copy (a redelivery after the broker's visibility timeout, or a
+   stale hand-over) waits and then finds it done, and a killed worker's delivery is free
+   again at once; the relay skips locked (running) deliveries.
+5. **Failure.** An exception rolls the work back and records the error; the delivery is
+   handed over again to run after an exponential backoff with jitter
+   (``outbox.retry_backoff_s`` doubling up to ``celery.retry_backoff_max_s``, or the error's
+   ``defer_seconds``; the relay re-sends it if that message is lost), and is dead after the
+   last retry (an ERROR log line ``event delivery dead-lettered``).
+
+Side effects outside the database (storage writes, e-mails, vendor calls) happen at least
+once: subscribers write storage under deterministic keys and keep vendor calls idempotent.
+Events, and the ``done`` rows of their deliveries, are purged ``outbox.retention_days`` after
+they were dispatched; an event with a pending or dead delivery is kept for its replay.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, delete, or_, select, text
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ticketcreator.core.db import Base, after_commit, session_factory, utcnow
+from ticketcreator.core.config import get_settings
+from ticketcreator.core.db import Base, after_commit, commit, session_factory, utcnow
 
 log = logging.getLogger(__name__)
+
+PENDING, DONE, DEAD = "pending", "done", "dead"
+_MAX_REDELIVER_DOUBLINGS = 6  # redeliver_after_s * 2**6: at most about an hour between sends
+_broker_down_until = 0.0  # monotonic time until which this process leaves sending to the relay
 
 
 class OutboxEvent(Base):
@@ -44,19 +97,39 @@ class OutboxEvent(Base):
     organization_id: Mapped[uuid.UUID | None]
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # When the event's deliveries (one per subscriber) were recorded.
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # How often a delivery of the event was handed to the broker, and the broker's last refusal.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class ProcessedEvent(Base):
-    """Which subscriber has handled which event: makes redelivery harmless."""
+    """One delivery: an event to one subscriber, ``pending`` until it is ``done`` or ``dead``."""
 
     __tablename__ = "processed_event"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'done', 'dead')", name="state"),
+        Index(
+            "ix_processed_event_due",
+            "next_attempt_at",
+            postgresql_where=text("state = 'pending'"),
+        ),
+        Index("ix_processed_event_dead", "created_at", postgresql_where=text("state = 'dead'")),
+    )
 
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    handler: Mapped[str] = mapped_column(String(200), primary_key=True)
-    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    handler: Mapped[str] = mapped_column(String(200), primary_key=True)  # the subscriber task
+    # Names the delivery in the API and the CLI.
+    id: Mapped[uuid.UUID] = mapped_column(unique=True, default=uuid.uuid4)
+    queue: Mapped[str] = mapped_column(String(50), default="default")
+    state: Mapped[str] = mapped_column(String(10), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # runs started
+    sends: Mapped[int] = mapped_column(Integer, default=0)  # hand-overs to the broker
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # done or dead
 
 
 @dataclass(frozen=True)
@@ -87,7 +160,9 @@ subscribers = Subscribers()
 class Publisher(Protocol):
     """Hands one message to the broker; the Celery implementation lives in the worker."""
 
-    def publish(self, subscription: Subscription, message: dict[str, Any]) -> None: ...
+    def publish(
+        self, subscription: Subscription, message: dict[str, Any], countdown: float | None = None
+    ) -> None: ...
 
 
 _publisher: Publisher | None = None
@@ -128,7 +203,10 @@ def emit(
     if not pending:
 
         async def deliver_pending() -> None:
-            await deliver(list(pending))
+            try:
+                await deliver(list(pending))
+            except Exception:  # the change is committed; the relay hands its events over
+                log.warning("outbox hand-over after commit failed", exc_info=True)
             pending.clear()
 
         after_commit(session, deliver_pending)
@@ -147,14 +225,22 @@ def message_of(event: OutboxEvent) -> dict[str, Any]:
 
 
 async def deliver(event_ids: list[uuid.UUID] | None = None, limit: int = 200) -> int:
-    """Send pending events (the given ones, or the oldest ``limit``); returns how many went.
+    """Record the deliveries of new events and hand every due delivery to the broker (those
+    of the given events, or the oldest ``limit`` due); returns how many were handed over.
 
-    Stops at the first broker failure: the rest stay pending for the next relay run. The
-    broker client is synchronous, so publishing runs in a worker thread and never blocks
-    the event loop.
+    Stops at the first broker failure: the rest stay due for the next relay run, and for
+    ``outbox.relay_interval_s`` this process leaves even the given events to the relay (a
+    failing hand-over takes seconds). The broker client is synchronous, so publishing runs in
+    a worker thread and never blocks the loop.
     """
-    publisher = get_publisher()
-    sent = 0
+    publisher = get_publisher()  # loads the worker's task modules: every subscriber is known
+    await _fan_out(event_ids, limit)
+    if event_ids is not None and time.monotonic() < _broker_down_until:
+        return 0  # the broker just failed: the relay sends these, no request waits on it
+    return await _send_due(publisher, event_ids, limit)
+
+
+async def _fan_out(event_ids: list[uuid.UUID] | None, limit: int) -> None:
     async with session_factory()() as session:
         query = (
             select(OutboxEvent)
@@ -165,49 +251,266 @@ async def deliver(event_ids: list[uuid.UUID] | None = None, limit: int = 200) ->
         )
         if event_ids is not None:
             query = query.where(OutboxEvent.id.in_(event_ids))
+        now = utcnow()
         for event in (await session.scalars(query)).all():
-            message = message_of(event)
-            event.attempts += 1
-            try:
-                await asyncio.to_thread(_publish_all, publisher, event.topic, message)
-            except Exception as exc:  # the broker is down or refused: retry on the next relay
-                event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                log.warning(
-                    "outbox delivery failed; will retry",
-                    extra={"event_id": str(event.id), "topic": event.topic, "error": str(exc)},
-                )
-                break
-            event.dispatched_at = utcnow()
-            event.last_error = None
-            sent += 1
+            rows = [
+                {
+                    "event_id": event.id,
+                    "handler": sub.task_name,
+                    "id": uuid.uuid4(),
+                    "queue": sub.queue,
+                    "state": PENDING,
+                    "attempts": 0,
+                    "sends": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for sub in subscribers.for_topic(event.topic)
+            ]
+            if rows:
+                await session.execute(insert(ProcessedEvent).values(rows).on_conflict_do_nothing())
+            event.dispatched_at = now
         await session.commit()
+
+
+def _redeliver_after(sends: int) -> timedelta:
+    doublings = min(max(sends - 1, 0), _MAX_REDELIVER_DOUBLINGS)
+    return timedelta(seconds=get_settings().outbox.redeliver_after_s * 2**doublings)
+
+
+async def _send_due(publisher: Publisher, event_ids: list[uuid.UUID] | None, limit: int) -> int:
+    """Take due deliveries (skipping running ones, which are locked), count the hand-over and
+    commit before publishing: a copy can run only once its row is free."""
+    async with session_factory()() as session:
+        query = (
+            select(ProcessedEvent, OutboxEvent)
+            .join(OutboxEvent, OutboxEvent.id == ProcessedEvent.event_id)
+            .where(ProcessedEvent.state == PENDING, ProcessedEvent.next_attempt_at <= func.now())
+            .order_by(ProcessedEvent.next_attempt_at)
+            .limit(limit)
+            .with_for_update(of=ProcessedEvent, skip_locked=True)
+        )
+        if event_ids is not None:
+            query = query.where(ProcessedEvent.event_id.in_(event_ids))
+        batch: list[tuple[Subscription, dict[str, Any]]] = []
+        now = utcnow()
+        for delivery, event in (await session.execute(query)).all():
+            delivery.sends += 1
+            delivery.next_attempt_at = now + _redeliver_after(delivery.sends)
+            subscription = Subscription(event.topic, delivery.handler, delivery.queue)
+            batch.append((subscription, {**message_of(event), "delivery": delivery.sends}))
+        await session.commit()
+    sent = 0
+    for subscription, message in batch:
+        try:
+            await asyncio.to_thread(publisher.publish, subscription, message)
+        except Exception as exc:  # the broker is down or refused: due again at once
+            await _unsent(batch[sent:], exc)
+            break
+        sent += 1
+    if sent:
+        global _broker_down_until
+        _broker_down_until = 0.0
+        await _count_sends(batch[:sent])
     return sent
 
 
-def _publish_all(publisher: Publisher, topic: str, message: dict[str, Any]) -> None:
-    for subscription in subscribers.for_topic(topic):
-        publisher.publish(subscription, message)
+async def _unsent(batch: list[tuple[Subscription, dict[str, Any]]], exc: Exception) -> None:
+    global _broker_down_until
+    _broker_down_until = time.monotonic() + get_settings().outbox.relay_interval_s
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    first = batch[0][1]
+    log.warning(
+        "outbox delivery failed; will retry",
+        extra={"event_id": first["id"], "topic": first["topic"], "error": str(exc)},
+    )
+    async with session_factory()() as session:
+        for subscription, message in batch:
+            event_id = uuid.UUID(message["id"])
+            await session.execute(
+                update(ProcessedEvent)
+                .where(
+                    ProcessedEvent.event_id == event_id,
+                    ProcessedEvent.handler == subscription.task_name,
+                    ProcessedEvent.state == PENDING,
+                )
+                .values(next_attempt_at=func.now(), sends=ProcessedEvent.sends - 1)
+            )
+        await session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id == uuid.UUID(first["id"]))
+            .values(last_error=error, attempts=OutboxEvent.attempts + 1)
+        )
+        await session.commit()
+
+
+async def _count_sends(batch: list[tuple[Subscription, dict[str, Any]]]) -> None:
+    counts: dict[uuid.UUID, int] = {}
+    for _, message in batch:
+        event_id = uuid.UUID(message["id"])
+        counts[event_id] = counts.get(event_id, 0) + 1
+    async with session_factory()() as session:
+        for event_id, count in counts.items():
+            await session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id == event_id)
+                .values(attempts=OutboxEvent.attempts + count, last_error=None)
+            )
+        await session.commit()
+
+
+EventHandler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
+
+
+async def handle(message: dict[str, Any], subscriber: str, queue: str, work: EventHandler) -> None:
+    """Run one delivery of ``message`` to ``subscriber`` (the body of every subscriber task)."""
+    event_id = uuid.UUID(message["id"])
+    attempt = await _claim(event_id, subscriber, queue, message.get("delivery"))
+    if attempt is None:
+        return
+    try:
+        async with session_factory()() as session:
+            delivery = await session.get(
+                ProcessedEvent, (event_id, subscriber), with_for_update=True, populate_existing=True
+            )
+            if delivery is None or delivery.state != PENDING or delivery.attempts != attempt:
+                return  # another copy claimed it after this one, or it finished meanwhile
+            await work(session, message)
+            delivery.state = DONE
+            delivery.processed_at = utcnow()
+            delivery.next_attempt_at = None
+            delivery.last_error = None
+            await commit(session)
+    except Exception as exc:
+        await _failed(message, subscriber, attempt, exc)
+
+
+def _max_attempts() -> int:
+    return get_settings().celery.default_max_retries + 1
+
+
+async def _claim(event_id: uuid.UUID, subscriber: str, queue: str, sent: int | None) -> int | None:
+    """Count a run of the delivery; None when this copy must not run (done, dead, stale,
+    running elsewhere, or dead-lettered now because earlier runs never finished)."""
+    async with session_factory()() as session:
+        key = (ProcessedEvent.event_id == event_id, ProcessedEvent.handler == subscriber)
+        query = select(ProcessedEvent).where(*key).with_for_update(skip_locked=True)
+        delivery = await session.scalar(query)
+        if delivery is None:
+            if await session.scalar(select(exists().where(*key))):
+                return None  # locked: a copy is running
+            # A message without a recorded delivery (sent before deliveries were recorded).
+            await session.execute(
+                insert(ProcessedEvent)
+                .values(event_id=event_id, handler=subscriber, id=uuid.uuid4(), queue=queue)
+                .on_conflict_do_nothing()
+            )
+            delivery = await session.scalar(query)
+            if delivery is None:
+                return None
+        if delivery.state != PENDING or (sent is not None and sent < delivery.sends):
+            return None
+        if delivery.attempts >= _max_attempts():
+            reason = (
+                f"WorkerLost: {delivery.attempts} runs did not finish (worker killed, out of "
+                f"memory or over its time limit); last error: {delivery.last_error or 'none'}"
+            )
+            _dead(delivery, reason[:2000])
+            await session.commit()
+            return None
+        delivery.attempts += 1
+        delivery.next_attempt_at = utcnow() + _redeliver_after(delivery.sends)
+        attempt = delivery.attempts
+        await session.commit()
+    return attempt
+
+
+def _dead(delivery: ProcessedEvent, error: str) -> None:
+    delivery.state = DEAD
+    delivery.last_error = error
+    delivery.processed_at = utcnow()
+    delivery.next_attempt_at = None
+    log.error(
+        "event delivery dead-lettered",
+        extra={
+            "delivery_id": str(delivery.id),
+            "event_id": str(delivery.event_id),
+            "subscriber": delivery.handler,
+            "attempts": delivery.attempts,
+            "error": error,
+        },
+    )
+
+
+def retry_delay(attempt: int, defer_seconds: float | None = None) -> float:
+    """Seconds before the next run after ``attempt`` failed: exponential with jitter."""
+    if defer_seconds is not None:
+        return defer_seconds
+    settings = get_settings()
+    ceiling = min(
+        settings.outbox.retry_backoff_s * 2 ** (attempt - 1), settings.celery.retry_backoff_max_s
+    )
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not a secret)
+
+
+async def _failed(message: dict[str, Any], subscriber: str, attempt: int, exc: Exception) -> None:
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    event_id = uuid.UUID(message["id"])
+    async with session_factory()() as session:
+        delivery = await session.get(
+            ProcessedEvent, (event_id, subscriber), with_for_update=True, populate_existing=True
+        )
+        if delivery is None or delivery.state != PENDING or delivery.attempts != attempt:
+            return
+        retry: tuple[Subscription, dict[str, Any]] | None = None
+        if attempt >= _max_attempts():
+            _dead(delivery, error)
+        else:
+            delay = retry_delay(attempt, getattr(exc, "defer_seconds", None))
+            delivery.last_error = error
+            delivery.sends += 1
+            delivery.next_attempt_at = (
+                utcnow() + timedelta(seconds=delay) + _redeliver_after(delivery.sends)
+            )
+            subscription = Subscription(message["topic"], subscriber, delivery.queue)
+            retry = (subscription, {**message, "delivery": delivery.sends})
+            log.warning(
+                "event delivery failed; will retry",
+                extra={
+                    "event_id": message["id"],
+                    "topic": message["topic"],
+                    "subscriber": subscriber,
+                    "attempt": attempt,
+                    "retry_in_s": round(delay, 1),
+                    "error": error,
+                },
+            )
+        await session.commit()
+    if retry is not None:  # handed over now, to run after the delay; else the relay sends it
+        try:
+            await asyncio.to_thread(get_publisher().publish, *retry, delay)
+        except Exception as publish_error:
+            await _unsent([retry], publish_error)
 
 
 async def purge_delivered(retention: timedelta) -> int:
-    """Delete delivered events older than ``retention``."""
+    """Delete what is older than ``retention``: ``done`` deliveries, and dispatched events
+    none of whose deliveries is still pending or dead. Returns how many events went."""
+    cutoff = utcnow() - retention
     async with session_factory()() as session:
+        await session.execute(
+            delete(ProcessedEvent).where(
+                ProcessedEvent.state == DONE, ProcessedEvent.processed_at < cutoff
+            )
+        )
+        open_delivery = exists().where(
+            ProcessedEvent.event_id == OutboxEvent.id, ProcessedEvent.state != DONE
+        )
         result = await session.execute(
-            delete(OutboxEvent).where(OutboxEvent.dispatched_at < utcnow() - retention)
+            delete(OutboxEvent).where(OutboxEvent.dispatched_at < cutoff, ~open_delivery)
         )
         await session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-async def mark_processed(session: AsyncSession, event_id: uuid.UUID, handler: str) -> bool:
-    """Record that ``handler`` handled the event; False if it already had (a redelivery)."""
-    result = await session.execute(
-        insert(ProcessedEvent)
-        .values(event_id=event_id, handler=handler, processed_at=utcnow())
-        .on_conflict_do_nothing()
-        .returning(ProcessedEvent.event_id)
-    )
-    return result.first() is not None
 
 
 def ids_only(payload: dict[str, Any]) -> dict[str, Any]:
