@@ -206,6 +206,7 @@ class UploadsSection(_Section):
     expire_interval_s: int = Field(default=3600, ge=10)
     lock_wait_s: float = Field(default=10.0, gt=0)
     allowed_types: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
+    max_recording_s: int = Field(default=1800, ge=1)
 
 
 class TranscriptsSection(_Section):
