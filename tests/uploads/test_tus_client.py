@@ -14,7 +14,7 @@ from tusclient import client as tus
 from tusclient.uploader import Uploader
 
 from tests.support.factories import create_member
-from tests.uploads.conftest import ApiServer
+from tests.support.services import ApiServer
 from tests.uploads.helpers import webm_like
 
 
