@@ -5,7 +5,7 @@
 //   node e2e/drive.mjs '<json plan>'
 //
 // The plan: {scenario: "screenshot" | "recording" | "interrupted", extension: dist dir, page: URL,
-// api: API base URL, apiKey | {email, password}, wav: fake microphone file, seconds}.
+// api: API base URL, apiKey | {email, password}, seconds, title, description}.
 // Prints progress lines ("event <name> <json>") and, last, "result <json>".
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -19,6 +19,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const id = manifestId(join(plan.extension, "manifest.json"));
 const profile = mkdtempSync(join(tmpdir(), "tc-chromium-"));
+
 const args = [
   "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -26,9 +27,7 @@ const args = [
   `--load-extension=${plan.extension}`, `--disable-extensions-except=${plan.extension}`,
   `--allowlisted-extension-id=${id}`, "--auto-accept-this-tab-capture",
   "--autoplay-policy=no-user-gesture-required",
-  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
 ];
-if (plan.wav) args.push(`--use-file-for-fake-audio-capture=${plan.wav}`);
 
 const context = await chromium.launchPersistentContext(profile, {
   headless: false, executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args, viewport: { width: 1280, height: 800 },
@@ -57,6 +56,7 @@ try {
     await options.waitForFunction(() => document.querySelector("#who").textContent.startsWith("Signed in as"));
   }
   say("signed-in", { who: await options.textContent("#who") });
+
   await options.close();
 
   const page = await context.newPage();
@@ -87,8 +87,11 @@ try {
     say("screenshot", { draft: answer });
   } else {
     await page.click("#break");
-    await worker.evaluate((tab) => globalThis.commands["record-tab"]({ tabId: tab, mic: true, countdown: 1 }), tabId);
-    say("recording", {});
+    const started = await worker.evaluate((tab) => globalThis.commands["record-tab"]({ tabId: tab, mic: true, countdown: 1 }), tabId);
+    say("recording", started);
+    // The narration is spoken by the page: Chromium's fake-microphone switches break tab capture
+    // (docs/extension.md, "Testing").
+    await page.evaluate(() => document.querySelector("#narration")?.play());
     await sleep((plan.seconds ?? 10) * 1000);
     stopClickedAt = Date.now();
     await worker.evaluate(() => globalThis.commands.stop());
@@ -128,7 +131,10 @@ try {
     say("uploading", { progress: await editor.evaluate(() => document.querySelector("#bar").value) });
     // The test takes the API down now and brings it back; the editor waits and resumes.
   }
-  await editor.waitForSelector("body[data-ticket]", { timeout: 180_000 });
+  await editor.waitForSelector("body[data-ticket]", { timeout: plan.fileTimeoutMs ?? 180_000 }).catch(async (error) => {
+    const shown = await editor.evaluate(() => `${document.querySelector("#status").textContent} | ${document.querySelector("#progress-text").textContent}`);
+    throw new Error(`not filed: ${shown}; console: ${consoleErrors.join(" / ")}`, { cause: error });
+  });
   const ticketAt = Date.now();
   const key = await editor.getAttribute("body", "data-ticket");
   say("filed", { key, stopToTicketMs: stopClickedAt ? ticketAt - stopClickedAt : null });

@@ -30,12 +30,14 @@ async function start({ kind, streamId, mic, maxSeconds, maxBytes }) {
     if (kind === "tab_recording") tabSound.connect(audio.destination); // capturing mutes the tab otherwise
   }
   let microphone = null;
+  let micError = null;
   if (mic) {
     try {
       microphone = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
       audio.createMediaStreamSource(microphone).connect(mixed);
-    } catch {
-      microphone = null; // not allowed: record without narration
+    } catch (error) {
+      microphone = null; // not allowed or no microphone: record without narration
+      micError = `${error.name}: ${error.message}`;
     }
   }
   const tracks = [...source.getVideoTracks(), ...mixed.stream.getAudioTracks()];
@@ -57,7 +59,7 @@ async function start({ kind, streamId, mic, maxSeconds, maxBytes }) {
   // The person ends a screen share with the browser's own "Stop sharing" button.
   source.getVideoTracks()[0]?.addEventListener("ended", () => stop());
   recorder.start(1000);
-  return { ok: true, mic: Boolean(microphone), mimeType };
+  return { ok: true, mic: Boolean(microphone), micError, mimeType };
 }
 
 function elapsedMs() {

@@ -27,16 +27,19 @@ EXTENSION = ROOT / "extension"
 DRIVER = EXTENSION / "e2e" / "drive.mjs"
 PASSWORD = "a long enough password"
 SECRET = "qs-secret-5f3c1a9e7d2b"
+SENTENCE = "The payment button shows a spinner forever after I enter my card."
 
 # The page where "the problem" happens: a console error, an unhandled rejection and a failed
 # request whose URL carries a token; a moving box so a recording has something to show.
 PAGE = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Checkout - Example Shop</title>
 <style>#box{{width:80px;height:80px;background:#1a73e8;position:absolute;top:200px;
-animation:move 2s linear infinite alternate}}@keyframes move{{from{{left:0}}to{{left:600px}}}}</style>
+animation:move 2s linear infinite alternate}}
+@keyframes move{{from{{left:0}}to{{left:600px}}}}</style>
 </head><body><h1>Checkout</h1>
 <label>Password <input id="password" type="password" value="hunter2-correct-horse"></label>
 <button id="break">Pay now</button><div id="box"></div>
+<audio id="narration" src="/narration.wav" preload="auto"></audio>
 <script>
 document.getElementById("break").addEventListener("click", async () => {{
   console.error("Payment widget failed: TypeError: cart.total is undefined");
@@ -51,10 +54,13 @@ document.getElementById("break").addEventListener("click", async () => {{
 
 
 class _Site(BaseHTTPRequestHandler):
+    narration = b""
+
     def do_GET(self) -> None:
-        body = PAGE.encode()
+        wav = self.path == "/narration.wav"
+        body = self.narration if wav else PAGE.encode()
         self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Type", "audio/wav" if wav else "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -72,7 +78,11 @@ class _Site(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site() -> Iterator[str]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The shop's checkout page; its narration is SENTENCE spoken by espeak-ng."""
+    wav = tmp_path_factory.mktemp("site") / "narration.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), SENTENCE], check=True)
+    _Site.narration = wav.read_bytes()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Site)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -123,7 +133,10 @@ class Owner:
         response = httpx.post(
             self.api + "/v1/api-keys",
             headers=self.headers,
-            json={"name": "Chrome extension", "scopes": ["captures:write", "tickets:read"]},
+            json={
+                "name": "Chrome extension",
+                "scopes": ["captures:write", "tickets:create", "tickets:read"],
+            },
             timeout=30,
         )
         assert response.status_code == 201, response.text
@@ -182,7 +195,9 @@ class Drive:
     def result(self, timeout: float = 400) -> dict[str, Any]:
         found = self.until("result")
         self.process.wait(timeout=timeout)
-        assert self.process.returncode == 0, self.process.stderr.read() if self.process.stderr else ""
+        assert self.process.returncode == 0, (
+            self.process.stderr.read() if self.process.stderr else ""
+        )
         return found
 
     def kill(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +13,6 @@ from PIL import Image
 
 from tests.extension.conftest import PASSWORD, SECRET, Drive, Owner
 from tests.support.services import ApiServer, Worker
-
-SENTENCE = "The payment button shows a spinner forever after I enter my card."
 
 
 @pytest.fixture
@@ -80,9 +77,11 @@ def test_an_annotated_screenshot_becomes_a_ticket_with_the_page_s_errors(
     rgb = png.convert("RGB")
     width, height = rgb.size
     edge = rgb.getpixel((int(width * 0.25), int(height * 0.1)))
-    assert edge[0] > 200 and edge[1] < 90 and edge[2] < 90, edge
+    assert edge[0] > 200, edge
+    assert max(edge[1], edge[2]) < 90, edge
     # Triage ran and the editor showed it with confidences.
-    assert "Priority" in result["triage"] and "%" in result["triage"], result["triage"]
+    assert "Priority" in result["triage"], result["triage"]
+    assert "%" in result["triage"], result["triage"]
 
 
 def test_a_narrated_tab_recording_becomes_a_ticket_with_its_transcript(
@@ -91,15 +90,11 @@ def test_a_narrated_tab_recording_becomes_a_ticket_with_its_transcript(
     owner: Owner,
     drives: list[Drive],
     celery_worker: Worker,
-    tmp_path: Path,
 ) -> None:
-    wav = tmp_path / "narration.wav"
-    # Chromium plays the fake microphone file in a loop; a pause keeps the sentence whole.
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), SENTENCE], check=True)
     drive = Drive(
         _plan(
             "recording", extension_dist, site, owner.api,
-            apiKey=owner.api_key(), wav=str(wav), seconds=10, title="Spinner forever",
+            apiKey=owner.api_key(), seconds=10, title="Spinner forever",
         )
     )  # fmt: skip
     drives.append(drive)
@@ -120,7 +115,8 @@ def test_a_narrated_tab_recording_becomes_a_ticket_with_its_transcript(
         time.sleep(2)
     assert transcript, "the worker did not transcribe the recording"
     words = transcript["text"].lower()
-    assert "payment button" in words and "spinner" in words, words
+    assert "payment button" in words, words
+    assert "spinner" in words, words
 
 
 def test_an_upload_cut_off_by_an_api_outage_resumes_and_files_one_ticket(
@@ -129,7 +125,6 @@ def test_an_upload_cut_off_by_an_api_outage_resumes_and_files_one_ticket(
     owner: Owner,
     live_api: ApiServer,
     drives: list[Drive],
-    tmp_path: Path,
 ) -> None:
     drive = Drive(
         _plan(
