@@ -92,7 +92,17 @@ try {
     // The narration is spoken by the page: Chromium's fake-microphone switches break tab capture
     // (docs/extension.md, "Testing").
     await page.evaluate(() => document.querySelector("#narration")?.play());
-    await sleep((plan.seconds ?? 10) * 1000);
+    const seconds = plan.seconds ?? 10;
+    if (plan.pauseAt) {
+      // Pause after the narration, resume a second later: the pause is not in the recording.
+      await sleep(plan.pauseAt * 1000);
+      say("paused", await worker.evaluate(() => globalThis.commands.pause()));
+      await sleep(1000);
+      say("resumed", await worker.evaluate(() => globalThis.commands.resume()));
+      await sleep((seconds - plan.pauseAt) * 1000);
+    } else {
+      await sleep(seconds * 1000);
+    }
     stopClickedAt = Date.now();
     await worker.evaluate(() => globalThis.commands.stop());
     say("stopped", {});

@@ -95,15 +95,19 @@ def test_a_narrated_tab_recording_becomes_a_ticket_with_its_transcript(
     drive = Drive(
         _plan(
             "recording", extension_dist, site, owner.api,
-            apiKey=owner.api_key(), seconds=10, title="Spinner forever",
+            apiKey=owner.api_key(), seconds=10, pauseAt=7, title="Spinner forever",
         )
     )  # fmt: skip
     drives.append(drive)
+    assert drive.until("recording")["ok"] is True
+    assert drive.until("paused") == {"ok": True}
+    assert drive.until("resumed") == {"ok": True}
     result = drive.result()
     print(f"stop -> ticket: {result['stopToTicketMs']} ms")
 
     capture = _capture(owner, result["key"])
     assert capture["kind"] == "tab_recording"
+    assert capture["page_title"] == "Checkout - Example Shop"
     [attachment] = capture["attachments"]
     assert attachment["content_type"] == "video/webm"
     deadline = time.monotonic() + 300
