@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.extension.conftest import PASSWORD, SECRET, Drive, Owner
+from tests.extension.conftest import PASSWORD, SECRET, SENTENCE, Drive, Owner
 from tests.support.services import ApiServer, Worker
 
 
@@ -119,9 +120,12 @@ def test_a_narrated_tab_recording_becomes_a_ticket_with_its_transcript(
             break
         time.sleep(2)
     assert transcript, "the worker did not transcribe the recording"
-    words = transcript["text"].lower()
-    assert "payment button" in words, words
-    assert "spinner" in words, words
+    text = transcript["text"].lower()
+    assert "payment button" in text, text
+    # Whisper may mishear a word of espeak's voice ("spinner"); the sentence must be there.
+    spoken = re.findall(r"[a-z]+", SENTENCE.lower())
+    heard = set(re.findall(r"[a-z]+", text))
+    assert sum(word in heard for word in spoken) >= 0.8 * len(spoken), text
 
 
 def test_an_upload_cut_off_by_an_api_outage_resumes_and_files_one_ticket(
