@@ -109,8 +109,10 @@ try {
   }
 
   const editor = await editorOpened;
+  const editorAt = Date.now();
   editor.on("console", (message) => message.type() === "error" && consoleErrors.push(`editor: ${message.text()}`));
   await editor.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
+  const readyAt = Date.now();
   if (plan.scenario === "screenshot") {
     const canvas = await editor.locator("#canvas").boundingBox();
     const at = (fx, fy) => [canvas.x + canvas.width * fx, canvas.y + canvas.height * fy];
@@ -136,6 +138,7 @@ try {
   await editor.fill("#title", plan.title);
   await editor.fill("#description", plan.description ?? "");
   await editor.click("#file");
+  const fileClickedAt = Date.now();
   if (plan.scenario === "interrupted") {
     await editor.waitForFunction(() => Number(document.querySelector("#bar").value) > 0.05, null, { timeout: 60_000 });
     say("uploading", { progress: await editor.evaluate(() => document.querySelector("#bar").value) });
@@ -151,7 +154,13 @@ try {
   await editor.waitForSelector("body[data-triaged=true], #triage:not(:has(p))", { timeout: 90_000 }).catch(() => null);
   const triage = await editor.locator("#triage").innerText();
   const status = await editor.locator("#progress-text").innerText().catch(() => "");
-  console.log(`result ${JSON.stringify({ key, triage, stopToTicketMs: stopClickedAt ? ticketAt - stopClickedAt : null, consoleErrors, status })}`);
+  // Where the time from "Stop recording" to the ticket goes: the editor opening, loading, the
+  // form being filled, and uploading + filing.
+  const phases = stopClickedAt ? {
+    editorOpenedMs: editorAt - stopClickedAt, editorReadyMs: readyAt - editorAt,
+    formMs: fileClickedAt - readyAt, uploadAndFileMs: ticketAt - fileClickedAt,
+  } : null;
+  console.log(`result ${JSON.stringify({ key, triage, stopToTicketMs: stopClickedAt ? ticketAt - stopClickedAt : null, phases, consoleErrors, status })}`);
 } finally {
   await context.close();
   rmSync(profile, { recursive: true, force: true });

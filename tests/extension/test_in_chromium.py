@@ -104,7 +104,7 @@ def test_a_narrated_tab_recording_becomes_a_ticket_with_its_transcript(
     assert drive.until("paused") == {"ok": True}
     assert drive.until("resumed") == {"ok": True}
     result = drive.result()
-    print(f"stop -> ticket: {result['stopToTicketMs']} ms")
+    print(f"stop -> ticket: {result['stopToTicketMs']} ms {result['phases']}")
 
     capture = _capture(owner, result["key"])
     assert capture["kind"] == "tab_recording"
