@@ -6,7 +6,7 @@
 # Poetry (with this workplace's index plugin when ../shared/tools/install-poetry exists), the
 # Python 3.12 virtualenv from poetry.lock, the Debian packages in scripts/apt-packages.txt
 # (--runtime-only skips the test-only ones), PostgreSQL + pgvector and Redis running, the
-# offline model weights, and the docs tooling (npm ci) unless --runtime-only.
+# offline model weights, and the docs and extension tooling (npm ci) unless --runtime-only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,5 +48,7 @@ poetry run ticketcreator models install >/dev/null
 if [[ -z "$runtime_only" ]]; then
   log "installing docs tooling (npm ci)"
   npm ci --silent --no-audit --no-fund >/dev/null
+  log "installing the Chrome extension's build and test tooling (npm ci in extension/)"
+  (cd extension && npm ci --silent --no-audit --no-fund >/dev/null)
 fi
 log "ready"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
+import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -213,3 +214,45 @@ async def eventually(
             return result
         assert asyncio.get_running_loop().time() < deadline, "the worker did not finish in time"
         await asyncio.sleep(interval)
+
+
+class ApiServer:
+    """The API in a real ``uvicorn`` process, for clients that speak HTTP over sockets.
+
+    ``stop`` and ``start`` again serve on the same port (an outage the clients must survive).
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.log = Path(f"/tmp/tc-api-{self.port}.log")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "ticketcreator.main:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"],
+            cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120  # a busy machine imports slowly
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("API did not start:\n" + self.log.read_text()[-3000:])
+
+    def stop(self, *, crash: bool = False) -> None:
+        """Shut down gracefully, or with ``crash`` kill at once (requests in flight break)."""
+        if self.process is not None:
+            if crash:
+                self.process.kill()
+            else:
+                self.process.terminate()
+            self.process.wait(timeout=20)
+            self.process = None

@@ -19,6 +19,7 @@ from tests.uploads.helpers import (
     create_upload,
     metadata,
     patch,
+    sha1_header,
     sha256_header,
     webm_like,
 )
@@ -46,7 +47,7 @@ async def test_discovery(client: httpx.AsyncClient) -> None:
     assert set(response.headers["Tus-Extension"].split(",")) == {
         "creation", "creation-with-upload", "termination", "checksum", "expiration",
     }  # fmt: skip
-    assert response.headers["Tus-Checksum-Algorithm"] == "sha256"
+    assert set(response.headers["Tus-Checksum-Algorithm"].split(",")) == {"sha1", "sha256"}
     assert int(response.headers["Tus-Max-Size"]) > 0
 
 
@@ -134,6 +135,29 @@ async def test_checksums(client: httpx.AsyncClient, session: AsyncSession) -> No
         client, member.headers, location, 5000, data[5000:], **{"Upload-Checksum": "sha256 AAAA"}
     )
     assert short.status_code == 400
+    sha1_wrong = await patch(
+        client,
+        member.headers,
+        location,
+        5000,
+        data[5000:],
+        **{"Upload-Checksum": sha1_header(b"y")},
+    )
+    assert sha1_wrong.status_code == 460
+    sha1_short = await patch(
+        client, member.headers, location, 5000, data[5000:], **{"Upload-Checksum": "SHA1 AAAA"}
+    )
+    assert sha1_short.status_code == 400
+    sha1_right = await patch(
+        client,
+        member.headers,
+        location,
+        5000,
+        data[5000:],
+        **{"Upload-Checksum": sha1_header(data[5000:])},
+    )
+    assert sha1_right.status_code == 204
+    assert await download(client, member.headers, location) == data
 
 
 async def test_creation_with_upload_and_api_key(

@@ -14,7 +14,7 @@ from tusclient import client as tus
 from tusclient.uploader import Uploader
 
 from tests.support.factories import create_member
-from tests.uploads.conftest import ApiServer
+from tests.support.services import ApiServer
 from tests.uploads.helpers import webm_like
 
 
@@ -23,10 +23,14 @@ class Sha256Uploader(Uploader):  # type: ignore[misc]
 
 
 def _uploader(
-    server: ApiServer, headers: dict[str, str], path: Path, url: str | None = None
-) -> Sha256Uploader:
+    server: ApiServer,
+    headers: dict[str, str],
+    path: Path,
+    url: str | None = None,
+    uploader: type[Uploader] = Sha256Uploader,
+) -> Uploader:
     tus_client = tus.TusClient(server.url + "/v1/uploads", headers=headers)
-    return Sha256Uploader(
+    return uploader(
         file_path=str(path),
         client=tus_client,
         url=url,
@@ -109,3 +113,20 @@ async def test_connection_dropped_mid_chunk_keeps_the_bytes_that_arrived(
     assert resumed.offset == offset
     await asyncio.to_thread(resumed.upload)
     assert await asyncio.to_thread(_content, api_server, member.headers, url) == data
+
+
+async def test_tuspy_with_its_default_sha1_checksum_uploads_every_chunk(
+    api_server: ApiServer, session: AsyncSession, tmp_path: Path
+) -> None:
+    """tus 1.0.0: a server with the checksum extension must support sha1, tuspy's default."""
+    member = await create_member(session)
+    path = tmp_path / "narrated.webm"
+    data = webm_like(700_000)
+    path.write_bytes(data)
+
+    uploader = _uploader(api_server, member.headers, path, uploader=Uploader)
+    assert uploader.checksum_algorithm_name == "sha1"
+    await asyncio.to_thread(uploader.upload)
+    assert uploader.offset == len(data)
+    assert uploader.url is not None
+    assert await asyncio.to_thread(_content, api_server, member.headers, uploader.url) == data

@@ -12,7 +12,7 @@ from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.captures import service
 from ticketcreator.captures.errors import InvalidCaptureMedia
-from ticketcreator.captures.schemas import CaptureCreate, CaptureList, CaptureRead
+from ticketcreator.captures.schemas import CaptureCreate, CaptureLimits, CaptureList, CaptureRead
 from ticketcreator.core.db import UnitOfWorkRoute, get_session
 from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized
 from ticketcreator.tickets.errors import (
@@ -75,6 +75,17 @@ async def create_capture(
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return capture
+
+
+@router.get(
+    "/captures/limits",
+    response_model=CaptureLimits,
+    responses=documented(*_AUTH),
+)
+async def capture_limits(session: Session, principal: CaptureWriter) -> CaptureLimits:
+    """The organization's limits for what the extension records and uploads: the longest
+    recording, the largest upload and the accepted content types."""
+    return await service.limits(session, principal)
 
 
 @router.get(

@@ -217,5 +217,13 @@ class CaptureRead(CaptureSummary):
     )
 
 
+class CaptureLimits(BaseModel):
+    """What the extension may record and upload for the caller's organization."""
+
+    max_upload_size: int = Field(description="Largest resumable upload, in bytes.")
+    max_recording_s: int = Field(description="Longest tab or screen recording, in seconds.")
+    allowed_types: list[str] = Field(description="Content types accepted, sorted.")
+
+
 class CaptureList(BaseModel):
     items: list[CaptureSummary]

@@ -31,6 +31,7 @@ from ticketcreator.captures.models import Capture, CaptureKind
 from ticketcreator.captures.sanitize import Sanitizer, is_secret_name, sanitize_network
 from ticketcreator.captures.schemas import (
     CaptureCreate,
+    CaptureLimits,
     CaptureList,
     CaptureRead,
     CaptureSummary,
@@ -55,6 +56,7 @@ from ticketcreator.transcripts import repository as texts_repo
 from ticketcreator.transcripts.models import AttachmentText
 from ticketcreator.transcripts.schemas import AttachmentTextSummary
 from ticketcreator.transcripts.service import CONTENT_ADDED
+from ticketcreator.uploads import service as uploads
 
 CAPTURE_CREATED = "capture.created"
 
@@ -298,6 +300,15 @@ def _clean_step(sanitizer: Sanitizer, step: UserStep) -> dict[str, Any]:
 
 
 # Reading
+
+
+async def limits(session: AsyncSession, principal: Principal) -> CaptureLimits:
+    policy = await uploads.policy_for(session, principal.organization_id)
+    return CaptureLimits(
+        max_upload_size=policy.max_upload_size,
+        max_recording_s=policy.max_recording_s,
+        allowed_types=sorted(policy.allowed_types),
+    )
 
 
 async def get_capture(

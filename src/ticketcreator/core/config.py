@@ -221,6 +221,7 @@ class UploadsSection(_Section):
     allowed_types: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
     body_read_timeout_s: float = Field(default=30.0, gt=0)
     max_concurrent_per_principal: int = Field(default=4, ge=1)
+    max_recording_s: int = Field(default=1800, ge=1)
 
 
 class TranscriptsSection(_Section):

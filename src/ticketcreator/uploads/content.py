@@ -99,6 +99,7 @@ class UploadPolicy:
     max_upload_size: int
     max_request_size: int
     allowed_types: frozenset[str]
+    max_recording_s: int
 
     @classmethod
     def for_organization(cls, org_settings: dict[str, Any]) -> UploadPolicy:
@@ -114,6 +115,9 @@ class UploadPolicy:
                 int(own.get("max_size", cfg.max_request_size)), cfg.max_request_size
             ),
             allowed_types=allowed,
+            max_recording_s=min(
+                int(own.get("max_recording_s", cfg.max_recording_s)), cfg.max_recording_s
+            ),
         )
 
     def check_declared(self, declared: str | None) -> None:

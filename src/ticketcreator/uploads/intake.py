@@ -20,33 +20,38 @@ from ticketcreator.core.errors import AppError, PayloadTooLarge
 from ticketcreator.uploads.content import SNIFF_SIZE
 from ticketcreator.uploads.errors import ChecksumMismatch
 
-CHECKSUM_ALGORITHMS = ("sha256",)
+# tus 1.0.0: a server with the checksum extension must support sha1; sha256 is preferred.
+CHECKSUM_ALGORITHMS = ("sha1", "sha256")
 
 
 @dataclass(frozen=True)
 class Checksum:
-    """A parsed ``Upload-Checksum: sha256 <base64 digest>``."""
+    """A parsed ``Upload-Checksum: <sha1|sha256> <base64 digest>``."""
 
     algorithm: str
     digest: bytes
+
+    def hasher(self) -> hashlib._Hash:
+        return hashlib.new(self.algorithm)
 
     @classmethod
     def parse(cls, header: str | None) -> Checksum | None:
         if header is None:
             return None
-        algorithm, _, encoded = header.strip().partition(" ")
-        if algorithm.lower() not in CHECKSUM_ALGORITHMS:
+        name, _, encoded = header.strip().partition(" ")
+        algorithm = name.lower()
+        if algorithm not in CHECKSUM_ALGORITHMS:
             raise AppError(
-                f"Checksum algorithm {algorithm!r} is not supported; use sha256.",
+                f"Checksum algorithm {name!r} is not supported; use sha1 or sha256.",
                 headers={"Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS)},
             )
         try:
             digest = base64.b64decode(encoded.strip(), validate=True)
         except (binascii.Error, ValueError):
-            raise AppError("Upload-Checksum must be `sha256 <base64 digest>`.") from None
-        if len(digest) != hashlib.sha256().digest_size:
-            raise AppError("Upload-Checksum has the wrong length for sha256.")
-        return cls(algorithm.lower(), digest)
+            raise AppError(f"Upload-Checksum must be `{algorithm} <base64 digest>`.") from None
+        if len(digest) != hashlib.new(algorithm).digest_size:
+            raise AppError(f"Upload-Checksum has the wrong length for {algorithm}.")
+        return cls(algorithm, digest)
 
 
 class Intake:
@@ -74,7 +79,7 @@ class Intake:
         self._body = body
         self._limit = limit
         self._checksum = checksum
-        self._hasher = hashlib.sha256() if checksum is not None else None
+        self._hasher = checksum.hasher() if checksum is not None else None
         self._head = bytearray(head) if head is not None and identify is not None else None
         self._identify = identify
         self._completes_at = completes_at

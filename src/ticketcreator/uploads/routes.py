@@ -1,6 +1,6 @@
 """tus 1.0.0 resumable uploads: ``OPTIONS``/``POST /v1/uploads``, ``HEAD``/``PATCH``/``DELETE
 /v1/uploads/{id}``. Extensions: creation, creation-with-upload, termination, checksum
-(sha256), expiration.
+(sha1, sha256), expiration.
 
 The PATCH body is read from the socket in chunks and streamed to storage without a database
 connection (the request is authorized and checked first, then its connection is released);
@@ -44,6 +44,7 @@ from ticketcreator.uploads.models import Upload
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
 OFFSET_STREAM = "application/offset+octet-stream"
+CHECKSUM_HEADER = "`sha1 <base64 digest>` or `sha256 <base64 digest>`"
 # Response headers a tus client in a browser must be able to read (CORS).
 TUS_EXPOSED_HEADERS = (
     "Tus-Resumable",
@@ -135,7 +136,7 @@ def _is_offset_stream(content_type: str | None) -> bool:
                 "Tus-Version": _header("Supported protocol versions."),
                 "Tus-Extension": _header(TUS_EXTENSIONS),
                 "Tus-Max-Size": _header("Largest upload accepted, in bytes."),
-                "Tus-Checksum-Algorithm": _header("sha256"),
+                "Tus-Checksum-Algorithm": _header("sha1,sha256"),
             },
         }
     },
@@ -186,7 +187,7 @@ async def create_upload(
     session: Session,
     upload_length: Annotated[int | None, Header(ge=0, description="Size in bytes.")] = None,
     upload_metadata: Annotated[str | None, Header()] = None,
-    upload_checksum: Annotated[str | None, Header(description="`sha256 <base64>`")] = None,
+    upload_checksum: Annotated[str | None, Header(description=CHECKSUM_HEADER)] = None,
     content_type: Annotated[str | None, Header()] = None,
 ) -> Response:
     if upload_length is None:
@@ -243,7 +244,7 @@ async def upload_state(
     description=(
         "The body (`Content-Type: application/offset+octet-stream`) is written at "
         "`Upload-Offset`, which must equal the current offset (else 409). With "
-        "`Upload-Checksum: sha256 <base64>` a mismatching chunk is refused with 460 and "
+        "`Upload-Checksum: sha1|sha256 <base64>` a mismatching chunk is refused with 460 and "
         "nothing is written. If the connection drops, the bytes that arrived are kept. A "
         "`Content-Length` larger than `uploads.max_chunk_size` or than what the upload still "
         "lacks is refused (413) before the body is read; a body that sends nothing for "
@@ -275,7 +276,7 @@ async def append_chunk(
     principal: CaptureWriter,
     session: Session,
     upload_offset: Annotated[int | None, Header(ge=0)] = None,
-    upload_checksum: Annotated[str | None, Header(description="`sha256 <base64>`")] = None,
+    upload_checksum: Annotated[str | None, Header(description=CHECKSUM_HEADER)] = None,
     content_type: Annotated[str | None, Header()] = None,
     content_length: Annotated[int | None, Header(ge=0)] = None,
 ) -> Response:
