@@ -241,6 +241,8 @@ class IntegrationsSection(_Section):
     default_rate_limit_wait_s: float = Field(default=60.0, gt=0)
     sync_lease_s: float = Field(default=120.0, gt=0)
     sweep_interval_s: float = Field(default=30.0, gt=0)
+    reconcile_grace_s: float = Field(default=60.0, gt=0)
+    reconcile_window_h: float = Field(default=24.0, gt=0)
     max_attempts: int = Field(default=12, ge=1)
     retry_backoff_max_s: float = Field(default=300.0, gt=0)
     webhook_max_body: int = Field(default=5 * MIB, ge=1024)

@@ -314,3 +314,69 @@ async def ticket_organization(session: AsyncSession, ticket_id: uuid.UUID) -> uu
     )
     result: uuid.UUID | None = await session.scalar(query)
     return result
+
+
+async def unsynced(
+    session: AsyncSession, changed_before: datetime, created_after: datetime, limit: int
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(installation, ticket) pairs whose change never reached the sync (a lost event).
+
+    Three cases, each older than the grace period and without pending work: a linked ticket
+    changed after its last synced version; a public comment of a linked ticket without its
+    vendor copy; a new ticket of an auto-syncing installation without a link.
+    """
+    pending = select(TicketSync.id).where(
+        TicketSync.installation_id == Installation.id,
+        TicketSync.ticket_id == Ticket.id,
+        TicketSync.requested_at.is_not(None),
+    )
+    live = and_(Installation.enabled.is_(True), Ticket.deleted_at.is_(None), ~pending.exists())
+    stale_links = (
+        select(Installation.id, Ticket.id)
+        .join(ExternalLink, ExternalLink.installation_id == Installation.id)
+        .join(Ticket, Ticket.id == ExternalLink.ticket_id)
+        .where(
+            live,
+            Ticket.updated_at < changed_before,
+            func.coalesce(ExternalLink.last_synced_version, 0) < Ticket.version,
+        )
+    )
+    comments_unsent = (
+        select(Installation.id, Ticket.id)
+        .join(ExternalLink, ExternalLink.installation_id == Installation.id)
+        .join(Ticket, Ticket.id == ExternalLink.ticket_id)
+        .join(Comment, Comment.ticket_id == Ticket.id)
+        .where(
+            live,
+            Installation.config["sync_comments"].as_boolean().is_(True),
+            Comment.internal.is_(False),
+            Comment.deleted_at.is_(None),
+            Comment.created_at < changed_before,
+            Comment.created_at > created_after,
+            ~select(CommentLink.id)
+            .where(
+                CommentLink.installation_id == Installation.id,
+                CommentLink.comment_id == Comment.id,
+                CommentLink.external_id.is_not(None),
+            )
+            .exists(),
+        )
+    )
+    never_synced = (
+        select(Installation.id, Ticket.id)
+        .join(Ticket, Ticket.organization_id == Installation.organization_id)
+        .where(
+            live,
+            Installation.config["sync_new_tickets"].as_boolean().is_(True),
+            Ticket.created_at > func.greatest(Installation.created_at, created_after),
+            Ticket.created_at < changed_before,
+            ~select(ExternalLink.id)
+            .where(
+                ExternalLink.installation_id == Installation.id,
+                ExternalLink.ticket_id == Ticket.id,
+            )
+            .exists(),
+        )
+    )
+    query = stale_links.union(comments_unsent, never_synced).limit(limit)
+    return [(row[0], row[1]) for row in (await session.execute(query)).all()]

@@ -214,13 +214,33 @@ async def request_sync(
 
 
 async def sweep(limit: int = 500) -> int:
-    """Queue again every sync whose lease ran out; returns how many."""
-    lease = timedelta(seconds=get_settings().integrations.sync_lease_s)
+    """Queue again every sync whose lease ran out, and every change whose event was lost
+    (a killed worker, a dropped message); returns how many syncs were queued."""
+    cfg = get_settings().integrations
+    lease = timedelta(seconds=cfg.sync_lease_s)
+    now = utcnow()
     async with session_factory()() as session:
-        due = await repo.due_syncs(session, utcnow(), limit)
+        lost = await repo.unsynced(
+            session,
+            now - timedelta(seconds=cfg.reconcile_grace_s),
+            now - timedelta(hours=cfg.reconcile_window_h),
+            limit,
+        )
+        for installation_id, ticket_id in lost:
+            installation = await repo.installation_by_id(session, installation_id)
+            assert installation is not None
+            await repo.request_sync(
+                session,
+                installation.organization_id,
+                installation_id,
+                ticket_id,
+                now,
+                reset_attempts=False,
+            )
+        due = await repo.due_syncs(session, now, limit)
         pairs = [(job.installation_id, job.ticket_id) for job in due]
         for job in due:
-            job.next_attempt_at = utcnow() + lease
+            job.next_attempt_at = now + lease
         await session.commit()
     for installation_id, ticket_id in pairs:
         send_safely(installation_id, ticket_id, None)
@@ -288,14 +308,14 @@ async def _push(
     try:
         await _send_ticket(session, provider, connection, installation, job, ticket)
     except RateLimited as exc:
-        await session.rollback()
+        await _reload(session, job, installation)
         job.next_attempt_at = utcnow() + timedelta(seconds=exc.retry_after + cfg.sync_lease_s)
         await repo.count_health(session, installation.id, "rate_limit_waits")
         record(session, installation, "push", "rate_limited", ticket_id=ticket_id, detail=str(exc))
         await session.commit()
         return PushResult("wait", max(exc.retry_after, 0.5))
     except (VendorError, DecryptionError) as exc:
-        await session.rollback()
+        await _reload(session, job, installation)
         retriable = isinstance(exc, VendorError) and exc.retriable
         job.attempts += 1
         job.last_error = str(exc)[:2000]
@@ -323,6 +343,13 @@ async def _push(
     if job.requested_at is not None:  # changed again while we were sending
         return PushResult("busy", 0.0)
     return PushResult("done")
+
+
+async def _reload(session: AsyncSession, job: TicketSync, installation: Installation) -> None:
+    """Drop what the failed step left unsaved and read the rows again."""
+    await session.rollback()
+    await session.refresh(job)
+    await session.refresh(installation)
 
 
 async def _send_ticket(
