@@ -102,6 +102,8 @@ async def push(installation_id: str, ticket_id: str) -> str:
     from ticketcreator.integrations import sync
 
     result = await sync.push(uuid.UUID(installation_id), uuid.UUID(ticket_id))
+    if result.error:
+        print(f"push {result.outcome}: {result.error}")  # shown when a test fails
     return result.outcome
 
 

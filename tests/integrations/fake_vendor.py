@@ -332,6 +332,9 @@ class FakeGitHub(FakeVendor):
             return [i for k, i in self.issues.items() if k.startswith(repo + "#")]
 
 
+_JIRA_TIME = "2026-12-03T10:00:00.000+0000"
+
+
 class FakeJira(FakeVendor):
     """One Jira site: issues in any project, a To Do → In Progress → Done workflow."""
 
@@ -418,7 +421,10 @@ class FakeJira(FakeVendor):
                 "status": {"name": issue["status"]},
                 "labels": issue["labels"],
                 "priority": {"name": issue["priority"]},
-                "attachment": [{**attachment, "filename": n} for n, _ in self.attachments[key]],
+                "attachment": [
+                    {**attachment, "filename": n, "created": _JIRA_TIME}
+                    for n, _ in self.attachments[key]
+                ],
             },
         }
         return 200, bean, {}
@@ -507,7 +513,9 @@ class FakeJira(FakeVendor):
         filename, data, _ = req.form["file"]
         self.attachments[key].append((filename, data))
         example = self.contract.example("post", "/rest/api/3/issue/{issueIdOrKey}/attachments", 200)
-        return 200, [{**example[0], "filename": filename, "size": len(data)}], {}
+        # the description's own example has a numeric ``created``; its schema says string
+        answer = {**example[0], "filename": filename, "size": len(data), "created": _JIRA_TIME}
+        return 200, [answer], {}
 
     def _assign(self, req: Req) -> Answer:
         issue = self._issue_or_404(req)

@@ -360,14 +360,16 @@ class JiraProvider:
             )
         state |= {k: desired[k] for k in ("title", "body", "labels", "priority") if k in changed}
         if "assignees" in changed:
-            account = content.assignees[0] if content.assignees else None
-            await connection.http.request(
-                "PUT",
-                f"/rest/api/3/issue/{external_id}/assignee",
-                headers=headers,
-                json={"accountId": account},
-                expect=(204,),
-            )
+            # Jira's description allows no null account: an unassigned ticket leaves the
+            # issue's assignee as it is
+            if content.assignees:
+                await connection.http.request(
+                    "PUT",
+                    f"/rest/api/3/issue/{external_id}/assignee",
+                    headers=headers,
+                    json={"accountId": content.assignees[0]},
+                    expect=(204,),
+                )
             state["assignees"] = desired["assignees"]
         if "status" in changed:
             await self._transition(connection, external_id, content.vendor_status, headers)
@@ -393,7 +395,9 @@ class JiraProvider:
                     expect=(204,),
                 )
                 return
-        raise Rejected(f"{key}: no transition leads to status {target!r}", 409)
+        current = (await self.get_issue(connection, key)).state.get("status")
+        if str(current).casefold() != target.casefold():  # else it is there already
+            raise Rejected(f"{key}: no transition leads to status {target!r}", 409)
 
     async def _upload_new(
         self, connection: Connection, key: str, content: IssueContent, headers: dict[str, str]
