@@ -54,7 +54,8 @@ class ChaosReport:
             f"tickets {self.tickets}, issues {self.issues}, duplicates {self.duplicates}, "
             f"missing {self.missing}, final state wrong {self.wrong_state}",
             f"status changes {self.status_changes}, worker kills {self.kills}, "
-            f"vendor calls {self.vendor_calls} (500: {self.injected_500}, 429: {self.injected_429})",
+            f"vendor calls {self.vendor_calls} "
+            f"(500: {self.injected_500}, 429: {self.injected_429})",
             f"converged in {self.seconds:.1f} s; health {self.health}",
         ]
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Authorizer, Principal, public
 from ticketcreator.accounts.permissions import Permission
+from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import UnitOfWorkRoute, get_session
 from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized
 from ticketcreator.integrations import service
@@ -193,6 +194,9 @@ async def webhook(
 ) -> WebhookAccepted:
     """Vendor webhooks (public; authorized by the vendor's signature). Stored and answered
     at once, applied by the worker; a redelivery is accepted and ignored."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > get_settings().integrations.webhook_max_body:
+        raise WebhookTooLarge("The webhook body is too large.")
     body = await request.body()
     stored = await service.receive_webhook(
         session, provider, installation_id, request.headers, body
