@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.integrations import chaos
 from tests.integrations.conftest import (
     WEBHOOK_SECRET,
     create_ticket,
@@ -46,7 +47,7 @@ async def test_ticket_becomes_issue_in_under_two_seconds(
     client: httpx.AsyncClient, admin: Member, fake_github: FakeGitHub, celery_worker: Worker
 ) -> None:
     installation = await install(client, admin, github_installation(fake_github))
-    only_integrations(celery_worker)
+    chaos.serve_integrations_only(celery_worker)
     await create_ticket(client, admin, title="warm-up: the worker's first task")
     await eventually(lambda: _issues(fake_github, 1), timeout=30, interval=0.02)
 
@@ -73,18 +74,6 @@ async def test_ticket_becomes_issue_in_under_two_seconds(
     assert links[0]["external_id"] == "acme/web#4"
     assert links[0]["installation_id"] == installation["id"]
     assert_contract_kept(fake_github)
-
-
-def only_integrations(worker: Worker) -> None:
-    """The worker serves the integrations queue alone, as a deployment's integrations
-    workers do (AI triage of the same ticket would otherwise hold both processes)."""
-    from ticketcreator.worker import celery_app
-
-    with celery_app.connection() as connection:
-        for queue in ("ai", "media"):
-            celery_app.control.cancel_consumer(
-                queue, destination=[worker.name], reply=True, timeout=10, connection=connection
-            )
 
 
 async def _issues(fake: FakeGitHub, count: int) -> bool:

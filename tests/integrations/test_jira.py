@@ -14,6 +14,7 @@ from jsonschema import Draft4Validator
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.integrations import chaos
 from tests.integrations.conftest import (
     WEBHOOK_SECRET,
     create_ticket,
@@ -25,6 +26,7 @@ from tests.integrations.conftest import (
 from tests.integrations.contract import adf_schema
 from tests.integrations.fake_vendor import FakeJira
 from tests.support.factories import Member
+from tests.support.services import Worker, eventually
 from ticketcreator.integrations.base import CaptureSummaryText
 from ticketcreator.integrations.jira import adf_description, sign
 from ticketcreator.integrations.models import Installation, WebhookDelivery
@@ -249,3 +251,28 @@ async def test_oauth_access_token_is_refreshed_and_the_new_pair_stored(
     assert "refresh-2" not in raw
     assert raw.startswith("v1:")
     assert_contract_kept(fake_jira)
+
+
+async def test_ticket_becomes_jira_issue_in_under_two_seconds(
+    client: httpx.AsyncClient, admin: Member, fake_jira: FakeJira, celery_worker: Worker
+) -> None:
+    await install(client, admin, jira_installation(fake_jira))
+    chaos.serve_integrations_only(celery_worker)
+    await create_ticket(client, admin, title="warm-up: the worker's first task")
+    await eventually(lambda: _issue_count(fake_jira, 1), timeout=30, interval=0.02)
+
+    timings = []
+    for n in range(2, 5):
+        started = time.monotonic()
+        await create_ticket(client, admin, priority="low")
+        await eventually(lambda: _issue_count(fake_jira, n), timeout=10, interval=0.01)  # noqa: B023
+        timings.append(time.monotonic() - started)
+    print(f"ticket → Jira issue: {', '.join(f'{t:.3f}' for t in timings)} s")
+    assert max(timings) < 2.0, timings
+    assert fake_jira.issues["ACME-4"]["priority"] == "Low"
+    assert_contract_kept(fake_jira)
+
+
+async def _issue_count(fake: FakeJira, count: int) -> bool:
+    with fake.lock:
+        return len(fake.issues) >= count
