@@ -30,7 +30,7 @@ from tests.integrations.contract import GITHUB_WEBHOOK_EXAMPLES, github_webhook_
 from tests.integrations.fake_vendor import FakeGitHub, Fault
 from tests.support.factories import Member
 from tests.support.services import Worker, eventually
-from ticketcreator.integrations.github import sign
+from ticketcreator.integrations.base import hub_signature as sign
 from ticketcreator.integrations.models import Installation, TicketSync, WebhookDelivery
 
 PNG = base64.b64decode(

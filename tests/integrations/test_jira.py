@@ -28,7 +28,8 @@ from tests.integrations.fake_vendor import FakeJira
 from tests.support.factories import Member
 from tests.support.services import Worker, eventually
 from ticketcreator.integrations.base import CaptureSummaryText
-from ticketcreator.integrations.jira import adf_description, sign
+from ticketcreator.integrations.base import hub_signature as sign
+from ticketcreator.integrations.jira import adf_description
 from ticketcreator.integrations.models import Installation, WebhookDelivery
 
 PNG = base64.b64decode(

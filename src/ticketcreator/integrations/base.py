@@ -11,6 +11,8 @@ types below, never ORM rows.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +29,18 @@ MARKER_PREFIX = "ticketcreator:"
 
 def marker(kind: str, ident: str) -> str:
     return f"{MARKER_PREFIX}{kind}:{ident}"
+
+
+def hub_signature(body: bytes, secret: str) -> str:
+    """``sha256=<hex HMAC-SHA256 of the raw body>``, the WebSub signature GitHub and Jira send."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def check_hub_signature(header: str | None, body: bytes, secret: str, name: str) -> None:
+    """Raise :class:`WebhookRejected` unless ``header`` signs ``body`` (constant-time)."""
+    expected = hub_signature(body, secret).encode()
+    if not header or not hmac.compare_digest(header.encode(), expected):
+        raise WebhookRejected(f"{name} is missing or does not match")
 
 
 class Mappings(BaseModel):

@@ -11,7 +11,6 @@ HMAC-SHA256 of the raw body with the webhook secret, compared in constant time.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -29,7 +28,7 @@ from ticketcreator.integrations.base import (
     ProviderConfig,
     ProviderSecrets,
     RemoteIssue,
-    WebhookRejected,
+    check_hub_signature,
 )
 from ticketcreator.integrations.http import Rejected
 from ticketcreator.tickets.models import Priority, Status
@@ -70,11 +69,6 @@ def _body_with_marker(body: str, hidden: str) -> str:
 
 def _has_marker(text: str | None) -> bool:
     return bool(text) and MARKER_PREFIX in (text or "")
-
-
-def sign(body: bytes, secret: str) -> str:
-    """The ``X-Hub-Signature-256`` value of ``body``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class GitHubProvider:
@@ -306,11 +300,7 @@ class GitHubProvider:
     # Webhooks
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
-        signature = headers.get("x-hub-signature-256")
-        if not signature or not hmac.compare_digest(
-            signature.encode(), sign(body, secret).encode()
-        ):
-            raise WebhookRejected("X-Hub-Signature-256 is missing or does not match")
+        check_hub_signature(headers.get("x-hub-signature-256"), body, secret, "X-Hub-Signature-256")
 
     def webhook_delivery_id(self, headers: Mapping[str, str], body: bytes) -> str:
         return headers.get("x-github-delivery") or hashlib.sha256(body).hexdigest()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
@@ -35,7 +34,7 @@ from ticketcreator.integrations.base import (
     ProviderConfig,
     ProviderSecrets,
     RemoteIssue,
-    WebhookRejected,
+    check_hub_signature,
 )
 from ticketcreator.integrations.http import Rejected
 from ticketcreator.tickets.models import Priority, Status
@@ -153,10 +152,6 @@ def adf_plain(node: Any) -> str:
     parts = [adf_plain(child) for child in node.get("content", [])]
     joiner = "\n\n" if node.get("type") == "doc" else ""
     return joiner.join(part for part in parts if part)
-
-
-def sign(body: bytes, secret: str) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class JiraProvider:
@@ -477,11 +472,7 @@ class JiraProvider:
     # Webhooks
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
-        signature = headers.get("x-hub-signature")
-        if not signature or not hmac.compare_digest(
-            signature.encode(), sign(body, secret).encode()
-        ):
-            raise WebhookRejected("X-Hub-Signature is missing or does not match")
+        check_hub_signature(headers.get("x-hub-signature"), body, secret, "X-Hub-Signature")
 
     def webhook_delivery_id(self, headers: Mapping[str, str], body: bytes) -> str:
         return headers.get("x-atlassian-webhook-identifier") or hashlib.sha256(body).hexdigest()

@@ -57,6 +57,7 @@ from ticketcreator.integrations.schemas import (
     TicketSyncRead,
 )
 from ticketcreator.integrations.sync import (
+    add_link,
     mappings_of,
     open_connection,
     record,
@@ -68,7 +69,6 @@ from ticketcreator.integrations.sync import (
 from ticketcreator.tickets import service as tickets
 from ticketcreator.tickets.cursor import decode_cursor, encode_cursor
 from ticketcreator.tickets.errors import InvalidCursor
-from ticketcreator.tickets.schemas import LinkCreate
 
 WEBHOOK_RECEIVED = "integrations.webhook_received"
 _CAPABILITIES = {
@@ -314,16 +314,9 @@ async def link_existing(
     content = await issue_content(
         session, ticket, mappings_of(provider, typed_config(provider, installation))
     )
-    link = await tickets.add_link(
-        session,
-        principal,
-        str(ticket.id),
-        LinkCreate(provider=installation.provider, external_id=remote.external_id, url=remote.url),
-    )
-    link.installation_id = installation.id
+    link = await add_link(session, principal, installation, ticket, remote)
     link.remote_state = {**provider.desired_state(content), "status": remote.state.get("status")}
     link.last_synced_version = ticket.version
-    link.last_synced_at = utcnow()
     record(
         session,
         installation,

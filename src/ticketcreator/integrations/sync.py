@@ -29,6 +29,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Role
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.crypto import DecryptionError
@@ -46,6 +47,7 @@ from ticketcreator.integrations.base import (
     Provider,
     ProviderConfig,
     ProviderSecrets,
+    RemoteIssue,
     WebhookSource,
     marker,
 )
@@ -370,6 +372,26 @@ async def _send_ticket(
         await _comments(session, provider, connection, installation, link, ticket)
 
 
+async def add_link(
+    session: AsyncSession,
+    principal: Principal,
+    installation: Installation,
+    ticket: Ticket,
+    remote: RemoteIssue,
+) -> ExternalLink:
+    """Link the ticket to its issue (recorded on the ticket's timeline), kept in sync by
+    ``installation``; the caller sets the remote state."""
+    link = await tickets.add_link(
+        session,
+        principal,
+        str(ticket.id),
+        LinkCreate(provider=installation.provider, external_id=remote.external_id, url=remote.url),
+    )
+    link.installation_id = installation.id
+    link.last_synced_at = utcnow()
+    return link
+
+
 async def _create(
     session: AsyncSession,
     provider: Provider,
@@ -391,16 +413,10 @@ async def _create(
         job.create_started_at = utcnow()
         await session.commit()  # the idempotency record, before the vendor call
         remote = await provider.create_issue(connection, content)
-    principal = integration_principal(ticket.organization_id)
-    link = await tickets.add_link(
-        session,
-        principal,
-        str(ticket.id),
-        LinkCreate(provider=installation.provider, external_id=remote.external_id, url=remote.url),
+    link = await add_link(
+        session, integration_principal(ticket.organization_id), installation, ticket, remote
     )
-    link.installation_id = installation.id
     link.remote_state = remote.state
-    link.last_synced_at = utcnow()
     record(
         session,
         installation,
