@@ -486,3 +486,38 @@ async def test_github_app_installation_token(
     assert await push(installation["id"], ticket["id"]) == "done"
     assert fake_github.uncontracted == {"POST /app/installations/"}
     assert len(fake_github.issues_of("acme/web")) == 1
+
+
+async def test_assignee_and_category_follow_the_mappings(
+    client: httpx.AsyncClient, admin: Member, agent: Member, fake_github: FakeGitHub
+) -> None:
+    from ticketcreator.integrations.github import GitHubProvider
+
+    mappings = GitHubProvider().default_mappings().model_dump(mode="json")
+    mappings["assignees"] = {str(agent.user.id): "octodev"}
+    mappings["category_labels"] = {"Payments": "area: payments"}
+    installation = await install(client, admin, github_installation(fake_github, mappings=mappings))
+    category = await client.post(
+        "/v1/categories", json={"name": "Payments", "description": "Paying"}, headers=admin.headers
+    )
+    ticket = await create_ticket(client, admin, category_id=category.json()["id"], tags=["card"])
+    await request(installation["id"], ticket["id"])
+    assert await push(installation["id"], ticket["id"]) == "done"
+    issue = fake_github.issues["acme/web#1"]
+    assert {label["name"] for label in issue["labels"]} == {
+        "area: payments",
+        "card",
+        "priority: normal",
+    }
+    assert issue["assignees"] == []
+
+    assigned = await client.put(
+        f"/v1/tickets/{ticket['key']}/assignee",
+        json={"assignee_id": str(agent.user.id)},
+        headers=admin.headers,
+    )
+    assert assigned.status_code == 200, assigned.text
+    await request(installation["id"], ticket["id"])
+    assert await push(installation["id"], ticket["id"]) == "done"
+    assert [a["login"] for a in issue["assignees"]] == ["octodev"]
+    assert_contract_kept(fake_github)
