@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import RedisServer
 from tests.integrations.conftest import create_ticket, github_installation, install, push, request
 from tests.integrations.fake_vendor import FakeGitHub
 from tests.support.factories import Member
@@ -115,11 +114,23 @@ async def test_budget_counts_calls_per_installation_and_honours_waits() -> None:
     await other.acquire()
 
 
-async def test_budget_lets_calls_through_when_redis_is_down(redis_down: RedisServer) -> None:
+async def test_budget_lets_calls_through_when_redis_is_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Fails open (a closed port stands for Redis down; the session's Redis, which the
+    worker uses, keeps running)."""
+    import redis.asyncio as aioredis
+
+    from ticketcreator.core.ratelimit import RateLimiter
+    from ticketcreator.integrations import http
+
+    unreachable = aioredis.Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=1)
+    monkeypatch.setattr(http, "get_limiter", lambda: RateLimiter(unreachable))
     budget = Budget(uuid.uuid4(), per_minute=1)
     await budget.acquire()
     await budget.acquire()
     await budget.wait_until(10)
+    await unreachable.aclose()
 
 
 def test_vendor_wait_reads_rate_limit_headers() -> None:
