@@ -50,6 +50,12 @@ def pytest_configure(config: pytest.Config) -> None:
             "TC_MAIL__TIMEOUT_S": "5",
             "TC_MAIL__FROM_ADDRESS": "Ticket Creator <no-reply@example.com>",
             "TC_MAIL__INVITATION_URL": "http://testserver/v1/invitations/accept#token={token}",
+            # Vendor syncs: short waits, so retries and lost work show within a test.
+            "TC_INTEGRATIONS__HTTP_TIMEOUT_S": "2",
+            "TC_INTEGRATIONS__HTTP_BACKOFF_S": "0.05",
+            "TC_INTEGRATIONS__SYNC_LEASE_S": "4",
+            "TC_INTEGRATIONS__RETRY_BACKOFF_MAX_S": "1",
+            "TC_INTEGRATIONS__RECONCILE_GRACE_S": "3",
         }
     )
     config.pluginmanager.register(_recorder, "route-recorder")

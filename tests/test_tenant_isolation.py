@@ -33,6 +33,8 @@ PNG = base64.b64decode(
 NOT_TENANT_SCOPED = {
     # A signed link is its own authorization (HMAC over the attachment and expiry).
     ("GET", "/v1/signed/attachments/{attachment_id}/{variant}"),
+    # Vendor webhooks: the installation's webhook secret is the authorization.
+    ("POST", "/v1/integrations/{provider}/webhook/{installation_id}"),
 }
 
 # A valid body for each route that needs one (validation would otherwise answer 422).
@@ -52,6 +54,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/categories/{category_id}"): {"name": "Renamed"},
     ("PATCH", "/v1/teams/{team_id}"): {"name": "Renamed"},
     ("PATCH", "/v1/custom-fields/{field_id}"): {"label": "Renamed"},
+    ("PATCH", "/v1/integrations/{installation_id}"): {"name": "Renamed"},
+    ("POST", "/v1/integrations/{installation_id}/tickets/{ticket_ref}/link"): {
+        "external_id": "acme/web#1"
+    },
 }
 
 # Headers a route needs to get past protocol checks to the lookup.
@@ -282,6 +288,22 @@ async def _delivery(world: World) -> str:
     return str(delivery)
 
 
+async def _installation(world: World) -> str:
+    """A GitHub installation pointing at a closed port (calls to it fail fast)."""
+    body = {
+        "provider": "github",
+        "name": "A's repository",
+        "base_url": "http://127.0.0.1:9",
+        "config": {"owner": "acme", "repo": "web"},
+        "secrets": {"token": "a-token", "webhook_secret": "a-secret"},
+    }
+    return str((await world.post("/v1/integrations", json=body))["id"])
+
+
+async def _provider(world: World) -> str:
+    return "github"
+
+
 FACTORIES: dict[str, Factory] = {
     "ticket_ref": _ticket,
     "comment_id": _comment,
@@ -301,6 +323,8 @@ FACTORIES: dict[str, Factory] = {
     "suggestion_id": _suggestion,
     "capture_id": _capture,
     "delivery_id": _delivery,
+    "installation_id": _installation,
+    "provider": _provider,
 }
 
 

@@ -23,6 +23,7 @@ from ticketcreator.core.errors import PROBLEM_JSON, Problem, install_error_handl
 from ticketcreator.core.logging import configure_logging
 from ticketcreator.core.middleware import RequestIdMiddleware
 from ticketcreator.deliveries import routes as deliveries_routes
+from ticketcreator.integrations import routes as integrations_routes
 from ticketcreator.taxonomy import routes as taxonomy_routes
 from ticketcreator.tickets import routes as tickets_routes
 from ticketcreator.transcripts import routes as transcripts_routes
@@ -67,6 +68,7 @@ def api_router() -> APIRouter:
     router.include_router(taxonomy_routes.router)
     router.include_router(ai_routes.router)
     router.include_router(deliveries_routes.router)
+    router.include_router(integrations_routes.router)
     return router
 
 

@@ -23,6 +23,13 @@ from ticketcreator.attachments.models import Attachment
 from ticketcreator.captures.models import Capture, CaptureAttachment
 from ticketcreator.core.db import Base
 from ticketcreator.core.outbox import OutboxEvent, ProcessedEvent
+from ticketcreator.integrations.models import (
+    CommentLink,
+    Installation,
+    SyncLogEntry,
+    TicketSync,
+    WebhookDelivery,
+)
 from ticketcreator.taxonomy.models import Category, CustomField, Tag, Team, TeamMember
 from ticketcreator.tickets.models import (
     Comment,
@@ -54,9 +61,11 @@ __all__ = [
     "CaptureAttachment",
     "Category",
     "Comment",
+    "CommentLink",
     "CustomField",
     "ExternalLink",
     "IdempotencyKey",
+    "Installation",
     "Invitation",
     "Membership",
     "Organization",
@@ -64,6 +73,7 @@ __all__ = [
     "OutboxEvent",
     "ProcessedEvent",
     "RefreshToken",
+    "SyncLogEntry",
     "Tag",
     "Team",
     "TeamMember",
@@ -71,9 +81,11 @@ __all__ = [
     "TicketCounter",
     "TicketEmbedding",
     "TicketEvent",
+    "TicketSync",
     "Upload",
     "User",
     "Watcher",
+    "WebhookDelivery",
     "metadata",
     "ticket_tag",
 ]

@@ -41,6 +41,7 @@ TASK_MODULES = (
     "ticketcreator.ai.triage.tasks",
     "ticketcreator.transcripts.tasks",
     "ticketcreator.accounts.tasks",
+    "ticketcreator.integrations.tasks",
 )
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,14 @@ def _make_app() -> Celery:
                 "task": "tickets.purge_idempotency_keys",
                 "schedule": timedelta(hours=1),
                 "options": {"queue": "default", "expires": 3600},
+            },
+            "integrations-sweep": {
+                "task": "integrations.sweep",
+                "schedule": timedelta(seconds=settings.integrations.sweep_interval_s),
+                "options": {
+                    "queue": "integrations",
+                    "expires": settings.integrations.sweep_interval_s,
+                },
             },
             "uploads-expire": {
                 "task": "uploads.expire",

@@ -248,6 +248,22 @@ class MailSection(_Section):
         return value
 
 
+class IntegrationsSection(_Section):
+    http_timeout_s: float = Field(default=10.0, gt=0)
+    http_connect_timeout_s: float = Field(default=5.0, gt=0)
+    http_retries: int = Field(default=2, ge=0, le=10)
+    http_backoff_s: float = Field(default=0.5, ge=0)
+    requests_per_minute: int = Field(default=300, ge=1)
+    default_rate_limit_wait_s: float = Field(default=60.0, gt=0)
+    sync_lease_s: float = Field(default=120.0, gt=0)
+    sweep_interval_s: float = Field(default=30.0, gt=0)
+    reconcile_grace_s: float = Field(default=60.0, gt=0)
+    reconcile_window_h: float = Field(default=24.0, gt=0)
+    max_attempts: int = Field(default=12, ge=1)
+    retry_backoff_max_s: float = Field(default=300.0, gt=0)
+    webhook_max_body: int = Field(default=5 * MIB, ge=1024)
+
+
 class Settings(BaseSettings):
     """Everything the service reads. Load it through :func:`get_settings`."""
 
@@ -273,6 +289,7 @@ class Settings(BaseSettings):
     tickets: TicketsSection = TicketsSection()
     transcripts: TranscriptsSection = TranscriptsSection()
     mail: MailSection = MailSection()
+    integrations: IntegrationsSection = IntegrationsSection()
     ai_config_file: Path = Path("config/ai_config.yaml")
 
     @classmethod

@@ -263,6 +263,15 @@ class ExternalLink(UUIDPrimaryKey, Base):
     external_id: Mapped[str] = mapped_column(String(200))
     url: Mapped[str] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set for links kept in sync by an integration installation (NULL: a link made by hand).
+    installation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("integration_installation.id", ondelete="SET NULL"), index=True
+    )
+    # The ticket version last written to the vendor, and what the vendor is known to hold
+    # (compared with the ticket to send only what changed, and never echo a vendor change).
+    last_synced_version: Mapped[int | None] = mapped_column(Integer)
+    last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    remote_state: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
 
 
 class IdempotencyKey(UUIDPrimaryKey, Base):

@@ -1,0 +1,1 @@
+"""Integrations: vendor issue trackers kept in sync with tickets, both ways."""
