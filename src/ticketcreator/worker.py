@@ -36,6 +36,7 @@ TASK_MODULES = (
     "ticketcreator.ai.triage.tasks",
     "ticketcreator.transcripts.tasks",
     "ticketcreator.accounts.tasks",
+    "ticketcreator.routing.tasks",
 )
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,11 @@ def _make_app() -> Celery:
                 "task": "tickets.purge_idempotency_keys",
                 "schedule": timedelta(hours=1),
                 "options": {"queue": "default", "expires": 3600},
+            },
+            "routing-check-sla": {
+                "task": "routing.check_sla",
+                "schedule": timedelta(seconds=settings.routing.sla_check_interval_s),
+                "options": {"queue": "default", "expires": settings.routing.sla_check_interval_s},
             },
             "uploads-expire": {
                 "task": "uploads.expire",
