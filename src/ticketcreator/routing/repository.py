@@ -499,7 +499,10 @@ async def latest_ai(
     )
     language: str | None = None
     confidence: dict[str, float] = {}
-    for agent, output, values in rows.tuples().all():
+    for row in rows.all():
+        agent: str = row[0]
+        output: dict[str, Any] = row[1]
+        values: dict[str, float] = row[2]
         if agent == "analysis":
             language = output.get("language")
             if "language" in values:
