@@ -52,6 +52,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/categories/{category_id}"): {"name": "Renamed"},
     ("PATCH", "/v1/teams/{team_id}"): {"name": "Renamed"},
     ("PATCH", "/v1/custom-fields/{field_id}"): {"label": "Renamed"},
+    ("PATCH", "/v1/routing/rules/{rule_id}"): {"name": "Renamed"},
+    ("PUT", "/v1/routing/teams/{team_id}/strategy"): {"strategy": "skills"},
+    ("PATCH", "/v1/routing/agents/{user_id}"): {"availability": "off"},
+    ("PUT", "/v1/routing/agents/{user_id}/skills"): {"skills": []},
+    ("PATCH", "/v1/routing/calendars/{calendar_id}"): {"name": "Renamed"},
+    ("PATCH", "/v1/routing/sla-policies/{policy_id}"): {"name": "Renamed"},
 }
 
 # Headers a route needs to get past protocol checks to the lookup.
@@ -258,6 +264,21 @@ async def _silent_recording(world: World) -> None:
     world.ids["attachment_id"] = recording
 
 
+async def _rule(world: World) -> str:
+    body = {"name": "A's rule", "actions": [{"type": "add_tags", "tags": ["a-rule"]}]}
+    return str((await world.post("/v1/routing/rules", json=body))["id"])
+
+
+async def _calendar(world: World) -> str:
+    body = {"name": "A's hours", "timezone": "Europe/Berlin", "hours": {"0": [["09:00", "17:00"]]}}
+    return str((await world.post("/v1/routing/calendars", json=body))["id"])
+
+
+async def _policy(world: World) -> str:
+    body = {"name": "A's SLA", "targets": [{"priority": "normal", "resolution_minutes": 60}]}
+    return str((await world.post("/v1/routing/sla-policies", json=body))["id"])
+
+
 FACTORIES: dict[str, Factory] = {
     "ticket_ref": _ticket,
     "comment_id": _comment,
@@ -276,6 +297,9 @@ FACTORIES: dict[str, Factory] = {
     "name": _derivative,
     "suggestion_id": _suggestion,
     "capture_id": _capture,
+    "rule_id": _rule,
+    "calendar_id": _calendar,
+    "policy_id": _policy,
 }
 
 
