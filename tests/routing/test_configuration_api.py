@@ -173,14 +173,16 @@ async def test_sla_policies(client: httpx.AsyncClient, admin: Member, agent: Mem
         for p in await call(client, agent, "GET", "/v1/routing/sla-policies")
     }
     assert listed == {"Gold": True, "Standard": False}  # one default per organization
+    policy_error, rule_error = "invalid-sla-policy", "invalid-routing-rule"
+    low = {"priority": "low", "resolution_minutes": 5}
     for bad, field, kind in (
         ({"calendar_id": str(uuid.uuid4())}, "calendar_id", "invalid-sla-policy"),
         ({"targets": [{"priority": "normal"}]}, "targets[0]", "invalid-sla-policy"),
-        ({"targets": [{"priority": "low", "resolution_minutes": 5}] * 2}, "targets[1]", "invalid-sla-policy"),
-        ({"targets": [{"priority": "low", "category_id": str(uuid.uuid4()), "resolution_minutes": 5}]},
-         "targets[0].category_id", "invalid-sla-policy"),
+        ({"targets": [low, low]}, "targets[1]", policy_error),
+        ({"targets": [{**low, "category_id": str(uuid.uuid4())}]}, "targets[0].category_id",
+         policy_error),
         ({"escalation": {"later": []}}, "escalation.later", "invalid-sla-policy"),
-        ({"escalation": {"breach": [{"type": "page_the_ceo"}]}}, "escalation.breach[0].type", "invalid-routing-rule"),
+        ({"escalation": {"breach": [{"type": "page_ceo"}]}}, "escalation.breach[0].type", rule_error),
     ):  # fmt: skip
         response = await client.post(
             "/v1/routing/sla-policies", json={**body, "name": "x", **bad}, headers=admin.headers
