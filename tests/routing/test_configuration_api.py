@@ -182,7 +182,7 @@ async def test_sla_policies(client: httpx.AsyncClient, admin: Member, agent: Mem
         ({"targets": [{**low, "category_id": str(uuid.uuid4())}]}, "targets[0].category_id",
          policy_error),
         ({"escalation": {"later": []}}, "escalation.later", "invalid-sla-policy"),
-        ({"escalation": {"breach": [{"type": "page_ceo"}]}}, "escalation.breach[0].type", rule_error),
+        ({"escalation": {"breach": [{"type": "page"}]}}, "escalation.breach[0].type", rule_error),
     ):  # fmt: skip
         response = await client.post(
             "/v1/routing/sla-policies", json={**body, "name": "x", **bad}, headers=admin.headers
