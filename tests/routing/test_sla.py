@@ -347,3 +347,27 @@ async def test_sla_state_is_for_agents_and_its_filter_too(
 
 async def test_metric_enum_is_the_api_vocabulary() -> None:
     assert [m.value for m in Metric] == ["first_response", "next_response", "resolution"]
+
+
+async def test_a_changed_policy_recomputes_its_tickets(
+    client: httpx.AsyncClient, admin: Member, session: AsyncSession
+) -> None:
+    standard = await policy(
+        client, admin, is_default=True, targets=[{"priority": "normal", "resolution_minutes": 60}]
+    )
+    tickets = [await new_ticket(client, admin) for _ in range(3)]
+    for ticket in tickets:
+        await created(ticket)
+    path = f"/v1/routing/sla-policies/{standard['id']}"
+    targets = [{"priority": "normal", "resolution_minutes": 120}]
+    await call(client, admin, "PATCH", path, json={"targets": targets})
+    changed = (
+        await session.scalars(
+            select(OutboxEvent).where(OutboxEvent.topic == "routing.sla_policy_changed")
+        )
+    ).one()
+    # in batches of 2, as the worker's subscriber does in batches of 500
+    done = await in_session(flows.on_policy_changed, uuid.UUID(changed.payload["policy_id"]), 2)
+    assert done == 3
+    for ticket in tickets:
+        assert (await metrics(ticket["id"]))["resolution"].target_s == 7200

@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,33 +28,67 @@ from ticketcreator.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 
-_COMPILED_MAX = 10_000
-_compiled: OrderedDict[tuple[uuid.UUID, int], Group] = OrderedDict()
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule as the engine runs it: parsed conditions, actions as stored."""
+
+    id: uuid.UUID
+    name: str
+    version: int
+    triggers: frozenset[str]
+    stop: bool
+    group: Group
+    actions: list[dict[str, Any]]
 
 
-def compiled(rule: RoutingRule) -> Group:
-    """The rule's parsed conditions, cached per rule version."""
-    key = (rule.id, rule.version)
-    group = _compiled.get(key)
-    if group is None:
-        group = conditions.parse(rule.conditions)
-        _compiled[key] = group
-        if len(_compiled) > _COMPILED_MAX:
-            _compiled.popitem(last=False)
-    return group
+def compile_rule(rule: RoutingRule) -> CompiledRule:
+    return CompiledRule(
+        id=rule.id,
+        name=rule.name,
+        version=rule.version,
+        triggers=frozenset(rule.triggers),
+        stop=rule.stop,
+        group=conditions.parse(rule.conditions),
+        actions=list(rule.actions),
+    )
 
 
-def calendar_ids(rules: Sequence[RoutingRule]) -> set[uuid.UUID]:
+_CACHED_ORGANIZATIONS = 1000
+_rulesets: OrderedDict[uuid.UUID, tuple[tuple[int, datetime | None], list[CompiledRule]]] = (
+    OrderedDict()
+)
+
+
+async def active_rules(session: AsyncSession, organization_id: uuid.UUID) -> list[CompiledRule]:
+    """The organization's enabled rules in order, parsed once per process and reused while
+    the rules' stamp (count and latest change) stays the same."""
+    stamp = await repo.rules_stamp(session, organization_id)
+    cached = _rulesets.get(organization_id)
+    if cached is not None and cached[0] == stamp:
+        _rulesets.move_to_end(organization_id)
+        return cached[1]
+    rules = [
+        compile_rule(rule)
+        for rule in await repo.list_rules(session, organization_id, enabled_only=True)
+    ]
+    _rulesets[organization_id] = (stamp, rules)
+    if len(_rulesets) > _CACHED_ORGANIZATIONS:
+        _rulesets.popitem(last=False)
+    return rules
+
+
+def calendar_ids(rules: Sequence[CompiledRule]) -> set[uuid.UUID]:
     return {
         uuid.UUID(condition.calendar_id)
         for rule in rules
-        for condition in conditions.walk(compiled(rule))
+        for condition in conditions.walk(rule.group)
         if condition.calendar_id
     }
 
 
 async def load_calendars(
-    session: AsyncSession, organization_id: uuid.UUID, rules: Sequence[RoutingRule]
+    session: AsyncSession, organization_id: uuid.UUID, rules: Sequence[CompiledRule]
 ) -> dict[str, Hours]:
     ids = calendar_ids(rules)
     return {
@@ -65,32 +100,32 @@ async def load_calendars(
 async def facts_of(
     session: AsyncSession, ticket: Ticket, calendars: dict[str, Hours], now: datetime
 ) -> Facts:
-    language, confidence = await repo.latest_ai(session, ticket.id)
+    context = await repo.ticket_context(session, ticket)
     return Facts(
         category_id=str(ticket.category_id) if ticket.category_id else None,
         priority=ticket.priority.value,
         type=ticket.type.value,
         source=ticket.source.value,
         tags=set(ticket.tag_names),
-        language=language,
-        reporter_email=await repo.reporter_email(session, ticket.reporter_id),
+        language=context.language,
+        reporter_email=context.reporter_email,
         text=f"{ticket.title}\n{ticket.description}",
-        page_urls=await repo.page_urls(session, ticket.id),
+        page_urls=context.page_urls,
         custom_fields=dict(ticket.custom_fields),
-        confidence=confidence,
+        confidence=context.confidence,
         team_id=str(ticket.team_id) if ticket.team_id else None,
         now=now,
         calendars=calendars,
     )
 
 
-def plan(rules: Sequence[RoutingRule], facts: Facts, trigger: str) -> Plan:
-    """Evaluate the enabled rules listening to ``trigger``, in order."""
+def plan(rules: Sequence[CompiledRule], facts: Facts, trigger: str) -> Plan:
+    """Evaluate the rules listening to ``trigger``, in order."""
     result = Plan(facts=facts)
     for rule in rules:
-        if not rule.enabled or trigger not in rule.triggers:
+        if trigger not in rule.triggers:
             continue
-        held, reasons = conditions.evaluate(compiled(rule), facts)
+        held, reasons = conditions.evaluate(rule.group, facts)
         if not held:
             continue
         try:

@@ -45,8 +45,12 @@ def system_principal(organization_id: uuid.UUID) -> Principal:
     )
 
 
-async def locked_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket | None:
-    organization_id = await session.scalar(
+async def locked_ticket(
+    session: AsyncSession, ticket_id: uuid.UUID, organization_id: uuid.UUID | None = None
+) -> Ticket | None:
+    """The ticket under its row lock (None when gone); the organization is looked up unless
+    the caller knows it (an outbox message carries it)."""
+    organization_id = organization_id or await session.scalar(
         select(Ticket.organization_id).where(Ticket.id == ticket_id)
     )
     if organization_id is None:
@@ -64,7 +68,7 @@ async def route(
 ) -> Plan | None:
     """Evaluate the organization's rules on the (locked) ticket and apply what fires."""
     now = now or utcnow()
-    rules = await repo.list_rules(session, ticket.organization_id, enabled_only=True)
+    rules = await engine.active_rules(session, ticket.organization_id)
     if not rules:
         return None
     calendars = await engine.load_calendars(session, ticket.organization_id, rules)
@@ -205,6 +209,19 @@ async def on_commented(session: AsyncSession, message: dict[str, Any]) -> None:
         repo.record_event(
             session, ticket, f"sla_{happened}", "comment", {"comment_id": payload.get("comment_id")}
         )
+
+
+async def on_policy_changed(session: AsyncSession, policy_id: uuid.UUID, batch: int = 500) -> int:
+    """Recompute the targets of every ticket under a changed policy; returns how many."""
+    now, after, done = utcnow(), None, 0
+    while ticket_ids := await repo.tickets_under(session, policy_id, after, batch):
+        for ticket_id in ticket_ids:
+            ticket = await locked_ticket(session, ticket_id)
+            if ticket is not None:
+                await _recompute_sla(session, ticket, None, now)
+                done += 1
+        after = ticket_ids[-1]
+    return done
 
 
 # The checker

@@ -428,6 +428,16 @@ async def clear_default_policy(session: AsyncSession, organization_id: uuid.UUID
 # Ticket SLA clocks
 
 
+async def tickets_under(
+    session: AsyncSession, policy_id: uuid.UUID, after: uuid.UUID | None, limit: int
+) -> list[uuid.UUID]:
+    query = select(TicketSla.ticket_id).where(TicketSla.policy_id == policy_id)
+    if after is not None:
+        query = query.where(TicketSla.ticket_id > after)
+    rows = await session.scalars(query.order_by(TicketSla.ticket_id).limit(limit))
+    return list(rows.all())
+
+
 async def drop_policy_clocks(session: AsyncSession, policy_id: uuid.UUID) -> None:
     """Remove the clocks of the tickets under a policy that is being deleted."""
     tickets = select(TicketSla.ticket_id).where(TicketSla.policy_id == policy_id)
@@ -467,51 +477,74 @@ async def due_metrics(
 # Facts about a ticket
 
 
-async def reporter_email(session: AsyncSession, user_id: uuid.UUID | None) -> str | None:
-    if user_id is None:
-        return None
-    email: str | None = await session.scalar(select(User.email).where(User.id == user_id))
-    return email
+@dataclass(frozen=True)
+class TicketContext:
+    reporter_email: str | None
+    page_urls: list[str]
+    language: str | None
+    confidence: dict[str, float]
 
 
-async def page_urls(session: AsyncSession, ticket_id: uuid.UUID) -> list[str]:
-    rows = await session.scalars(
-        select(Capture.page_url).where(Capture.ticket_id == ticket_id, Capture.page_url != "")
+async def ticket_context(session: AsyncSession, ticket: Ticket) -> TicketContext:
+    """What rules read besides the ticket row, in one round trip: the reporter's address,
+    the captured page URLs, and the language and confidences of the latest triage run."""
+    email = select(User.email).where(User.id == ticket.reporter_id).scalar_subquery()
+    urls = (
+        select(func.array_agg(Capture.page_url))
+        .where(Capture.ticket_id == ticket.id, Capture.page_url != "")
+        .scalar_subquery()
     )
-    return list(rows.all())
-
-
-async def latest_ai(
-    session: AsyncSession, ticket_id: uuid.UUID
-) -> tuple[str | None, dict[str, float]]:
-    """The language and the confidences of the ticket's latest triage run."""
     latest = (
         select(AIDecision.run_id)
-        .where(AIDecision.ticket_id == ticket_id)
+        .where(AIDecision.ticket_id == ticket.id)
         .order_by(AIDecision.created_at.desc())
         .limit(1)
         .scalar_subquery()
     )
-    rows = await session.execute(
-        select(AIDecision.agent, AIDecision.output, AIDecision.confidence).where(
-            AIDecision.ticket_id == ticket_id, AIDecision.run_id == latest
+    decisions = (
+        select(
+            func.jsonb_agg(
+                func.jsonb_build_object(
+                    "agent",
+                    AIDecision.agent,
+                    "language",
+                    AIDecision.output["language"],
+                    "confidence",
+                    AIDecision.confidence,
+                )
+            )
         )
+        .where(AIDecision.ticket_id == ticket.id, AIDecision.run_id == latest)
+        .scalar_subquery()
     )
+    row = (await session.execute(select(email, urls, decisions))).one()
     language: str | None = None
     confidence: dict[str, float] = {}
-    for row in rows.all():
-        agent: str = row[0]
-        output: dict[str, Any] = row[1]
-        values: dict[str, float] = row[2]
-        if agent == "analysis":
-            language = output.get("language")
+    for decision in row[2] or []:
+        values: dict[str, float] = decision["confidence"] or {}
+        if decision["agent"] == "analysis":
+            language = decision["language"]
             if "language" in values:
                 confidence["language"] = float(values["language"])
         else:
             confidence.update(
                 {k: float(v) for k, v in values.items() if k in ("category", "priority", "type")}
             )
-    return language, confidence
+    return TicketContext(row[0], list(row[1] or []), language, confidence)
+
+
+async def rules_stamp(
+    session: AsyncSession, organization_id: uuid.UUID
+) -> tuple[int, datetime | None]:
+    """Changes whenever a rule of the organization is created, changed, moved or deleted."""
+    row = (
+        await session.execute(
+            select(func.count(), func.max(RoutingRule.updated_at)).where(
+                RoutingRule.organization_id == organization_id
+            )
+        )
+    ).one()
+    return int(row[0]), row[1]
 
 
 # Timeline

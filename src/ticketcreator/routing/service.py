@@ -17,6 +17,7 @@ from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import Forbidden, NotFound
+from ticketcreator.core.outbox import emit
 from ticketcreator.routing import actions, assignment, conditions, engine, sla
 from ticketcreator.routing import repository as repo
 from ticketcreator.routing.calendar import ALWAYS, Hours
@@ -60,6 +61,8 @@ from ticketcreator.taxonomy import repository as taxonomy_repo
 from ticketcreator.taxonomy.errors import InUse, NameTaken
 from ticketcreator.taxonomy.models import Category, Team
 from ticketcreator.tickets import service as tickets
+
+POLICY_CHANGED = "routing.sla_policy_changed"
 
 # Rules
 
@@ -195,8 +198,10 @@ async def delete_rule(session: AsyncSession, principal: Principal, rule_id: uuid
     await repo.lock_rules(session, principal.organization_id)
     await session.delete(rule)
     await session.flush()
+    now = utcnow()
     for index, item in enumerate(await repo.list_rules(session, principal.organization_id)):
         item.position = index
+        item.updated_at = now
     await session.flush()
 
 
@@ -210,8 +215,10 @@ async def reorder_rules(
             "Send the ids of all the organization's rules, each once, in the new order.",
             expected=len(rules),
         )
+    now = utcnow()
     for index, rule_id in enumerate(data.rule_ids):
         rules[rule_id].position = index
+        rules[rule_id].updated_at = now
     await session.flush()
     return await repo.list_rules(session, principal.organization_id)
 
@@ -253,7 +260,7 @@ async def dry_run(session: AsyncSession, principal: Principal, data: DryRunReque
         raise InvalidRule("ticket", "send either `ticket` or `draft`")
     now = data.at or utcnow()
     organization_id = principal.organization_id
-    rules = await repo.list_rules(session, organization_id, enabled_only=True)
+    rules = await engine.active_rules(session, organization_id)
     calendars = await engine.load_calendars(session, organization_id, rules)
     if data.ticket is not None:
         ticket = await tickets.load(session, principal, data.ticket)
@@ -584,8 +591,8 @@ async def create_policy(
 async def update_policy(
     session: AsyncSession, principal: Principal, policy_id: uuid.UUID, data: PolicyUpdate
 ) -> SlaPolicy:
-    """Change a policy; tickets under it get their targets recomputed as they change next
-    (priority, category, status) — their stored due times stay until then."""
+    """Change a policy; the worker then recomputes the targets of the tickets under it
+    (``routing.sla_policy_changed``)."""
     policy = await get_policy(session, principal, policy_id)
     changes = data.model_dump(exclude_unset=True)
     calendar_id = changes.get("calendar_id", policy.calendar_id)
@@ -608,6 +615,12 @@ async def update_policy(
     policy.calendar_id, policy.targets, policy.escalation = calendar_id, targets, escalation
     policy.updated_at = utcnow()
     await _flush_named(session, policy.name)
+    emit(
+        session,
+        POLICY_CHANGED,
+        {"policy_id": str(policy.id)},
+        organization_id=principal.organization_id,
+    )
     return policy
 
 

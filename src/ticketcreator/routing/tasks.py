@@ -41,6 +41,13 @@ async def track_replies(session: AsyncSession, message: dict[str, Any]) -> None:
     await flows.on_commented(session, message)
 
 
+@subscriber("routing.sla_policy_changed")
+async def recompute_policy(session: AsyncSession, message: dict[str, Any]) -> None:
+    from ticketcreator.routing import flows
+
+    await flows.on_policy_changed(session, uuid.UUID(message["payload"]["policy_id"]))
+
+
 async def _check() -> int:
     from ticketcreator.routing import flows
 
