@@ -347,23 +347,7 @@ async def run(args: argparse.Namespace, world: dict[str, Any]) -> None:
     full = [await route(ticket_id) for ticket_id in sample[20:]]
     trips = [await round_trip(ticket_id) for ticket_id in sample[20:]]
 
-    async with session_factory()() as session:
-        plan = await session.execute(
-            text(
-                "EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM ticket_sla_metric"
-                " WHERE next_check_at IS NOT NULL AND next_check_at <= now()"
-                " ORDER BY next_check_at LIMIT 500 FOR UPDATE SKIP LOCKED"
-            )
-        )
-        explain = [row[0] for row in plan.all()]
-        await session.rollback()
-    async with session_factory()() as session:
-        started = time.perf_counter()
-        handled = await flows.check_deadlines(session, limit=500)
-        await session.commit()
-        checker_s = time.perf_counter() - started
     await dispose_engine()
-
     d50, d99 = quantiles(decisions)
     f50, f99 = quantiles(full)
     r50, r99 = quantiles(trips)
@@ -373,8 +357,46 @@ async def run(args: argparse.Namespace, world: dict[str, Any]) -> None:
     print(f"  full routing run (plus writes and timeline)   p50 {f50:6.2f} ms   p99 {f99:6.2f} ms")
     print(f"  one database round trip (SELECT 1), for scale  p50 {r50:6.2f} ms   p99 {r99:6.2f} ms")
     print(f"  load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"\nSLA checker over {args.tickets:,} open tickets: {handled} clocks due, "
-          f"one run {checker_s * 1000:.0f} ms")  # fmt: skip
+
+
+async def checker(args: argparse.Namespace) -> None:
+    """One checker run over the clocks due now, and the plan of its query."""
+    from sqlalchemy import text
+
+    from ticketcreator.core.db import dispose_engine, session_factory
+    from ticketcreator.routing import flows
+
+    async with session_factory()() as session:
+        if args.checker_only:  # a loaded database: make ``--due`` clocks due again
+            await session.execute(
+                text(
+                    "UPDATE ticket_sla_metric SET warned_at = NULL, state = 'running',"
+                    " warn_at = now() - interval '1 minute', next_check_at = now()"
+                    " - interval '1 minute' WHERE ticket_id IN (SELECT ticket_id FROM"
+                    " ticket_sla_metric WHERE next_check_at > now() LIMIT :due)"
+                ),
+                {"due": args.due},
+            )
+            await session.commit()
+        plan = await session.execute(
+            text(
+                "EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM ticket_sla_metric"
+                " WHERE next_check_at IS NOT NULL AND next_check_at <= now()"
+                " ORDER BY next_check_at LIMIT 500 FOR UPDATE SKIP LOCKED"
+            )
+        )
+        explain = [row[0] for row in plan.all()]
+        await session.rollback()
+        total = await session.scalar(text("SELECT count(*) FROM ticket WHERE deleted_at IS NULL"))
+        await session.rollback()
+    async with session_factory()() as session:
+        started = time.perf_counter()
+        handled = await flows.check_deadlines(session, limit=500)
+        await session.commit()
+        checker_s = time.perf_counter() - started
+    await dispose_engine()
+    print(f"\nSLA checker over {total:,} open tickets: {handled} clocks due, "
+          f"one run {checker_s * 1000:.0f} ms (load average {os.getloadavg()[0]:.1f})")  # fmt: skip
     print("  plan of its query:")
     for line in explain:
         print(f"    {line}")
@@ -388,6 +410,12 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--decisions", type=int, default=500, help="tickets timed")
     parser.add_argument(
+        "--checker-only",
+        action="store_true",
+        help="reuse the loaded database: make --due clocks due and run only the checker",
+    )
+    parser.add_argument("--due", type=int, default=400, help="clocks due with --checker-only")
+    parser.add_argument(
         "--database-url",
         default="postgresql+asyncpg://postgres@127.0.0.1:5432/tc_bench_routing",
         help="scratch database (dropped and recreated)",
@@ -395,14 +423,16 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["TC_DATABASE__URL"] = args.database_url
     os.environ.setdefault("TC_LOGGING__LEVEL", "WARNING")
-    asyncio.run(recreate(args.database_url))
-    from alembic import command
+    if not args.checker_only:
+        asyncio.run(recreate(args.database_url))
+        from alembic import command
 
-    from ticketcreator.cli import alembic_config
+        from ticketcreator.cli import alembic_config
 
-    command.upgrade(alembic_config(args.database_url), "head")  # type: ignore[arg-type]
-    world = asyncio.run(load(args.database_url, args))
-    asyncio.run(run(args, world))
+        command.upgrade(alembic_config(args.database_url), "head")  # type: ignore[arg-type]
+        world = asyncio.run(load(args.database_url, args))
+        asyncio.run(run(args, world))
+    asyncio.run(checker(args))
 
 
 if __name__ == "__main__":

@@ -343,3 +343,25 @@ async def test_registered_action_types_are_validated_and_run(
     ).all()
     assert [e.payload["channel"] for e in sent] == ["#support"]
     assert sent[0].payload["ticket_id"] == ticket["id"]
+
+
+async def test_a_rule_that_cannot_apply_is_explained_not_retried(
+    client: httpx.AsyncClient, admin: Member, agent: Member, session: AsyncSession
+) -> None:
+    from sqlalchemy import update
+
+    from ticketcreator.accounts.models import Membership
+    from ticketcreator.accounts.permissions import Role
+
+    await create_rule(
+        client, admin, actions=[{"type": "set_assignee", "user_id": str(agent.user.id)}]
+    )
+    await session.execute(
+        update(Membership).where(Membership.user_id == agent.user.id).values(role=Role.REPORTER)
+    )
+    await session.commit()
+    ticket = await new_ticket(client, admin)
+    await route(ticket["id"])
+    failed = await events(ticket["id"], "routing_failed")
+    assert failed[0].new["assignee_id"] == str(agent.user.id)
+    assert (await call(client, admin, "GET", f"/v1/tickets/{ticket['id']}"))["assignee_id"] is None

@@ -371,3 +371,17 @@ async def test_a_changed_policy_recomputes_its_tickets(
     assert done == 3
     for ticket in tickets:
         assert (await metrics(ticket["id"]))["resolution"].target_s == 7200
+
+
+async def test_checker_drops_clocks_of_deleted_tickets(
+    client: httpx.AsyncClient, admin: Member
+) -> None:
+    await policy(
+        client, admin, is_default=True, targets=[{"priority": "normal", "resolution_minutes": 1}]
+    )
+    ticket = await new_ticket(client, admin)
+    await created(ticket)
+    await call(client, admin, "DELETE", f"/v1/tickets/{ticket['id']}", 204)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert await in_session(flows.check_deadlines, later) == 0
+    assert (await metrics(ticket["id"]))["resolution"].next_check_at is None

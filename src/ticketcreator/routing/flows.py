@@ -232,39 +232,46 @@ async def check_deadlines(
 ) -> int:
     """Raise the warnings and breaches that are due; returns how many clocks were handled.
 
-    Only clocks whose ``next_check_at`` has come are read (a partial index); each becomes a
-    ticket event and an outbox message, and the policy's escalation actions run.
+    Only clocks whose ``next_check_at`` has come are read (a partial index), with their
+    tickets and policies in one more query; each becomes a ticket event and an outbox
+    message, written together at the end. Only a policy with escalation actions for the
+    stage makes the checker lock and load the ticket to apply them.
     """
     now = now or utcnow()
     handled = 0
-    for metric in await repo.due_metrics(session, now, limit):
-        ticket = await locked_ticket(session, metric.ticket_id)
-        context = await repo.ticket_sla(session, metric.ticket_id)
-        if ticket is None or context is None:
+    due = await repo.due_metrics(session, now, limit)
+    tickets_due = await repo.due_tickets(session, sorted({m.ticket_id for m in due}))
+    for metric in due:
+        found = tickets_due.get(metric.ticket_id)
+        if found is None:  # deleted, or its policy is gone
             metric.next_check_at = None
             continue
-        policy = await repo.get_policy(session, ticket.organization_id, context.policy_id)
         if now >= metric.due_at:
             metric.breached_at, stage, kind = now, "breach", "sla_breached"
         else:
             metric.warned_at, stage, kind = now, "warning", "sla_warning"
-        sla.settle(metric, paused=context.paused_at is not None)
+        sla.settle(metric, paused=found.paused)
+        name = Metric(metric.metric).value
         detail = {
-            "metric": Metric(metric.metric).value,
+            "metric": name,
             "due_at": metric.due_at.isoformat(),
-            "policy_id": str(context.policy_id),
+            "policy_id": str(found.policy.id),
         }
-        repo.record_event(session, ticket, kind, Metric(metric.metric).value, detail)
+        repo.record(session, metric.organization_id, metric.ticket_id, kind, name, detail)
         emit(
             session,
             f"ticket.{kind}",
-            {"ticket_id": str(ticket.id), "key": ticket.key, **detail},
-            organization_id=ticket.organization_id,
+            {"ticket_id": str(metric.ticket_id), "key": f"T-{found.number}", **detail},
+            organization_id=metric.organization_id,
         )
-        escalation = (policy.escalation if policy else {}).get(stage) or []
-        if escalation:
-            calendars: dict[str, Any] = {}
-            facts = await engine.facts_of(session, ticket, calendars, now)
+        escalation = found.policy.escalation.get(stage) or []
+        ticket = (
+            await locked_ticket(session, metric.ticket_id, metric.organization_id)
+            if escalation
+            else None
+        )
+        if ticket is not None:
+            facts = await engine.facts_of(session, ticket, {}, now)
             reason = {"escalation": stage, **detail}
             plan = engine.plan_actions(escalation, facts, reason)
             await apply(session, ticket, plan, now, kind="sla_escalated")

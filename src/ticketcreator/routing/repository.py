@@ -474,6 +474,26 @@ async def due_metrics(
     return rows.all()
 
 
+@dataclass(frozen=True)
+class DueTicket:
+    number: int
+    policy: SlaPolicy
+    paused: bool
+
+
+async def due_tickets(
+    session: AsyncSession, ticket_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, DueTicket]:
+    """Number, policy and pause of the live tickets among ``ticket_ids``, in one query."""
+    rows = await session.execute(
+        select(Ticket.id, Ticket.number, SlaPolicy, TicketSla.paused_at)
+        .join(TicketSla, TicketSla.ticket_id == Ticket.id)
+        .join(SlaPolicy, SlaPolicy.id == TicketSla.policy_id)
+        .where(Ticket.id.in_(ticket_ids), Ticket.deleted_at.is_(None))
+    )
+    return {row[0]: DueTicket(row[1], row[2], row[3] is not None) for row in rows.all()}
+
+
 # Facts about a ticket
 
 
@@ -558,10 +578,21 @@ def record_event(
     new: dict[str, Any],
 ) -> TicketEvent:
     """A system entry in the ticket's timeline, hidden from reporters."""
+    return record(session, ticket.organization_id, ticket.id, kind, field, new)
+
+
+def record(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    kind: str,
+    field: str | None,
+    new: dict[str, Any],
+) -> TicketEvent:
     event = TicketEvent(
         id=uuid.uuid4(),
-        organization_id=ticket.organization_id,
-        ticket_id=ticket.id,
+        organization_id=organization_id,
+        ticket_id=ticket_id,
         actor_user_id=None,
         actor_api_key_id=None,
         actor_kind=ActorKind.SYSTEM,
