@@ -67,7 +67,8 @@ async def choose(
     """
     settings = get_settings().routing
     if lock:
-        await repo.lock_team(session, team_id)
+        configured = await repo.lock_team(session, team_id)
+        strategy = strategy or configured or Strategy.ROUND_ROBIN
     strategy = strategy or await team_strategy(session, team_id)
     found = await repo.candidates(
         session,
@@ -84,10 +85,10 @@ async def choose(
         if lock:
             if not await repo.try_lock_agent(session, candidate.user_id):
                 continue
-            current = await repo.open_tickets(session, organization_id, candidate.user_id)
-            if current >= candidate.capacity:
+            if not await repo.take_slot(
+                session, organization_id, team_id, candidate.user_id, candidate.capacity
+            ):
                 continue
-            await repo.touch_cursor(session, team_id, candidate.user_id)
         return Choice(
             team_id,
             strategy,

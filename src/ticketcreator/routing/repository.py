@@ -303,11 +303,19 @@ async def candidates(
     return [Candidate(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows.all()]
 
 
-async def lock_team(session: AsyncSession, team_id: uuid.UUID) -> None:
-    """Serialize assignments within a team until the transaction ends."""
-    await session.execute(
-        select(func.pg_advisory_xact_lock(func.hashtextextended(f"team:{team_id}", 0)))
-    )
+async def lock_team(session: AsyncSession, team_id: uuid.UUID) -> Strategy | None:
+    """Serialize assignments within a team until the transaction ends; returns the team's
+    configured strategy (None: not set) in the same round trip."""
+    strategy = select(TeamRouting.strategy).where(TeamRouting.team_id == team_id)
+    row = (
+        await session.execute(
+            select(
+                func.pg_advisory_xact_lock(func.hashtextextended(f"team:{team_id}", 0)),
+                strategy.scalar_subquery(),
+            )
+        )
+    ).one()
+    return Strategy(row[1]) if row[1] is not None else None
 
 
 async def try_lock_agent(session: AsyncSession, user_id: uuid.UUID) -> bool:
@@ -318,22 +326,30 @@ async def try_lock_agent(session: AsyncSession, user_id: uuid.UUID) -> bool:
     return bool(got)
 
 
-async def open_tickets(
-    session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID
-) -> int:
-    return int(await session.scalar(select(_open_count(organization_id, user_id))) or 0)
-
-
-async def touch_cursor(session: AsyncSession, team_id: uuid.UUID, user_id: uuid.UUID) -> None:
+async def take_slot(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    team_id: uuid.UUID,
+    user_id: uuid.UUID,
+    capacity: int,
+) -> bool:
+    """Count the agent's open tickets afresh and, if one slot is free, record the assignment
+    in the team's round-robin order; one statement, run under the agent's lock (its snapshot
+    starts after the lock was taken, so it sees every assignment committed before)."""
     moment = func.clock_timestamp()
-    await session.execute(
+    free = select(literal(team_id), literal(user_id), moment).where(
+        _open_count(organization_id, user_id) < capacity
+    )
+    result = await session.execute(
         insert(AssignmentCursor)
-        .values(team_id=team_id, user_id=user_id, last_assigned_at=moment)
+        .from_select(["team_id", "user_id", "last_assigned_at"], free)
         .on_conflict_do_update(
             index_elements=[AssignmentCursor.team_id, AssignmentCursor.user_id],
             set_={"last_assigned_at": moment},
         )
+        .returning(AssignmentCursor.user_id)
     )
+    return result.first() is not None
 
 
 # Calendars and policies
