@@ -220,6 +220,26 @@ async def load(url: str, args: argparse.Namespace) -> dict[str, Any]:
         await conn.close()
 
 
+async def loaded(url: str, decisions: int) -> dict[str, Any]:
+    """The world of a database loaded by an earlier run (``--reuse``)."""
+    conn = await asyncpg.connect(dsn(url))
+    try:
+        sample = await conn.fetch(
+            "SELECT id FROM ticket WHERE assignee_id IS NULL ORDER BY random() LIMIT $1",
+            decisions + 20,
+        )
+        return {
+            "org": await conn.fetchval("SELECT id FROM organization"),
+            "categories": [
+                r["id"] for r in await conn.fetch("SELECT id FROM category ORDER BY name")
+            ],
+            "teams": [r["id"] for r in await conn.fetch("SELECT id FROM team ORDER BY name")],
+            "sample": [row["id"] for row in sample],
+        }
+    finally:
+        await conn.close()
+
+
 def rule_bodies(count: int, categories: list[uuid.UUID], teams: list[uuid.UUID]) -> list[Any]:
     """Mostly narrow rules (tagging on word, priority, plan and language); one assignment
     rule per category, and a catch-all at the end."""
@@ -288,8 +308,9 @@ async def run(args: argparse.Namespace, world: dict[str, Any]) -> None:
         organization_id=org, role=Role.ADMIN, permissions=ROLE_PERMISSIONS[Role.ADMIN]
     )
     async with session_factory()() as session:
-        for body in rule_bodies(args.rules, world["categories"], world["teams"]):
-            await service.create_rule(session, admin, body)
+        if not await engine.active_rules(session, org):
+            for body in rule_bodies(args.rules, world["categories"], world["teams"]):
+                await service.create_rule(session, admin, body)
         await session.commit()
 
     async def decide(ticket_id: uuid.UUID) -> tuple[float, bool]:
@@ -367,7 +388,7 @@ async def checker(args: argparse.Namespace) -> None:
     from ticketcreator.routing import flows
 
     async with session_factory()() as session:
-        if args.checker_only:  # a loaded database: make ``--due`` clocks due again
+        if args.checker_only or args.reuse:  # a loaded database: make ``--due`` clocks due
             await session.execute(
                 text(
                     "UPDATE ticket_sla_metric SET warned_at = NULL, state = 'running',"
@@ -410,6 +431,11 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--decisions", type=int, default=500, help="tickets timed")
     parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse the database an earlier run loaded (decisions are rolled back)",
+    )
+    parser.add_argument(
         "--checker-only",
         action="store_true",
         help="reuse the loaded database: make --due clocks due and run only the checker",
@@ -423,7 +449,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["TC_DATABASE__URL"] = args.database_url
     os.environ.setdefault("TC_LOGGING__LEVEL", "WARNING")
-    if not args.checker_only:
+    if args.reuse:
+        asyncio.run(run(args, asyncio.run(loaded(args.database_url, args.decisions))))
+    elif not args.checker_only:
         asyncio.run(recreate(args.database_url))
         from alembic import command
 

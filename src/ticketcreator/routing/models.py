@@ -271,9 +271,12 @@ class TicketSlaMetric(Base):
     next_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-# Open tickets per assignee: what capacity and the least-open strategy count.
+# Open tickets per assignee: what capacity and the least-open strategy count, from the index
+# alone (repository._OPEN repeats this predicate literally).
+OPEN_TICKET = "deleted_at IS NULL AND status IN ('open', 'in_progress', 'waiting')"
 Index(
     "ix_ticket_open_assignee",
     Ticket.__table__.c.assignee_id,
-    postgresql_where=text("deleted_at IS NULL AND status IN ('open', 'in_progress', 'waiting')"),
+    Ticket.__table__.c.organization_id,
+    postgresql_where=text(OPEN_TICKET),
 )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Text, and_, cast, delete, func, literal, or_, select, update
+from sqlalchemy import Integer, Text, and_, cast, delete, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,9 +32,10 @@ from ticketcreator.routing.models import (
     TicketSlaMetric,
 )
 from ticketcreator.taxonomy.models import TeamMember
-from ticketcreator.tickets.models import ActorKind, Status, Ticket, TicketEvent
+from ticketcreator.tickets.models import ActorKind, Ticket, TicketEvent
 
-OPEN_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.WAITING)
+# models.OPEN_TICKET, qualified: the counts run inside queries that join other tables.
+_OPEN = text("ticket.deleted_at IS NULL AND ticket.status IN ('open', 'in_progress', 'waiting')")
 AGENT_ROLES = ("owner", "admin", "agent")
 
 # Rules
@@ -158,13 +159,16 @@ class AgentRow:
 
 
 def _open_count(organization_id: Any, user_id: Any) -> Any:
+    """The agent's open tickets. The predicate is literal SQL, the one of the partial index
+    ``ix_ticket_open_assignee``: with bound parameters a prepared (generic) plan could not
+    use that index, and the count would read every assigned ticket from the table."""
     return (
         select(func.count())
+        .select_from(Ticket)
         .where(
-            Ticket.organization_id == organization_id,
             Ticket.assignee_id == user_id,
-            Ticket.deleted_at.is_(None),
-            Ticket.status.in_(OPEN_STATUSES),
+            Ticket.organization_id == organization_id,
+            _OPEN,
         )
         .scalar_subquery()
     )

@@ -333,7 +333,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_ticket_open_assignee",
         "ticket",
-        ["assignee_id"],
+        ["assignee_id", "organization_id"],
         unique=False,
         postgresql_where=sa.text(
             "deleted_at IS NULL AND status IN ('open', 'in_progress', 'waiting')"
