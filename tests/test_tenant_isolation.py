@@ -58,6 +58,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/integrations/{installation_id}/tickets/{ticket_ref}/link"): {
         "external_id": "acme/web#1"
     },
+    ("PATCH", "/v1/routing/rules/{rule_id}"): {"name": "Renamed"},
+    ("PUT", "/v1/routing/teams/{team_id}/strategy"): {"strategy": "skills"},
+    ("PATCH", "/v1/routing/agents/{user_id}"): {"availability": "off"},
+    ("PUT", "/v1/routing/agents/{user_id}/skills"): {"skills": []},
+    ("PATCH", "/v1/routing/calendars/{calendar_id}"): {"name": "Renamed"},
+    ("PATCH", "/v1/routing/sla-policies/{policy_id}"): {"name": "Renamed"},
 }
 
 # Headers a route needs to get past protocol checks to the lookup.
@@ -304,6 +310,21 @@ async def _provider(world: World) -> str:
     return "github"
 
 
+async def _rule(world: World) -> str:
+    body = {"name": "A's rule", "actions": [{"type": "add_tags", "tags": ["a-rule"]}]}
+    return str((await world.post("/v1/routing/rules", json=body))["id"])
+
+
+async def _calendar(world: World) -> str:
+    body = {"name": "A's hours", "timezone": "Europe/Berlin", "hours": {"0": [["09:00", "17:00"]]}}
+    return str((await world.post("/v1/routing/calendars", json=body))["id"])
+
+
+async def _policy(world: World) -> str:
+    body = {"name": "A's SLA", "targets": [{"priority": "normal", "resolution_minutes": 60}]}
+    return str((await world.post("/v1/routing/sla-policies", json=body))["id"])
+
+
 FACTORIES: dict[str, Factory] = {
     "ticket_ref": _ticket,
     "comment_id": _comment,
@@ -325,6 +346,9 @@ FACTORIES: dict[str, Factory] = {
     "delivery_id": _delivery,
     "installation_id": _installation,
     "provider": _provider,
+    "rule_id": _rule,
+    "calendar_id": _calendar,
+    "policy_id": _policy,
 }
 
 

@@ -42,6 +42,7 @@ TASK_MODULES = (
     "ticketcreator.transcripts.tasks",
     "ticketcreator.accounts.tasks",
     "ticketcreator.integrations.tasks",
+    "ticketcreator.routing.tasks",
 )
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,11 @@ def _make_app() -> Celery:
                     "queue": "integrations",
                     "expires": settings.integrations.sweep_interval_s,
                 },
+            },
+            "routing-check-sla": {
+                "task": "routing.check_sla",
+                "schedule": timedelta(seconds=settings.routing.sla_check_interval_s),
+                "options": {"queue": "default", "expires": settings.routing.sla_check_interval_s},
             },
             "uploads-expire": {
                 "task": "uploads.expire",

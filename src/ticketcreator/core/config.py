@@ -264,6 +264,14 @@ class IntegrationsSection(_Section):
     webhook_max_body: int = Field(default=5 * MIB, ge=1024)
 
 
+class RoutingSection(_Section):
+    default_capacity: int = Field(default=10, ge=0, le=10_000)
+    candidate_limit: int = Field(default=20, ge=1, le=1000)
+    warn_share: float = Field(default=0.8, gt=0, lt=1)
+    sla_check_interval_s: int = Field(default=60, ge=5)
+    sla_check_batch: int = Field(default=500, ge=1, le=100_000)
+
+
 class Settings(BaseSettings):
     """Everything the service reads. Load it through :func:`get_settings`."""
 
@@ -290,6 +298,7 @@ class Settings(BaseSettings):
     transcripts: TranscriptsSection = TranscriptsSection()
     mail: MailSection = MailSection()
     integrations: IntegrationsSection = IntegrationsSection()
+    routing: RoutingSection = RoutingSection()
     ai_config_file: Path = Path("config/ai_config.yaml")
 
     @classmethod

@@ -97,6 +97,7 @@ class TicketFilters:
     updated_before: datetime | None = None
     q: str | None = None
     deleted: bool = False
+    sla: str | None = None
 
 
 @dataclass(frozen=True)
@@ -318,6 +319,17 @@ async def list_tickets(
                 select(ticket_tag.c.ticket_id)
                 .join(Tag, Tag.id == ticket_tag.c.tag_id)
                 .where(Tag.organization_id == visibility.organization_id, Tag.name.in_(filters.tag))
+            )
+        )
+    if filters.sla:
+        from ticketcreator.routing.models import TicketSlaMetric
+
+        conditions.append(
+            Ticket.id.in_(
+                select(TicketSlaMetric.ticket_id).where(
+                    TicketSlaMetric.organization_id == visibility.organization_id,
+                    TicketSlaMetric.state == filters.sla,
+                )
             )
         )
     ranges: tuple[tuple[Any, datetime | None, bool], ...] = (

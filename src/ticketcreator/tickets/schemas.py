@@ -293,3 +293,7 @@ class TicketListQuery(BaseModel):
     deleted: bool = Field(
         default=False, description="List the trash (soft-deleted tickets) instead; agents only."
     )
+    sla: Literal["breached", "at_risk"] | None = Field(
+        default=None,
+        description="Tickets with an SLA target breached, or past its warning; agents only.",
+    )

@@ -358,6 +358,11 @@ def _filters(principal: Principal, query: TicketListQuery) -> TicketFilters:
             "Listing deleted tickets needs `tickets:delete`.",
             required_permission=Permission.TICKETS_DELETE.value,
         )
+    if query.sla and not principal.can(Permission.TICKETS_WRITE):
+        raise Forbidden(
+            "Filtering by SLA state needs `tickets:write`.",
+            required_permission=Permission.TICKETS_WRITE.value,
+        )
     return TicketFilters(
         status=query.status,
         priority=query.priority,
@@ -375,6 +380,7 @@ def _filters(principal: Principal, query: TicketListQuery) -> TicketFilters:
         updated_before=query.updated_before,
         q=query.q,
         deleted=query.deleted,
+        sla=query.sla,
     )
 
 

@@ -1,0 +1,363 @@
+"""Rule conditions: their JSON shape, validation with the path of each mistake, evaluation
+with the reason each condition held.
+
+A rule's conditions are one group, ``{"all": [...]}`` or ``{"any": [...]}``; an item is a
+condition or a group of conditions (groups nest one level). A condition is
+``{"field": ..., "op": ..., "value": ...}`` plus ``key`` for ``custom_field`` and
+``ai_confidence`` and ``calendar_id`` for ``business_hours``. An empty ``all`` always holds.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from ticketcreator.routing.calendar import Hours
+from ticketcreator.routing.errors import InvalidRule
+from ticketcreator.tickets.models import Priority, Source, TicketType
+
+_PRIORITY_RANK = {priority.value: rank for rank, priority in enumerate(Priority)}
+_CONFIDENCE_KEYS = ("category", "priority", "type", "language")
+_MAX_ITEMS = 50
+_MAX_PATTERN = 300
+_TEXT_LIMIT = 20_000  # characters of title + description searched by text conditions
+
+SET_OPS = ("eq", "neq", "in", "not_in")
+ORDER_OPS = ("gt", "gte", "lt", "lte")
+
+
+@dataclass
+class Facts:
+    """What conditions look at: a ticket, or a draft sent to the dry-run."""
+
+    category_id: str | None = None
+    priority: str = Priority.NORMAL.value
+    type: str = TicketType.BUG.value
+    source: str = Source.API.value
+    tags: set[str] = field(default_factory=set)
+    language: str | None = None
+    reporter_email: str | None = None
+    text: str = ""
+    page_urls: list[str] = field(default_factory=list)
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    confidence: dict[str, float] = field(default_factory=dict)
+    team_id: str | None = None
+    now: datetime | None = None
+    calendars: dict[str, Hours] = field(default_factory=dict)
+
+    @property
+    def reporter_domain(self) -> str | None:
+        if not self.reporter_email or "@" not in self.reporter_email:
+            return None
+        return self.reporter_email.rsplit("@", 1)[1].lower()
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    ops: tuple[str, ...]
+    check: Callable[[str, str, Any], Any]  # (path, op, value) → normalized value
+
+
+def _fail(path: str, detail: str) -> InvalidRule:
+    return InvalidRule(path, detail)
+
+
+def _choice(allowed: tuple[str, ...]) -> Callable[[str, str, Any], Any]:
+    def check(path: str, op: str, value: Any) -> Any:
+        values = value if op in ("in", "not_in") else [value]
+        if op in ("in", "not_in") and (not isinstance(value, list) or not value):
+            raise _fail(path, f"`{op}` needs a non-empty list")
+        for item in values:
+            if item not in allowed:
+                raise _fail(path, f"{item!r} is not one of {', '.join(allowed)}")
+        return value
+
+    return check
+
+
+def _uuid_values(path: str, op: str, value: Any) -> Any:
+    if op in ("is_set", "is_not_set"):
+        return None
+    values = value if op in ("in", "not_in") else [value]
+    if op in ("in", "not_in") and (not isinstance(value, list) or not value):
+        raise _fail(path, f"`{op}` needs a non-empty list")
+    try:
+        normalized = [str(uuid.UUID(str(item))) for item in values]
+    except ValueError:
+        raise _fail(path, "must be category ids") from None
+    return normalized if op in ("in", "not_in") else normalized[0]
+
+
+def _strings(lower: bool = True, pattern: str | None = None) -> Callable[[str, str, Any], Any]:
+    def check(path: str, op: str, value: Any) -> Any:
+        if op in ("is_set", "is_not_set"):
+            return None
+        listed = op in ("in", "not_in", "contains_any", "contains_all")
+        values = value if listed else [value]
+        if listed and (not isinstance(value, list) or not value or len(value) > _MAX_ITEMS):
+            raise _fail(path, f"`{op}` needs a list of 1 to {_MAX_ITEMS} strings")
+        out = []
+        for item in values:
+            if not isinstance(item, str) or not item or len(item) > _MAX_PATTERN:
+                raise _fail(path, f"must be a string of 1 to {_MAX_PATTERN} characters")
+            if pattern and not re.fullmatch(pattern, item):
+                raise _fail(path, f"{item!r} does not match {pattern}")
+            if op == "matches":
+                try:
+                    re.compile(item)
+                except re.error as exc:
+                    raise _fail(path, f"not a regular expression: {exc}") from None
+            out.append(item.lower() if lower and op != "matches" else item)
+        return out if listed else out[0]
+
+    return check
+
+
+def _number(low: float | None, high: float | None) -> Callable[[str, str, Any], Any]:
+    def check(path: str, op: str, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _fail(path, "must be a number")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise _fail(path, f"must be between {low} and {high}")
+        return float(value)
+
+    return check
+
+
+def _boolean(path: str, op: str, value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise _fail(path, "must be true or false")
+    return value
+
+
+def _any_value(path: str, op: str, value: Any) -> Any:
+    if op in ("is_set", "is_not_set"):
+        return None
+    if op in ("in", "not_in") and (not isinstance(value, list) or not value):
+        raise _fail(path, f"`{op}` needs a non-empty list")
+    if op in ORDER_OPS and (isinstance(value, bool) or not isinstance(value, int | float | str)):
+        raise _fail(path, f"`{op}` compares with a number or a date")
+    if not isinstance(value, str | int | float | bool | list):
+        raise _fail(path, "must be a string, number, boolean or a list of them")
+    return value
+
+
+_PRIORITIES = tuple(p.value for p in Priority)
+
+FIELDS: dict[str, FieldSpec] = {
+    "category": FieldSpec((*SET_OPS, "is_set", "is_not_set"), _uuid_values),
+    "priority": FieldSpec((*SET_OPS, "gte", "lte"), _choice(_PRIORITIES)),
+    "type": FieldSpec(SET_OPS, _choice(tuple(t.value for t in TicketType))),
+    "source": FieldSpec(SET_OPS, _choice(tuple(s.value for s in Source))),
+    "tags": FieldSpec(("contains", "not_contains", "contains_any", "contains_all"), _strings()),
+    "language": FieldSpec((*SET_OPS, "is_set", "is_not_set"), _strings(pattern=r"[a-z]{2,3}")),
+    "reporter_domain": FieldSpec((*SET_OPS, "ends_with"), _strings()),
+    "text": FieldSpec(("contains", "not_contains", "matches"), _strings()),
+    "page_url": FieldSpec(("contains", "glob", "matches"), _strings()),
+    "custom_field": FieldSpec((*SET_OPS, *ORDER_OPS, "is_set", "is_not_set"), _any_value),
+    "business_hours": FieldSpec(("eq",), _boolean),
+    "ai_confidence": FieldSpec(ORDER_OPS, _number(0.0, 1.0)),
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    path: str
+    field: str
+    op: str
+    value: Any
+    key: str | None = None
+    calendar_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    mode: str  # all | any
+    items: tuple[Condition | Group, ...]
+
+
+def parse(raw: Any, path: str = "conditions", depth: int = 0) -> Group:
+    """Validate a conditions document; raises :class:`InvalidRule` naming the bad part."""
+    if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in ("all", "any"):
+        raise _fail(path, 'must be {"all": [...]} or {"any": [...]}')
+    mode, items = next(iter(raw.items()))
+    path = f"{path}.{mode}"
+    if not isinstance(items, list) or len(items) > _MAX_ITEMS:
+        raise _fail(path, f"must be a list of at most {_MAX_ITEMS} conditions")
+    parsed: list[Condition | Group] = []
+    for index, item in enumerate(items):
+        item_path = f"{path}[{index}]"
+        if isinstance(item, dict) and ("all" in item or "any" in item):
+            if depth >= 1:
+                raise _fail(item_path, "groups nest one level only")
+            parsed.append(parse(item, item_path, depth + 1))
+        else:
+            parsed.append(_condition(item, item_path))
+    return Group(mode, tuple(parsed))
+
+
+def _condition(item: Any, path: str) -> Condition:
+    if not isinstance(item, dict):
+        raise _fail(path, "must be an object with field, op and value")
+    unknown = set(item) - {"field", "op", "value", "key", "calendar_id"}
+    if unknown:
+        raise _fail(f"{path}.{sorted(unknown)[0]}", "unknown member")
+    name = item.get("field")
+    spec = FIELDS.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise _fail(f"{path}.field", f"must be one of {', '.join(FIELDS)}")
+    op = item.get("op")
+    if op not in spec.ops:
+        raise _fail(f"{path}.op", f"`{name}` supports {', '.join(spec.ops)}")
+    if "value" not in item and op not in ("is_set", "is_not_set"):
+        raise _fail(f"{path}.value", "is required")
+    value = spec.check(f"{path}.value", op, item.get("value"))
+    key = item.get("key")
+    calendar_id = item.get("calendar_id")
+    if name == "custom_field":
+        if not isinstance(key, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", key):
+            raise _fail(f"{path}.key", "names the custom field (its key)")
+    elif name == "ai_confidence":
+        if key not in _CONFIDENCE_KEYS:
+            raise _fail(f"{path}.key", f"must be one of {', '.join(_CONFIDENCE_KEYS)}")
+    elif key is not None:
+        raise _fail(f"{path}.key", f"`{name}` takes no key")
+    if name == "business_hours":
+        try:
+            calendar_id = str(uuid.UUID(str(calendar_id)))
+        except ValueError:
+            raise _fail(f"{path}.calendar_id", "names the business-hours calendar") from None
+    elif calendar_id is not None:
+        raise _fail(f"{path}.calendar_id", f"`{name}` takes no calendar")
+    return Condition(path, str(name), op, value, key, calendar_id)
+
+
+def walk(group: Group) -> list[Condition]:
+    out: list[Condition] = []
+    for item in group.items:
+        out.extend(walk(item) if isinstance(item, Group) else [item])
+    return out
+
+
+# Evaluation
+
+
+@lru_cache(maxsize=4096)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def _compare(op: str, actual: Any, value: Any) -> bool:
+    if op == "eq":
+        return bool(actual == value)
+    if op == "neq":
+        return bool(actual != value)
+    if op == "in":
+        return actual in value
+    if op == "not_in":
+        return actual not in value
+    if op == "is_set":
+        return actual is not None and actual != ""
+    if op == "is_not_set":
+        return actual is None or actual == ""
+    if actual is None:
+        return False
+    try:
+        if op == "gt":
+            return bool(actual > value)
+        if op == "gte":
+            return bool(actual >= value)
+        if op == "lt":
+            return bool(actual < value)
+        if op == "lte":
+            return bool(actual <= value)
+    except TypeError:  # a text field compared with a number: the condition does not hold
+        return False
+    raise AssertionError(op)
+
+
+def _holds(condition: Condition, facts: Facts) -> bool:
+    op, value = condition.op, condition.value
+    match condition.field:
+        case "category":
+            return _compare(op, facts.category_id, value)
+        case "priority":
+            if op in ("gte", "lte"):
+                return _compare(op, _PRIORITY_RANK[facts.priority], _PRIORITY_RANK[value])
+            return _compare(op, facts.priority, value)
+        case "type":
+            return _compare(op, facts.type, value)
+        case "source":
+            return _compare(op, facts.source, value)
+        case "tags":
+            if op == "contains":
+                return value in facts.tags
+            if op == "not_contains":
+                return value not in facts.tags
+            if op == "contains_any":
+                return bool(facts.tags & set(value))
+            return set(value) <= facts.tags
+        case "language":
+            return _compare(op, facts.language, value)
+        case "reporter_domain":
+            domain = facts.reporter_domain
+            if op == "ends_with":
+                return domain is not None and (domain == value or domain.endswith("." + value))
+            return _compare(op, domain, value)
+        case "text":
+            text = facts.text[:_TEXT_LIMIT]
+            if op == "matches":
+                return _regex(value).search(text) is not None
+            found = value in text.lower()
+            return found if op == "contains" else not found
+        case "page_url":
+            urls = [url.lower() for url in facts.page_urls]
+            if op == "contains":
+                return any(value in url for url in urls)
+            if op == "glob":
+                return any(fnmatch.fnmatchcase(url, value) for url in urls)
+            return any(_regex(value).search(url) for url in facts.page_urls)
+        case "custom_field":
+            return _compare(op, facts.custom_fields.get(condition.key or ""), value)
+        case "business_hours":
+            hours = facts.calendars.get(condition.calendar_id or "")
+            if hours is None or facts.now is None:
+                return False
+            return hours.is_open(facts.now) is value
+        case "ai_confidence":
+            confidence = facts.confidence.get(condition.key or "")
+            return _compare(op, confidence, value)
+    raise AssertionError(condition.field)
+
+
+def describe(condition: Condition) -> str:
+    subject = condition.field
+    if condition.key:
+        subject = f"{subject}.{condition.key}"
+    if condition.op in ("is_set", "is_not_set"):
+        return f"{subject} {condition.op.replace('_', ' ')}"
+    return f"{subject} {condition.op} {condition.value!r}"
+
+
+def evaluate(group: Group, facts: Facts) -> tuple[bool, list[str]]:
+    """Whether the group holds, and the conditions that made it hold."""
+    reasons: list[str] = []
+    for item in group.items:
+        if isinstance(item, Group):
+            held, why = evaluate(item, facts)
+        else:
+            held, why = _holds(item, facts), [describe(item)]
+        if held and group.mode == "any":
+            return True, why
+        if not held and group.mode == "all":
+            return False, []
+        reasons.extend(why)
+    if group.mode == "any":
+        return False, []
+    return True, reasons or ["always (no conditions)"]

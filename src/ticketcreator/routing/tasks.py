@@ -1,0 +1,63 @@
+"""Worker side of routing: rules after triage and on changes, SLA clocks, the SLA checker."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketcreator.core.config import get_settings
+from ticketcreator.core.db import commit, session_factory
+from ticketcreator.core.tasks import run_async
+from ticketcreator.worker import celery_app, subscriber
+
+
+@subscriber("ticket.created")
+async def attach_default_sla(session: AsyncSession, message: dict[str, Any]) -> None:
+    from ticketcreator.routing import flows
+
+    await flows.on_created(session, uuid.UUID(message["payload"]["ticket_id"]))
+
+
+@subscriber("ticket.triaged")
+async def route_triaged(session: AsyncSession, message: dict[str, Any]) -> None:
+    from ticketcreator.routing import flows
+
+    await flows.on_triaged(session, uuid.UUID(message["payload"]["ticket_id"]))
+
+
+@subscriber("ticket.updated")
+async def route_updated(session: AsyncSession, message: dict[str, Any]) -> None:
+    from ticketcreator.routing import flows
+
+    await flows.on_updated(session, message)
+
+
+@subscriber("ticket.commented")
+async def track_replies(session: AsyncSession, message: dict[str, Any]) -> None:
+    from ticketcreator.routing import flows
+
+    await flows.on_commented(session, message)
+
+
+@subscriber("routing.sla_policy_changed")
+async def recompute_policy(session: AsyncSession, message: dict[str, Any]) -> None:
+    from ticketcreator.routing import flows
+
+    await flows.on_policy_changed(session, uuid.UUID(message["payload"]["policy_id"]))
+
+
+async def _check() -> int:
+    from ticketcreator.routing import flows
+
+    async with session_factory()() as session:
+        handled = await flows.check_deadlines(session, limit=get_settings().routing.sla_check_batch)
+        await commit(session)
+    return handled
+
+
+@celery_app.task(name="routing.check_sla")  # type: ignore[untyped-decorator]
+def check_sla() -> int:
+    """Periodic: SLA warnings, breaches and escalations that are due."""
+    return run_async(_check())
