@@ -36,6 +36,7 @@ TASK_MODULES = (
     "ticketcreator.ai.triage.tasks",
     "ticketcreator.transcripts.tasks",
     "ticketcreator.accounts.tasks",
+    "ticketcreator.realtime.tasks",
 )
 
 log = logging.getLogger(__name__)

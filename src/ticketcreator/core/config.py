@@ -232,6 +232,17 @@ class MailSection(_Section):
         return value
 
 
+class RealtimeSection(_Section):
+    retention_s: int = Field(default=86_400, ge=60)
+    max_stream_length: int = Field(default=100_000, ge=100)
+    queue_size: int = Field(default=1000, ge=1)
+    heartbeat_s: float = Field(default=15.0, gt=0)
+    reauth_interval_s: float = Field(default=60.0, gt=0)
+    auth_timeout_s: float = Field(default=5.0, gt=0)
+    send_timeout_s: float = Field(default=10.0, gt=0)
+    replay_page: int = Field(default=500, ge=1, le=10_000)
+
+
 class Settings(BaseSettings):
     """Everything the service reads. Load it through :func:`get_settings`."""
 
@@ -257,6 +268,7 @@ class Settings(BaseSettings):
     tickets: TicketsSection = TicketsSection()
     transcripts: TranscriptsSection = TranscriptsSection()
     mail: MailSection = MailSection()
+    realtime: RealtimeSection = RealtimeSection()
     ai_config_file: Path = Path("config/ai_config.yaml")
 
     @classmethod

@@ -27,6 +27,7 @@ from ticketcreator.attachments.models import Attachment
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import after_commit, utcnow
 from ticketcreator.core.errors import AppError, Conflict, Gone, NotFound, PayloadTooLarge
+from ticketcreator.core.outbox import emit
 from ticketcreator.storage import Storage, get_storage
 from ticketcreator.uploads import repository
 from ticketcreator.uploads.content import SNIFF_SIZE, UploadPolicy, normalize
@@ -35,6 +36,9 @@ from ticketcreator.uploads.intake import Checksum, Intake
 from ticketcreator.uploads.models import Upload
 
 DEFAULT_FILENAME = "upload"
+
+
+PROGRESS = "upload.progress"  # each accepted chunk, for the real-time stream
 
 
 def parse_metadata(header: str | None) -> dict[str, str]:
@@ -199,6 +203,12 @@ async def _append(
     upload.received += stored.size
     upload.content_type = upload.content_type or intake.content_type
     upload.expires_at = _expiry()
+    emit(
+        session,
+        PROGRESS,
+        {"upload_id": str(upload.id), "received": upload.received, "length": upload.length},
+        organization_id=upload.organization_id,
+    )
     if upload.received == upload.length:
         await _complete(session, upload, policy)
     await session.flush()
