@@ -50,6 +50,8 @@ def pytest_configure(config: pytest.Config) -> None:
             "TC_MAIL__TIMEOUT_S": "5",
             "TC_MAIL__FROM_ADDRESS": "Ticket Creator <no-reply@example.com>",
             "TC_MAIL__INVITATION_URL": "http://testserver/v1/invitations/accept?token={token}",
+            # Webhook tests deliver to receivers on 127.0.0.1 (the admin setting allows it).
+            "TC_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES": "true",
         }
     )
     config.pluginmanager.register(_recorder, "route-recorder")

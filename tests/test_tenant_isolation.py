@@ -52,6 +52,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/categories/{category_id}"): {"name": "Renamed"},
     ("PATCH", "/v1/teams/{team_id}"): {"name": "Renamed"},
     ("PATCH", "/v1/custom-fields/{field_id}"): {"label": "Renamed"},
+    ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": "Renamed"},
 }
 
 # Headers a route needs to get past protocol checks to the lookup.
@@ -258,6 +259,31 @@ async def _silent_recording(world: World) -> None:
     world.ids["attachment_id"] = recording
 
 
+async def _webhook(world: World) -> str:
+    # A public address literal: no DNS lookup, and allowed by the SSRF check.
+    body = {"url": "https://93.184.215.14/hooks", "event_types": ["ticket.created"]}
+    return str((await world.post("/v1/webhooks", json=body))["id"])
+
+
+async def _delivery(world: World) -> str:
+    """A delivery of a ticket event to A's endpoint, recorded as the worker records it."""
+    from ticketcreator.core.db import commit, session_factory, utcnow
+    from ticketcreator.notifications import webhooks
+
+    await _param(world, "webhook_id")
+    message = {
+        "id": str(uuid.uuid4()),
+        "topic": "ticket.created",
+        "organization_id": str(world.a.org_id),
+        "occurred_at": utcnow().isoformat(),
+        "payload": {"ticket_id": str(uuid.uuid4())},
+    }
+    async with session_factory()() as db:
+        [delivery_id] = await webhooks.record(db, message)
+        await commit(db)
+    return str(delivery_id)
+
+
 FACTORIES: dict[str, Factory] = {
     "ticket_ref": _ticket,
     "comment_id": _comment,
@@ -276,6 +302,8 @@ FACTORIES: dict[str, Factory] = {
     "name": _derivative,
     "suggestion_id": _suggestion,
     "capture_id": _capture,
+    "webhook_id": _webhook,
+    "delivery_id": _delivery,
 }
 
 

@@ -22,6 +22,7 @@ from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.errors import PROBLEM_JSON, Problem, install_error_handlers
 from ticketcreator.core.logging import configure_logging
 from ticketcreator.core.middleware import RequestIdMiddleware
+from ticketcreator.notifications import routes as notifications_routes
 from ticketcreator.realtime import routes as realtime_routes
 from ticketcreator.taxonomy import routes as taxonomy_routes
 from ticketcreator.tickets import routes as tickets_routes
@@ -67,6 +68,7 @@ def api_router() -> APIRouter:
     router.include_router(taxonomy_routes.router)
     router.include_router(ai_routes.router)
     router.include_router(realtime_routes.router)
+    router.include_router(notifications_routes.router)
     return router
 
 

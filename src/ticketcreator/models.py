@@ -23,6 +23,7 @@ from ticketcreator.attachments.models import Attachment
 from ticketcreator.captures.models import Capture, CaptureAttachment
 from ticketcreator.core.db import Base
 from ticketcreator.core.outbox import OutboxEvent, ProcessedEvent
+from ticketcreator.notifications.models import WebhookDelivery, WebhookEndpoint
 from ticketcreator.taxonomy.models import Category, CustomField, Tag, Team, TeamMember
 from ticketcreator.tickets.models import (
     Comment,
@@ -74,6 +75,8 @@ __all__ = [
     "Upload",
     "User",
     "Watcher",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
     "ticket_tag",
 ]

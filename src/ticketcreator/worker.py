@@ -37,6 +37,7 @@ TASK_MODULES = (
     "ticketcreator.transcripts.tasks",
     "ticketcreator.accounts.tasks",
     "ticketcreator.realtime.tasks",
+    "ticketcreator.notifications.tasks",
 )
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,14 @@ def _make_app() -> Celery:
                 "task": "tickets.purge_idempotency_keys",
                 "schedule": timedelta(hours=1),
                 "options": {"queue": "default", "expires": 3600},
+            },
+            "webhooks-retry-due": {
+                "task": "webhooks.retry_due",
+                "schedule": timedelta(seconds=settings.webhooks.retry_sweep_interval_s),
+                "options": {
+                    "queue": "integrations",
+                    "expires": settings.webhooks.retry_sweep_interval_s,
+                },
             },
             "uploads-expire": {
                 "task": "uploads.expire",

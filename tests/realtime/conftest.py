@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from tests.support.factories import Member
-from tests.support.services import free_port
+from tests.support.local_server import serving
 
 
 @dataclass
@@ -36,20 +35,8 @@ async def api_server(
     app: Any, database: str, request: pytest.FixtureRequest
 ) -> AsyncIterator[ApiServer]:
     recorder = request.config.pluginmanager.get_plugin("route-recorder")
-    port = free_port()
-    config = uvicorn.Config(
-        recorder.wrap(app), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
+    async with serving(recorder.wrap(app)) as port:
         yield ApiServer(port)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
 
 
 @dataclass

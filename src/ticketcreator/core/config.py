@@ -243,6 +243,18 @@ class RealtimeSection(_Section):
     replay_page: int = Field(default=500, ge=1, le=10_000)
 
 
+class WebhooksSection(_Section):
+    allow_private_addresses: bool = False
+    timeout_s: float = Field(default=10.0, gt=0)
+    retry_base_s: float = Field(default=5.0, gt=0)
+    retry_max_delay_s: float = Field(default=3 * 3600.0, gt=0)
+    retry_window_s: int = Field(default=86_400, ge=1)
+    retry_sweep_interval_s: float = Field(default=30.0, gt=0)
+    disable_after_failures: int = Field(default=20, ge=1)
+    disable_after_s: int = Field(default=5 * 86_400, ge=0)
+    response_log_bytes: int = Field(default=2048, ge=0, le=65_536)
+
+
 class Settings(BaseSettings):
     """Everything the service reads. Load it through :func:`get_settings`."""
 
@@ -269,6 +281,7 @@ class Settings(BaseSettings):
     transcripts: TranscriptsSection = TranscriptsSection()
     mail: MailSection = MailSection()
     realtime: RealtimeSection = RealtimeSection()
+    webhooks: WebhooksSection = WebhooksSection()
     ai_config_file: Path = Path("config/ai_config.yaml")
 
     @classmethod
