@@ -116,7 +116,7 @@ def test_a_full_listener_is_removed_from_the_fan_out() -> None:
         listener = bus.Listener(organization, lambda access: True, size=2)
         hub.listeners[organization] = {listener}
         access = Access(organization_id=organization, permission=Permission.TICKETS_READ)
-        raw = f"{bus.stream_key(organization)}\n1-0\n{access.to_json()}\n{{}}"
+        raw = f'{bus.stream_key(organization)}\n1-0\n{access.to_json()}\n{{"type":"t"}}'
         hub.dispatch(raw)
         hub.dispatch(raw.replace("\n1-0\n", "\n2-0\n"))
         assert not listener.overflowed

@@ -34,6 +34,7 @@ class WebhookEndpoint(UUIDPrimaryKey, Timestamps, Base):
     url: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
     event_types: Mapped[list[str]] = mapped_column(ARRAY(String(100)))
+    format: Mapped[str] = mapped_column(String(20), default="standard")  # an EndpointFormat
     secret: Mapped[str] = mapped_column(EncryptedString())  # ``whsec_<base64>``
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
@@ -42,6 +43,11 @@ class WebhookEndpoint(UUIDPrimaryKey, Timestamps, Base):
     created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
+
+
+class EndpointFormat(StrEnum):
+    STANDARD = "standard"  # Standard Webhooks: signed JSON {type, timestamp, data}
+    TEAMS = "teams"  # a Microsoft Teams Workflows/incoming webhook: an Adaptive Card
 
 
 class DeliveryStatus(StrEnum):

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.notifications.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from ticketcreator.tickets.models import Ticket
 
 
 async def endpoints(session: AsyncSession, organization_id: uuid.UUID) -> list[WebhookEndpoint]:
@@ -123,3 +124,7 @@ async def due(session: AsyncSession, now: datetime, limit: int) -> list[uuid.UUI
         .limit(limit)
     )
     return list(rows)
+
+
+async def ticket(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket | None:
+    return await session.get(Ticket, ticket_id)

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ticketcreator.notifications.models import EndpointFormat
+
 EventTypes = list[str]
 
 
@@ -22,6 +24,11 @@ class WebhookCreate(_Input):
         description="Event types to send (see `GET /v1/webhooks/event-types`); `*` = all.",
     )
     description: str = Field(default="", max_length=500)
+    format: EndpointFormat = Field(
+        default=EndpointFormat.STANDARD,
+        description="`standard` (signed JSON) or `teams` (an Adaptive Card for a Microsoft Teams "
+        "Workflows or incoming-webhook URL; ticket events only).",
+    )
 
 
 class WebhookUpdate(_Input):
@@ -39,6 +46,7 @@ class WebhookRead(BaseModel):
     id: uuid.UUID
     url: str
     description: str
+    format: EndpointFormat
     event_types: EventTypes
     enabled: bool
     disabled_reason: str | None

@@ -23,9 +23,14 @@ from ticketcreator.accounts.auth import Principal
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import NotFound
-from ticketcreator.notifications import addresses, repository, signing
+from ticketcreator.notifications import addresses, repository, signing, teams
 from ticketcreator.notifications.errors import UnknownEventType, UnsafeUrl
-from ticketcreator.notifications.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from ticketcreator.notifications.models import (
+    DeliveryStatus,
+    EndpointFormat,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from ticketcreator.notifications.schemas import WebhookCreate, WebhookUpdate
 from ticketcreator.realtime import repository as realtime_repository
 from ticketcreator.realtime.events import STREAMED
@@ -56,6 +61,7 @@ async def create(
         organization_id=principal.organization_id,
         url=data.url,
         description=data.description,
+        format=data.format.value,
         event_types=_check_types(data.event_types),
         secret=secret,
         enabled=True,
@@ -144,14 +150,22 @@ async def record(session: AsyncSession, message: dict[str, Any]) -> list[uuid.UU
         return []
     now = utcnow()
     created = []
+    standard = {"type": topic, "timestamp": message["occurred_at"], "data": payload}
+    card: dict[str, Any] | None = None
     for endpoint in await repository.subscribed(session, uuid.UUID(organization_id), topic):
+        body = standard
+        if endpoint.format == EndpointFormat.TEAMS.value:
+            card = card or await _teams_message(session, topic, payload)
+            if card is None:
+                continue  # not about a ticket: nothing to show in a channel
+            body = card
         delivery = WebhookDelivery(
             id=uuid.uuid4(),
             organization_id=endpoint.organization_id,
             endpoint_id=endpoint.id,
             event_id=uuid.UUID(message["id"]),
             event_type=topic,
-            payload={"type": topic, "timestamp": message["occurred_at"], "data": payload},
+            payload=body,
             status=DeliveryStatus.PENDING.value,
             next_attempt_at=now,
             created_at=now,
@@ -159,6 +173,25 @@ async def record(session: AsyncSession, message: dict[str, Any]) -> list[uuid.UU
         if await repository.add_delivery(session, delivery):
             created.append(delivery.id)
     return created
+
+
+async def _teams_message(
+    session: AsyncSession, topic: str, payload: dict[str, Any]
+) -> dict[str, Any] | None:
+    ticket_id = payload.get("ticket_id")
+    ticket = await repository.ticket(session, uuid.UUID(ticket_id)) if ticket_id else None
+    if ticket is None:
+        return None
+    base = get_settings().app.public_base_url.rstrip("/")
+    summary = teams.TicketSummary(
+        key=ticket.key,
+        title=ticket.title,
+        description=ticket.description or "",
+        status=str(ticket.status),
+        priority=str(ticket.priority),
+        url=f"{base}/v1/tickets/{ticket.key}",
+    )
+    return teams.message(topic, summary)
 
 
 def backoff(attempt: int) -> float:

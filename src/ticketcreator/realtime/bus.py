@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import uuid
@@ -29,7 +30,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
 from ticketcreator.core.config import get_settings
-from ticketcreator.realtime.events import Access
+from ticketcreator.realtime.events import Access, with_id
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +103,21 @@ async def publish(access: Access, event: str) -> str:
 
 @dataclass(frozen=True)
 class Entry:
+    """One event as read from Redis, prepared once for all the connections that get it."""
+
     id: str
     access: Access
-    event: str
+    type: str
+    body: str  # the event as sent: JSON with its id first
+
+    @classmethod
+    def of(cls, stream_id: str, access_json: str, event: str) -> Entry:
+        return cls(
+            stream_id,
+            Access.from_json(access_json),
+            json.loads(event)["type"],
+            with_id(stream_id, event),
+        )
 
 
 class Gap(Exception):
@@ -132,7 +145,7 @@ async def replay(organization_id: uuid.UUID, after: str) -> AsyncIterator[Entry]
             key, min=f"({cursor}", max="+", count=page
         )  # type: ignore[assignment]
         for stream_id, fields in rows:
-            yield Entry(stream_id, Access.from_json(fields["a"]), fields["e"])
+            yield Entry.of(stream_id, fields["a"], fields["e"])
         if len(rows) < page:
             return
         cursor = rows[-1][0]
@@ -250,7 +263,7 @@ class Hub:
         group = self.listeners.get(uuid.UUID(key.removeprefix(STREAM_PREFIX)))
         if not group:
             return
-        entry = Entry(stream_id, Access.from_json(access_json), event)
+        entry = Entry.of(stream_id, access_json, event)
         for listener in list(group):
             if listener.accepts(entry.access) and not listener.offer(entry):
                 self.remove(listener)

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("event_types", postgresql.ARRAY(sa.String(length=100)), nullable=False),
+        sa.Column("format", sa.String(length=20), server_default="standard", nullable=False),
         sa.Column("secret", sa.Text(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("disabled_reason", sa.Text(), nullable=True),
