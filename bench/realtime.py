@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -50,38 +49,12 @@ def rss(pid: int) -> int:
 
 async def prepare(url: str) -> tuple[str, uuid.UUID, uuid.UUID]:
     """A fresh, migrated database with an organization, an agent and a ticket."""
-    import asyncpg  # type: ignore[import-untyped]
-    from alembic import command
+    from bench.common import fresh_database
 
-    from ticketcreator.cli import alembic_config
-
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-    base, _, name = dsn.rpartition("/")
-    admin = await asyncpg.connect(base + "/postgres")
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
-
-    from ticketcreator.accounts.models import AuthSession, Membership, Organization, User
     from ticketcreator.accounts.permissions import Role
-    from ticketcreator.accounts.tokens import issue_access_token
-    from ticketcreator.core.db import dispose_engine, session_factory, utcnow
+    from ticketcreator.core.db import dispose_engine
 
-    async with session_factory()() as session:
-        org = Organization(name="Bench", slug="bench", settings={})
-        user = User(email="bench@example.com", name="Bench", password_hash="-", is_active=True)
-        session.add_all([org, user])
-        await session.flush()
-        session.add(Membership(organization_id=org.id, user_id=user.id, role=Role.AGENT))
-        login = AuthSession(
-            user_id=user.id, organization_id=org.id, expires_at=utcnow() + timedelta(days=1)
-        )
-        session.add(login)
-        await session.flush()
-        token, _ = issue_access_token(user.id, org.id, login.id)
-        await session.commit()
-    await dispose_engine()
+    token, org_id = await fresh_database(url, Role.AGENT)
     async with httpx.AsyncClient(transport=_local_app(), base_url="http://bench") as http:
         created = await http.post(
             "/v1/tickets",
@@ -91,7 +64,7 @@ async def prepare(url: str) -> tuple[str, uuid.UUID, uuid.UUID]:
         created.raise_for_status()
         ticket_id = uuid.UUID(created.json()["id"])
     await dispose_engine()
-    return token, org.id, ticket_id
+    return token, org_id, ticket_id
 
 
 def _local_app() -> httpx.ASGITransport:

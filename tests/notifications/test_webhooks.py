@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import Member, create_member
 from tests.support.services import Worker, eventually
+from tests.support.settings import overridden
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import commit, session_factory, utcnow
@@ -105,12 +106,10 @@ async def test_ticket_events_arrive_signed_at_the_customers_endpoint(
 
 @pytest.fixture
 def quick_disable(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TC_WEBHOOKS__DISABLE_AFTER_FAILURES", "3")
-    monkeypatch.setenv("TC_WEBHOOKS__DISABLE_AFTER_S", "0")
-    get_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    with overridden(
+        monkeypatch, TC_WEBHOOKS__DISABLE_AFTER_FAILURES="3", TC_WEBHOOKS__DISABLE_AFTER_S="0"
+    ):
+        yield
 
 
 async def _attempt_now(delivery_id: uuid.UUID) -> None:
@@ -217,11 +216,8 @@ def test_backoff_doubles_up_to_its_ceiling() -> None:
 
 @pytest.fixture
 def ssrf_protected(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TC_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES", "false")
-    get_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    with overridden(monkeypatch, TC_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES="false"):
+        yield
 
 
 @pytest.mark.parametrize(
@@ -259,13 +255,8 @@ async def test_a_url_that_turned_private_is_not_called(
     admin = await create_member(session, role=Role.ADMIN)
     await add_webhook(client, admin, receiver.url)  # allowed when it was added
     [delivery_id] = await _record(admin)
-    monkeypatch.setenv("TC_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES", "false")
-    get_settings.cache_clear()
-    try:
+    with overridden(monkeypatch, TC_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES="false"):
         await _attempt_now(delivery_id)
-    finally:
-        monkeypatch.undo()
-        get_settings.cache_clear()
     assert receiver.requests == []
     async with session_factory()() as db:
         delivery = await db.get(WebhookDelivery, delivery_id)

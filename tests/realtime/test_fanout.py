@@ -16,8 +16,8 @@ from websockets.typing import Subprotocol
 
 from tests.support.factories import create_member
 from tests.support.services import RedisServer
+from tests.support.settings import overridden
 from ticketcreator.accounts.permissions import Permission, Role
-from ticketcreator.core.config import get_settings
 from ticketcreator.realtime import bus
 from ticketcreator.realtime.events import Access
 
@@ -26,12 +26,8 @@ from .conftest import ApiServer, watch
 
 @pytest.fixture
 def small_queues(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TC_REALTIME__QUEUE_SIZE", "5")
-    monkeypatch.setenv("TC_REALTIME__SEND_TIMEOUT_S", "1")
-    get_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    with overridden(monkeypatch, TC_REALTIME__QUEUE_SIZE="5", TC_REALTIME__SEND_TIMEOUT_S="1"):
+        yield
 
 
 def _event(organization_id: uuid.UUID, n: int, size: int) -> str:
