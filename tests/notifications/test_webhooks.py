@@ -112,15 +112,17 @@ def quick_disable(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-async def _attempt_now(delivery_id: uuid.UUID) -> None:
-    """Make the delivery due and attempt it, as the retry sweep and the worker would."""
+async def _change(delivery_id: uuid.UUID, **values: Any) -> None:
     async with session_factory()() as db:
         await db.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id)
-            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+            update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values)
         )
         await commit(db)
+
+
+async def _attempt_now(delivery_id: uuid.UUID) -> None:
+    """Make the delivery due and attempt it, as the retry sweep and the worker would."""
+    await _change(delivery_id, next_attempt_at=utcnow() - timedelta(seconds=1))
     async with session_factory()() as db:
         assert delivery_id in await webhooks.due(db)
         await webhooks.attempt(db, delivery_id)
@@ -190,13 +192,7 @@ async def test_retries_stop_after_the_retry_window(
     admin = await create_member(session, role=Role.ADMIN)
     await add_webhook(client, admin, receiver.url)
     [delivery_id] = await _record(admin)
-    async with session_factory()() as db:
-        await db.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id)
-            .values(created_at=utcnow() - timedelta(hours=24))
-        )
-        await commit(db)
+    await _change(delivery_id, created_at=utcnow() - timedelta(hours=24))
     receiver.statuses = [502]
     await _attempt_now(delivery_id)
     async with session_factory()() as db:

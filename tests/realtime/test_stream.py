@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.support.factories import Member, create_member
 from tests.support.services import Worker, eventually
+from tests.support.settings import overridden
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.core.outbox import OutboxEvent, ProcessedEvent
 
@@ -303,3 +304,27 @@ async def test_upload_and_media_progress_reach_the_uploader_and_the_team_only(
             e["type"] for e in socket.events
         }
     assert sockets[2].events == []  # another reporter's upload is none of their business
+
+
+async def test_an_open_stream_ends_when_its_session_does_and_takes_a_renewed_token(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    api_server: ApiServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    agent = await create_member(session, role=Role.AGENT)
+    with overridden(
+        monkeypatch, TC_REALTIME__HEARTBEAT_S="0.2", TC_REALTIME__REAUTH_INTERVAL_S="0.2"
+    ):
+        socket = await watch(api_server, agent, how="message")
+        # Renewing the token in-band (as before an access token expires) keeps it open.
+        await socket.connection.send(json.dumps({"type": "auth", "token": agent.token}))
+        await socket.connection.send("not json")  # ignored
+        for _ in range(3):
+            await socket.until(lambda f: f["type"] == "stream.heartbeat", timeout=10)
+        logout = await client.post("/v1/auth/logout", headers=agent.headers)
+        assert logout.status_code == 204, logout.text
+        with pytest.raises(ConnectionClosed) as closed:
+            await socket.until(lambda f: False, timeout=10)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4401
