@@ -156,8 +156,8 @@ async def test_a_reconnecting_client_misses_nothing(
     client: httpx.AsyncClient, session: AsyncSession, api_server: ApiServer, celery_worker: Worker
 ) -> None:
     agent = await create_member(session, role=Role.AGENT)
-    ticket = await create_ticket(client, agent, "Resume me")
     socket = await watch(api_server, agent)
+    ticket = await create_ticket(client, agent, "Resume me")
     first = await socket.until(lambda f: f["type"] == "ticket.created")
     await socket.close()
 
