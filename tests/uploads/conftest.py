@@ -26,7 +26,8 @@ class ApiServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        # The checkout's own sources first, whichever checkout the virtualenv was made in.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "ticketcreator.main:create_app", "--factory",
              "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"],
