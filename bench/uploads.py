@@ -21,7 +21,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -81,38 +80,11 @@ def disk_baseline(source: Path, dest: Path) -> float:
 
 async def prepare(url: str) -> str:
     """A fresh, migrated database with one organization and member; returns a token."""
-    import asyncpg  # type: ignore[import-untyped]
-    from alembic import command
+    from bench.common import fresh_database
 
-    from ticketcreator.cli import alembic_config
-
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-    base, _, name = dsn.rpartition("/")
-    admin = await asyncpg.connect(base + "/postgres")
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
-
-    from ticketcreator.accounts.models import AuthSession, Membership, Organization, User
     from ticketcreator.accounts.permissions import Role
-    from ticketcreator.accounts.tokens import issue_access_token
-    from ticketcreator.core.db import dispose_engine, session_factory, utcnow
 
-    async with session_factory()() as session:
-        org = Organization(name="Bench", slug="bench", settings={})
-        user = User(email="bench@example.com", name="Bench", password_hash="-", is_active=True)
-        session.add_all([org, user])
-        await session.flush()
-        session.add(Membership(organization_id=org.id, user_id=user.id, role=Role.REPORTER))
-        login = AuthSession(
-            user_id=user.id, organization_id=org.id, expires_at=utcnow() + timedelta(days=1)
-        )
-        session.add(login)
-        await session.flush()
-        token, _ = issue_access_token(user.id, org.id, login.id)
-        await session.commit()
-    await dispose_engine()
+    token, _org = await fresh_database(url, Role.REPORTER)
     return token
 
 

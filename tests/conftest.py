@@ -56,6 +56,8 @@ def pytest_configure(config: pytest.Config) -> None:
             "TC_INTEGRATIONS__SYNC_LEASE_S": "4",
             "TC_INTEGRATIONS__RETRY_BACKOFF_MAX_S": "1",
             "TC_INTEGRATIONS__RECONCILE_GRACE_S": "3",
+            # Webhook tests deliver to receivers on 127.0.0.1 (the admin setting allows it).
+            "TC_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES": "true",
         }
     )
     config.pluginmanager.register(_recorder, "route-recorder")

@@ -64,6 +64,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/v1/routing/agents/{user_id}/skills"): {"skills": []},
     ("PATCH", "/v1/routing/calendars/{calendar_id}"): {"name": "Renamed"},
     ("PATCH", "/v1/routing/sla-policies/{policy_id}"): {"name": "Renamed"},
+    ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": "Renamed"},
 }
 
 # Headers a route needs to get past protocol checks to the lookup.
@@ -270,7 +271,7 @@ async def _silent_recording(world: World) -> None:
     world.ids["attachment_id"] = recording
 
 
-async def _delivery(world: World) -> str:
+async def _event_delivery(world: World) -> str:
     """A dead-lettered delivery of an event of A's organization."""
     from sqlalchemy import select, update
 
@@ -325,6 +326,31 @@ async def _policy(world: World) -> str:
     return str((await world.post("/v1/routing/sla-policies", json=body))["id"])
 
 
+async def _webhook(world: World) -> str:
+    # A public address literal: no DNS lookup, and allowed by the SSRF check.
+    body = {"url": "https://93.184.215.14/hooks", "event_types": ["ticket.created"]}
+    return str((await world.post("/v1/webhooks", json=body))["id"])
+
+
+async def _delivery(world: World) -> str:
+    """A delivery of a ticket event to A's endpoint, recorded as the worker records it."""
+    from ticketcreator.core.db import commit, session_factory, utcnow
+    from ticketcreator.notifications import webhooks
+
+    await _param(world, "webhook_id")
+    message = {
+        "id": str(uuid.uuid4()),
+        "topic": "ticket.created",
+        "organization_id": str(world.a.org_id),
+        "occurred_at": utcnow().isoformat(),
+        "payload": {"ticket_id": str(uuid.uuid4())},
+    }
+    async with session_factory()() as db:
+        [delivery_id] = await webhooks.record(db, message)
+        await commit(db)
+    return str(delivery_id)
+
+
 FACTORIES: dict[str, Factory] = {
     "ticket_ref": _ticket,
     "comment_id": _comment,
@@ -343,12 +369,14 @@ FACTORIES: dict[str, Factory] = {
     "name": _derivative,
     "suggestion_id": _suggestion,
     "capture_id": _capture,
-    "delivery_id": _delivery,
+    "event_delivery_id": _event_delivery,
     "installation_id": _installation,
     "provider": _provider,
     "rule_id": _rule,
     "calendar_id": _calendar,
     "policy_id": _policy,
+    "webhook_id": _webhook,
+    "delivery_id": _delivery,
 }
 
 

@@ -24,6 +24,8 @@ from ticketcreator.core.logging import configure_logging
 from ticketcreator.core.middleware import RequestIdMiddleware
 from ticketcreator.deliveries import routes as deliveries_routes
 from ticketcreator.integrations import routes as integrations_routes
+from ticketcreator.notifications import routes as notifications_routes
+from ticketcreator.realtime import routes as realtime_routes
 from ticketcreator.routing import routes as routing_routes
 from ticketcreator.taxonomy import routes as taxonomy_routes
 from ticketcreator.tickets import routes as tickets_routes
@@ -71,6 +73,8 @@ def api_router() -> APIRouter:
     router.include_router(deliveries_routes.router)
     router.include_router(integrations_routes.router)
     router.include_router(routing_routes.router)
+    router.include_router(realtime_routes.router)
+    router.include_router(notifications_routes.router)
     return router
 
 

@@ -30,6 +30,8 @@ from ticketcreator.integrations.models import (
     TicketSync,
     WebhookDelivery,
 )
+from ticketcreator.notifications.models import WebhookDelivery as OutgoingWebhookDelivery
+from ticketcreator.notifications.models import WebhookEndpoint
 from ticketcreator.routing.models import (
     AgentProfile,
     AgentSkill,
@@ -87,6 +89,7 @@ __all__ = [
     "Organization",
     "OrganizationAIModel",
     "OutboxEvent",
+    "OutgoingWebhookDelivery",
     "ProcessedEvent",
     "RefreshToken",
     "RoutingRule",
@@ -108,6 +111,7 @@ __all__ = [
     "User",
     "Watcher",
     "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
     "ticket_tag",
 ]

@@ -43,6 +43,8 @@ TASK_MODULES = (
     "ticketcreator.accounts.tasks",
     "ticketcreator.integrations.tasks",
     "ticketcreator.routing.tasks",
+    "ticketcreator.realtime.tasks",
+    "ticketcreator.notifications.tasks",
 )
 
 log = logging.getLogger(__name__)
@@ -117,6 +119,14 @@ def _make_app() -> Celery:
                 "task": "routing.check_sla",
                 "schedule": timedelta(seconds=settings.routing.sla_check_interval_s),
                 "options": {"queue": "default", "expires": settings.routing.sla_check_interval_s},
+            },
+            "webhooks-retry-due": {
+                "task": "webhooks.retry_due",
+                "schedule": timedelta(seconds=settings.webhooks.retry_sweep_interval_s),
+                "options": {
+                    "queue": "integrations",
+                    "expires": settings.webhooks.retry_sweep_interval_s,
+                },
             },
             "uploads-expire": {
                 "task": "uploads.expire",

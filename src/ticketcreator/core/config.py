@@ -272,6 +272,29 @@ class RoutingSection(_Section):
     sla_check_batch: int = Field(default=500, ge=1, le=100_000)
 
 
+class RealtimeSection(_Section):
+    retention_s: int = Field(default=86_400, ge=60)
+    max_stream_length: int = Field(default=100_000, ge=100)
+    queue_size: int = Field(default=1000, ge=1)
+    heartbeat_s: float = Field(default=15.0, gt=0)
+    reauth_interval_s: float = Field(default=60.0, gt=0)
+    auth_timeout_s: float = Field(default=5.0, gt=0)
+    send_timeout_s: float = Field(default=10.0, gt=0)
+    replay_page: int = Field(default=500, ge=1, le=10_000)
+
+
+class WebhooksSection(_Section):
+    allow_private_addresses: bool = False
+    timeout_s: float = Field(default=10.0, gt=0)
+    retry_base_s: float = Field(default=5.0, gt=0)
+    retry_max_delay_s: float = Field(default=3 * 3600.0, gt=0)
+    retry_window_s: int = Field(default=86_400, ge=1)
+    retry_sweep_interval_s: float = Field(default=30.0, gt=0)
+    disable_after_failures: int = Field(default=20, ge=1)
+    disable_after_s: int = Field(default=5 * 86_400, ge=0)
+    response_log_bytes: int = Field(default=2048, ge=0, le=65_536)
+
+
 class Settings(BaseSettings):
     """Everything the service reads. Load it through :func:`get_settings`."""
 
@@ -299,6 +322,8 @@ class Settings(BaseSettings):
     mail: MailSection = MailSection()
     integrations: IntegrationsSection = IntegrationsSection()
     routing: RoutingSection = RoutingSection()
+    realtime: RealtimeSection = RealtimeSection()
+    webhooks: WebhooksSection = WebhooksSection()
     ai_config_file: Path = Path("config/ai_config.yaml")
 
     @classmethod

@@ -62,12 +62,16 @@ async def replay_dead(
 
 
 @router.post(
-    "/{delivery_id}/replay",
+    "/{event_delivery_id}/replay",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=DeliveryRead,
     responses=documented(Unauthorized, Forbidden, NotFound, service.NotDead),
 )
-async def replay(delivery_id: uuid.UUID, principal: CanManage, session: Session) -> DeliveryRead:
+async def replay(
+    event_delivery_id: uuid.UUID, principal: CanManage, session: Session
+) -> DeliveryRead:
     """Run a dead-lettered delivery again, with a fresh count of retries."""
-    delivery, event = await service.replay_one(session, principal.organization_id, delivery_id)
+    delivery, event = await service.replay_one(
+        session, principal.organization_id, event_delivery_id
+    )
     return service.to_read(delivery, event)

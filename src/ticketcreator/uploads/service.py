@@ -34,6 +34,7 @@ from ticketcreator.core import concurrency
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import after_commit, release_connection, utcnow
 from ticketcreator.core.errors import AppError, Conflict, Gone, NotFound, PayloadTooLarge
+from ticketcreator.core.outbox import emit
 from ticketcreator.core.storable import is_storable
 from ticketcreator.storage import Storage, get_storage
 from ticketcreator.uploads import repository
@@ -43,6 +44,9 @@ from ticketcreator.uploads.intake import Checksum, Intake
 from ticketcreator.uploads.models import Upload
 
 DEFAULT_FILENAME = "upload"
+
+
+PROGRESS = "upload.progress"  # each accepted chunk, for the real-time stream
 
 
 def parse_metadata(header: str | None) -> dict[str, str]:
@@ -290,6 +294,12 @@ async def _record(
     current.received += size
     current.content_type = current.content_type or content_type
     current.expires_at = _expiry()
+    emit(
+        session,
+        PROGRESS,
+        {"upload_id": str(current.id), "received": current.received, "length": current.length},
+        organization_id=current.organization_id,
+    )
     if current.received == current.length:
         await _complete(session, current, policy)
     await session.flush()

@@ -1,0 +1,1 @@
+"""Notifications to systems outside the product: outgoing webhooks to customers' systems."""

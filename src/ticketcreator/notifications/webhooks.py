@@ -1,0 +1,285 @@
+"""Outgoing webhooks: endpoints per organization, one delivery per event and endpoint,
+signed attempts with exponential backoff for up to ``retry_window_s``, a delivery log,
+manual redelivery, and endpoints disabled after failing persistently.
+
+Deliveries are recorded by an outbox subscriber (so an event is offered once per endpoint,
+even if the outbox hands it over twice), attempted by the ``webhooks.deliver`` task right
+after, and retried by the ``webhooks.retry_due`` beat task when their time comes.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketcreator.accounts.auth import Principal
+from ticketcreator.core.config import get_settings
+from ticketcreator.core.db import utcnow
+from ticketcreator.core.errors import NotFound
+from ticketcreator.notifications import addresses, repository, signing, teams
+from ticketcreator.notifications.errors import UnknownEventType, UnsafeUrl
+from ticketcreator.notifications.models import (
+    DeliveryStatus,
+    EndpointFormat,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from ticketcreator.notifications.schemas import WebhookCreate, WebhookUpdate
+from ticketcreator.realtime import repository as realtime_repository
+from ticketcreator.realtime.events import STREAMED
+
+# The events a customer's system may subscribe to: the same as the real-time stream's.
+EVENT_TYPES = sorted(STREAMED)
+USER_AGENT = "AI-Ticket-Creator-Webhooks/1"
+_random = secrets.SystemRandom()
+
+
+def _check_types(event_types: list[str]) -> list[str]:
+    unknown = sorted(set(event_types) - {*EVENT_TYPES, "*"})
+    if unknown:
+        raise UnknownEventType(
+            f"Unknown event types: {', '.join(unknown)}.", allowed=[*EVENT_TYPES, "*"]
+        )
+    return sorted(set(event_types))
+
+
+async def create(
+    session: AsyncSession, principal: Principal, data: WebhookCreate
+) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint and its signing secret (returned only here)."""
+    await addresses.resolve(data.url)
+    secret = signing.new_secret()
+    endpoint = WebhookEndpoint(
+        id=uuid.uuid4(),
+        organization_id=principal.organization_id,
+        url=data.url,
+        description=data.description,
+        format=data.format.value,
+        event_types=_check_types(data.event_types),
+        secret=secret,
+        enabled=True,
+        consecutive_failures=0,
+        created_by_user_id=principal.user_id,
+    )
+    session.add(endpoint)
+    await session.flush()
+    return endpoint, secret
+
+
+async def get(
+    session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID
+) -> WebhookEndpoint:
+    found = await repository.endpoint(session, principal.organization_id, endpoint_id)
+    if found is None:
+        raise NotFound("No such webhook.")
+    return found
+
+
+async def list_endpoints(session: AsyncSession, principal: Principal) -> list[WebhookEndpoint]:
+    return await repository.endpoints(session, principal.organization_id)
+
+
+async def update(
+    session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID, data: WebhookUpdate
+) -> WebhookEndpoint:
+    endpoint = await get(session, principal, endpoint_id)
+    if data.url is not None:
+        await addresses.resolve(data.url)
+        endpoint.url = data.url
+    if data.event_types is not None:
+        endpoint.event_types = _check_types(data.event_types)
+    if data.description is not None:
+        endpoint.description = data.description
+    if data.enabled is not None:
+        endpoint.enabled = data.enabled
+        if data.enabled:
+            endpoint.disabled_reason = None
+            endpoint.consecutive_failures = 0
+            endpoint.failing_since = None
+    endpoint.updated_at = utcnow()
+    await session.flush()
+    return endpoint
+
+
+async def delete(session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID) -> None:
+    await session.delete(await get(session, principal, endpoint_id))
+    await session.flush()
+
+
+async def list_deliveries(
+    session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID, limit: int
+) -> list[WebhookDelivery]:
+    await get(session, principal, endpoint_id)
+    return await repository.deliveries(session, principal.organization_id, endpoint_id, limit)
+
+
+async def redeliver(
+    session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
+) -> WebhookDelivery:
+    """Send a delivery again now (same ``webhook-id``); its attempt log is kept."""
+    delivery = await repository.delivery(
+        session, principal.organization_id, endpoint_id, delivery_id
+    )
+    if delivery is None:
+        raise NotFound("No such delivery.")
+    delivery.status = DeliveryStatus.PENDING.value
+    delivery.next_attempt_at = utcnow()
+    delivery.created_at = utcnow()  # a new retry window
+    await session.flush()
+    return delivery
+
+
+async def record(session: AsyncSession, message: dict[str, Any]) -> list[uuid.UUID]:
+    """One pending delivery per subscribed endpoint for an outbox event; returns new ids."""
+    topic = message["topic"]
+    if topic not in STREAMED:
+        return []
+    payload: dict[str, Any] = message["payload"]
+    organization_id = message.get("organization_id")
+    if organization_id is None and payload.get("ticket_id"):
+        rows = await realtime_repository.tickets(session, [uuid.UUID(payload["ticket_id"])])
+        organization_id = str(rows[0][1]) if rows else None
+    if organization_id is None:
+        return []
+    now = utcnow()
+    created = []
+    standard = {"type": topic, "timestamp": message["occurred_at"], "data": payload}
+    card: dict[str, Any] | None = None
+    for endpoint in await repository.subscribed(session, uuid.UUID(organization_id), topic):
+        body = standard
+        if endpoint.format == EndpointFormat.TEAMS.value:
+            card = card or await _teams_message(session, topic, payload)
+            if card is None:
+                continue  # not about a ticket: nothing to show in a channel
+            body = card
+        delivery = WebhookDelivery(
+            id=uuid.uuid4(),
+            organization_id=endpoint.organization_id,
+            endpoint_id=endpoint.id,
+            event_id=uuid.UUID(message["id"]),
+            event_type=topic,
+            payload=body,
+            status=DeliveryStatus.PENDING.value,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        if await repository.add_delivery(session, delivery):
+            created.append(delivery.id)
+    return created
+
+
+async def _teams_message(
+    session: AsyncSession, topic: str, payload: dict[str, Any]
+) -> dict[str, Any] | None:
+    ticket_id = payload.get("ticket_id")
+    ticket = await repository.ticket(session, uuid.UUID(ticket_id)) if ticket_id else None
+    if ticket is None:
+        return None
+    base = get_settings().app.public_base_url.rstrip("/")
+    summary = teams.TicketSummary(
+        key=ticket.key,
+        title=ticket.title,
+        description=ticket.description or "",
+        status=str(ticket.status),
+        priority=str(ticket.priority),
+        url=f"{base}/v1/tickets/{ticket.key}",
+    )
+    return teams.message(topic, summary)
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before the next attempt after ``attempt`` failed ones (doubling, jittered)."""
+    cfg = get_settings().webhooks
+    delay = min(cfg.retry_base_s * 2 ** (attempt - 1), cfg.retry_max_delay_s)
+    return float(delay * _random.uniform(0.8, 1.2))
+
+
+async def attempt(session: AsyncSession, delivery_id: uuid.UUID) -> None:
+    """Make one attempt of a due delivery and record it; schedules the next one on failure."""
+    delivery = await repository.lock_delivery(session, delivery_id)
+    now = utcnow()
+    if (
+        delivery is None
+        or delivery.status != DeliveryStatus.PENDING.value
+        or (delivery.next_attempt_at is not None and delivery.next_attempt_at > now)
+    ):
+        return
+    endpoint = await repository.endpoint_unscoped(session, delivery.endpoint_id)
+    if not endpoint.enabled:
+        _finish(delivery, DeliveryStatus.FAILED, {"at": now.isoformat(), "error": "disabled"})
+        return
+    outcome = await _post(endpoint, delivery)
+    ok = 200 <= int(outcome.get("status_code") or 0) < 300
+    if ok:
+        _finish(delivery, DeliveryStatus.SUCCEEDED, outcome)
+        delivery.delivered_at = utcnow()
+        endpoint.consecutive_failures = 0
+        endpoint.failing_since = None
+        return
+    cfg = get_settings().webhooks
+    endpoint.consecutive_failures += 1
+    endpoint.failing_since = endpoint.failing_since or now
+    if endpoint.consecutive_failures >= cfg.disable_after_failures and (
+        now - endpoint.failing_since >= timedelta(seconds=cfg.disable_after_s)
+    ):
+        endpoint.enabled = False
+        endpoint.disabled_reason = (
+            f"Disabled after {endpoint.consecutive_failures} failed attempts in a row."
+        )
+        _finish(delivery, DeliveryStatus.FAILED, outcome)
+        return
+    next_at = now + timedelta(seconds=backoff(len(delivery.attempts) + 1))
+    if next_at > delivery.created_at + timedelta(seconds=cfg.retry_window_s):
+        _finish(delivery, DeliveryStatus.FAILED, outcome)
+        return
+    delivery.attempts = [*delivery.attempts, outcome]
+    delivery.next_attempt_at = next_at
+
+
+def _finish(delivery: WebhookDelivery, status: DeliveryStatus, outcome: dict[str, Any]) -> None:
+    delivery.attempts = [*delivery.attempts, outcome]
+    delivery.status = status.value
+    delivery.next_attempt_at = None
+
+
+async def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> dict[str, Any]:
+    cfg = get_settings().webhooks
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    message_id = f"msg_{delivery.id.hex}"
+    started = time.monotonic()
+    outcome: dict[str, Any] = {"at": utcnow().isoformat()}
+    try:
+        target = await addresses.resolve(endpoint.url)
+        default_port = 443 if target.url.startswith("https") else 80
+        host = target.host if target.port == default_port else f"{target.host}:{target.port}"
+        async with httpx.AsyncClient(timeout=cfg.timeout_s, follow_redirects=False) as http:
+            response = await http.post(
+                target.url,
+                content=body,
+                headers={
+                    **signing.headers(endpoint.secret, message_id, int(time.time()), body),
+                    "Content-Type": "application/json",
+                    "Host": host,
+                    "User-Agent": USER_AGENT,
+                },
+                extensions={"sni_hostname": target.host},
+            )
+        outcome["status_code"] = response.status_code
+        outcome["response"] = response.text[: cfg.response_log_bytes]
+    except UnsafeUrl as exc:
+        outcome["error"] = exc.detail
+    except httpx.HTTPError as exc:
+        outcome["error"] = f"{type(exc).__name__}: {exc}"[:500]
+    outcome["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+    return outcome
+
+
+async def due(session: AsyncSession, limit: int = 500) -> list[uuid.UUID]:
+    return await repository.due(session, utcnow(), limit)
