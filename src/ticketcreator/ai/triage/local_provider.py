@@ -26,13 +26,14 @@ from pydantic import BaseModel
 from ticketcreator.ai import text as analysis
 from ticketcreator.ai.local.base import FloatArray, Prediction, TextClassifier, to_predictions
 from ticketcreator.ai.local.encoder import MiniLMEncoder
-from ticketcreator.ai.local.triage import LearnedTriage, category_classifier, triage_encoder
-from ticketcreator.ai.local.zeroshot import (
-    CuePriorityClassifier,
-    LabelSpec,
-    ZeroShotClassifier,
-    order_priority_scale,
+from ticketcreator.ai.local.impact import ImpactPriorityClassifier, ImpactTypeClassifier
+from ticketcreator.ai.local.triage import (
+    CategoryClassifier,
+    LearnedTriage,
+    category_classifier,
+    triage_encoder,
 )
+from ticketcreator.ai.local.zeroshot import LabelSpec
 from ticketcreator.ai.providers import (
     Completion,
     CompletionRequest,
@@ -48,23 +49,12 @@ from ticketcreator.ai.triage.schemas import (
 from ticketcreator.core.ai_config import LOCAL
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.modelstore import ModelStore
-from ticketcreator.tickets.models import Priority, TicketType
 
 ENCODER_NAME: Final = "all-MiniLM-L6-v2-int8"
 ZERO_SHOT_VERSION: Final = "zero-shot"
 MAX_TAGS: Final = 5
 _LEARNED_CACHE_SIZE: Final = 32
 
-# What each ticket type means, for zero-shot classification by similarity.
-TYPE_LABELS: Final = (
-    LabelSpec(TicketType.BUG.value, "software bug: something does not work as expected, an error"),
-    LabelSpec(TicketType.QUESTION.value, "question: how do I, asking for information or help"),
-    LabelSpec(TicketType.INCIDENT.value, "incident: outage, service down or unavailable for users"),
-    LabelSpec(
-        TicketType.FEATURE_REQUEST.value, "feature request: please add, it would be nice to have"
-    ),
-    LabelSpec(TicketType.TASK.value, "task: please do, change, set up or configure something"),
-)
 _TAG_CHARS = re.compile(r"[^\w.+#-]+")
 
 
@@ -90,25 +80,19 @@ class CategoryLabel:
 
 
 @lru_cache(maxsize=256)
-def _category_classifier(labels: tuple[tuple[str, str], ...]) -> ZeroShotClassifier:
+def _category_classifier(labels: tuple[tuple[str, str], ...]) -> CategoryClassifier:
     return category_classifier(encoder(), [LabelSpec(name, text) for name, text in labels])
 
 
 @lru_cache(maxsize=1)
-def _type_classifier() -> ZeroShotClassifier:
-    return ZeroShotClassifier(encoder(), TYPE_LABELS)
-
-
-@lru_cache(maxsize=1)
-def _priority_classifier() -> CuePriorityClassifier:
-    scale, default = order_priority_scale([p.value for p in Priority])
-    return CuePriorityClassifier(scale, default)
+def _type_classifier() -> ImpactTypeClassifier:
+    return ImpactTypeClassifier(encoder())
 
 
 def zero_shot_classifiers(categories: Sequence[CategoryLabel]) -> dict[str, TextClassifier]:
     """Zero-shot per task; category classes are the category ids (as strings)."""
     classifiers: dict[str, TextClassifier] = {
-        "priority": _priority_classifier(),
+        "priority": ImpactPriorityClassifier(),
         "type": _type_classifier(),
     }
     if categories:
@@ -120,7 +104,7 @@ def zero_shot_classifiers(categories: Sequence[CategoryLabel]) -> dict[str, Text
 class _ById:
     """A zero-shot category classifier whose classes are category ids instead of names."""
 
-    def __init__(self, inner: ZeroShotClassifier, ids: dict[str, str]) -> None:
+    def __init__(self, inner: CategoryClassifier, ids: dict[str, str]) -> None:
         self._inner = inner
         self._classes = tuple(ids[name] for name in inner.classes)
 
