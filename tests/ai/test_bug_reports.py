@@ -107,14 +107,16 @@ def test_eval_scores_a_bug_report_file_zero_shot(minilm_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     priority, kind, category = report["priority"], report["type"], report["category"]
-    assert priority["n"] == kind["n"] == category["n"] == 63
+    assert priority["n"] == kind["n"] == category["n"] == 95
     assert priority["confusion"]["labels"] == list(PRIORITY_SCALE)
-    assert sum(map(sum, priority["confusion"]["matrix"])) == 63
+    assert sum(map(sum, priority["confusion"]["matrix"])) == 95
     assert len(category["confusion"]["labels"]) == 10
     # Measured on the held-back reports (see docs/ai.md for the numbers and their history).
     assert priority["accuracy"] >= 0.70
     assert priority["within_one"] >= 0.95
+    assert priority["urgent_recall"] >= 0.85
     assert kind["accuracy"] >= 0.75
+    assert category["accuracy"] >= 0.70  # measured 0.737: the 0.75 target is not reached
     assert 0 < report["latency_ms_p50"] < 200  # bench/ai_triage.py measures the 30 ms target
 
 
@@ -122,7 +124,7 @@ def test_eval_prints_accuracies_and_confusion_matrices(minilm_dir: Path) -> None
     result = _eval(minilm_dir)
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "63 bug reports, zero-shot" in out
+    assert "95 bug reports, zero-shot" in out
     assert "within one level" in out
     assert "urgent recall" in out
     assert "priority confusion (rows: true label, columns: predicted)" in out

@@ -34,7 +34,8 @@ def _rx(*parts: str) -> re.Pattern[str]:
 _PEOPLE = (
     r"(?:customers?|users?|clients?|employees?|students?|drivers?|guests?|staff|merchants?|"
     r"sellers?|patients?|teachers?|instructors?|members?|people|agents?|shoppers?|buyers?|"
-    r"accounts?|workers?|colleagues?|team\s+members?|recipients?|schools?|locations?|(?:\w+\s+)?team|office)"
+    r"accounts?|workers?|colleagues?|team\s+members?|recipients?|schools?|locations?|"
+    r"(?:\w+\s+)?team|office|reps|pickers|packers|doctors|nurses|visitors|attendees|tenants)"
 )
 _THINGS = (
     r"(?:orders?|payments?|invoices?|pages?|requests?|calls?|transactions?|bookings?|"
@@ -45,11 +46,15 @@ _THINGS = (
 _EVERYONE = _rx(
     rf"\ball\s+(?:of\s+)?(?:our\s+|the\s+|my\s+)?(?:\d[\d,.]*\s+)?(?:\w+\s+)?{_PEOPLE}",
     rf"\bevery\s+(?:single\s+)?(?:\w+\s+)?(?:{_PEOPLE}|{_THINGS})",
-    r"\bevery\s+(?:single\s+)?(?!time|day|morning|evening|week|month|night|few|other|now)"
-    r"\w+(?:ors?|ers?|ents?|ests?)\b",
+    r"\b(?:every|all)\s+(?:single\s+|\d+\s+)?(?:of\s+)?(?:our\s+|the\s+|its\s+|their\s+)?"
+    r"(?:\d+\s+)?(?!time|day|morning|evening|week|month|night|few|other|now|along|right|"
+    r"fine|good|set|the\s+time|done|over|at|in|of)[a-z][\w-]+",
     r"\beveryone\b|\beverybody\b|\bnobody\b|\bno\s+one\b|\bno-one\b|\bnone\s+of\s+(?:our|the|us)\b",
     rf"\ball\s+(?:of\s+)?(?:our|the)\s+(?:\w+\s+)?{_THINGS}",
-    r"\b(?:whole|entire)\s+(?:company|team|office|school|university|fleet|staff|store|shop|"
+    r"\b(?:at|for|in|from|on|to)\s+(?:all|any)\s+(?:of\s+)?(?:our\s+|the\s+|its\s+)?(?:\w+\s+)?"
+    r"(?:entrances|shops|stores|warehouses|sites|locations|branches|events|offices|clinics|"
+    r"connected|regions|devices|browsers)\b|\bthousands\s+of\b",
+    r"\b(?:whole|entire)\s+(?:\w+\s+)?(?:company|team|office|school|university|fleet|staff|store|shop|"
     r"storefront|site|app|platform|organi[sz]ation|hr\s+team|department)",
     r"\bfor\s+all\s+(?:of\s+)?us\b|\bfor\s+us\s+and\s+our\s+customers\b|\bhundreds\s+of\b",
     r"\b(?:all|any)\s+(?:of\s+)?(?:our|their)\s+\d+\b|\bin\s+all\s+\d+\b",
@@ -60,16 +65,19 @@ _MANY = _rx(
     r"\bseveral\s+(?:of\s+our\s+)?" + _PEOPLE + r"|\bseveral\s+of\s+our\b",
     r"\b(?:a\s+third|half|most)\s+of\s+(?:our|the)\b",
     r"\b(?:\d{2,}|dozens\s+of)\s+(?:\w+\s+)?(?:" + _PEOPLE + r"|orders|invoices|bookings)\b",
-    r"\ba\s+lot\s+of\s+(?:our\s+)?" + _PEOPLE,
+    r"\b(?:\d{2,}|\d{1,3}(?:,\d{3})+)\s+(?:[a-z]+\s+)?(?!seconds|minutes|hours|days|weeks|"
+    r"months|years|rows|pages|percent|times|characters|degrees|items|euros|dollars|pixels|"
+    r"kilometers|miles)[a-z]+s\b",
+    r"\ba\s+lot\s+of\s+(?:our\s+)?" + _PEOPLE + r"|\bteam\s+of\s+\d+",
     r"\bsome\s+of\s+our\s+customers\b|\bcustomers\s+are\s+complaining\b",
 )
 # The affected person cannot do the thing at all.
 _BLOCKED = _rx(
-    r"\b(?:can(?:no|')t|can\s+not|unable\s+to|not\s+able\s+to|no\s+way\s+to|"
+    r"\b(?:can(?:no|')?t|can\s+not|unable\s+to|not\s+able\s+to|no\s+way\s+to|"
     r"impossible\s+to|won'?t\s+let)\b(?!\s+(?:find|figure|see\s+(?:where|how)))",
-    r"\b(?:locked\s+out|stuck|blocked|halted|offline|read-only)\b",
+    r"\b(?:locked\s+out|stuck|blocked|halted|offline|read-only|idle|standing\s+still)\b",
     r"\b(?:nobody|no\s+one|none\s+of\s+\w+)\b[^.]{0,40}\bcan\b",
-    r"\bdoes\s+nothing\b|\bnothing\s+happens\b|\bnothing\s+gets?\b|\bno\s+(?:orders|sales)\b",
+    r"\bdoes\s+nothing\b|\bnothing\s+happens\b|\bnothing\s+(?:gets?|is\s+being)\b|\bno\s+(?:orders|sales)\b",
     r"\bstopped\s+(?:working|receiving|posting|syncing|writing|refunding|moving)\b",
     r"\b(?:fails?|failing)\s+(?:every\s+time|for\s+every|with)\b|\bevery\s+time\b",
     r"\bhave\s+(?:had\s+)?to\s+(?:stop|disable)\b|\bwe'?ve\s+(?:stopped|told)\b",
@@ -89,7 +97,7 @@ _WORKAROUND = _rx(
     r"\bas\s+a\s+workaround\b|\bcan\s+(?:email|still|reformat|use)\b|\bsmaller\s+\w+\s+are\s+fine\b",
 )
 _MONEY = _rx(
-    r"\bcharged\s+(?:\w+\s+)?(?:twice|two|three|double)\b|\bdouble\s+charg|\bduplicate\s+charges\b",
+    r"\b(?:charged|debited|billed)\s+(?:\w+\s+){0,4}?(?:twice|two|three|\d+|double)\b|\bdouble\s+charg|\bduplicate\s+charges\b",
     r"\brefund(?:ed|s|ing)?\b|\bpayouts?\b|\blosing\s+(?:sales|money|revenue|customers)\b",
     r"\b(?:card|online)\s+payments?\b|\bpayments?\s+(?:fail|declined|could\s+not)",
     r"\b(?:salar(?:y|ies)|payroll)\b.*\b(?:wrong|too\s+low|not\s+be\s+paid)\b|\bnot\s+be\s+paid\b",
@@ -109,8 +117,13 @@ _EXPOSURE = _rx(
     r"\b(?:another|other|a\s+different|someone\s+else'?s?|different)\s+"
     r"(?:\w+\s+)?(?:company|companies|customer|user|restaurant|school|account|person)(?:'s)?\b"
     r"[^.]{0,60}\b(?:invoice|data|bookings?|reservations?|dashboard|payslips?|names?|details)",
-    r"\bsomeone\s+else'?s\b|\bwithout\s+(?:logging\s+in|login|a\s+login|authentication)\b",
-    r"\banyone\s+can\s+(?:see|open|download|read|access)\b|\bin\s+plain\s+text\b",
+    r"\b(?:another|other|a\s+different)\s+[a-z]+'s\b|\bstrangers?\b|\bother\s+people'?s?\b",
+    r"\bsomeone\s+else'?s\b|\bwithout\s+(?:any\s+)?(?:logging\s+in|login|a\s+login|"
+    r"authentication|password)\b|\banyone\s+(?:who|with)\b[^.]*\blink\b",
+    r"\b(?:belong(?:s|ing)?\s+to|of|from)\s+(?:an)?other\s+(?:\w+\s+)?(?:customers?|tenants?|"
+    r"compan(?:y|ies)|users?|accounts?|restaurants?|schools?|clinics?|shops?)\b|\bother\s+tenants\b",
+    r"\bany(?:one|body|\s+(?:\w+\s+)?(?:user|student|customer|employee|visitor|guest|driver|member|"
+    r"patient|person))\s+can\s+(?:see|open|download|read|access|view|join)\b|\bin\s+plain\s+text\b",
     r"\b(?:data|details|information)\s+(?:is\s+|are\s+)?exposed\b|\bexposed\b",
     r"\b(?:former|removed|deactivated|ex-)\s*(?:employee|user|staff)\b[^.]*\bstill\b",
     r"\bleft\s+(?:the\s+company\s+)?on\s+bad\s+terms\b|\bsecret\s+(?:api\s+)?key\b",
@@ -141,7 +154,7 @@ _DEADLINE = _rx(
 _CALM = _rx(
     r"\bminor\b|\bsmall\s+thing\b|\bnot\s+a\s+big\s+(?:deal|problem)\b|\bnot\s+critical\b|"
     r"\bjust\s+(?:letting|an\s+idea|curious|annoying|evaluating|checking)\b",
-    r"\bno\s+(?:hurry|rush)\b|\bnot\s+urgent\b|\bwhen(?:ever)?\s+you\s+(?:have|get)\s+(?:time|to\s+it)\b",
+    r"\bno\s+(?:hurry|rush)\b|\bnot\s+urgent\b|\bwhen(?:ever)?\s+you\s+(?:have|get)\s+(?:a\s+)?(?:time|chance|to\s+it)\b",
 )
 # A problem that only touches looks and wording.
 _COSMETIC = _rx(
@@ -192,7 +205,7 @@ _SECURITY_WEAKNESS = _rx(
 )
 # Paths whose failure stops the business: paying, signing in, the product as a whole.
 _CORE = _rx(
-    r"\b(?:check\s*out|checkout|pay(?:ment|ments)?|buy|orders?|log\s*in|login|sign\s*in|"
+    r"\b(?:check\s*out|checkout|pay(?:ment|ments)?|buy|orders?|log\s*ins?|logins?|sign\s*in|"
     r"sso|2fa|booking|deposits?|payroll|payslips|exam|grades?|route|deliver(?:y|ies)|shipped)\b",
 )
 
@@ -275,7 +288,7 @@ def ticket_type(impact: Impact) -> str:
         return "feature_request"
     if impact.question and not impact.defect:
         return "question"
-    if impact.task:
+    if impact.task and not (impact.defect and (impact.everyone or impact.many)):
         return "task"
     if impact.question and not impact.blocked:
         return "question"
@@ -303,6 +316,13 @@ def priority_decision(impact: Impact, type_: str) -> tuple[str, str]:
         return "urgent", "everyone blocked"
     if type_ == "incident" and (impact.core or impact.money) and not impact.workaround:
         return "urgent", "outage of a core path"
+    if (
+        impact.everyone
+        and impact.defect
+        and not (impact.workaround or impact.calm or impact.cosmetic or impact.weakness)
+        and type_ not in ("question", "task")
+    ):
+        return "urgent", "wrong for everyone"
     if type_ == "feature_request":
         return ("normal", "wish costing work") if impact.workaround else ("low", "wish")
     if type_ == "question":
