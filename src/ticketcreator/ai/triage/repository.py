@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from ticketcreator.accounts.models import Organization
+from ticketcreator.ai.bugreport import CaptureFacts
 from ticketcreator.ai.local.base import FloatArray
 from ticketcreator.ai.triage.models import (
     AIDecision,
@@ -77,6 +78,35 @@ async def capture_texts(session: AsyncSession, ticket_id: uuid.UUID) -> list[str
         .order_by(Capture.created_at, CaptureAttachment.position, AttachmentText.source)
     )
     return list((await session.scalars(query)).all())
+
+
+async def capture_facts(session: AsyncSession, ticket_id: uuid.UUID) -> list[CaptureFacts]:
+    """Page, user steps, console and network log of the ticket's captures, oldest first."""
+    query = (
+        select(
+            Capture.page_url, Capture.page_title, Capture.steps, Capture.console, Capture.network
+        )
+        .where(Capture.ticket_id == ticket_id)
+        .order_by(Capture.created_at)
+    )
+    return [
+        CaptureFacts(
+            page_url=row.page_url,
+            page_title=row.page_title,
+            steps=row.steps or [],
+            console=row.console or [],
+            requests=(row.network or {}).get("entries", []),
+        )
+        for row in (await session.execute(query)).all()
+    ]
+
+
+async def title_generated(session: AsyncSession, ticket_id: uuid.UUID) -> bool:
+    """Whether the extension made the ticket's title (the reporter gave none)."""
+    query = select(literal(True)).where(
+        Capture.ticket_id == ticket_id, Capture.title_generated.is_(True)
+    )
+    return bool(await session.scalar(query.limit(1)))
 
 
 async def categories(session: AsyncSession, organization_id: uuid.UUID) -> Sequence[Category]:

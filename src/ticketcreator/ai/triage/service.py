@@ -30,6 +30,7 @@ from ticketcreator.accounts.audit import Actor, AuditAction, Origin
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Role
 from ticketcreator.ai import text as analysis
+from ticketcreator.ai.bugreport import tag_name
 from ticketcreator.ai.providers import (
     Decision,
     Prompt,
@@ -55,7 +56,6 @@ from ticketcreator.ai.triage.local_provider import (
     TicketContent,
     embed,
     learned_model,
-    tag_name,
 )
 from ticketcreator.ai.triage.models import (
     AIDecision,
@@ -371,6 +371,8 @@ async def triage(session: AsyncSession, ticket_id: uuid.UUID) -> uuid.UUID | Non
         ],
         categories=[CategoryLabel(c.id, c.name, c.description) for c in categories],
         known_tags=[tag.name for tag in known_tags],
+        captures=await repo.capture_facts(session, ticket.id),
+        title_generated=await repo.title_generated(session, ticket.id),
     )
     text = content.text
     inputs_hash = hashlib.sha256(redact(text).text.encode()).hexdigest()
@@ -397,7 +399,9 @@ async def triage(session: AsyncSession, ticket_id: uuid.UUID) -> uuid.UUID | Non
             agent: await _ask(router, prompts[agent], output, agent, config, ticket.id)
             for agent, output in outputs.items()
         }
-    title_problem = analysis.title_problem(ticket.title)
+    title_problem = analysis.title_problem(ticket.title) or (
+        "generated" if content.title_generated else None
+    )
     human = await repo.human_set_fields(session, ticket.id)
     await repo.drop_pending_suggestions(session, ticket.id)
     applied: dict[str, dict[str, Any]] = {agent: {} for agent in answers}
