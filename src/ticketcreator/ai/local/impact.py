@@ -75,7 +75,8 @@ _MANY = _rx(
 _BLOCKED = _rx(
     r"\b(?:can(?:no|')?t|can\s+not|unable\s+to|not\s+able\s+to|no\s+way\s+to|"
     r"impossible\s+to|won'?t\s+let)\b(?!\s+(?:find|figure|see\s+(?:where|how)))",
-    r"\b(?:locked\s+out|stuck|blocked|halted|offline|read-only|idle|standing\s+still)\b",
+    r"\b(?:locked\s+out|stuck|blocked|halted|offline|read-only|idle|standing\s+still|"
+    r"rejected|not\s+accepted)\b",
     r"\b(?:nobody|no\s+one|none\s+of\s+\w+)\b[^.]{0,40}\bcan\b",
     r"\bdoes\s+nothing\b|\bnothing\s+happens\b|\bnothing\s+(?:gets?|is\s+being)\b|\bno\s+(?:orders|sales)\b",
     r"\bstopped\s+(?:working|receiving|posting|syncing|writing|refunding|moving)\b",
@@ -195,7 +196,7 @@ _DEFECT = _rx(
     r"\bwrong\b|\bcrash\w*|\bcan(?:no|')t\b(?!\s+(?:find|figure|see\s+(?:where|how)))|\bstuck\b|\bmissing\b|\binstead\s+of\b|"
     r"\b[45]\d\d\b|\bexception\b|\w+Error\b|\bbug\b|\bnever\s+(?:arrives?|came)\b|"
     r"\bstopped\b|\bno\s+longer\b|\bstill\s+(?:shows?|has|in|gets?)\b|\bslow\b|\btimes?\s+out\b|"
-    r"\bduplicate|\btwice\b|\blate\b|\bcut\s+off\b|\boverlaps?\b|\bshows?\b[^.]*\binstead\b|"
+    r"\bduplicate|\btwice\b|\b(?:arrives?|comes?|fires?|runs?|sent|goes?\s+out)\s+(?:\w+\s+)?late\b|\bcut\s+off\b|\boverlaps?\b|\bshows?\b[^.]*\binstead\b|"
     r"\bskips?\b|\bgone\b|\bempty\b|\bdisappear|\bwon'?t\b|\bnothing\b|\blocked\b|\bblurry\b|"
     r"\bpixelated\b|\bloops?\b|\bnot\s+possible\b|\bbut\s+the\b|\bdrains?\b",
 )
