@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -18,6 +19,7 @@ from ticketcreator.ai.bugreport import CaptureFacts
 from ticketcreator.ai.local.base import FloatArray
 from ticketcreator.ai.triage.models import (
     AIDecision,
+    AIFeedback,
     AISettings,
     AISpend,
     AISuggestion,
@@ -428,3 +430,49 @@ async def settle_spend(
         await session.execute(update(AISpend).where(*scope).values(model=model, cost=cost))
     else:
         await session.execute(delete(AISpend).where(*scope))
+
+
+async def applied_since(
+    session: AsyncSession, organization_id: uuid.UUID, since: datetime
+) -> list[dict[str, Any]]:
+    """The fields and values each AI decision of the organization applied since ``since``."""
+    query = select(AIDecision.applied_fields).where(
+        AIDecision.organization_id == organization_id,
+        AIDecision.created_at >= since,
+        AIDecision.applied.is_(True),
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def feedback_counts(
+    session: AsyncSession, organization_id: uuid.UUID, since: datetime
+) -> dict[str, int]:
+    """Per field, how many AI values people changed since ``since``."""
+    query = (
+        select(AIFeedback.field, func.count())
+        .where(AIFeedback.organization_id == organization_id, AIFeedback.created_at >= since)
+        .group_by(AIFeedback.field)
+    )
+    return {row[0]: int(row[1]) for row in (await session.execute(query)).all()}
+
+
+async def suggestion_counts(
+    session: AsyncSession, organization_id: uuid.UUID, since: datetime
+) -> dict[tuple[str, SuggestionStatus], int]:
+    """Per field and status, the AI's suggestions since ``since``."""
+    query = (
+        select(AISuggestion.field, AISuggestion.status, func.count())
+        .where(AISuggestion.organization_id == organization_id, AISuggestion.created_at >= since)
+        .group_by(AISuggestion.field, AISuggestion.status)
+    )
+    return {(row[0], row[1]): int(row[2]) for row in (await session.execute(query)).all()}
+
+
+async def active_model_row(
+    session: AsyncSession, organization_id: uuid.UUID
+) -> OrganizationAIModel | None:
+    query = select(OrganizationAIModel).where(
+        OrganizationAIModel.organization_id == organization_id,
+        OrganizationAIModel.active.is_(True),
+    )
+    return (await session.scalars(query)).first()

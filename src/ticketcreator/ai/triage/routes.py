@@ -14,6 +14,7 @@ from ticketcreator.accounts.permissions import Permission
 from ticketcreator.ai.triage import service
 from ticketcreator.ai.triage.errors import InvalidAIConfig, SuggestionDecided
 from ticketcreator.ai.triage.schemas import (
+    AIAccuracyRead,
     AIConfigPatch,
     AIConfigRead,
     ModelList,
@@ -124,6 +125,20 @@ async def update_ai_config(
     key, e.g. `categorization_agent.confidence_threshold`), stored, and audited.
     """
     return await service.update_config(session, principal, patch, origin)
+
+
+@router.get(
+    "/ai/accuracy",
+    tags=["ai"],
+    response_model=AIAccuracyRead,
+    responses=documented(*_AUTH),
+)
+async def get_accuracy(session: Session, principal: CanWrite) -> AIAccuracyRead:
+    """How the organization's agents treated the AI's work over the last 30 days, per field
+    (values applied, changed by a person, kept; suggestions accepted or rejected), and the
+    active model's accuracy on the organization's held-back tickets. For agents and admins:
+    reporters and viewers do not see how agents judge the AI."""
+    return await service.accuracy(session, principal)
 
 
 @router.get(

@@ -151,6 +151,41 @@ class ModelList(BaseModel):
     items: list[ModelRead]
 
 
+class FieldAccuracy(BaseModel):
+    """How the organization's people treated what the AI did to one field."""
+
+    field: str = Field(description="`category_id`, `priority`, `type`, `title` or `tags`.")
+    applied: int = Field(description="Values the AI set on tickets (each tag counts once).")
+    changed: int = Field(description="Of those, values a person changed afterwards.")
+    kept_rate: float | None = Field(
+        description="Share of applied values nobody changed (null when none were applied)."
+    )
+    suggested: int = Field(description="Values the AI only suggested.")
+    suggestions_accepted: int
+    suggestions_rejected: int
+
+
+class ModelAccuracy(BaseModel):
+    """The active learned model and its accuracy on the organization's held-back tickets."""
+
+    version: int
+    trained_at: datetime
+    n_examples: int
+    held_back: dict[str, dict[str, float]] = Field(
+        description="Per task: `accuracy` and `macro_f1` of the model and, for comparison, "
+        "`zero_shot_accuracy` of triage without it, on tickets kept out of training."
+    )
+
+
+class AIAccuracyRead(BaseModel):
+    since: datetime
+    days: int
+    fields: list[FieldAccuracy]
+    model: ModelAccuracy | None = Field(
+        description="Null while the organization is triaged zero-shot (no active model)."
+    )
+
+
 class TriageSettings(BaseModel):
     """Per-organization triage knobs (overridable at run time with ``PATCH /v1/ai/config``)."""
 
