@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import logging
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
@@ -29,9 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.accounts import audit
 from ticketcreator.accounts.audit import Actor, AuditAction, Origin
 from ticketcreator.accounts.auth import Principal
-from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Role
+from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Permission, Role
 from ticketcreator.ai import text as analysis
-from ticketcreator.ai.bugreport import tag_name
+from ticketcreator.ai.bugreport import clip, tag_name
+from ticketcreator.ai.local.triage import ticket_text
 from ticketcreator.ai.providers import (
     Decision,
     Prompt,
@@ -72,12 +74,17 @@ from ticketcreator.ai.triage.schemas import (
     AIConfigRead,
     CategorizationOutput,
     DecisionRead,
+    DraftMatches,
+    DraftReport,
     FieldAccuracy,
     ModelAccuracy,
     ModelList,
     ModelRead,
+    OpenMatch,
+    PastResolution,
     PriorityOutput,
     SimilarTicket,
+    SuggestedAssignee,
     SuggestionRead,
     SummaryOutput,
     TicketAIRead,
@@ -93,7 +100,7 @@ from ticketcreator.privacy.redaction import redact
 from ticketcreator.taxonomy import repository as taxonomy_repo
 from ticketcreator.tickets import service as tickets
 from ticketcreator.tickets.actors import AutomatedPrincipal
-from ticketcreator.tickets.models import ActorKind, Ticket
+from ticketcreator.tickets.models import ActorKind, Status, Ticket
 from ticketcreator.tickets.schemas import TicketUpdate
 
 log = logging.getLogger(__name__)
@@ -586,6 +593,97 @@ async def ticket_ai(session: AsyncSession, principal: Principal, ref: str) -> Ti
             SuggestionRead.model_validate(s) for s in await repo.suggestions(session, ticket.id)
         ],
         decisions=[DecisionRead.model_validate(d) for d in decisions],
+        **await _past_resolutions(session, principal, ticket),
+    )
+
+
+# Context from earlier tickets
+
+RESOLVED: Final = (Status.RESOLVED, Status.CLOSED)
+WORKED_ON: Final = (Status.OPEN, Status.IN_PROGRESS, Status.WAITING)
+# MiniLM cosine above which an earlier ticket is about the same problem (paraphrases of one
+# report score 0.6-0.9, unrelated reports of one product 0.1-0.4).
+RELATED_SIMILARITY: Final = 0.6
+_RESOLUTIONS: Final = 3
+
+
+async def _past_resolutions(
+    session: AsyncSession, principal: Principal, ticket: Ticket
+) -> dict[str, Any]:
+    """The most similar resolved tickets the caller may see, with their last public reply,
+    and (for agents) who resolved most of them."""
+    vector = await repo.stored_embedding(session, ticket.id)
+    if vector is None:
+        return {}
+    nearby = await repo.nearest_tickets(
+        session,
+        vector,
+        tickets.visibility(principal).tickets(),
+        RESOLVED,
+        exclude=ticket.id,
+        min_similarity=RELATED_SIMILARITY,
+        limit=_RESOLUTIONS,
+    )
+    replies = await repo.last_public_replies(session, [n.ticket_id for n in nearby])
+    resolutions = [
+        PastResolution(
+            ticket_id=n.ticket_id,
+            key=f"T-{n.number}",
+            title=n.title,
+            similarity=round(n.similarity, 4),
+            resolution=clip(replies[n.ticket_id], 600) if n.ticket_id in replies else None,
+            link=f"/v1/tickets/T-{n.number}",
+        )
+        for n in nearby
+    ]
+    assignee = None
+    handlers = Counter((n.assignee_id, n.team_id) for n in nearby if n.assignee_id or n.team_id)
+    if handlers and principal.can(Permission.TICKETS_WRITE):
+        (user_id, team_id), count = handlers.most_common(1)[0]
+        user_name, team_name = await repo.names(session, ticket.organization_id, user_id, team_id)
+        assignee = SuggestedAssignee(
+            user_id=user_id,
+            user_name=user_name,
+            team_id=team_id,
+            team_name=team_name,
+            resolved=count,
+        )
+    return {"resolutions": resolutions, "suggested_assignee": assignee}
+
+
+async def draft_matches(
+    session: AsyncSession, principal: Principal, draft: DraftReport
+) -> DraftMatches:
+    """Open tickets the caller may see that a report being written looks like, before it is
+    filed (a reporter sees only their own tickets)."""
+    text = ticket_text(draft.title, draft.description)
+    if not text:
+        return DraftMatches(matches=[])
+    nearby = await repo.nearest_tickets(
+        session,
+        [float(x) for x in embed(text)[0]],
+        tickets.visibility(principal).tickets(),
+        WORKED_ON,
+        exclude=None,
+        min_similarity=RELATED_SIMILARITY,
+        limit=_RESOLUTIONS,
+    )
+    return DraftMatches(
+        matches=[
+            OpenMatch(
+                ticket_id=n.ticket_id,
+                key=f"T-{n.number}",
+                title=n.title,
+                status=n.status,
+                similarity=round(n.similarity, 4),
+                message=(
+                    f"This looks like T-{n.number}, already being worked on."
+                    if n.status is Status.IN_PROGRESS
+                    else f"This looks like T-{n.number}, already reported."
+                ),
+            )
+            for n in nearby
+        ]
     )
 
 
