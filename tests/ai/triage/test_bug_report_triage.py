@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.support.factories import create_member
+from tests.support.services import Worker, eventually
+from ticketcreator.accounts.permissions import Role
 from ticketcreator.ai.triage import service
 from ticketcreator.core.db import commit
+from ticketcreator.taxonomy.demo import DEMO_CATEGORIES
 from ticketcreator.taxonomy.models import Tag
 from ticketcreator.tickets.models import Ticket
 
@@ -76,3 +81,36 @@ async def test_a_vague_title_gets_a_suggestion_from_the_report(
     assert view["suggested_title"] == "The invoice PDF download gives an empty file since Monday"
     row = await session.scalar(select(Ticket).where(Ticket.id == uuid.UUID(str(ticket["id"]))))
     assert row is not None
+
+
+async def test_a_new_organization_s_report_is_triaged_by_the_worker_with_its_categories(
+    client: httpx.AsyncClient, session: AsyncSession, celery_worker: Worker
+) -> None:
+    admin = await create_member(session, role=Role.ADMIN)
+    reporter = await create_member(session, admin.organization, role=Role.REPORTER)
+    ids = {}
+    for name, description in DEMO_CATEGORIES:
+        made = await client.post(
+            "/v1/categories", headers=admin.headers, json={"name": name, "description": description}
+        )
+        assert made.status_code == 201, made.text
+        ids[name] = made.json()["id"]
+    ticket = await create_ticket(
+        client,
+        reporter,
+        QUICKSTART_TITLE,
+        "Clicking Pay shows a spinner forever. POST /api/payments returned 500. All customers "
+        "are affected since the deploy, nobody can buy anything.",
+    )
+
+    async def triaged() -> dict[str, Any] | None:
+        url = f"/v1/tickets/{ticket['id']}"
+        body: dict[str, Any] = (await client.get(url, headers=admin.headers)).json()
+        return body if body["priority"] != "normal" else None
+
+    current = await eventually(triaged)
+    assert current["priority"] == "urgent"
+    assert current["type"] == "incident"
+    assert current["category_id"] == ids["Payments & billing"]
+    view = (await client.get(f"/v1/tickets/{ticket['id']}/ai", headers=reporter.headers)).json()
+    assert view["summary"].startswith("Clicking Pay shows a spinner forever.")
