@@ -85,11 +85,12 @@ def test_tags_prefer_the_organization_s_and_never_use_ordinary_words() -> None:
         "Clicking Pay shows a spinner forever. TypeError: Cannot read properties of undefined. "
         "POST /api/payments returned 500. All customers are affected, nobody can buy anything."
     )
-    tags = choose_tags("Checkout button does nothing", text, ["Checkout", "billing"])
+    tags = choose_tags("Checkout button does nothing", text, ["Checkout", "billing", "api"])
     assert tags[0] == ("checkout", True)
     names = [name for name, _ in tags]
     assert {"payments", "typeerror", "http-500"} <= set(names)
     assert not set(names) & {"undefined", "properties", "customers", "clicking", "spinner"}
+    assert "api" not in names  # only part of the path /api/payments
     assert len(tags) <= 5
 
 

@@ -397,7 +397,8 @@ def choose_tags(
     out: list[tuple[str, bool]] = []
     seen: set[str] = set()
     for name, tag in known.items():
-        mentioned = re.search(r"(?<!\w)" + re.escape(tag.lower()) + r"(?!\w)", lowered)
+        # A word of the report, not a piece of a path ("/api/payments" is no "api" report).
+        mentioned = re.search(r"(?<![\w/.-])" + re.escape(tag.lower()) + r"(?![\w/-])", lowered)
         if (mentioned or name in candidates) and name not in seen:
             out.append((name, True))
             seen.add(name)
