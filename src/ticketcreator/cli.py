@@ -240,6 +240,11 @@ def seed_demo() -> None:
         typer.echo(f"created user: {email}  password: {password}")
     for email in seed.existing_users:
         typer.echo(f"existing user: {email}  (password unchanged)")
+    made = seed.content
+    typer.echo(
+        f"added: {made.categories} categories, {made.teams} teams, {made.tags} tags, "
+        f"{made.tickets} sample tickets (triaged by the worker)"
+    )
     if seed.extension_key:
         typer.echo(f"extension API key (shown once, store it now): {seed.extension_key}")
     else:

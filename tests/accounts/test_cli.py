@@ -19,6 +19,8 @@ from ticketcreator.accounts.demo import DEFAULT_DEMO_PASSWORD
 from ticketcreator.accounts.models import ApiKey, Membership, Organization, User
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.cli import app
+from ticketcreator.taxonomy.models import Category, Team
+from ticketcreator.tickets.models import Ticket
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -131,10 +133,21 @@ async def test_seed_demo_is_idempotent_and_prints_a_working_key(
     assert key_match
     key = key_match.group(1)
 
+    assert "added: 10 categories, 5 teams, 20 tags, 6 sample tickets" in first.output
+
     second = await _run("seed-demo")
     assert second.exit_code == 0, second.output
     assert "existing user: demo@example.com" in second.output
     assert "tck_" not in second.output
+    assert "added: 0 categories, 0 teams, 0 tags, 0 sample tickets" in second.output
+    categories = (await session.scalars(select(Category))).all()
+    assert all(category.description for category in categories)
+    assert len((await session.scalars(select(Team))).all()) == 5
+    tickets = (await session.scalars(select(Ticket))).all()
+    assert {ticket.title for ticket in tickets} >= {"Checkout button does nothing", "Dark mode"}
+    reporter = await session.scalar(select(User).where(User.email == "reporter@example.com"))
+    assert reporter is not None
+    assert {ticket.reporter_id for ticket in tickets} == {reporter.id}
     assert (await session.scalars(select(Organization))).all()[0].slug == "acme"
     assert len((await session.scalars(select(User))).all()) == 3
     assert len((await session.scalars(select(ApiKey))).all()) == 1

@@ -1,5 +1,6 @@
-"""Demo data for local development: an organization with an owner, an agent, a reporter and
-an API key for the Chrome extension. Safe to run again: what exists is kept."""
+"""Demo data for local development: an organization with an owner, an agent, a reporter, an
+API key for the Chrome extension, and its taxonomy and sample tickets (taxonomy/demo.py).
+Safe to run again: what exists is kept."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ticketcreator.accounts import repository, service
 from ticketcreator.accounts.models import Organization
 from ticketcreator.accounts.permissions import Permission, Role
 from ticketcreator.accounts.schemas import ApiKeyCreate
+from ticketcreator.taxonomy.demo import DemoContent, seed_content
 
 DEMO_PASSWORD_ENV = "TC_DEMO_PASSWORD"  # noqa: S105 - a variable name
 # The documented development default; set TC_DEMO_PASSWORD to choose another.
@@ -44,6 +46,7 @@ class DemoSeed:
     created_users: list[str] = field(default_factory=list)
     existing_users: list[str] = field(default_factory=list)
     extension_key: str | None = None
+    content: DemoContent = field(default_factory=DemoContent)
 
 
 async def seed_demo(session: AsyncSession, password: str) -> DemoSeed:
@@ -71,6 +74,10 @@ async def seed_demo(session: AsyncSession, password: str) -> DemoSeed:
         )
         (seed.created_users if added.new_user else seed.existing_users).append(email)
     seed.extension_key = await _extension_key(session, seed.organization)
+    owner = await repository.get_user_by_email(session, DEMO_USERS[0][0])
+    reporter = await repository.get_user_by_email(session, DEMO_USERS[2][0])
+    if owner is not None and reporter is not None:
+        seed.content = await seed_content(session, organization.id, owner.id, reporter.id)
     return seed
 
 

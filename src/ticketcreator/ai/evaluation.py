@@ -1,5 +1,9 @@
 """Offline evaluation of local triage, the way the customer measures quality.
 
+Bug-report files (columns ``title``, ``description``, ``priority``, ``type``, ``category`` and
+optionally ``category_description``, e.g. ``data/bug_reports/holdout.csv``) are scored
+zero-shot as a new organization meets triage: see :func:`evaluate_bug_reports`.
+
 Reads labelled ticket CSVs (the columns of ``shared/data/tickets/dev.csv``), trains or builds
 the local provider per *source family* (``endava``; all ``tobi_bueck_*`` versions together;
 label sets are never pooled across families), predicts category, priority and type for every
@@ -25,6 +29,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
 from ticketcreator.ai.local.base import Embedder, FloatArray
+from ticketcreator.ai.local.impact import PRIORITY_SCALE, TYPES
 from ticketcreator.ai.local.learned import TrainingConfig
 from ticketcreator.ai.local.triage import (
     TASKS,
@@ -34,29 +39,41 @@ from ticketcreator.ai.local.triage import (
     ZeroShotTriage,
     ticket_text,
 )
+from ticketcreator.ai.local.zeroshot import LabelSpec
 from ticketcreator.ai.modes import Mode
 
 Row = dict[str, str]
 Report = dict[str, Any]
 _FAMILY_PREFIXES: Final = ("tobi_bueck",)
 REQUIRED_COLUMNS: Final = ("source", "subject", "body", "category", "priority", "type")
+BUG_REPORT_COLUMNS: Final = ("title", "description", "priority", "type", "category")
+# Optional: each row may carry its category's one-line description (the first one given per
+# category is used).
+CATEGORY_DESCRIPTION: Final = "category_description"
 
 
 class EvaluationInputError(ValueError):
     """A ticket file the evaluation cannot use (e.g. a required column is missing)."""
 
 
-def read_rows(path: Path) -> list[Row]:
+def read_rows(path: Path, columns: Sequence[str] = REQUIRED_COLUMNS) -> list[Row]:
     """All rows of a ticket CSV as strings (RFC 4180; bodies may contain newlines).
 
     Raises :class:`EvaluationInputError` naming the file and every missing column.
     """
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        missing = [column for column in REQUIRED_COLUMNS if column not in (reader.fieldnames or [])]
+        missing = [column for column in columns if column not in (reader.fieldnames or [])]
         if missing:
             raise EvaluationInputError(f"{path} lacks the columns {', '.join(missing)}")
         return [dict(row) for row in reader]
+
+
+def is_bug_report_file(path: Path) -> bool:
+    """Whether the CSV has the bug-report columns (title, description and the labels)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    return all(column in header for column in BUG_REPORT_COLUMNS)
 
 
 def family_of(source: str) -> str:
@@ -75,7 +92,9 @@ def group_by_family(rows: Iterable[Row]) -> dict[str, list[Row]]:
 
 
 def row_text(row: Row) -> str:
-    return ticket_text(row.get("subject", ""), row.get("body", ""))
+    """Subject and body of a ticket row, or title and description of a bug-report row."""
+    subject = row.get("subject") or row.get("title", "")
+    return ticket_text(subject, row.get("body") or row.get("description", ""))
 
 
 def labelled(row: Row) -> LabelledTicket:
@@ -232,3 +251,73 @@ def evaluate_baseline(train_rows: Sequence[Row], test_rows: Sequence[Row]) -> Re
     report["latency_ms_p50"] = percentile_ms(latencies, 50)
     report["latency_ms_p99"] = percentile_ms(latencies, 99)
     return report
+
+
+def confusion(truth: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> Report:
+    """Counts per (true, predicted) label over labelled rows; rows follow ``labels``' order."""
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = [[0] * len(labels) for _ in labels]
+    for label, guess in zip(truth, predicted, strict=True):
+        if label in index and guess in index:
+            matrix[index[label]][index[guess]] += 1
+    return {"labels": list(labels), "matrix": matrix}
+
+
+def _order(known: Sequence[str], *columns: Sequence[str]) -> list[str]:
+    """``known`` labels first (in their order), then any other label seen, sorted."""
+    seen = {label for column in columns for label in column if label}
+    return [*known, *sorted(seen - set(known))]
+
+
+def bug_report_labels(rows: Sequence[Row]) -> LabelSet:
+    """The product's priorities and types, and the file's categories with their descriptions."""
+    descriptions: dict[str, str] = {}
+    for row in rows:
+        name = row.get("category", "")
+        if name and not descriptions.get(name):
+            descriptions[name] = row.get(CATEGORY_DESCRIPTION, "") or ""
+    return LabelSet(
+        categories=[LabelSpec(name, text) for name, text in descriptions.items()],
+        priorities=list(PRIORITY_SCALE),
+        types=list(TYPES),
+    )
+
+
+def evaluate_bug_reports(rows: Sequence[Row], embedder: Embedder) -> Report:
+    """Zero-shot triage of labelled bug reports, one at a time, as a new organization gets it.
+
+    Per task: accuracy, n and the confusion matrix (rows: true label, columns: predicted);
+    for priority also accuracy within one level and the recall of ``urgent``.
+    """
+    labels = bug_report_labels(rows)
+    timed = _predict_one_by_one(ZeroShotTriage(embedder, labels).predict_proba, embedder, rows)
+    report: Report = {}
+    for task in TASKS:
+        if task not in timed.labels:
+            continue
+        truth = [row[task] for row in rows]
+        predicted = timed.labels[task]
+        known = PRIORITY_SCALE if task == "priority" else TYPES if task == "type" else ()
+        scores: Report = {
+            "accuracy": task_scores(truth, predicted)["accuracy"],
+            "n": task_scores(truth, predicted)["n"],
+            "confusion": confusion(truth, predicted, _order(known, truth, predicted)),
+        }
+        if task == "priority":
+            scores.update(_priority_scores(truth, predicted))
+        report[task] = scores
+    report["latency_ms_p50"] = percentile_ms(timed.seconds, 50)
+    report["latency_ms_p99"] = percentile_ms(timed.seconds, 99)
+    return report
+
+
+def _priority_scores(truth: Sequence[str], predicted: Sequence[str]) -> Report:
+    pairs = [(t, p) for t, p in zip(truth, predicted, strict=True) if t in PRIORITY_SCALE]
+    level = PRIORITY_SCALE.index
+    within = sum(abs(level(t) - level(p)) <= 1 for t, p in pairs if p in PRIORITY_SCALE)
+    urgent = [p for t, p in pairs if t == "urgent"]
+    return {
+        "within_one": round(within / len(pairs), 4) if pairs else 0.0,
+        "urgent_recall": round(urgent.count("urgent") / len(urgent), 4) if urgent else 0.0,
+        "urgent_n": len(urgent),
+    }

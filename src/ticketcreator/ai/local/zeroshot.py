@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from ticketcreator.ai.local.base import Embedder, FloatArray, softmax
 from ticketcreator.ai.local.cues import score_cues
@@ -56,6 +56,63 @@ DEFAULT_HINTS: Final[dict[str, str]] = {
     "change": "modify, update, upgrade, migrate or reconfigure something",
 }
 
+# Words users write about common product areas, added to a category's own name and
+# description when these name the area (matched case-insensitively on name and description).
+# A one-line description ("Checkout, card payments, invoices") rarely holds the words of the
+# report ("charged twice", "coupon"); the area's vocabulary does. On the bug-report
+# development set (10 categories with one-line descriptions) category accuracy went from
+# 0.717 to 0.743 with them.
+AREA_HINTS: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
+    (re.compile(pattern, re.IGNORECASE), words)
+    for pattern, words in (
+        (
+            r"payment|billing|checkout|invoice",
+            "pay paid charge charged card refund coupon discount code price VAT tax receipt "
+            "plan subscription renewal payout deposit credit note",
+        ),
+        (
+            r"login|sign.?in|account|password",
+            "log in logged out password reset locked 2FA verification code SSO SAML invitation "
+            "admin access user seat profile email address",
+        ),
+        (
+            r"outage|performance|availability|\bdown\b|\bslow",
+            "down outage 502 503 504 gateway timeout timed out slow loading seconds "
+            "unreachable status page",
+        ),
+        (
+            r"\bdata\b|\bsync|import|export",
+            "missing duplicated lost deleted import export CSV sync records copy merge archive",
+        ),
+        (
+            r"interface|\bui\b|layout|design",
+            "button page form field layout typo translation label text shown display screen zoom",
+        ),
+        (
+            r"notification|e-?mail|\bsms\b|reminder",
+            "email sms push notification reminder digest confirmation sent arriving spam inbox",
+        ),
+        (
+            r"integration|\bapi\b|webhook",
+            "API key webhook Slack Zapier Salesforce Xero calendar sync endpoint token integration",
+        ),
+        (
+            r"mobile|\bios\b|android|\bapps?\b",
+            "iPhone iPad Android iOS app store update crash phone tablet",
+        ),
+        (
+            r"security|permission|privacy|access\s+rights",
+            "security privacy exposed visible role permission access rights session GDPR "
+            "password rules",
+        ),
+        (
+            r"report|dashboard|analytics|chart",
+            "report dashboard chart statistics totals analytics export numbers",
+        ),
+    )
+)
+SECURITY_LABEL: Final = re.compile(r"secur|privacy|permission|access\s+rights", re.IGNORECASE)
+
 _CODE_NAME = re.compile(r"^[A-Za-z]*[_-]?\d+$")
 
 
@@ -82,15 +139,48 @@ def label_prompt(label: LabelSpec) -> str:
     return f"{readable}: {description}" if description else readable
 
 
+def category_prompt(label: LabelSpec) -> str:
+    """A category's text: name and description (or default hints), plus its area's words."""
+    prompt = label_prompt(label)
+    named = f"{label.name} {label.description}"
+    hints = " ".join(words for pattern, words in AREA_HINTS if pattern.search(named))
+    return f"{prompt}. {hints}" if hints else prompt
+
+
+def label_phrases(label: LabelSpec) -> list[str]:
+    """The label's name and each phrase of its description ("card payments", "refunds")."""
+    parts = re.split(r"[,;:.]|\band\b|\bor\b", label.description)
+    return [label.name.replace("_", " "), *(part.strip() for part in parts if part.strip())]
+
+
+_WORD_TOKEN = re.compile(r"[^\W\d_]{2,}")
+_SUFFIXES: Final = ("ing", "ed", "es", "s")
+
+
+def _stemmed_words(text: str) -> list[str]:
+    """Lower-case content words with a plural or verb ending removed ("invoices" -> "invoic")."""
+    out = []
+    for word in _WORD_TOKEN.findall(text.lower()):
+        if word in ENGLISH_STOP_WORDS:
+            continue
+        for suffix in _SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                word = word[: -len(suffix)]
+                break
+        out.append(word)
+    return out
+
+
 class _WordMatcher:
     """Cosine between a text's and each label prompt's TF-IDF vectors over the prompts' words.
 
     IDF comes from the label prompts alone, so a word every label mentions weighs little and
-    nothing depends on ticket data. English stop words are ignored.
+    nothing depends on ticket data. English stop words are ignored and plural and verb
+    endings removed, so "invoice" in a ticket matches "invoices" in a description.
     """
 
     def __init__(self, prompts: Sequence[str]) -> None:
-        self._vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english")
+        self._vectorizer = TfidfVectorizer(sublinear_tf=True, analyzer=_stemmed_words)
         self._prompts = self._vectorizer.fit_transform(prompts)
 
     @classmethod
@@ -131,26 +221,46 @@ class ZeroShotClassifier:
         *,
         temperature: float = SIMILARITY_TEMPERATURE,
         lexical_weight: float = 0.0,
+        phrase_weight: float = 0.0,
+        area_hints: bool = False,
     ) -> None:
         specs = [label if isinstance(label, LabelSpec) else LabelSpec(label) for label in labels]
         if not specs:
             raise ValueError("zero-shot classification needs at least one label")
         self._classes = tuple(spec.name for spec in specs)
         self._temperature = temperature
-        prompts = [label_prompt(spec) for spec in specs]
+        prompts = [category_prompt(spec) if area_hints else label_prompt(spec) for spec in specs]
+        self.prompts = tuple(prompts)
         self._prototypes = embedder.encode(prompts)
         self._lexical_weight = lexical_weight
         self._words = _WordMatcher.of(prompts) if lexical_weight else None
+        self._phrase_weight = phrase_weight
+        if phrase_weight:
+            phrases = [(index, p) for index, spec in enumerate(specs) for p in label_phrases(spec)]
+            self._phrase_owner = np.array([index for index, _ in phrases])
+            self._phrases = embedder.encode([phrase for _, phrase in phrases])
 
     @property
     def classes(self) -> tuple[str, ...]:
         return self._classes
 
     def predict_proba(self, texts: Sequence[str], embeddings: FloatArray) -> FloatArray:
+        return softmax(self.scores(texts, embeddings) / self._temperature)
+
+    def scores(self, texts: Sequence[str], embeddings: FloatArray) -> FloatArray:
+        """Similarity (plus phrase and word matches) of each text to each label."""
         scores = embeddings @ self._prototypes.T
+        if self._phrase_weight:
+            # A label's best phrase: "refunds" can match a ticket its whole description misses.
+            sims = embeddings @ self._phrases.T
+            best = np.stack(
+                [sims[:, self._phrase_owner == i].max(axis=1) for i in range(len(self._classes))],
+                axis=1,
+            )
+            scores = scores + np.float32(self._phrase_weight) * best
         if self._words is not None:
             scores = scores + np.float32(self._lexical_weight) * self._words.similarities(texts)
-        return softmax(scores / self._temperature)
+        return np.asarray(scores, dtype=np.float32)
 
 
 _URGENT_NAMES: Final = ("critical", "urgent", "highest", "blocker", "high", "hoch", "dringend")

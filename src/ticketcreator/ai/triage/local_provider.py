@@ -12,7 +12,6 @@ The encoder and the classifiers are loaded once per process and kept: loading Mi
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections import OrderedDict
@@ -23,16 +22,23 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
-from ticketcreator.ai import text as analysis
+from ticketcreator.ai.bugreport import (
+    CaptureFacts,
+    choose_tags,
+    clip,
+    suggested_title,
+    summarize_report,
+)
 from ticketcreator.ai.local.base import FloatArray, Prediction, TextClassifier, to_predictions
 from ticketcreator.ai.local.encoder import MiniLMEncoder
-from ticketcreator.ai.local.triage import LearnedTriage, category_classifier, triage_encoder
-from ticketcreator.ai.local.zeroshot import (
-    CuePriorityClassifier,
-    LabelSpec,
-    ZeroShotClassifier,
-    order_priority_scale,
+from ticketcreator.ai.local.impact import ImpactPriorityClassifier, ImpactTypeClassifier
+from ticketcreator.ai.local.triage import (
+    CategoryClassifier,
+    LearnedTriage,
+    category_classifier,
+    triage_encoder,
 )
+from ticketcreator.ai.local.zeroshot import LabelSpec
 from ticketcreator.ai.providers import (
     Completion,
     CompletionRequest,
@@ -48,24 +54,13 @@ from ticketcreator.ai.triage.schemas import (
 from ticketcreator.core.ai_config import LOCAL
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.modelstore import ModelStore
-from ticketcreator.tickets.models import Priority, TicketType
 
 ENCODER_NAME: Final = "all-MiniLM-L6-v2-int8"
 ZERO_SHOT_VERSION: Final = "zero-shot"
-MAX_TAGS: Final = 5
+KNOWN_TAG_CONFIDENCE: Final = 0.9
+NEW_TAG_CONFIDENCE: Final = 0.55  # below the agents' default 0.6: suggested, not applied
+TITLE_CONFIDENCE: Final = 0.7
 _LEARNED_CACHE_SIZE: Final = 32
-
-# What each ticket type means, for zero-shot classification by similarity.
-TYPE_LABELS: Final = (
-    LabelSpec(TicketType.BUG.value, "software bug: something does not work as expected, an error"),
-    LabelSpec(TicketType.QUESTION.value, "question: how do I, asking for information or help"),
-    LabelSpec(TicketType.INCIDENT.value, "incident: outage, service down or unavailable for users"),
-    LabelSpec(
-        TicketType.FEATURE_REQUEST.value, "feature request: please add, it would be nice to have"
-    ),
-    LabelSpec(TicketType.TASK.value, "task: please do, change, set up or configure something"),
-)
-_TAG_CHARS = re.compile(r"[^\w.+#-]+")
 
 
 @lru_cache(maxsize=1)
@@ -90,25 +85,19 @@ class CategoryLabel:
 
 
 @lru_cache(maxsize=256)
-def _category_classifier(labels: tuple[tuple[str, str], ...]) -> ZeroShotClassifier:
+def _category_classifier(labels: tuple[tuple[str, str], ...]) -> CategoryClassifier:
     return category_classifier(encoder(), [LabelSpec(name, text) for name, text in labels])
 
 
 @lru_cache(maxsize=1)
-def _type_classifier() -> ZeroShotClassifier:
-    return ZeroShotClassifier(encoder(), TYPE_LABELS)
-
-
-@lru_cache(maxsize=1)
-def _priority_classifier() -> CuePriorityClassifier:
-    scale, default = order_priority_scale([p.value for p in Priority])
-    return CuePriorityClassifier(scale, default)
+def _type_classifier() -> ImpactTypeClassifier:
+    return ImpactTypeClassifier(encoder())
 
 
 def zero_shot_classifiers(categories: Sequence[CategoryLabel]) -> dict[str, TextClassifier]:
     """Zero-shot per task; category classes are the category ids (as strings)."""
     classifiers: dict[str, TextClassifier] = {
-        "priority": _priority_classifier(),
+        "priority": ImpactPriorityClassifier(),
         "type": _type_classifier(),
     }
     if categories:
@@ -120,7 +109,7 @@ def zero_shot_classifiers(categories: Sequence[CategoryLabel]) -> dict[str, Text
 class _ById:
     """A zero-shot category classifier whose classes are category ids instead of names."""
 
-    def __init__(self, inner: ZeroShotClassifier, ids: dict[str, str]) -> None:
+    def __init__(self, inner: CategoryClassifier, ids: dict[str, str]) -> None:
         self._inner = inner
         self._classes = tuple(ids[name] for name in inner.classes)
 
@@ -149,11 +138,6 @@ def learned_model(model_id: uuid.UUID, blob: bytes | None) -> LearnedTriage | No
     return model
 
 
-def tag_name(term: str) -> str:
-    """A key term as a tag name: lower-case, no spaces or commas, at most 50 characters."""
-    return _TAG_CHARS.sub("-", term.strip().lower()).strip("-")[:50]
-
-
 @dataclass
 class TicketContent:
     """What triage reads of a ticket and its organization."""
@@ -164,6 +148,9 @@ class TicketContent:
     context: list[str]
     categories: list[CategoryLabel]
     known_tags: list[str]
+    captures: list[CaptureFacts] = field(default_factory=list)
+    # The extension made the title from the capture: propose a better one.
+    title_generated: bool = False
 
     @property
     def body(self) -> str:
@@ -206,22 +193,20 @@ class LocalTriage:
         predictions = self.predictions()
         names = {str(c.id): c.name for c in self.content.categories}
         category = predictions.get("category")
-        terms = analysis.extract_key_terms(
-            self.content.text, limit=MAX_TAGS * 2, known_tags=self.content.known_tags
-        )
-        known = set(self.content.known_tags)
-        tags: dict[str, float] = {}
-        for term in terms:
-            name = tag_name(term.term)
-            if name and name not in tags:
-                # A tag the organization already uses is a safe choice; a new term is a guess.
-                tags[name] = 0.9 if name in known else round(0.5 * term.score, 3)
+        content = self.content
+        # A tag the organization already uses is a safe choice; a new term stays a suggestion.
+        tags = {
+            name: KNOWN_TAG_CONFIDENCE if known else NEW_TAG_CONFIDENCE
+            for name, known in choose_tags(
+                content.title, content.description, content.known_tags, content.context
+            )
+        }
         return {
             "category": names[category.label] if category else None,
             "category_confidence": category.confidence if category else 0.0,
             "type": predictions["type"].label,
             "type_confidence": predictions["type"].confidence,
-            "tags": [{"name": n, "confidence": c} for n, c in list(tags.items())[:MAX_TAGS]],
+            "tags": [{"name": n, "confidence": c} for n, c in tags.items()],
         }
 
     def priority(self) -> dict[str, Any]:
@@ -230,12 +215,16 @@ class LocalTriage:
 
     def summary(self) -> dict[str, Any]:
         content = self.content
-        summary = analysis.summarize(content.body or content.title)
-        suggestion = analysis.suggest_title(content.title, content.body)
+        summary = summarize_report(
+            content.title, content.description, content.captures, content.context
+        )
+        title = suggested_title(
+            content.title, content.description, content.captures, generated=content.title_generated
+        )
         return {
-            "title": suggestion.title if suggestion else content.title,
-            "title_confidence": suggestion.confidence if suggestion else 0.0,
-            "summary": summary.as_text()[:4000],
+            "title": title or content.title,
+            "title_confidence": TITLE_CONFIDENCE if title else 0.0,
+            "summary": clip(summary.as_text(), 4000),
             "summary_confidence": summary.confidence,
         }
 

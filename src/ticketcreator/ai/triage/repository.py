@@ -7,16 +7,19 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, literal, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, delete, func, literal, or_, select, text, update
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from ticketcreator.accounts.models import Organization
+from ticketcreator.accounts.models import Membership, Organization, User
+from ticketcreator.ai.bugreport import CaptureFacts
 from ticketcreator.ai.local.base import FloatArray
 from ticketcreator.ai.triage.models import (
     AIDecision,
+    AIFeedback,
     AISettings,
     AISpend,
     AISuggestion,
@@ -26,8 +29,8 @@ from ticketcreator.ai.triage.models import (
 )
 from ticketcreator.captures.models import Capture, CaptureAttachment
 from ticketcreator.core.db import utcnow
-from ticketcreator.taxonomy.models import Category
-from ticketcreator.tickets.models import ActorKind, Comment, Ticket, TicketEvent
+from ticketcreator.taxonomy.models import Category, Team
+from ticketcreator.tickets.models import ActorKind, Comment, Status, Ticket, TicketEvent
 from ticketcreator.tickets.repository import Visibility
 from ticketcreator.transcripts.models import AttachmentText, TextStatus
 
@@ -78,6 +81,35 @@ async def capture_texts(session: AsyncSession, ticket_id: uuid.UUID) -> list[str
         .order_by(Capture.created_at, CaptureAttachment.position, AttachmentText.source)
     )
     return list((await session.scalars(query)).all())
+
+
+async def capture_facts(session: AsyncSession, ticket_id: uuid.UUID) -> list[CaptureFacts]:
+    """Page, user steps, console and network log of the ticket's captures, oldest first."""
+    query = (
+        select(
+            Capture.page_url, Capture.page_title, Capture.steps, Capture.console, Capture.network
+        )
+        .where(Capture.ticket_id == ticket_id)
+        .order_by(Capture.created_at)
+    )
+    return [
+        CaptureFacts(
+            page_url=row.page_url,
+            page_title=row.page_title,
+            steps=row.steps or [],
+            console=row.console or [],
+            requests=(row.network or {}).get("entries", []),
+        )
+        for row in (await session.execute(query)).all()
+    ]
+
+
+async def title_generated(session: AsyncSession, ticket_id: uuid.UUID) -> bool:
+    """Whether the extension made the ticket's title (the reporter gave none)."""
+    query = select(literal(True)).where(
+        Capture.ticket_id == ticket_id, Capture.title_generated.is_(True)
+    )
+    return bool(await session.scalar(query.limit(1)))
 
 
 async def categories(session: AsyncSession, organization_id: uuid.UUID) -> Sequence[Category]:
@@ -400,3 +432,149 @@ async def settle_spend(
         await session.execute(update(AISpend).where(*scope).values(model=model, cost=cost))
     else:
         await session.execute(delete(AISpend).where(*scope))
+
+
+async def applied_since(
+    session: AsyncSession, organization_id: uuid.UUID, since: datetime
+) -> list[dict[str, Any]]:
+    """The fields and values each AI decision of the organization applied since ``since``."""
+    query = select(AIDecision.applied_fields).where(
+        AIDecision.organization_id == organization_id,
+        AIDecision.created_at >= since,
+        AIDecision.applied.is_(True),
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def feedback_counts(
+    session: AsyncSession, organization_id: uuid.UUID, since: datetime
+) -> dict[str, int]:
+    """Per field, how many AI values people changed since ``since``."""
+    query = (
+        select(AIFeedback.field, func.count())
+        .where(AIFeedback.organization_id == organization_id, AIFeedback.created_at >= since)
+        .group_by(AIFeedback.field)
+    )
+    return {row[0]: int(row[1]) for row in (await session.execute(query)).all()}
+
+
+async def suggestion_counts(
+    session: AsyncSession, organization_id: uuid.UUID, since: datetime
+) -> dict[tuple[str, SuggestionStatus], int]:
+    """Per field and status, the AI's suggestions since ``since``."""
+    query = (
+        select(AISuggestion.field, AISuggestion.status, func.count())
+        .where(AISuggestion.organization_id == organization_id, AISuggestion.created_at >= since)
+        .group_by(AISuggestion.field, AISuggestion.status)
+    )
+    return {(row[0], row[1]): int(row[2]) for row in (await session.execute(query)).all()}
+
+
+async def active_model_row(
+    session: AsyncSession, organization_id: uuid.UUID
+) -> OrganizationAIModel | None:
+    query = select(OrganizationAIModel).where(
+        OrganizationAIModel.organization_id == organization_id,
+        OrganizationAIModel.active.is_(True),
+    )
+    return (await session.scalars(query)).first()
+
+
+@dataclass(frozen=True)
+class Nearby:
+    """A ticket near a text, with who handled it."""
+
+    ticket_id: uuid.UUID
+    number: int
+    title: str
+    similarity: float
+    status: Status
+    assignee_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+
+
+async def stored_embedding(session: AsyncSession, ticket_id: uuid.UUID) -> list[float] | None:
+    query = select(TicketEmbedding.embedding).where(TicketEmbedding.ticket_id == ticket_id)
+    vector = await session.scalar(query)
+    return None if vector is None else [float(x) for x in vector]
+
+
+async def nearest_tickets(
+    session: AsyncSession,
+    vector: Sequence[float],
+    visible: ColumnElement[bool],
+    statuses: Sequence[Status],
+    *,
+    exclude: uuid.UUID | None,
+    min_similarity: float,
+    limit: int,
+) -> list[Nearby]:
+    """Live tickets in ``statuses`` that ``visible`` lets the caller see (it names their
+    organization, see :class:`~ticketcreator.tickets.repository.Visibility`), nearest first."""
+    distance = TicketEmbedding.embedding.cosine_distance(list(vector))
+    query = (
+        select(
+            Ticket.id,
+            Ticket.number,
+            Ticket.title,
+            Ticket.status,
+            Ticket.assignee_id,
+            Ticket.team_id,
+            (1 - distance).label("similarity"),
+        )
+        .join(Ticket, Ticket.id == TicketEmbedding.ticket_id)
+        .where(
+            visible,
+            TicketEmbedding.organization_id == Ticket.organization_id,
+            Ticket.deleted_at.is_(None),
+            Ticket.status.in_(statuses),
+            distance <= 1 - min_similarity,
+        )
+        .order_by(distance)
+        .limit(limit)
+    )
+    if exclude is not None:
+        query = query.where(Ticket.id != exclude)
+    return [
+        Nearby(r.id, r.number, r.title, float(r.similarity), r.status, r.assignee_id, r.team_id)
+        for r in (await session.execute(query)).all()
+    ]
+
+
+async def last_public_replies(
+    session: AsyncSession, ticket_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The latest public, live comment of each ticket."""
+    query = (
+        select(Comment.ticket_id, Comment.body)
+        .where(
+            Comment.ticket_id.in_(ticket_ids),
+            Comment.internal.is_(False),
+            Comment.deleted_at.is_(None),
+        )
+        .order_by(Comment.ticket_id, Comment.created_at.desc())
+        .ext(distinct_on(Comment.ticket_id))
+    )
+    return {row.ticket_id: row.body for row in (await session.execute(query)).all()}
+
+
+async def names(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    team_id: uuid.UUID | None,
+) -> tuple[str | None, str | None]:
+    """The display names of a user and a team of the organization (None if not found)."""
+    user = None
+    if user_id is not None:
+        user = await session.scalar(
+            select(User.name)
+            .join(Membership, Membership.user_id == User.id)
+            .where(User.id == user_id, Membership.organization_id == organization_id)
+        )
+    team = None
+    if team_id is not None:
+        team = await session.scalar(
+            select(Team.name).where(Team.id == team_id, Team.organization_id == organization_id)
+        )
+    return user, team

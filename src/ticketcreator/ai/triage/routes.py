@@ -14,8 +14,11 @@ from ticketcreator.accounts.permissions import Permission
 from ticketcreator.ai.triage import service
 from ticketcreator.ai.triage.errors import InvalidAIConfig, SuggestionDecided
 from ticketcreator.ai.triage.schemas import (
+    AIAccuracyRead,
     AIConfigPatch,
     AIConfigRead,
+    DraftMatches,
+    DraftReport,
     ModelList,
     SuggestionRead,
     TicketAIRead,
@@ -30,6 +33,7 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 Ref = Annotated[str, Path(max_length=40, description="Ticket id, `T-<number>` or `<number>`.")]
 CanRead = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_READ))]
 CanWrite = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_WRITE))]
+CanCreate = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_CREATE))]
 CanReadConfig = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_READ))]
 CanManage = Annotated[Principal, Depends(Authorizer(Permission.AI_MANAGE))]
 _AUTH = (Unauthorized, Forbidden)
@@ -124,6 +128,34 @@ async def update_ai_config(
     key, e.g. `categorization_agent.confidence_threshold`), stored, and audited.
     """
     return await service.update_config(session, principal, patch, origin)
+
+
+@router.post(
+    "/ai/similar-tickets",
+    tags=["ai"],
+    response_model=DraftMatches,
+    responses=documented(*_AUTH),
+)
+async def similar_to_draft(
+    draft: DraftReport, session: Session, principal: CanCreate
+) -> DraftMatches:
+    """Before a report is filed: open tickets it looks like ("This looks like T-123, already
+    being worked on"), among those the caller may see (a reporter: only their own)."""
+    return await service.draft_matches(session, principal, draft)
+
+
+@router.get(
+    "/ai/accuracy",
+    tags=["ai"],
+    response_model=AIAccuracyRead,
+    responses=documented(*_AUTH),
+)
+async def get_accuracy(session: Session, principal: CanWrite) -> AIAccuracyRead:
+    """How the organization's agents treated the AI's work over the last 30 days, per field
+    (values applied, changed by a person, kept; suggestions accepted or rejected), and the
+    active model's accuracy on the organization's held-back tickets. For agents and admins:
+    reporters and viewers do not see how agents judge the AI."""
+    return await service.accuracy(session, principal)
 
 
 @router.get(

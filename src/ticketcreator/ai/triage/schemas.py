@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ticketcreator.ai.triage.models import SuggestionStatus
 from ticketcreator.tickets.models import Priority, TicketType
+from ticketcreator.tickets.models import Status as TicketStatus
 
 Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -113,6 +114,27 @@ class SimilarTicket(BaseModel):
     possible_duplicate: bool
 
 
+class PastResolution(BaseModel):
+    """A similar resolved ticket the caller may see, and how it was answered."""
+
+    ticket_id: uuid.UUID
+    key: str
+    title: str
+    similarity: float
+    resolution: str | None = Field(description="Its last public reply, if any.")
+    link: str = Field(description="The ticket in the API, e.g. `/v1/tickets/T-12`.")
+
+
+class SuggestedAssignee(BaseModel):
+    """Who resolved most of the similar resolved tickets (agents and admins only)."""
+
+    user_id: uuid.UUID | None
+    user_name: str | None
+    team_id: uuid.UUID | None
+    team_name: str | None
+    resolved: int = Field(description="How many of the similar resolved tickets they had.")
+
+
 class TicketAIRead(BaseModel):
     """What the AI made of a ticket: its latest analysis and every decision."""
 
@@ -125,6 +147,30 @@ class TicketAIRead(BaseModel):
     similar: list[SimilarTicket]
     suggestions: list[SuggestionRead]
     decisions: list[DecisionRead]
+    resolutions: list[PastResolution] = Field(default_factory=list)
+    suggested_assignee: SuggestedAssignee | None = None
+
+
+class DraftReport(BaseModel):
+    """A report being written, before it is submitted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(default="", max_length=300)
+    description: str = Field(default="", max_length=50_000)
+
+
+class OpenMatch(BaseModel):
+    ticket_id: uuid.UUID
+    key: str
+    title: str
+    status: TicketStatus
+    similarity: float
+    message: str = Field(description='e.g. "This looks like T-123, already being worked on."')
+
+
+class DraftMatches(BaseModel):
+    matches: list[OpenMatch]
 
 
 class TriageQueued(BaseModel):
@@ -149,6 +195,41 @@ class ModelRead(_Output):
 
 class ModelList(BaseModel):
     items: list[ModelRead]
+
+
+class FieldAccuracy(BaseModel):
+    """How the organization's people treated what the AI did to one field."""
+
+    field: str = Field(description="`category_id`, `priority`, `type`, `title` or `tags`.")
+    applied: int = Field(description="Values the AI set on tickets (each tag counts once).")
+    changed: int = Field(description="Of those, values a person changed afterwards.")
+    kept_rate: float | None = Field(
+        description="Share of applied values nobody changed (null when none were applied)."
+    )
+    suggested: int = Field(description="Values the AI only suggested.")
+    suggestions_accepted: int
+    suggestions_rejected: int
+
+
+class ModelAccuracy(BaseModel):
+    """The active learned model and its accuracy on the organization's held-back tickets."""
+
+    version: int
+    trained_at: datetime
+    n_examples: int
+    held_back: dict[str, dict[str, float]] = Field(
+        description="Per task: `accuracy` and `macro_f1` of the model and, for comparison, "
+        "`zero_shot_accuracy` of triage without it, on tickets kept out of training."
+    )
+
+
+class AIAccuracyRead(BaseModel):
+    since: datetime
+    days: int
+    fields: list[FieldAccuracy]
+    model: ModelAccuracy | None = Field(
+        description="Null while the organization is triaged zero-shot (no active model)."
+    )
 
 
 class TriageSettings(BaseModel):

@@ -16,7 +16,9 @@ import dataclasses
 import hashlib
 import logging
 import uuid
+from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Final
 
 import httpx
@@ -28,8 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.accounts import audit
 from ticketcreator.accounts.audit import Actor, AuditAction, Origin
 from ticketcreator.accounts.auth import Principal
-from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Role
+from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Permission, Role
 from ticketcreator.ai import text as analysis
+from ticketcreator.ai.bugreport import clip, tag_name
+from ticketcreator.ai.local.triage import ticket_text
 from ticketcreator.ai.providers import (
     Decision,
     Prompt,
@@ -55,24 +59,32 @@ from ticketcreator.ai.triage.local_provider import (
     TicketContent,
     embed,
     learned_model,
-    tag_name,
 )
 from ticketcreator.ai.triage.models import (
     AIDecision,
     AIFeedback,
     AISettings,
     AISuggestion,
+    OrganizationAIModel,
     SuggestionStatus,
 )
 from ticketcreator.ai.triage.schemas import (
+    AIAccuracyRead,
     AIConfigPatch,
     AIConfigRead,
     CategorizationOutput,
     DecisionRead,
+    DraftMatches,
+    DraftReport,
+    FieldAccuracy,
+    ModelAccuracy,
     ModelList,
     ModelRead,
+    OpenMatch,
+    PastResolution,
     PriorityOutput,
     SimilarTicket,
+    SuggestedAssignee,
     SuggestionRead,
     SummaryOutput,
     TicketAIRead,
@@ -88,7 +100,7 @@ from ticketcreator.privacy.redaction import redact
 from ticketcreator.taxonomy import repository as taxonomy_repo
 from ticketcreator.tickets import service as tickets
 from ticketcreator.tickets.actors import AutomatedPrincipal
-from ticketcreator.tickets.models import ActorKind, Ticket
+from ticketcreator.tickets.models import ActorKind, Status, Ticket
 from ticketcreator.tickets.repository import Visibility
 from ticketcreator.tickets.schemas import TicketUpdate
 
@@ -372,6 +384,8 @@ async def triage(session: AsyncSession, ticket_id: uuid.UUID) -> uuid.UUID | Non
         ],
         categories=[CategoryLabel(c.id, c.name, c.description) for c in categories],
         known_tags=[tag.name for tag in known_tags],
+        captures=await repo.capture_facts(session, ticket.id),
+        title_generated=await repo.title_generated(session, ticket.id),
     )
     text = content.text
     inputs_hash = hashlib.sha256(redact(text).text.encode()).hexdigest()
@@ -398,7 +412,9 @@ async def triage(session: AsyncSession, ticket_id: uuid.UUID) -> uuid.UUID | Non
             agent: await _ask(router, prompts[agent], output, agent, config, ticket.id)
             for agent, output in outputs.items()
         }
-    title_problem = analysis.title_problem(ticket.title)
+    title_problem = analysis.title_problem(ticket.title) or (
+        "generated" if content.title_generated else None
+    )
     human = await repo.human_set_fields(session, ticket.id)
     await repo.drop_pending_suggestions(session, ticket.id)
     applied: dict[str, dict[str, Any]] = {agent: {} for agent in answers}
@@ -585,6 +601,97 @@ async def ticket_ai(session: AsyncSession, principal: Principal, ref: str) -> Ti
             SuggestionRead.model_validate(s) for s in await repo.suggestions(session, ticket.id)
         ],
         decisions=[_decision_read(d, visible) for d in decisions],
+        **await _past_resolutions(session, principal, ticket),
+    )
+
+
+# Context from earlier tickets
+
+RESOLVED: Final = (Status.RESOLVED, Status.CLOSED)
+WORKED_ON: Final = (Status.OPEN, Status.IN_PROGRESS, Status.WAITING)
+# MiniLM cosine above which an earlier ticket is about the same problem (paraphrases of one
+# report score 0.6-0.9, unrelated reports of one product 0.1-0.4).
+RELATED_SIMILARITY: Final = 0.6
+_RESOLUTIONS: Final = 3
+
+
+async def _past_resolutions(
+    session: AsyncSession, principal: Principal, ticket: Ticket
+) -> dict[str, Any]:
+    """The most similar resolved tickets the caller may see, with their last public reply,
+    and (for agents) who resolved most of them."""
+    vector = await repo.stored_embedding(session, ticket.id)
+    if vector is None:
+        return {}
+    nearby = await repo.nearest_tickets(
+        session,
+        vector,
+        tickets.visibility(principal).tickets(),
+        RESOLVED,
+        exclude=ticket.id,
+        min_similarity=RELATED_SIMILARITY,
+        limit=_RESOLUTIONS,
+    )
+    replies = await repo.last_public_replies(session, [n.ticket_id for n in nearby])
+    resolutions = [
+        PastResolution(
+            ticket_id=n.ticket_id,
+            key=f"T-{n.number}",
+            title=n.title,
+            similarity=round(n.similarity, 4),
+            resolution=clip(replies[n.ticket_id], 600) if n.ticket_id in replies else None,
+            link=f"/v1/tickets/T-{n.number}",
+        )
+        for n in nearby
+    ]
+    assignee = None
+    handlers = Counter((n.assignee_id, n.team_id) for n in nearby if n.assignee_id or n.team_id)
+    if handlers and principal.can(Permission.TICKETS_WRITE):
+        (user_id, team_id), count = handlers.most_common(1)[0]
+        user_name, team_name = await repo.names(session, ticket.organization_id, user_id, team_id)
+        assignee = SuggestedAssignee(
+            user_id=user_id,
+            user_name=user_name,
+            team_id=team_id,
+            team_name=team_name,
+            resolved=count,
+        )
+    return {"resolutions": resolutions, "suggested_assignee": assignee}
+
+
+async def draft_matches(
+    session: AsyncSession, principal: Principal, draft: DraftReport
+) -> DraftMatches:
+    """Open tickets the caller may see that a report being written looks like, before it is
+    filed (a reporter sees only their own tickets)."""
+    text = ticket_text(draft.title, draft.description)
+    if not text:
+        return DraftMatches(matches=[])
+    nearby = await repo.nearest_tickets(
+        session,
+        [float(x) for x in embed(text)[0]],
+        tickets.visibility(principal).tickets(),
+        WORKED_ON,
+        exclude=None,
+        min_similarity=RELATED_SIMILARITY,
+        limit=_RESOLUTIONS,
+    )
+    return DraftMatches(
+        matches=[
+            OpenMatch(
+                ticket_id=n.ticket_id,
+                key=f"T-{n.number}",
+                title=n.title,
+                status=n.status,
+                similarity=round(n.similarity, 4),
+                message=(
+                    f"This looks like T-{n.number}, already being worked on."
+                    if n.status is Status.IN_PROGRESS
+                    else f"This looks like T-{n.number}, already reported."
+                ),
+            )
+            for n in nearby
+        ]
     )
 
 
@@ -729,6 +836,71 @@ async def schedule_training(organization_id: uuid.UUID, debounce_s: int) -> bool
         TRAINING_TASK, args=[str(organization_id), False], queue="ai", countdown=debounce_s
     )
     return True
+
+
+# Accuracy
+
+ACCURACY_DAYS: Final = 30
+
+
+async def accuracy(session: AsyncSession, principal: Principal) -> AIAccuracyRead:
+    """How often the organization's people kept or changed what the AI set, per field, over
+    the last :data:`ACCURACY_DAYS` days, and the active model's held-back accuracy."""
+    organization_id = principal.organization_id
+    since = utcnow() - timedelta(days=ACCURACY_DAYS)
+    applied: dict[str, int] = dict.fromkeys(FEEDBACK_FIELDS, 0)
+    for fields in await repo.applied_since(session, organization_id, since):
+        for field, value in fields.items():
+            if field in applied:
+                applied[field] += len(value) if isinstance(value, list) else 1
+    changed = await repo.feedback_counts(session, organization_id, since)
+    suggestions = await repo.suggestion_counts(session, organization_id, since)
+
+    def counted(field: str, *statuses: SuggestionStatus) -> int:
+        return sum(suggestions.get((field, status), 0) for status in statuses)
+
+    rows = [
+        FieldAccuracy(
+            field=field,
+            applied=applied[field],
+            changed=min(changed.get(field, 0), applied[field]),
+            kept_rate=(
+                round(1 - min(changed.get(field, 0), applied[field]) / applied[field], 4)
+                if applied[field]
+                else None
+            ),
+            suggested=counted(field, *SuggestionStatus),
+            suggestions_accepted=counted(field, SuggestionStatus.ACCEPTED),
+            suggestions_rejected=counted(field, SuggestionStatus.REJECTED),
+        )
+        for field in FEEDBACK_FIELDS
+    ]
+    return AIAccuracyRead(
+        since=since,
+        days=ACCURACY_DAYS,
+        fields=rows,
+        model=_model_accuracy(await repo.active_model_row(session, organization_id)),
+    )
+
+
+def _model_accuracy(model: OrganizationAIModel | None) -> ModelAccuracy | None:
+    if model is None:
+        return None
+    held_back: dict[str, dict[str, float]] = {}
+    for task, scores in (model.metrics.get("tasks") or {}).items():
+        learned, zero = scores.get("learned", {}), scores.get("zero_shot", {})
+        held_back[task] = {
+            "accuracy": float(learned.get("accuracy", 0.0)),
+            "macro_f1": float(learned.get("macro_f1", 0.0)),
+            "zero_shot_accuracy": float(zero.get("accuracy", 0.0)),
+            "n": float(learned.get("n", 0)),
+        }
+    return ModelAccuracy(
+        version=model.version,
+        trained_at=model.trained_at,
+        n_examples=model.n_examples,
+        held_back=held_back,
+    )
 
 
 # Models

@@ -1,0 +1,146 @@
+"""Zero-shot priority, type and category of product bug reports, and their evaluation.
+
+The rules are those of docs/ai.md; the numbers are measured on the held-back bug reports
+(data/bug_reports/holdout.csv), written in other words and about other products than the
+development reports the rules were built on.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from ticketcreator.ai.cli import app
+from ticketcreator.ai.local.encoder import MiniLMEncoder
+from ticketcreator.ai.local.impact import PRIORITY_SCALE, TYPES, assess, priority_level, ticket_type
+from ticketcreator.ai.local.triage import category_classifier
+from ticketcreator.ai.local.zeroshot import LabelSpec
+from ticketcreator.tickets.models import Priority, TicketType
+
+REPO = Path(__file__).resolve().parents[2]
+HOLDOUT = REPO / "data" / "bug_reports" / "holdout.csv"
+QUICKSTART = (
+    "Checkout button does nothing. Clicking Pay shows a spinner forever. Console: Uncaught "
+    "TypeError: Cannot read properties of undefined (reading 'total') at checkout.js:212. "
+    "POST /api/payments returned 500. All customers are affected since the deploy, nobody "
+    "can buy anything."
+)
+
+
+def test_the_rules_use_the_product_s_levels_and_types() -> None:
+    assert set(PRIORITY_SCALE) == {p.value for p in Priority}
+    assert set(TYPES) == {t.value for t in TicketType}
+
+
+def _triage(text: str) -> tuple[str, str]:
+    impact = assess(text)
+    kind = ticket_type(impact)
+    return priority_level(impact, kind), kind
+
+
+@pytest.mark.parametrize(
+    ("text", "priority", "kind"),
+    [
+        (QUICKSTART, "urgent", "incident"),
+        (
+            "Webshop offline. Every visitor gets 503 Service Unavailable since noon.",
+            "urgent",
+            "incident",
+        ),
+        (
+            "Wrong tenant. A shared link showed me another customer's order details.",
+            "urgent",
+            "bug",
+        ),
+        (
+            "Lost entries. After the sync all our contacts were deleted, months of work.",
+            "urgent",
+            "bug",
+        ),
+        (
+            "Can't export. Export does nothing for me, I need the file for the audit tomorrow.",
+            "high",
+            "bug",
+        ),
+        (
+            "Totals wrong. The counter shows 3 open items, the list has 4. Refreshing fixes it.",
+            "normal",
+            "bug",
+        ),
+        ("Typo in menu. The menu says 'Setings'.", "low", "bug"),
+        ("How do I invite a colleague? I can't find the option.", "low", "question"),
+        (
+            "Calendar view. It would be great to see tasks in a calendar view.",
+            "low",
+            "feature_request",
+        ),
+        ("Please rename our workspace to Nordlicht GmbH, no hurry.", "low", "task"),
+    ],
+)
+def test_a_support_lead_s_reading(text: str, priority: str, kind: str) -> None:
+    assert _triage(text) == (priority, kind)
+
+
+def test_a_data_exposure_goes_to_the_security_category(quantized_encoder: MiniLMEncoder) -> None:
+    categories = [
+        LabelSpec("Billing", "invoices, payments, refunds"),
+        LabelSpec("Security", "data exposed to the wrong people, permissions, privacy"),
+        LabelSpec("Interface", "layout, buttons, text"),
+    ]
+    text = (
+        "Invoices. Changing the id in the URL shows another company's invoice with their address."
+    )
+    classifier = category_classifier(quantized_encoder, categories)
+    [proba] = classifier.predict_proba([text], quantized_encoder.encode([text]))
+    assert classifier.classes[int(proba.argmax())] == "Security"
+
+
+def _eval(minilm_dir: Path, *extra: str) -> Result:
+    args = ["eval", "--test", str(HOLDOUT), "--models-dir", str(minilm_dir.parent), *extra]
+    return CliRunner().invoke(app, args)
+
+
+def test_eval_scores_a_bug_report_file_zero_shot(minilm_dir: Path) -> None:
+    result = _eval(minilm_dir, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    priority, kind, category = report["priority"], report["type"], report["category"]
+    assert priority["n"] == kind["n"] == category["n"] == 95
+    assert priority["confusion"]["labels"] == list(PRIORITY_SCALE)
+    assert sum(map(sum, priority["confusion"]["matrix"])) == 95
+    assert len(category["confusion"]["labels"]) == 10
+    # Measured on the held-back reports (see docs/ai.md for the numbers and their history).
+    assert priority["accuracy"] >= 0.70
+    assert priority["within_one"] >= 0.95
+    assert priority["urgent_recall"] >= 0.85
+    assert kind["accuracy"] >= 0.75
+    assert category["accuracy"] >= 0.70  # measured 0.737: the 0.75 target is not reached
+    assert 0 < report["latency_ms_p50"] < 200  # bench/ai_triage.py measures the 30 ms target
+
+
+def test_eval_prints_accuracies_and_confusion_matrices(minilm_dir: Path) -> None:
+    result = _eval(minilm_dir)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "95 bug reports, zero-shot" in out
+    assert "within one level" in out
+    assert "urgent recall" in out
+    assert "priority confusion (rows: true label, columns: predicted)" in out
+    assert "category confusion" in out
+    assert "Security & permissions" in out
+
+
+def test_eval_refuses_to_train_on_a_bug_report_file(minilm_dir: Path) -> None:
+    result = _eval(minilm_dir, "--mode", "learned")
+    assert result.exit_code == 2
+    assert "scored zero-shot" in result.output
+
+
+def test_eval_of_a_ticket_file_needs_training_rows(tmp_path: Path) -> None:
+    test = tmp_path / "tickets.csv"
+    test.write_text("source,subject,body,category,priority,type\nendava,a,b,c,d,e\n")
+    result = CliRunner().invoke(app, ["eval", "--test", str(test)])
+    assert result.exit_code == 2
+    assert "--train is needed" in result.output
