@@ -5,7 +5,7 @@ and the state the vendor is known to hold. Installation secrets are sealed
 (``EncryptedString``: stored as text).
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0011
 Create Date: 2026-12-03 22:47:54.819297
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0013"
-down_revision: str | None = "0008"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

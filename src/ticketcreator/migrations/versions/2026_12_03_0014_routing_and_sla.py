@@ -4,7 +4,7 @@ tickets (read by the checker through a partial index on next_check_at), and an i
 tickets per assignee for capacity counts
 
 Revision ID: 0014
-Revises: 0008
+Revises: 0013
 Create Date: 2026-12-03 22:48:34.388690
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0014"
-down_revision: str | None = "0008"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """webhooks: customers' webhook endpoints and the log of every delivery to them
 
 Revision ID: 0015
-Revises: 0008
+Revises: 0014
 Create Date: 2026-12-03 23:30:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0015"
-down_revision: str | None = "0008"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
