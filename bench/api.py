@@ -84,7 +84,7 @@ request = function()
 end
 """,
 }
-UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
 def free_port() -> int:
@@ -116,14 +116,22 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def millis(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * UNITS[unit]
+    """wrk's latency (``812.00us``, ``1.20ms``, ``2.00s``, ``1.50m``) in ms; NaN if none."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        return float("nan")
+    return float(match.group(1)) * UNITS[match.group(2)]
+
+
+def _field(pattern: str, output: str) -> str:
+    match = re.search(pattern, output)
+    return match.group(1) if match else ""
 
 
 def load_with_wrk(
     base: str, scenario: str, args: argparse.Namespace, token: str, run: str
 ) -> tuple[float, float, float, int]:
-    """(req/s, p50 ms, p99 ms, non-2xx responses) of one wrk run."""
+    """(req/s, p50 ms, p99 ms, non-2xx answers and timeouts) of one wrk run."""
     script = (
         f'local AUTH = "Bearer {token}"\nlocal ROWS = {args.rows}\nlocal RUN = "{run}"\n'
         + LUA_COMMON
@@ -138,6 +146,8 @@ def load_with_wrk(
             f"-c{args.connections}",
             f"-d{args.duration}s",
             "--latency",
+            "--timeout",
+            "10s",
             "-s",
             handle.name,
             base,
@@ -148,10 +158,11 @@ def load_with_wrk(
     ).stdout
     os.unlink(handle.name)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = millis(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = millis(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    return rate, p50, p99, int(errors.group(1)) if errors else 0
+    p50 = millis(_field(r"50%\s+(\S+)", output))
+    p99 = millis(_field(r"99%\s+(\S+)", output))
+    errors = int(_field(r"Non-2xx or 3xx responses:\s+(\d+)", output) or 0)
+    errors += int(_field(r"timeout (\d+)", output) or 0)
+    return rate, p50, p99, errors
 
 
 def main() -> None:
@@ -245,7 +256,7 @@ def main() -> None:
         for scenario in args.scenarios.split(","):
             ref = load_with_wrk(f"http://127.0.0.1:{ref_port}", scenario, args, token, "ref")
             ours = load_with_wrk(f"http://127.0.0.1:{api_port}", scenario, args, token, "api")
-            errors = f"   ({ours[3]} API / {ref[3]} reference non-2xx)" if ours[3] or ref[3] else ""
+            errors = f"   ({ours[3]} API / {ref[3]} reference failed)" if ours[3] or ref[3] else ""
             print(
                 f"{scenario:<8}{ref[0]:>16.0f}{ref[1]:>8.1f}ms{ref[2]:>7.1f}ms"
                 f"{ours[0]:>12.0f}{ours[1]:>7.1f}ms{ours[2]:>7.1f}ms"
