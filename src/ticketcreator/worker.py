@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -223,8 +223,11 @@ class CeleryPublisher:
         )
 
 
-def subscriber(topic: str, *, queue: str = "default") -> Callable[[EventHandler], Task]:
-    """Make an event handler a Celery task subscribed to ``topic`` through the outbox.
+def subscriber(
+    topic: str | Iterable[str], *, queue: str = "default"
+) -> Callable[[EventHandler], Task]:
+    """Make an event handler a Celery task subscribed to ``topic`` (one or several) through
+    the outbox.
 
     The handler runs in one transaction with marking its delivery done, so a redelivered
     event is skipped; a failed handler leaves no trace and is retried with backoff, then
@@ -238,7 +241,8 @@ def subscriber(topic: str, *, queue: str = "default") -> Callable[[EventHandler]
         def task(message: dict[str, Any]) -> None:
             run_async(outbox.handle(message, name, queue, handler))
 
-        outbox.subscribers.add(topic, name, queue)
+        for each in [topic] if isinstance(topic, str) else topic:
+            outbox.subscribers.add(each, name, queue)
         return task
 
     return register

@@ -42,7 +42,11 @@ async def run_pipeline(session: AsyncSession, attachment_id: uuid.UUID) -> Attac
 
 
 async def topics(session: AsyncSession) -> list[str]:
-    rows = await session.scalars(select(OutboxEvent.topic).order_by(OutboxEvent.created_at))
+    rows = await session.scalars(
+        select(OutboxEvent.topic)
+        .where(OutboxEvent.topic.startswith("attachment."))
+        .order_by(OutboxEvent.created_at)
+    )
     return list(rows.all())
 
 

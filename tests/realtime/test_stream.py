@@ -21,6 +21,7 @@ from tests.support.services import Worker, eventually
 from tests.support.settings import overridden
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.core.outbox import OutboxEvent, ProcessedEvent
+from ticketcreator.realtime.events import STREAMED
 
 from .conftest import ApiServer, Watcher, watch
 
@@ -28,10 +29,14 @@ HANDLER = "ticketcreator.realtime.tasks.stream_event"
 
 
 async def streamed(session: AsyncSession) -> bool:
-    """Whether the worker has offered every outbox event so far to the stream."""
-    total = await session.scalar(select(func.count()).select_from(OutboxEvent))
+    """Whether the worker has offered every streamed outbox event so far to the stream."""
+    total = await session.scalar(
+        select(func.count()).select_from(OutboxEvent).where(OutboxEvent.topic.in_(STREAMED))
+    )
     done = await session.scalar(
-        select(func.count()).select_from(ProcessedEvent).where(ProcessedEvent.handler == HANDLER)
+        select(func.count())
+        .select_from(ProcessedEvent)
+        .where(ProcessedEvent.handler == HANDLER, ProcessedEvent.state == "done")
     )
     session.expire_all()
     await session.commit()

@@ -39,7 +39,7 @@ def enqueue(session: AsyncSession, delivery_ids: list[uuid.UUID]) -> None:
     after_commit(session, send)
 
 
-@subscriber("*", queue="integrations")
+@subscriber(webhooks.EVENT_TYPES, queue="integrations")
 async def record_webhook_deliveries(session: AsyncSession, message: dict[str, Any]) -> None:
     """Every event an endpoint subscribed to becomes a delivery to it."""
     enqueue(session, await webhooks.record(session, message))

@@ -1,4 +1,4 @@
-"""Worker side of the real-time stream: every outbox event is offered to it."""
+"""Worker side of the real-time stream: every streamed topic's events are offered to it."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.realtime import publisher
+from ticketcreator.realtime.events import STREAMED
 from ticketcreator.worker import RetriableError, subscriber
 
 
-@subscriber("*")
+@subscriber(sorted(STREAMED))
 async def stream_event(session: AsyncSession, message: dict[str, Any]) -> None:
-    """Put the event on the organization's stream (if it is streamed)."""
+    """Put the event on the organization's stream."""
     try:
         await publisher.publish(session, message)
     except RedisError as exc:
