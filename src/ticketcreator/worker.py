@@ -186,13 +186,20 @@ class BaseTask(Task):  # type: ignore[misc]
     retry_backoff_max = get_settings().celery.retry_backoff_max_s
     retry_jitter = True
     max_retries = get_settings().celery.default_max_retries
+    max_runs: int | None = None  # runs of one message before it is dropped; default retries + 1
     outbox_subscriber = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         request = self.request
-        if not self.outbox_subscriber and not request.called_directly and request.id:
+        limit = self.max_runs or (None if self.max_retries is None else self.max_retries + 1)
+        if (
+            limit is not None
+            and not self.outbox_subscriber
+            and not request.called_directly
+            and request.id
+        ):
             runs = _runs_of(request.id)
-            if runs > self.max_retries + 1:
+            if runs > limit:
                 log.error(
                     "task dead-lettered",
                     extra={"task": self.name, "task_id": request.id, "runs": runs - 1},

@@ -45,7 +45,13 @@ async def apply_webhook(session: AsyncSession, message: dict[str, Any]) -> None:
         raise RetriableError(str(exc), defer_seconds=1.0) from exc
 
 
-@celery_app.task(name="integrations.push", queue="integrations", bind=True, max_retries=None)  # type: ignore[untyped-decorator]
+@celery_app.task(  # type: ignore[untyped-decorator]
+    name="integrations.push",
+    queue="integrations",
+    bind=True,
+    max_retries=None,  # rate-limit waits are new messages; vendor failures: max_attempts below
+    max_runs=get_settings().integrations.max_attempts + 1,
+)
 def push(task: Task, installation_id: str, ticket_id: str) -> str:
     """Send one ticket's pending changes to one installation."""
     result = run_async(sync.push(uuid.UUID(installation_id), uuid.UUID(ticket_id)))
