@@ -191,7 +191,9 @@ class BaseTask(Task):  # type: ignore[misc]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         request = self.request
-        limit = self.max_runs or (None if self.max_retries is None else self.max_retries + 1)
+        limit = self.max_runs
+        if limit is None and self.max_retries is not None:
+            limit = self.max_retries + 1
         if (
             limit is not None
             and not self.outbox_subscriber

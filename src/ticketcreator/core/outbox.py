@@ -151,7 +151,7 @@ class Subscribers:
             subscriptions.append(Subscription(topic, task_name, queue))
 
     def for_topic(self, topic: str) -> Sequence[Subscription]:
-        return [*self._by_topic.get(topic, ()), *self._by_topic.get("*", ())]
+        return self._by_topic.get(topic, ())
 
 
 subscribers = Subscribers()
