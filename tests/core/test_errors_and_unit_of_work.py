@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core import outbox
+from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import UnitOfWorkRoute, get_session, session_factory
 from ticketcreator.core.errors import Conflict, install_error_handlers
 from ticketcreator.core.logging import JsonFormatter
@@ -26,8 +28,36 @@ class Payload(BaseModel):
     count: int
 
 
+LOSE = text(
+    "DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected'; END $$"
+)
+
+
 def _probe_app() -> FastAPI:
     router = APIRouter(route_class=UnitOfWorkRoute)
+    runs: list[str] = []
+
+    @router.post("/events/conflicted")
+    async def write_then_lose(
+        body: Payload, session: Annotated[AsyncSession, Depends(get_session)]
+    ) -> dict[str, Any]:
+        """Fails like the victim of a deadlock on its first ``count`` runs."""
+        event = outbox.emit(session, "probe.created", {"title": body.title})
+        await session.flush()
+        runs.append(body.title)
+        if len(runs) <= body.count:
+            await session.execute(LOSE)
+        return {"id": str(event.id), "runs": len(runs)}
+
+    @router.post("/events/streamed")
+    async def read_then_lose(
+        request: Request, session: Annotated[AsyncSession, Depends(get_session)]
+    ) -> None:
+        """Reads its body as a stream (it cannot be read twice), then loses a deadlock."""
+        title = b"".join([chunk async for chunk in request.stream()]).decode()
+        runs.append(title)
+        outbox.emit(session, "probe.created", {"title": title})
+        await session.execute(LOSE)
 
     @router.post("/events")
     async def write(
@@ -120,6 +150,43 @@ async def test_unexpected_errors_hide_internals_but_are_logged(
     assert response.headers["x-request-id"] == "req-500"
     record = next(r for r in caplog.records if r.getMessage() == "unhandled error")
     assert record.exc_info is not None
+
+
+async def test_a_request_that_loses_a_deadlock_is_run_again_from_the_start(
+    probe: httpx.AsyncClient,
+) -> None:
+    retries = get_settings().database.conflict_retries
+    response = await probe.post("/events/conflicted", json={"title": "again", "count": retries})
+    assert response.status_code == 200, response.text
+    assert response.json()["runs"] == retries + 1
+    assert [str(event.id) for event in await _events()] == [response.json()["id"]]
+
+
+async def test_a_request_that_keeps_losing_is_refused_as_retryable_with_nothing_written(
+    probe: httpx.AsyncClient,
+) -> None:
+    retries = get_settings().database.conflict_retries
+    response = await probe.post("/events/conflicted", json={"title": "never", "count": 99})
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    problem = response.json()
+    assert problem["type"].endswith("/concurrent-change")
+    assert "deadlock" not in response.text
+    assert await _events() == []
+    again = await probe.post("/events/conflicted", json={"title": "next", "count": 0})
+    assert again.json()["runs"] == retries + 2, "the refused request ran retries + 1 times"
+
+
+async def test_a_request_whose_streamed_body_is_read_is_not_run_twice(
+    probe: httpx.AsyncClient,
+) -> None:
+    response = await probe.post("/events/streamed", content=b"once")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert await _events() == []
+    again = await probe.post("/events/conflicted", json={"title": "next", "count": 0})
+    assert again.json()["runs"] == 2, "the streamed request ran once"
 
 
 def test_json_log_lines_carry_the_request_id_and_extras() -> None:

@@ -4,12 +4,13 @@ decisions and embeddings, and the personal content of its events."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.captures.support import capture_body, settle, upload, wait_for
@@ -21,6 +22,7 @@ from ticketcreator.ai.triage.models import AIDecision, TicketEmbedding
 from ticketcreator.attachments import service as attachments
 from ticketcreator.attachments.models import Attachment
 from ticketcreator.captures.models import Capture
+from ticketcreator.core.db import session_factory
 from ticketcreator.core.outbox import OutboxEvent
 from ticketcreator.storage import ObjectNotFound, get_storage
 from ticketcreator.tickets.models import IdempotencyKey
@@ -151,3 +153,48 @@ async def test_purge_removes_files_texts_and_event_content(
 
 async def _gone(keys: list[str]) -> bool | None:
     return True if not await _stored(keys) else None
+
+
+async def _waiting_on_a_lock(session: AsyncSession) -> bool | None:
+    waiting = await session.scalar(
+        text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+    )
+    await session.commit()
+    return True if waiting else None
+
+
+async def test_a_purge_the_database_picks_to_end_a_deadlock_is_run_again(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """A worker holds a comment and then wants the ticket; the purge holds the ticket and
+    then wants the comment. PostgreSQL ends the deadlock by failing the purge, which the API
+    runs again once the worker is through: the client sees the ticket purged, not an error."""
+    admin = await create_member(session, role=Role.ADMIN)
+    created = await client.post(
+        "/v1/tickets", json={"title": "Export hangs"}, headers=admin.headers
+    )
+    ticket_id = created.json()["id"]
+    commented = await client.post(
+        f"/v1/tickets/{ticket_id}/comments", json={"body": "Still hangs."}, headers=admin.headers
+    )
+    key = {"ticket": uuid.UUID(ticket_id), "comment": uuid.UUID(commented.json()["id"])}
+    async with session_factory()() as worker:
+        await worker.execute(
+            text("SELECT 1 FROM ticket_comment WHERE id = :comment FOR UPDATE"), key
+        )
+        purge = asyncio.create_task(
+            client.delete(f"/v1/tickets/{ticket_id}/permanent", headers=admin.headers)
+        )
+        await wait_for(lambda: _waiting_on_a_lock(session), what="the purge waits", timeout=30)
+        await worker.execute(text("SELECT 1 FROM ticket WHERE id = :ticket FOR UPDATE"), key)
+        await worker.execute(
+            text("UPDATE ticket_comment SET body = 'Hangs on Fridays.' WHERE id = :comment"), key
+        )
+        await worker.commit()
+        purged = await purge
+    assert purged.status_code == 204, purged.text
+    gone = await client.get(f"/v1/tickets/{ticket_id}", headers=admin.headers)
+    assert gone.status_code == 404

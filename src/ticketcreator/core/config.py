@@ -72,6 +72,7 @@ class DatabaseSection(_Section):
     pool_recycle_s: int = Field(default=1800, ge=-1)
     echo: bool = False
     idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
+    conflict_retries: int = Field(default=2, ge=0, le=10)
 
     @field_validator("url")
     @classmethod

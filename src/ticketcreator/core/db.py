@@ -6,6 +6,11 @@ the response is sent, so a failed commit is reported to the client; any exceptio
 back. Services flush but never commit. After a commit, callbacks registered with
 :func:`after_commit` run (the outbox uses this to hand events to the broker).
 
+A request PostgreSQL fails to end a deadlock or a serialization conflict (SQLSTATE ``40P01``,
+``40001``) changed nothing; the unit of work runs it again from the start, up to
+``database.conflict_retries`` times, then answers 503 with ``Retry-After``. A request whose
+body was read as a stream is not run twice (the body is gone).
+
 Reads (``GET`` and ``HEAD``) run each statement in its own implicit transaction
 (autocommit): they change nothing worth a transaction, and skipping ``BEGIN`` and ``COMMIT``
 saves two round trips per request. A read that must see several tables at one instant does
@@ -14,7 +19,10 @@ it in one statement.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
+import random
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -23,6 +31,7 @@ from typing import Any
 from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
 from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -33,7 +42,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from starlette.background import BackgroundTask, BackgroundTasks
 
 from ticketcreator.core.config import get_settings
+from ticketcreator.core.errors import ConcurrentChange
 from ticketcreator.core.storable import reject_unstorable_text
+
+log = logging.getLogger(__name__)
+
+# Deadlock detected, serialization failure: PostgreSQL failed the transaction, nothing else.
+_CONFLICTS = frozenset({"40P01", "40001"})
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -171,24 +186,59 @@ class UnitOfWorkRoute(APIRoute):
         )
 
         async def run(request: Request) -> Response:
-            try:
-                await reject_unstorable_text(request, json_body=json_body)
-                response = await handler(request)
-                session: AsyncSession | None = getattr(request.state, "db_session", None)
-                if session is not None:
-                    await session.commit()
-                    callbacks = pop_after_commit(session)
-                    if callbacks:
-                        _run_after_response(response, callbacks)
-                return response
-            finally:
-                session = getattr(request.state, "db_session", None)
-                if session is not None:
-                    request.state.db_session = None
-                    pop_after_commit(session)
-                    await session.close()
+            await reject_unstorable_text(request, json_body=json_body)
+            retries = get_settings().database.conflict_retries
+            attempt = 0
+            while True:
+                try:
+                    return await _attempt(request, handler)
+                except DBAPIError as exc:
+                    if _sqlstate(exc) not in _CONFLICTS:
+                        raise
+                    attempt += 1
+                    if attempt > retries or not _replayable(request):
+                        raise ConcurrentChange(
+                            "Another change to the same data was being made at the same time; "
+                            "nothing was changed. Send the request again.",
+                            headers={"Retry-After": "1"},
+                        ) from exc
+                    log.info(
+                        "request lost a database conflict; running it again",
+                        extra={"attempt": attempt, "sqlstate": _sqlstate(exc)},
+                    )
+                    await asyncio.sleep(random.uniform(0, 0.05 * attempt))  # noqa: S311
 
         return run
+
+
+async def _attempt(
+    request: Request, handler: Callable[[Request], Coroutine[Any, Any, Response]]
+) -> Response:
+    try:
+        response = await handler(request)
+        session: AsyncSession | None = getattr(request.state, "db_session", None)
+        if session is not None:
+            await session.commit()
+            callbacks = pop_after_commit(session)
+            if callbacks:
+                _run_after_response(response, callbacks)
+        return response
+    finally:
+        session = getattr(request.state, "db_session", None)
+        if session is not None:
+            request.state.db_session = None
+            pop_after_commit(session)
+            await session.close()
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None)
+
+
+def _replayable(request: Request) -> bool:
+    """Whether the handler can run again: its body, if it read one, is kept (Starlette keeps
+    what ``request.body()`` read; a body read with ``request.stream()`` is gone)."""
+    return hasattr(request, "_body") or not getattr(request, "_stream_consumed", False)
 
 
 def _run_after_response(response: Response, callbacks: list[AfterCommit]) -> None:

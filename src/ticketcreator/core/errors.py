@@ -152,6 +152,14 @@ class ServiceUnavailable(AppError):
     title = "Service unavailable"
 
 
+class ConcurrentChange(ServiceUnavailable):
+    """The database failed the request to resolve a conflict with concurrent changes, more
+    often than the request may be run again; nothing was changed."""
+
+    slug = "concurrent-change"
+    title = "Concurrent change"
+
+
 def responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` for a route from the errors it may raise."""
     return {error.status: error.response_doc() for error in errors}
