@@ -82,15 +82,6 @@ _IMPLY_MIN_ROWS: Final = 10
 
 
 @dataclass(frozen=True)
-class TriagePrediction:
-    """Category, priority and type of one ticket, each with its confidence."""
-
-    category: Prediction
-    priority: Prediction
-    type: Prediction
-
-
-@dataclass(frozen=True)
 class LabelledTicket:
     """One training row: the ticket text and the labels agents set (empty = unknown)."""
 

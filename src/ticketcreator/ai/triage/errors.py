@@ -16,7 +16,3 @@ class SuggestionDecided(Conflict):
     slug = "suggestion-decided"
     title = "The suggestion was already accepted or rejected"
 
-
-class SuggestionOutdated(Conflict):
-    slug = "suggestion-outdated"
-    title = "The suggestion no longer applies to the ticket"

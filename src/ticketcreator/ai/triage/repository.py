@@ -329,18 +329,6 @@ async def decisions(session: AsyncSession, ticket_id: uuid.UUID) -> Sequence[AID
     return (await session.scalars(query)).all()
 
 
-async def latest_decision(
-    session: AsyncSession, ticket_id: uuid.UUID, agent: str
-) -> AIDecision | None:
-    query = (
-        select(AIDecision)
-        .where(AIDecision.ticket_id == ticket_id, AIDecision.agent == agent)
-        .order_by(AIDecision.created_at.desc())
-        .limit(1)
-    )
-    return (await session.scalars(query)).first()
-
-
 async def latest_applied(
     session: AsyncSession, ticket_id: uuid.UUID, field: str
 ) -> AIDecision | None:
