@@ -147,6 +147,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 if status == "422" or PROBLEM_JSON in content:
-                    response["content"] = {PROBLEM_JSON: {"schema": problem_ref}}
+                    response["content"] = {
+                        PROBLEM_JSON: {**content.get(PROBLEM_JSON, {}), "schema": problem_ref}
+                    }
     app.openapi_schema = schema
     return schema

@@ -12,7 +12,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts import service
 from ticketcreator.accounts.audit import AuditAction, Origin
@@ -30,8 +29,13 @@ from ticketcreator.accounts.errors import (
     InvalidCursor,
     InvalidRefreshToken,
     InvitationExpired,
+    InvitationUsed,
     LastOwner,
+    NoOrganization,
+    NotAPerson,
     RefreshTokenReused,
+    RoleNotAllowed,
+    SlugTaken,
     WrongPassword,
 )
 from ticketcreator.accounts.models import ApiKey, Invitation
@@ -59,7 +63,8 @@ from ticketcreator.accounts.schemas import (
     SignupRequest,
     TokenPair,
 )
-from ticketcreator.core.db import UnitOfWorkRoute, get_session
+from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.deps import Session
 from ticketcreator.core.errors import (
     Forbidden,
     NotFound,
@@ -67,11 +72,10 @@ from ticketcreator.core.errors import (
     TooManyRequests,
     Unauthorized,
     UnprocessableEntity,
-    responses,
+    documented,
 )
 from ticketcreator.core.ratelimit import limit_auth_ip
 
-Session = Annotated[AsyncSession, Depends(get_session)]
 Person = Annotated[Principal, Depends(Authorizer(Permission.ACCOUNT_SELF))]
 MemberReader = Annotated[Principal, Depends(Authorizer(Permission.MEMBERS_READ))]
 MemberManager = Annotated[Principal, Depends(Authorizer(Permission.MEMBERS_MANAGE))]
@@ -105,7 +109,7 @@ organization = APIRouter(prefix="/organization", tags=["organization"], route_cl
     status_code=status.HTTP_201_CREATED,
     dependencies=_AUTH_ENDPOINT,
     summary="Create an organization and its owner, and log the owner in",
-    responses=responses(EmailTaken, *_AUTH_LIMITED),
+    responses=documented(EmailTaken, SlugTaken, *_AUTH_LIMITED),
 )
 async def signup(body: SignupRequest, session: Session, origin: RequestOrigin) -> TokenPair:
     return await service.signup(session, body, origin)
@@ -118,7 +122,7 @@ async def signup(body: SignupRequest, session: Session, origin: RequestOrigin) -
     description="Members of several organizations may name one (by id or slug); otherwise "
     "the session opens in the organization they joined first. Failed logins are limited per "
     "account and per IP.",
-    responses=responses(InvalidCredentials, NotFound, Forbidden, *_AUTH_LIMITED),
+    responses=documented(InvalidCredentials, NotFound, NoOrganization, *_AUTH_LIMITED),
 )
 async def login(body: LoginRequest, session: Session, origin: RequestOrigin) -> TokenPair:
     return await service.login(session, body, origin)
@@ -132,7 +136,7 @@ async def login(body: LoginRequest, session: Session, origin: RequestOrigin) -> 
     "session (every token issued from the same login) and is recorded in the audit log. "
     "Refreshes are limited per session (`rate_limits.refreshes_per_session`); tokens that "
     "match no session are limited per client address.",
-    responses=responses(InvalidRefreshToken, RefreshTokenReused, *_AUTH_LIMITED),
+    responses=documented(InvalidRefreshToken, RefreshTokenReused, *_AUTH_LIMITED),
 )
 async def refresh(body: RefreshRequest, session: Session, origin: RequestOrigin) -> TokenPair:
     return await service.refresh(session, body.refresh_token, origin)
@@ -142,7 +146,7 @@ async def refresh(body: RefreshRequest, session: Session, origin: RequestOrigin)
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="End the current session (its access and refresh tokens stop working)",
-    responses=responses(*_AUTHENTICATED),
+    responses=documented(*_AUTHENTICATED, NotAPerson),
 )
 async def logout(principal: Person, session: Session, origin: RequestOrigin) -> None:
     await service.logout(session, principal, origin)
@@ -152,7 +156,7 @@ async def logout(principal: Person, session: Session, origin: RequestOrigin) -> 
     "/password",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Change your password; your other sessions are ended",
-    responses=responses(*_AUTHENTICATED, WrongPassword),
+    responses=documented(*_AUTHENTICATED, NotAPerson, WrongPassword, NotFound, ServiceUnavailable),
 )
 async def change_password(
     body: PasswordChange, principal: Person, session: Session, origin: RequestOrigin
@@ -160,12 +164,20 @@ async def change_password(
     await service.change_password(session, principal, body, origin)
 
 
-@account.get("", summary="Who you are, in which organization, allowed to do what")
+@account.get(
+    "",
+    summary="Who you are, in which organization, allowed to do what",
+    responses=documented(*_AUTHENTICATED, NotAPerson, NotFound),
+)
 async def me(principal: Person, session: Session) -> Me:
     return await service.me(session, principal)
 
 
-@account.get("/organizations", summary="The organizations you belong to, with your role")
+@account.get(
+    "/organizations",
+    summary="The organizations you belong to, with your role",
+    responses=documented(*_AUTHENTICATED, NotAPerson),
+)
 async def my_organizations(principal: Person, session: Session) -> list[MyOrganization]:
     return await service.my_organizations(session, principal)
 
@@ -173,7 +185,7 @@ async def my_organizations(principal: Person, session: Session) -> list[MyOrgani
 @account.post(
     "/organizations/{organization_id}/switch",
     summary="Get a token pair for another of your organizations",
-    responses=responses(*_AUTHENTICATED, NotFound),
+    responses=documented(*_AUTHENTICATED, NotAPerson, NotFound),
 )
 async def switch_organization(
     organization_id: uuid.UUID, principal: Person, session: Session, origin: RequestOrigin
@@ -181,7 +193,7 @@ async def switch_organization(
     return await service.switch_organization(session, principal, organization_id, origin)
 
 
-@members.get("", summary="Members of your organization", responses=responses(*_AUTHENTICATED))
+@members.get("", summary="Members of your organization", responses=documented(*_AUTHENTICATED))
 async def list_members(principal: MemberReader, session: Session) -> list[MemberOut]:
     return await service.list_members(session, principal)
 
@@ -192,7 +204,7 @@ async def list_members(principal: MemberReader, session: Session) -> list[Member
     description="You may grant roles up to your own and act on members up to your rank: only "
     "owners manage owners. The last owner cannot be demoted. Demoting a member also lowers the "
     "role of the API keys they created.",
-    responses=responses(*_AUTHENTICATED, NotFound, LastOwner),
+    responses=documented(*_AUTHENTICATED, RoleNotAllowed, NotFound, LastOwner),
 )
 async def change_member_role(
     user_id: uuid.UUID,
@@ -208,7 +220,7 @@ async def change_member_role(
     "/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove a member (their sessions and API keys here are revoked)",
-    responses=responses(*_AUTHENTICATED, NotFound, LastOwner),
+    responses=documented(*_AUTHENTICATED, RoleNotAllowed, NotFound, LastOwner),
 )
 async def remove_member(
     user_id: uuid.UUID, principal: MemberManager, session: Session, origin: RequestOrigin
@@ -219,7 +231,7 @@ async def remove_member(
 @organization.get(
     "/settings",
     summary="Your organization's settings (who sees members' e-mail addresses)",
-    responses=responses(*_AUTHENTICATED),
+    responses=documented(*_AUTHENTICATED),
 )
 async def get_organization_settings(
     principal: MemberManager, session: Session
@@ -233,7 +245,7 @@ async def get_organization_settings(
     description="`member_emails_visible_to_all: true` shows every member's e-mail address to "
     "reporters and viewers too; by default only owners, admins and agents "
     "(`members:emails`) see them. Fields left out stay as they are.",
-    responses=responses(*_AUTHENTICATED, UnprocessableEntity),
+    responses=documented(*_AUTHENTICATED, UnprocessableEntity),
 )
 async def change_organization_settings(
     body: OrganizationSettingsPatch,
@@ -251,7 +263,7 @@ async def change_organization_settings(
     description="When mail is enabled (`mail.enabled`), the invitee is e-mailed the accept "
     "link in the background; otherwise deliver the returned `token` yourself. It works once, "
     "until `expires_at`. A new invitation to the same address replaces a pending one.",
-    responses=responses(*_AUTHENTICATED, AlreadyMember),
+    responses=documented(*_AUTHENTICATED, RoleNotAllowed, AlreadyMember),
 )
 async def invite(
     body: InvitationCreate, principal: MemberManager, session: Session, origin: RequestOrigin
@@ -262,7 +274,7 @@ async def invite(
 @invitations.get(
     "",
     summary="Invitations of your organization, with their status",
-    responses=responses(*_AUTHENTICATED),
+    responses=documented(*_AUTHENTICATED),
 )
 async def list_invitations(principal: MemberManager, session: Session) -> list[InvitationOut]:
     found: Sequence[Invitation] = await service.list_invitations(session, principal)
@@ -273,7 +285,7 @@ async def list_invitations(principal: MemberManager, session: Session) -> list[I
     "/{invitation_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Withdraw an invitation",
-    responses=responses(*_AUTHENTICATED, NotFound),
+    responses=documented(*_AUTHENTICATED, NotFound, InvitationUsed),
 )
 async def revoke_invitation(
     invitation_id: uuid.UUID, principal: MemberManager, session: Session, origin: RequestOrigin
@@ -305,8 +317,16 @@ async def invitation_page(
     description="Anonymous callers create their account with `name` and `password`. A person "
     "who already has an account sends their access token (`Authorization: Bearer`) instead; "
     "the invitation must be addressed to their e-mail. Expired invitations answer 410.",
-    responses=responses(
-        Unauthorized, Forbidden, NotFound, AlreadyMember, InvitationExpired, UnprocessableEntity
+    responses=documented(
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        AlreadyMember,
+        EmailTaken,
+        InvitationUsed,
+        InvitationExpired,
+        UnprocessableEntity,
+        *_AUTH_LIMITED,
     ),
 )
 async def accept_invitation(
@@ -323,7 +343,7 @@ async def accept_invitation(
     description="Scopes come from the API-key subset of permissions; the key acts with at "
     "most your role, and only where role and scopes both allow. Send it as "
     "`Authorization: ApiKey <key>` or `X-API-Key: <key>`.",
-    responses=responses(*_AUTHENTICATED),
+    responses=documented(*_AUTHENTICATED, RoleNotAllowed),
 )
 async def create_api_key(
     body: ApiKeyCreate, principal: KeyManager, session: Session, origin: RequestOrigin
@@ -334,7 +354,7 @@ async def create_api_key(
 @api_keys.get(
     "",
     summary="API keys of your organization (never the keys themselves)",
-    responses=responses(*_AUTHENTICATED),
+    responses=documented(*_AUTHENTICATED),
 )
 async def list_api_keys(principal: KeyManager, session: Session) -> list[ApiKeyOut]:
     found: Sequence[ApiKey] = await service.list_api_keys(session, principal)
@@ -345,7 +365,7 @@ async def list_api_keys(principal: KeyManager, session: Session) -> list[ApiKeyO
     "/{api_key_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke an API key (takes effect on its next request)",
-    responses=responses(*_AUTHENTICATED, NotFound),
+    responses=documented(*_AUTHENTICATED, NotFound),
 )
 async def revoke_api_key(
     api_key_id: uuid.UUID, principal: KeyManager, session: Session, origin: RequestOrigin
@@ -358,7 +378,7 @@ async def revoke_api_key(
     summary="The audit log of your organization, newest first",
     description="Filter by action, actor and time range (`since` inclusive, `until` "
     "exclusive). Page with `next_cursor`.",
-    responses=responses(*_AUTHENTICATED, InvalidCursor),
+    responses=documented(*_AUTHENTICATED, InvalidCursor),
 )
 async def list_audit_log(
     principal: AuditReader,

@@ -13,7 +13,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Authorizer, Principal, public
 from ticketcreator.accounts.permissions import Permission
@@ -21,7 +20,8 @@ from ticketcreator.attachments import service
 from ticketcreator.attachments.downloads import DOWNLOAD_RESPONSES, serve
 from ticketcreator.attachments.schemas import ORIGINAL, AttachmentRead, SignedUrl, SignedUrlRequest
 from ticketcreator.core.config import get_settings
-from ticketcreator.core.db import UnitOfWorkRoute, get_session
+from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.deps import Session
 from ticketcreator.core.errors import (
     AppError,
     Forbidden,
@@ -31,13 +31,12 @@ from ticketcreator.core.errors import (
     TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
-    responses,
+    documented,
 )
 from ticketcreator.storage import get_storage
 from ticketcreator.uploads import service as uploads
 from ticketcreator.uploads.errors import BodyTimeout, LengthRequired
 
-Session = Annotated[AsyncSession, Depends(get_session)]
 CaptureWriter = Annotated[Principal, Depends(Authorizer(Permission.CAPTURES_WRITE))]
 Reader = Annotated[Principal, Depends(Authorizer(Permission.ATTACHMENTS_READ))]
 RangeHeader = Annotated[
@@ -81,7 +80,7 @@ _AUTH = (Unauthorized, Forbidden)
             },
         }
     },
-    responses=responses(
+    responses=documented(
         AppError,
         *_AUTH,
         LengthRequired,
@@ -108,7 +107,7 @@ async def upload_attachment(
     "/attachments/{attachment_id}",
     response_model=AttachmentRead,
     summary="An attachment with its processing state, media details and derivatives",
-    responses=responses(*_AUTH, NotFound),
+    responses=documented(*_AUTH, NotFound),
 )
 async def get_attachment(
     attachment_id: uuid.UUID, principal: Reader, session: Session
@@ -120,7 +119,7 @@ async def get_attachment(
     "/attachments/{attachment_id}/content",
     summary="Download the file (supports Range)",
     response_class=Response,
-    responses={**DOWNLOAD_RESPONSES, **responses(*_AUTH, NotFound, RangeNotSatisfiable)},
+    responses={**DOWNLOAD_RESPONSES, **documented(*_AUTH, NotFound, RangeNotSatisfiable)},
 )
 async def download_attachment(
     attachment_id: uuid.UUID,
@@ -146,7 +145,7 @@ async def download_attachment(
     "/attachments/{attachment_id}/derivatives/{name}",
     summary="Download a derivative: `poster`, `thumbnail` or `audio` (supports Range)",
     response_class=Response,
-    responses={**DOWNLOAD_RESPONSES, **responses(*_AUTH, NotFound, RangeNotSatisfiable)},
+    responses={**DOWNLOAD_RESPONSES, **documented(*_AUTH, NotFound, RangeNotSatisfiable)},
 )
 async def download_derivative(
     attachment_id: uuid.UUID,
@@ -176,7 +175,7 @@ async def download_derivative(
     summary="A short-lived link to the file that works without credentials",
     description="For notifications and integrations. Anyone holding the link can download "
     "the file until it expires.",
-    responses=responses(AppError, *_AUTH, NotFound),
+    responses=documented(AppError, *_AUTH, NotFound),
 )
 async def create_signed_url(
     attachment_id: uuid.UUID, data: SignedUrlRequest, principal: Reader, session: Session
@@ -195,7 +194,7 @@ async def create_signed_url(
     responses={
         **DOWNLOAD_RESPONSES,
         307: {"description": "Redirect to the storage service's own signed URL."},
-        **responses(Forbidden, NotFound, RangeNotSatisfiable),
+        **documented(Forbidden, NotFound, RangeNotSatisfiable),
     },
 )
 async def signed_download(

@@ -5,28 +5,25 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Depends, Header, Response, status
 
 from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.captures import service
 from ticketcreator.captures.errors import InvalidCaptureMedia
 from ticketcreator.captures.schemas import CaptureCreate, CaptureLimits, CaptureList, CaptureRead
-from ticketcreator.core.db import UnitOfWorkRoute, get_session
-from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized
+from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.deps import Session, TicketRef
+from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
 from ticketcreator.tickets.errors import (
     IdempotencyKeyReused,
     InvalidAssignee,
     InvalidCustomFields,
     InvalidReference,
-    documented,
 )
 
-Session = Annotated[AsyncSession, Depends(get_session)]
 CaptureWriter = Annotated[Principal, Depends(Authorizer(Permission.CAPTURES_WRITE))]
 TicketReader = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_READ))]
-Ref = Annotated[str, Path(max_length=40, description="Ticket id, `T-<number>` or `<number>`.")]
 _AUTH = (Unauthorized, Forbidden)
 
 router = APIRouter(tags=["captures"], route_class=UnitOfWorkRoute)
@@ -106,7 +103,7 @@ async def get_capture(
     responses=documented(*_AUTH, NotFound),
 )
 async def list_ticket_captures(
-    ticket_ref: Ref, session: Session, principal: TicketReader
+    ticket_ref: TicketRef, session: Session, principal: TicketReader
 ) -> CaptureList:
     """A ticket's captures, oldest first, without their console and network logs."""
     return await service.list_captures(session, principal, ticket_ref)

@@ -72,11 +72,11 @@ class AppError(Exception):
         return body
 
     @classmethod
-    def response_doc(cls) -> dict[str, Any]:
-        """An OpenAPI ``responses`` entry for this error."""
+    def example(cls) -> dict[str, Any]:
+        """An OpenAPI example of this error's problem body."""
         return {
-            "description": cls.title,
-            "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
+            "summary": cls.title,
+            "value": {"type": cls.type_uri(), "title": cls.title, "status": cls.status},
         }
 
 
@@ -160,9 +160,29 @@ class ConcurrentChange(ServiceUnavailable):
     title = "Concurrent change"
 
 
-def responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` for a route from the errors it may raise."""
-    return {error.status: error.response_doc() for error in errors}
+def documented(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for a route from the errors it may raise.
+
+    Errors sharing a status share its one response: the description names every problem
+    type, and there is one example of each.
+    """
+    by_status: dict[int, list[type[AppError]]] = {}
+    for error in errors:
+        group = by_status.setdefault(error.status, [])
+        if error not in group:
+            group.append(error)
+    return {
+        status: {
+            "description": "; ".join(f"{e.title} (`{e.type_uri()}`)" for e in group),
+            "content": {
+                PROBLEM_JSON: {
+                    "schema": Problem.model_json_schema(),
+                    "examples": {e.slug: e.example() for e in group},
+                }
+            },
+        }
+        for status, group in sorted(by_status.items())
+    }
 
 
 def problem_response(

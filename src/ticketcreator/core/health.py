@@ -14,7 +14,7 @@ from sqlalchemy import text
 from ticketcreator.accounts.auth import public
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import get_engine
-from ticketcreator.core.errors import ServiceUnavailable, responses
+from ticketcreator.core.errors import ServiceUnavailable, documented
 
 router = APIRouter(tags=["health"], dependencies=[Depends(public)])
 
@@ -63,7 +63,7 @@ async def health() -> Health:
     "/ready",
     response_model=Readiness,
     summary="Readiness: PostgreSQL, Redis and the Celery broker are reachable",
-    responses=responses(ServiceUnavailable),
+    responses=documented(ServiceUnavailable),
 )
 async def ready() -> Readiness:
     checks = {"postgresql": _check_database, "redis": _check_redis, "broker": _check_broker}

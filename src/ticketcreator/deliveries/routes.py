@@ -7,12 +7,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
-from ticketcreator.core.db import UnitOfWorkRoute, get_session
-from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized
+from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.deps import Session
+from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
 from ticketcreator.deliveries import service
 from ticketcreator.deliveries.schemas import (
     DeliveryPage,
@@ -20,9 +20,7 @@ from ticketcreator.deliveries.schemas import (
     DeliveryState,
     ReplayResult,
 )
-from ticketcreator.tickets.errors import documented
 
-Session = Annotated[AsyncSession, Depends(get_session)]
 CanManage = Annotated[Principal, Depends(Authorizer(Permission.EVENTS_MANAGE))]
 Subscriber = Annotated[str | None, Query(max_length=200, description="One subscriber only.")]
 

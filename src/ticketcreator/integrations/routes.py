@@ -6,13 +6,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Authorizer, Principal, public
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.config import get_settings
-from ticketcreator.core.db import UnitOfWorkRoute, get_session
-from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized
+from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.deps import Session
+from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
 from ticketcreator.integrations import service
 from ticketcreator.integrations.errors import (
     AlreadyLinked,
@@ -35,9 +35,8 @@ from ticketcreator.integrations.schemas import (
     TicketLinkRead,
     WebhookAccepted,
 )
-from ticketcreator.tickets.errors import InvalidCursor, LinkExists, documented
+from ticketcreator.tickets.errors import InvalidCursor, LinkExists
 
-Session = Annotated[AsyncSession, Depends(get_session)]
 Reader = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_READ))]
 Manager = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_MANAGE))]
 TicketReader = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_READ))]
@@ -100,7 +99,7 @@ async def get_installation(
 @router.patch(
     "/{installation_id}",
     response_model=InstallationRead,
-    responses=documented(*_AUTH, NotFound, InvalidConfiguration),
+    responses=documented(*_AUTH, NotFound, UnknownProvider, InvalidConfiguration),
 )
 async def configure(
     installation_id: uuid.UUID, data: InstallationUpdate, session: Session, principal: Manager
@@ -123,7 +122,7 @@ async def uninstall(installation_id: uuid.UUID, session: Session, principal: Man
 @router.post(
     "/{installation_id}/test",
     response_model=ConnectionTest,
-    responses=documented(*_AUTH, NotFound),
+    responses=documented(*_AUTH, NotFound, UnknownProvider),
 )
 async def test_connection(
     installation_id: uuid.UUID, session: Session, principal: Manager
@@ -167,7 +166,9 @@ async def sync_now(
     "/{installation_id}/tickets/{ticket_ref}/link",
     status_code=status.HTTP_201_CREATED,
     response_model=TicketLinkRead,
-    responses=documented(*_AUTH, NotFound, AlreadyLinked, LinkExists, InvalidConfiguration),
+    responses=documented(
+        *_AUTH, NotFound, UnknownProvider, AlreadyLinked, LinkExists, InvalidConfiguration
+    ),
 )
 async def link_existing(
     installation_id: uuid.UUID,
@@ -187,7 +188,9 @@ async def link_existing(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=WebhookAccepted,
     dependencies=[Depends(public)],
-    responses=documented(NotFound, WebhookUnauthorized, WebhookTooLarge, InvalidConfiguration),
+    responses=documented(
+        NotFound, UnknownProvider, WebhookUnauthorized, WebhookTooLarge, InvalidConfiguration
+    ),
 )
 async def webhook(
     provider: str, installation_id: uuid.UUID, request: Request, session: Session

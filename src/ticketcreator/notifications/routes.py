@@ -6,12 +6,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
-from ticketcreator.core.db import UnitOfWorkRoute, get_session
-from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized
+from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.deps import Session
+from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
 from ticketcreator.notifications import tasks, webhooks
 from ticketcreator.notifications.errors import UnknownEventType, UnsafeUrl
 from ticketcreator.notifications.schemas import (
@@ -24,9 +24,7 @@ from ticketcreator.notifications.schemas import (
     WebhookRead,
     WebhookUpdate,
 )
-from ticketcreator.tickets.errors import documented
 
-Session = Annotated[AsyncSession, Depends(get_session)]
 CanManage = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_MANAGE))]
 _AUTH = (Unauthorized, Forbidden)
 _ONE = (*_AUTH, NotFound)

@@ -24,18 +24,24 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocketState
 
 from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.core.config import get_settings
-from ticketcreator.core.db import UnitOfWorkRoute, get_session
-from ticketcreator.core.errors import AppError, Forbidden, NotFound, TooManyRequests, Unauthorized
+from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.deps import Session
+from ticketcreator.core.errors import (
+    AppError,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    documented,
+)
 from ticketcreator.realtime import service
 from ticketcreator.realtime.errors import InvalidEventId, InvalidScope, SlowClient
 from ticketcreator.realtime.events import ScopeKind
 from ticketcreator.realtime.service import Credential, Frame, FrameKind, Stream
-from ticketcreator.tickets.errors import documented
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +209,7 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
 )
 async def stream_events(
     request: Request,
-    session: Annotated[AsyncSession, Depends(get_session)],
+    session: Session,
     principal: CanRead,
     scope: ScopeParam = ScopeKind.ORGANIZATION,
     ticket: TicketParam = None,

@@ -11,12 +11,12 @@ from enum import Enum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
-from ticketcreator.core.db import UnitOfWorkRoute, get_session
-from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized
+from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.deps import Session
+from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
 from ticketcreator.routing import service
 from ticketcreator.routing.errors import (
     InvalidAgent,
@@ -47,10 +47,8 @@ from ticketcreator.routing.schemas import (
     TicketSlaRead,
 )
 from ticketcreator.taxonomy.errors import InUse, NameTaken
-from ticketcreator.tickets.errors import documented
 from ticketcreator.tickets.schemas import TicketRef
 
-Session = Annotated[AsyncSession, Depends(get_session)]
 Agent = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_WRITE))]
 Admin = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_MANAGE))]
 _AUTH = (Unauthorized, Forbidden)

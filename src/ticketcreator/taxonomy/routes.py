@@ -6,12 +6,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
-from ticketcreator.core.db import UnitOfWorkRoute, get_session
-from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized
+from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.deps import Session
+from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
 from ticketcreator.taxonomy import service
 from ticketcreator.taxonomy.errors import InUse, InvalidFieldDefinition, InvalidMember, NameTaken
 from ticketcreator.taxonomy.schemas import (
@@ -28,9 +28,7 @@ from ticketcreator.taxonomy.schemas import (
     TeamRead,
     TeamUpdate,
 )
-from ticketcreator.tickets.errors import documented
 
-Session = Annotated[AsyncSession, Depends(get_session)]
 Reader = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_READ))]
 Manager = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_MANAGE))]
 TagReader = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_READ))]

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ticketcreator.core.errors import (
-    AppError,
     Conflict,
     PreconditionFailed,
     UnprocessableEntity,
@@ -65,16 +62,3 @@ class LinkExists(Conflict):
 class InvalidWatcher(UnprocessableEntity):
     slug = "invalid-watcher"
     title = "That member cannot watch this ticket"
-
-
-def documented(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` naming every problem type a route may answer, per status."""
-    by_status: dict[int, list[type[AppError]]] = {}
-    for error in errors:
-        by_status.setdefault(error.status, []).append(error)
-    docs: dict[int | str, dict[str, Any]] = {}
-    for status, group in sorted(by_status.items()):
-        doc = group[0].response_doc()
-        doc["description"] = "; ".join(f"{e.title} (`{e.type_uri()}`)" for e in group)
-        docs[status] = doc
-    return docs

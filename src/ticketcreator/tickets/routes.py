@@ -1,22 +1,24 @@
 """REST API of tickets: /v1/tickets and everything under it.
 
-A ticket is addressed by its id, by ``T-<number>`` or by the bare number.
+A ticket is addressed by its id, by ``T-<number>`` or by the bare number. Its comments and
+timeline (:mod:`.comment_routes`), watchers and vendor links (:mod:`.relation_routes`) have
+their own modules, included here.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
-from ticketcreator.core.db import UnitOfWorkRoute, get_session
-from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized
+from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.deps import Session, TicketRef
+from ticketcreator.core.errors import documented
 from ticketcreator.taxonomy.schemas import TagName
-from ticketcreator.tickets import purge, service
+from ticketcreator.tickets import comment_routes, purge, relation_routes, service
+from ticketcreator.tickets.deps import AUTH_ERRORS, TICKET_ERRORS, CanRead, CanWrite
 from ticketcreator.tickets.errors import (
     BulkUpdateFailed,
     IdempotencyKeyReused,
@@ -26,33 +28,20 @@ from ticketcreator.tickets.errors import (
     InvalidQuery,
     InvalidReference,
     InvalidTransition,
-    InvalidWatcher,
-    LinkExists,
     StaleVersion,
-    documented,
 )
 from ticketcreator.tickets.schemas import (
     AssigneeSet,
     BulkResult,
     BulkUpdate,
-    CommentCreate,
-    CommentPage,
-    CommentRead,
-    CommentUpdate,
-    LinkCreate,
-    LinkRead,
     TagsAdd,
     TicketCreate,
     TicketListQuery,
     TicketPage,
     TicketRead,
     TicketUpdate,
-    TimelinePage,
-    WatcherRead,
 )
 
-Session = Annotated[AsyncSession, Depends(get_session)]
-Ref = Annotated[str, Path(max_length=40, description="Ticket id, `T-<number>` or `<number>`.")]
 IfMatch = Annotated[
     str | None,
     Header(
@@ -60,17 +49,10 @@ IfMatch = Annotated[
         description="The `ETag` you read; the write is refused (412) if the ticket changed since.",
     ),
 ]
-Cursor = Annotated[str | None, Query(max_length=500)]
-Limit = Annotated[int, Query(ge=1, le=100)]
-CanRead = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_READ))]
 CanCreate = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_CREATE))]
-CanWrite = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_WRITE))]
 CanDelete = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_DELETE))]
 CanPurge = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_PURGE))]
-CanComment = Annotated[Principal, Depends(Authorizer(Permission.COMMENTS_WRITE))]
-_AUTH = (Unauthorized, Forbidden)
-_TICKET = (*_AUTH, NotFound)
-_WRITE = (*_TICKET, StaleVersion)
+_WRITE = (*TICKET_ERRORS, StaleVersion)
 
 router = APIRouter(prefix="/tickets", route_class=UnitOfWorkRoute)
 
@@ -86,7 +68,7 @@ def _tagged(response: Response, ticket: TicketRead) -> TicketRead:
     status_code=status.HTTP_201_CREATED,
     response_model=TicketRead,
     responses=documented(
-        *_AUTH, InvalidReference, InvalidAssignee, InvalidCustomFields, IdempotencyKeyReused
+        *AUTH_ERRORS, InvalidReference, InvalidAssignee, InvalidCustomFields, IdempotencyKeyReused
     ),
 )
 async def create_ticket(
@@ -117,7 +99,7 @@ async def create_ticket(
     "",
     tags=["tickets"],
     response_model=TicketPage,
-    responses=documented(*_AUTH, InvalidCursor, InvalidQuery),
+    responses=documented(*AUTH_ERRORS, InvalidCursor, InvalidQuery),
 )
 async def list_tickets(
     query: Annotated[TicketListQuery, Query()],
@@ -136,7 +118,7 @@ async def list_tickets(
     "/bulk",
     tags=["tickets"],
     response_model=BulkResult,
-    responses=documented(*_AUTH, BulkUpdateFailed),
+    responses=documented(*AUTH_ERRORS, BulkUpdateFailed),
 )
 async def bulk_update(data: BulkUpdate, session: Session, principal: CanWrite) -> BulkResult:
     """Apply the same changes to up to `bulk_max` tickets in one transaction: all or nothing.
@@ -152,10 +134,13 @@ async def bulk_update(data: BulkUpdate, session: Session, principal: CanWrite) -
     "/{ticket_ref}",
     tags=["tickets"],
     response_model=TicketRead,
-    responses={**documented(*_TICKET), 304: {"description": "Not modified (`If-None-Match`)"}},
+    responses={
+        **documented(*TICKET_ERRORS),
+        304: {"description": "Not modified (`If-None-Match`)"},
+    },
 )
 async def get_ticket(
-    ticket_ref: Ref,
+    ticket_ref: TicketRef,
     response: Response,
     session: Session,
     principal: CanRead,
@@ -179,7 +164,7 @@ async def get_ticket(
     ),
 )
 async def update_ticket(
-    ticket_ref: Ref,
+    ticket_ref: TicketRef,
     data: TicketUpdate,
     response: Response,
     session: Session,
@@ -200,7 +185,7 @@ async def update_ticket(
     responses=documented(*_WRITE),
 )
 async def delete_ticket(
-    ticket_ref: Ref,
+    ticket_ref: TicketRef,
     session: Session,
     principal: CanDelete,
     if_match: IfMatch = None,
@@ -213,10 +198,10 @@ async def delete_ticket(
     "/{ticket_ref}/restore",
     tags=["tickets"],
     response_model=TicketRead,
-    responses=documented(*_TICKET),
+    responses=documented(*TICKET_ERRORS),
 )
 async def restore_ticket(
-    ticket_ref: Ref,
+    ticket_ref: TicketRef,
     response: Response,
     session: Session,
     principal: CanDelete,
@@ -230,9 +215,9 @@ async def restore_ticket(
     "/{ticket_ref}/permanent",
     tags=["tickets"],
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented(*_TICKET),
+    responses=documented(*TICKET_ERRORS),
 )
-async def purge_ticket(ticket_ref: Ref, session: Session, principal: CanPurge) -> None:
+async def purge_ticket(ticket_ref: TicketRef, session: Session, principal: CanPurge) -> None:
     """Delete a ticket (live or in the trash) for good, with its comments, history, captures,
     their files (unless another ticket's capture uses them), transcripts and screenshot text,
     and AI results; its events keep only ids."""
@@ -246,7 +231,7 @@ async def purge_ticket(ticket_ref: Ref, session: Session, principal: CanPurge) -
     responses=documented(*_WRITE, InvalidAssignee),
 )
 async def assign_ticket(
-    ticket_ref: Ref,
+    ticket_ref: TicketRef,
     data: AssigneeSet,
     response: Response,
     session: Session,
@@ -265,7 +250,7 @@ async def assign_ticket(
     responses=documented(*_WRITE),
 )
 async def unassign_ticket(
-    ticket_ref: Ref,
+    ticket_ref: TicketRef,
     response: Response,
     session: Session,
     principal: CanWrite,
@@ -282,7 +267,7 @@ async def unassign_ticket(
     responses=documented(*_WRITE),
 )
 async def add_tags(
-    ticket_ref: Ref,
+    ticket_ref: TicketRef,
     data: TagsAdd,
     response: Response,
     session: Session,
@@ -303,7 +288,7 @@ async def add_tags(
     responses=documented(*_WRITE),
 )
 async def remove_tag(
-    ticket_ref: Ref,
+    ticket_ref: TicketRef,
     tag_name: Annotated[TagName, Path()],
     response: Response,
     session: Session,
@@ -317,174 +302,5 @@ async def remove_tag(
     return _tagged(response, TicketRead.model_validate(ticket))
 
 
-@router.get(
-    "/{ticket_ref}/comments",
-    tags=["comments"],
-    response_model=CommentPage,
-    responses=documented(*_TICKET, InvalidCursor),
-)
-async def list_comments(
-    ticket_ref: Ref,
-    session: Session,
-    principal: CanRead,
-    cursor: Cursor = None,
-    limit: Limit = 50,
-) -> CommentPage:
-    """Comments, oldest first; internal notes only for callers with `comments:internal`."""
-    return await service.list_comments(session, principal, ticket_ref, cursor, limit)
-
-
-@router.post(
-    "/{ticket_ref}/comments",
-    tags=["comments"],
-    status_code=status.HTTP_201_CREATED,
-    response_model=CommentRead,
-    responses=documented(*_TICKET),
-)
-async def add_comment(
-    ticket_ref: Ref,
-    data: CommentCreate,
-    session: Session,
-    principal: CanComment,
-) -> CommentRead:
-    """Comment on a ticket; `internal: true` (a note for the team) needs `comments:internal`."""
-    comment = await service.add_comment(session, principal, ticket_ref, data)
-    return CommentRead.model_validate(comment)
-
-
-@router.patch(
-    "/{ticket_ref}/comments/{comment_id}",
-    tags=["comments"],
-    response_model=CommentRead,
-    responses=documented(*_TICKET),
-)
-async def edit_comment(
-    ticket_ref: Ref,
-    comment_id: uuid.UUID,
-    data: CommentUpdate,
-    session: Session,
-    principal: CanComment,
-) -> CommentRead:
-    """Edit your own comment (the previous text stays in the ticket's history)."""
-    comment = await service.edit_comment(session, principal, ticket_ref, comment_id, data)
-    return CommentRead.model_validate(comment)
-
-
-@router.delete(
-    "/{ticket_ref}/comments/{comment_id}",
-    tags=["comments"],
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented(*_TICKET),
-)
-async def delete_comment(
-    ticket_ref: Ref,
-    comment_id: uuid.UUID,
-    session: Session,
-    principal: CanComment,
-) -> None:
-    """Delete your own comment; callers with `tickets:write` may delete any."""
-    await service.delete_comment(session, principal, ticket_ref, comment_id)
-
-
-@router.get(
-    "/{ticket_ref}/timeline",
-    tags=["tickets"],
-    response_model=TimelinePage,
-    responses=documented(*_TICKET, InvalidCursor),
-)
-async def timeline(
-    ticket_ref: Ref,
-    session: Session,
-    principal: CanRead,
-    cursor: Cursor = None,
-    limit: Limit = 50,
-) -> TimelinePage:
-    """Everything that happened to the ticket, oldest first: changes and comments merged."""
-    return await service.timeline(session, principal, ticket_ref, cursor, limit)
-
-
-@router.get(
-    "/{ticket_ref}/watchers",
-    tags=["tickets"],
-    response_model=list[WatcherRead],
-    responses=documented(*_TICKET),
-)
-async def list_watchers(ticket_ref: Ref, session: Session, principal: CanRead) -> list[WatcherRead]:
-    rows = await service.list_watchers(session, principal, ticket_ref)
-    return [WatcherRead.model_validate(row) for row in rows]
-
-
-@router.put(
-    "/{ticket_ref}/watchers/{user_id}",
-    tags=["tickets"],
-    response_model=list[WatcherRead],
-    responses=documented(*_TICKET, InvalidWatcher),
-)
-async def add_watcher(
-    ticket_ref: Ref,
-    user_id: uuid.UUID,
-    session: Session,
-    principal: CanRead,
-) -> list[WatcherRead]:
-    """Add a watcher (agents: anyone who can see the ticket; reporters: themselves)."""
-    rows = await service.add_watcher(session, principal, ticket_ref, user_id)
-    return [WatcherRead.model_validate(row) for row in rows]
-
-
-@router.delete(
-    "/{ticket_ref}/watchers/{user_id}",
-    tags=["tickets"],
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented(*_TICKET),
-)
-async def remove_watcher(
-    ticket_ref: Ref,
-    user_id: uuid.UUID,
-    session: Session,
-    principal: CanRead,
-) -> None:
-    await service.remove_watcher(session, principal, ticket_ref, user_id)
-
-
-@router.get(
-    "/{ticket_ref}/links",
-    tags=["tickets"],
-    response_model=list[LinkRead],
-    responses=documented(*_TICKET),
-)
-async def list_links(ticket_ref: Ref, session: Session, principal: CanRead) -> list[LinkRead]:
-    """The ticket's counterparts in vendor systems (Jira, GitHub, Zendesk, ...)."""
-    rows = await service.list_links(session, principal, ticket_ref)
-    return [LinkRead.model_validate(row) for row in rows]
-
-
-@router.post(
-    "/{ticket_ref}/links",
-    tags=["tickets"],
-    status_code=status.HTTP_201_CREATED,
-    response_model=LinkRead,
-    responses=documented(*_TICKET, LinkExists),
-)
-async def add_link(
-    ticket_ref: Ref,
-    data: LinkCreate,
-    session: Session,
-    principal: CanWrite,
-) -> LinkRead:
-    """Link a vendor issue; one vendor issue belongs to at most one ticket."""
-    return LinkRead.model_validate(await service.add_link(session, principal, ticket_ref, data))
-
-
-@router.delete(
-    "/{ticket_ref}/links/{link_id}",
-    tags=["tickets"],
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=documented(*_TICKET),
-)
-async def remove_link(
-    ticket_ref: Ref,
-    link_id: uuid.UUID,
-    session: Session,
-    principal: CanWrite,
-) -> None:
-    await service.remove_link(session, principal, ticket_ref, link_id)
+router.include_router(comment_routes.router)
+router.include_router(relation_routes.router)

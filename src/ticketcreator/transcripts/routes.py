@@ -7,19 +7,18 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
-from ticketcreator.core.db import UnitOfWorkRoute, get_session
-from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, responses
+from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.deps import Session
+from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
 from ticketcreator.transcripts import service
 from ticketcreator.transcripts.models import TextSource
 from ticketcreator.transcripts.schemas import OcrRead, TranscriptRead
 
-Session = Annotated[AsyncSession, Depends(get_session)]
 Reader = Annotated[Principal, Depends(Authorizer(Permission.ATTACHMENTS_READ))]
-_ERRORS = responses(Unauthorized, Forbidden, NotFound)
+_ERRORS = documented(Unauthorized, Forbidden, NotFound)
 _CAPTIONS = {"vtt": "text/vtt", "srt": "application/x-subrip"}
 
 router = APIRouter(prefix="/attachments", tags=["attachments"], route_class=UnitOfWorkRoute)

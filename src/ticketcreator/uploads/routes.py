@@ -17,12 +17,12 @@ from email.utils import format_datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Authorizer, Principal, public
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.config import get_settings
-from ticketcreator.core.db import UnitOfWorkRoute, get_session
+from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.deps import Session
 from ticketcreator.core.errors import (
     AppError,
     Conflict,
@@ -34,7 +34,7 @@ from ticketcreator.core.errors import (
     TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
-    responses,
+    documented,
 )
 from ticketcreator.uploads import service
 from ticketcreator.uploads.errors import BodyTimeout, ChecksumMismatch, UploadLocked
@@ -58,7 +58,6 @@ TUS_EXPOSED_HEADERS = (
     "Upload-Expires",
 )
 
-Session = Annotated[AsyncSession, Depends(get_session)]
 CaptureWriter = Annotated[Principal, Depends(Authorizer(Permission.CAPTURES_WRITE))]
 
 
@@ -170,7 +169,7 @@ async def discover() -> Response:
             "description": "Created.",
             "headers": {"Location": _header("URL of the upload."), **_STATE_HEADERS},
         },
-        **responses(
+        **documented(
             AppError,
             *_AUTH,
             PayloadTooLarge,
@@ -224,7 +223,7 @@ async def create_upload(
                 "Upload-Metadata": _header("The metadata given at creation."),
             },
         },
-        **responses(*_AUTH, NotFound, Gone),
+        **documented(*_AUTH, NotFound, Gone),
     },
 )
 async def upload_state(
@@ -255,7 +254,7 @@ async def upload_state(
     response_class=Response,
     responses={
         204: {"description": "Chunk stored.", "headers": _STATE_HEADERS},
-        **responses(
+        **documented(
             AppError,
             *_AUTH,
             NotFound,
@@ -304,7 +303,7 @@ async def append_chunk(
     response_class=Response,
     responses={
         204: {"description": "Removed with the bytes received so far."},
-        **responses(*_AUTH, NotFound, Conflict, UploadLocked),
+        **documented(*_AUTH, NotFound, Conflict, UploadLocked),
     },
 )
 async def terminate_upload(

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Depends, Request, status
 
 from ticketcreator.accounts.audit import Origin
 from ticketcreator.accounts.auth import Authorizer, Principal
@@ -25,12 +24,11 @@ from ticketcreator.ai.triage.schemas import (
     TrainingQueued,
     TriageQueued,
 )
-from ticketcreator.core.db import UnitOfWorkRoute, get_session
-from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized
-from ticketcreator.tickets.errors import InvalidReference, documented
+from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.deps import Session, TicketRef
+from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
+from ticketcreator.tickets.errors import InvalidReference
 
-Session = Annotated[AsyncSession, Depends(get_session)]
-Ref = Annotated[str, Path(max_length=40, description="Ticket id, `T-<number>` or `<number>`.")]
 CanRead = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_READ))]
 CanWrite = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_WRITE))]
 CanCreate = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_CREATE))]
@@ -52,7 +50,9 @@ def _origin(request: Request) -> Origin:
     response_model=TicketAIRead,
     responses=documented(*_TICKET),
 )
-async def get_ticket_ai(ticket_ref: Ref, session: Session, principal: CanRead) -> TicketAIRead:
+async def get_ticket_ai(
+    ticket_ref: TicketRef, session: Session, principal: CanRead
+) -> TicketAIRead:
     """What the AI made of the ticket: summary, language, sentiment, entities, similar tickets
     (possible duplicates flagged), suggestions and every stored decision."""
     return await service.ticket_ai(session, principal, ticket_ref)
@@ -65,7 +65,7 @@ async def get_ticket_ai(ticket_ref: Ref, session: Session, principal: CanRead) -
     response_model=TriageQueued,
     responses=documented(*_TICKET),
 )
-async def retriage(ticket_ref: Ref, session: Session, principal: CanWrite) -> TriageQueued:
+async def retriage(ticket_ref: TicketRef, session: Session, principal: CanWrite) -> TriageQueued:
     """Run triage again (on the `ai` queue); pending suggestions are replaced by the new run's."""
     ticket = await service.request_triage(session, principal, ticket_ref)
     return TriageQueued(ticket_id=ticket.id)
@@ -78,7 +78,7 @@ async def retriage(ticket_ref: Ref, session: Session, principal: CanWrite) -> Tr
     responses=documented(*_TICKET, SuggestionDecided, InvalidReference),
 )
 async def accept_suggestion(
-    ticket_ref: Ref, suggestion_id: uuid.UUID, session: Session, principal: CanWrite
+    ticket_ref: TicketRef, suggestion_id: uuid.UUID, session: Session, principal: CanWrite
 ) -> SuggestionRead:
     """Apply the suggested value to the ticket, as the caller."""
     suggestion = await service.accept_suggestion(session, principal, ticket_ref, suggestion_id)
@@ -92,7 +92,7 @@ async def accept_suggestion(
     responses=documented(*_TICKET, SuggestionDecided),
 )
 async def reject_suggestion(
-    ticket_ref: Ref, suggestion_id: uuid.UUID, session: Session, principal: CanWrite
+    ticket_ref: TicketRef, suggestion_id: uuid.UUID, session: Session, principal: CanWrite
 ) -> SuggestionRead:
     """Dismiss the suggestion; the ticket is not changed."""
     suggestion = await service.reject_suggestion(session, principal, ticket_ref, suggestion_id)
@@ -103,7 +103,7 @@ async def reject_suggestion(
     "/ai/config",
     tags=["ai"],
     response_model=AIConfigRead,
-    responses=documented(*_AUTH),
+    responses=documented(*_AUTH, InvalidAIConfig),
 )
 async def get_ai_config(session: Session, principal: CanManage) -> AIConfigRead:
     """The effective AI configuration of the organization, every secret masked."""

@@ -1,0 +1,110 @@
+"""REST API of who and what a ticket is tied to: its watchers and its vendor links."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.deps import Session, TicketRef
+from ticketcreator.core.errors import documented
+from ticketcreator.tickets import service
+from ticketcreator.tickets.deps import TICKET_ERRORS, CanRead, CanWrite
+from ticketcreator.tickets.errors import InvalidWatcher, LinkExists
+from ticketcreator.tickets.schemas import (
+    LinkCreate,
+    LinkRead,
+    WatcherRead,
+)
+
+router = APIRouter(route_class=UnitOfWorkRoute)
+
+
+@router.get(
+    "/{ticket_ref}/watchers",
+    tags=["tickets"],
+    response_model=list[WatcherRead],
+    responses=documented(*TICKET_ERRORS),
+)
+async def list_watchers(
+    ticket_ref: TicketRef, session: Session, principal: CanRead
+) -> list[WatcherRead]:
+    rows = await service.list_watchers(session, principal, ticket_ref)
+    return [WatcherRead.model_validate(row) for row in rows]
+
+
+@router.put(
+    "/{ticket_ref}/watchers/{user_id}",
+    tags=["tickets"],
+    response_model=list[WatcherRead],
+    responses=documented(*TICKET_ERRORS, InvalidWatcher),
+)
+async def add_watcher(
+    ticket_ref: TicketRef,
+    user_id: uuid.UUID,
+    session: Session,
+    principal: CanRead,
+) -> list[WatcherRead]:
+    """Add a watcher (agents: anyone who can see the ticket; reporters: themselves)."""
+    rows = await service.add_watcher(session, principal, ticket_ref, user_id)
+    return [WatcherRead.model_validate(row) for row in rows]
+
+
+@router.delete(
+    "/{ticket_ref}/watchers/{user_id}",
+    tags=["tickets"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented(*TICKET_ERRORS),
+)
+async def remove_watcher(
+    ticket_ref: TicketRef,
+    user_id: uuid.UUID,
+    session: Session,
+    principal: CanRead,
+) -> None:
+    await service.remove_watcher(session, principal, ticket_ref, user_id)
+
+
+@router.get(
+    "/{ticket_ref}/links",
+    tags=["tickets"],
+    response_model=list[LinkRead],
+    responses=documented(*TICKET_ERRORS),
+)
+async def list_links(ticket_ref: TicketRef, session: Session, principal: CanRead) -> list[LinkRead]:
+    """The ticket's counterparts in vendor systems (Jira, GitHub, Zendesk, ...)."""
+    rows = await service.list_links(session, principal, ticket_ref)
+    return [LinkRead.model_validate(row) for row in rows]
+
+
+@router.post(
+    "/{ticket_ref}/links",
+    tags=["tickets"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=LinkRead,
+    responses=documented(*TICKET_ERRORS, LinkExists),
+)
+async def add_link(
+    ticket_ref: TicketRef,
+    data: LinkCreate,
+    session: Session,
+    principal: CanWrite,
+) -> LinkRead:
+    """Link a vendor issue; one vendor issue belongs to at most one ticket."""
+    return LinkRead.model_validate(await service.add_link(session, principal, ticket_ref, data))
+
+
+@router.delete(
+    "/{ticket_ref}/links/{link_id}",
+    tags=["tickets"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented(*TICKET_ERRORS),
+)
+async def remove_link(
+    ticket_ref: TicketRef,
+    link_id: uuid.UUID,
+    session: Session,
+    principal: CanWrite,
+) -> None:
+    await service.remove_link(session, principal, ticket_ref, link_id)
