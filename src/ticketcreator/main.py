@@ -41,6 +41,8 @@ network logs, files) into complete, AI-triaged tickets.
 
 Every error is an RFC 9457 problem detail (`application/problem+json`) with a stable `type`.
 Every response carries an `X-Request-ID` header (send your own to correlate logs).
+Any `/v1` request may answer 503 `concurrent-change` with `Retry-After` when the database could not
+settle its conflict with concurrent changes; nothing was changed, so send it again.
 
 ## Authentication
 

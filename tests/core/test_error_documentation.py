@@ -8,8 +8,9 @@ named, by its problem type, in the operation's response for its status, which is
 :func:`ticketcreator.core.errors.documented` puts it.
 
 Calls the code cannot resolve by name (a method of a local object, a callback) are not
-followed: the 429 of the per-caller rate limit and the 503 ``concurrent-change`` of the unit of
-work are documented where the API description says so, not checked here.
+followed. Two errors any route may answer are documented once, in the API description, and not
+checked here: the 429 of the per-caller rate limit and the 503 ``concurrent-change`` of the
+unit of work.
 """
 
 from __future__ import annotations
