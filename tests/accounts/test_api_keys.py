@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.accounts.conftest import assert_problem
 from tests.support.factories import Member, create_member
+from ticketcreator.accounts.api_keys import new_api_key
 from ticketcreator.accounts.models import ApiKey, AuditEntry
 from ticketcreator.accounts.permissions import Role
-from ticketcreator.accounts.service import new_api_key
 from ticketcreator.accounts.tokens import hash_secret
 from ticketcreator.core.db import utcnow
 

@@ -4,13 +4,16 @@
 it describes was committed. Failures that end the request with an error (a wrong password, a
 reused refresh token) must be kept although the request rolls back: :func:`record_now`
 writes them in a transaction of their own. Entries never hold secrets (no passwords, tokens
-or keys), only ids, roles and names.
+or keys), only ids, roles and names. :func:`log_page` reads the log back, newest first.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -19,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts import repository
 from ticketcreator.accounts.auth import Principal
+from ticketcreator.accounts.errors import InvalidCursor
 from ticketcreator.accounts.models import AuditEntry
+from ticketcreator.accounts.schemas import AuditEntryOut, AuditPage
 from ticketcreator.core.db import session_factory, utcnow
 from ticketcreator.core.ratelimit import client_ip
 
@@ -130,3 +135,35 @@ async def record_now(
             details=details,
         )
         await session.commit()
+
+
+def _encode_cursor(entry: AuditEntry) -> str:
+    raw = f"{entry.created_at.isoformat()}|{entry.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, entry_id = raw.partition("|")
+        return datetime.fromisoformat(stamp), uuid.UUID(entry_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursor("The cursor is not one this API returned.") from None
+
+
+async def log_page(
+    session: AsyncSession,
+    principal: Principal,
+    where: repository.AuditFilter,
+    cursor: str | None,
+    limit: int,
+) -> AuditPage:
+    after = _decode_cursor(cursor) if cursor else None
+    entries = await repository.audit_page(
+        session, principal.organization_id, where, after, limit + 1
+    )
+    page = list(entries[:limit])
+    next_cursor = _encode_cursor(page[-1]) if len(entries) > limit else None
+    return AuditPage(
+        items=[AuditEntryOut.model_validate(entry) for entry in page], next_cursor=next_cursor
+    )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.accounts import repository, service
+from ticketcreator.accounts import api_keys, flows, organizations, repository
 from ticketcreator.accounts.models import Organization
 from ticketcreator.accounts.permissions import Permission, Role
 from ticketcreator.accounts.schemas import ApiKeyCreate
@@ -54,7 +54,7 @@ async def seed_demo(session: AsyncSession, password: str) -> DemoSeed:
     when it is created: keys are stored as hashes and cannot be shown again."""
     organization = await repository.get_organization_by_slug(session, DEMO_ORGANIZATION_SLUG)
     if organization is None:
-        organization = await service.new_organization(
+        organization = await organizations.new_organization(
             session, DEMO_ORGANIZATION_NAME, DEMO_ORGANIZATION_SLUG
         )
         await session.flush()
@@ -64,7 +64,7 @@ async def seed_demo(session: AsyncSession, password: str) -> DemoSeed:
         if user is not None and await repository.get_membership(session, organization.id, user.id):
             seed.existing_users.append(email)
             continue
-        added = await service.add_user(
+        added = await flows.add_user(
             session,
             email=email,
             name=name,
@@ -86,7 +86,7 @@ async def _extension_key(session: AsyncSession, organization: Organization) -> s
     if any(key.name == EXTENSION_KEY_NAME and key.revoked_at is None for key in keys):
         return None
     owner = await repository.get_user_by_email(session, DEMO_USERS[0][0])
-    created = await service.issue_api_key(
+    created = await api_keys.issue_api_key(
         session,
         organization.id,
         owner.id if owner else None,

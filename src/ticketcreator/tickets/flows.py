@@ -1,8 +1,8 @@
-"""Permanent deletion of a ticket with everything derived from it.
+"""Ticket flows that reach into other domains.
 
-A flow across domains: the files of the ticket's captures (unless a capture of another
-ticket uses them too) are erased with their texts and stored objects, then the ticket goes
-with its rows and the content of its events (:func:`ticketcreator.tickets.service.purge`).
+Purging: the files of the ticket's captures (unless a capture of another ticket uses them
+too) are erased with their texts and stored objects, then the ticket goes with its rows and
+the content of its events (:func:`ticketcreator.tickets.service.purge`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.attachments import service as attachments
-from ticketcreator.captures import repository as captures_repo
+from ticketcreator.captures import service as captures
 from ticketcreator.tickets import service as tickets
 
 
 async def purge_ticket(session: AsyncSession, principal: Principal, ref: str) -> None:
     ticket = await tickets.load(session, principal, ref, lock=True, deleted=None)
-    only_here = await captures_repo.attachments_only_of(session, ticket)
+    only_here = await captures.attachments_only_of(session, ticket)
     erased = await attachments.erase(session, ticket.organization_id, only_here)
     await tickets.purge(session, principal, ticket, erased)

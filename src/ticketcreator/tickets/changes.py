@@ -1,0 +1,182 @@
+"""Changing a locked ticket, in named steps: check the new values, set the fields that differ,
+add and remove tags; then bump the version, write one event per change, refresh the search
+document and announce the change (``ticket.updated``, and the topic of a field that has one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketcreator.accounts.auth import Principal
+from ticketcreator.accounts.permissions import Role
+from ticketcreator.core.config import get_settings
+from ticketcreator.core.db import utcnow
+from ticketcreator.core.events import Topic
+from ticketcreator.taxonomy import lookups as taxonomy_lookups
+from ticketcreator.taxonomy import service as taxonomy
+from ticketcreator.taxonomy.models import Category, Team
+from ticketcreator.tickets import history
+from ticketcreator.tickets import repository as repo
+from ticketcreator.tickets.errors import InvalidAssignee, InvalidReference
+from ticketcreator.tickets.models import Status, Ticket
+from ticketcreator.tickets.workflow import check_transition
+
+ASSIGNABLE_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.AGENT})
+
+# Field → event kind and the outbox topic that announces it (besides ``ticket.updated``).
+_KIND = {"status": "status_changed", "assignee_id": "assigned"}
+_TOPIC = {"status": Topic.TICKET_STATUS_CHANGED, "assignee_id": Topic.TICKET_ASSIGNED}
+
+
+async def check_reference(
+    session: AsyncSession, principal: Principal, model: type[Category] | type[Team], id_: Any
+) -> None:
+    if id_ is not None and not await taxonomy_lookups.exists_in(
+        session, model, principal.organization_id, id_
+    ):
+        raise InvalidReference(
+            f"No {model.__tablename__} {id_} in this organization.", field=model.__tablename__
+        )
+
+
+async def check_assignee(session: AsyncSession, principal: Principal, user_id: Any) -> None:
+    if user_id is None:
+        return
+    role = await taxonomy_lookups.member_role(session, principal.organization_id, user_id)
+    if role not in ASSIGNABLE_ROLES:
+        raise InvalidAssignee(
+            "Tickets can be assigned only to owners, admins and agents of this organization.",
+            assignee_id=str(user_id),
+            role=role.value if role else None,
+        )
+
+
+async def apply(
+    session: AsyncSession,
+    principal: Principal,
+    ticket: Ticket,
+    changes: dict[str, Any],
+    add_tags: Sequence[str] = (),
+    remove_tags: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """Validate, then apply ``changes`` (field → new value) and tag changes to a locked ticket.
+
+    Writes one event per changed field, bumps the version and announces the change; returns
+    the changes (empty when nothing differed).
+    """
+    changes = await _checked(session, principal, ticket, changes)
+    applied = _set_fields(ticket, changes)
+    applied += await _set_tags(session, principal, ticket, add_tags, remove_tags)
+    if not applied:
+        return applied
+    ticket.version += 1
+    ticket.updated_at = utcnow()
+    _record(session, principal, ticket, applied)
+    await session.flush()
+    if {"title", "description"} & changes.keys():
+        await repo.refresh_search(session, ticket.id, get_settings().tickets.search_language)
+    _announce(session, principal, ticket, applied)
+    return applied
+
+
+async def _checked(
+    session: AsyncSession, principal: Principal, ticket: Ticket, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """``changes`` once every new value is allowed (custom fields merged and validated)."""
+    if "status" in changes and changes["status"] != ticket.status:
+        check_transition(ticket.status, changes["status"])
+    if "category_id" in changes:
+        await check_reference(session, principal, Category, changes["category_id"])
+    if "team_id" in changes:
+        await check_reference(session, principal, Team, changes["team_id"])
+    if "assignee_id" in changes and changes["assignee_id"] != ticket.assignee_id:
+        await check_assignee(session, principal, changes["assignee_id"])
+    if "custom_fields" in changes:
+        definitions = await taxonomy_lookups.custom_fields(session, principal.organization_id)
+        changes["custom_fields"] = taxonomy.validate_custom_fields(
+            definitions, ticket.custom_fields, changes["custom_fields"], creating=False
+        )
+    return changes
+
+
+def _set_fields(ticket: Ticket, changes: dict[str, Any]) -> list[dict[str, Any]]:
+    """Set the fields whose value differs; one change per field (per key of custom fields)."""
+    applied: list[dict[str, Any]] = []
+    for field, new in changes.items():
+        old = getattr(ticket, field)
+        if old == new:
+            continue
+        if field == "custom_fields":
+            for key in sorted(set(old) | set(new)):
+                if old.get(key) != new.get(key):
+                    applied.append(
+                        {"field": f"custom_fields.{key}", "old": old.get(key), "new": new.get(key)}
+                    )
+        else:
+            applied.append(
+                {"field": field, "old": history.json_value(old), "new": history.json_value(new)}
+            )
+        setattr(ticket, field, new)
+        if field == "status":
+            _enter_status(ticket, new)
+    return applied
+
+
+def _enter_status(ticket: Ticket, status: Status) -> None:
+    now = utcnow()
+    if status is Status.RESOLVED:
+        ticket.resolved_at = now
+        ticket.closed_at = None
+    elif status is Status.CLOSED:
+        ticket.closed_at = now
+    else:
+        ticket.resolved_at = None
+        ticket.closed_at = None
+
+
+async def _set_tags(
+    session: AsyncSession,
+    principal: Principal,
+    ticket: Ticket,
+    add_tags: Sequence[str],
+    remove_tags: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Add the tags the ticket lacks (creating unknown ones) and remove those it has."""
+    current = {tag.name for tag in ticket.tags}
+    added = sorted(set(add_tags) - current)
+    removed = sorted(set(remove_tags) & current)
+    if added:
+        ticket.tags.extend(await taxonomy.ensure_tags(session, principal, added))
+    if removed:
+        ticket.tags[:] = [tag for tag in ticket.tags if tag.name not in removed]
+    return [{"field": "tags", "old": None, "new": name} for name in added] + [
+        {"field": "tags", "old": name, "new": None} for name in removed
+    ]
+
+
+def _record(
+    session: AsyncSession, principal: Principal, ticket: Ticket, applied: list[dict[str, Any]]
+) -> None:
+    for change in applied:
+        if change["field"] == "tags":
+            kind = "tagged" if change["new"] else "untagged"
+        else:
+            kind = _KIND.get(change["field"], "updated")
+        history.record(
+            session, principal, ticket, kind, change["field"], change["old"], change["new"]
+        )
+
+
+def _announce(
+    session: AsyncSession, principal: Principal, ticket: Ticket, applied: list[dict[str, Any]]
+) -> None:
+    history.publish(
+        session, principal, ticket, Topic.TICKET_UPDATED, changes=applied, version=ticket.version
+    )
+    for change in applied:
+        topic = _TOPIC.get(change["field"])
+        if topic:
+            history.publish(session, principal, ticket, topic, old=change["old"], new=change["new"])

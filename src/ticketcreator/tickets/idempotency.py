@@ -1,0 +1,75 @@
+"""``Idempotency-Key`` on creates (tickets, captures): a retry gets the first response back,
+never a second object.
+
+The first request claims the key with a fingerprint of its body and stores its response in
+the same transaction; a repeat with the same body replays that response, one with another
+body is refused. A key is forgotten ``tickets.idempotency_ttl_h`` hours after its claim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketcreator.accounts.auth import Principal
+from ticketcreator.core.config import get_settings
+from ticketcreator.core.db import utcnow
+from ticketcreator.tickets import idempotency_repository as repo
+from ticketcreator.tickets.errors import IdempotencyKeyReused
+
+
+async def once[Read: BaseModel](
+    session: AsyncSession,
+    principal: Principal,
+    key: str | None,
+    body: BaseModel,
+    create: Callable[[], Awaitable[Read]],
+    read: type[Read],
+    *,
+    scope: str = "",
+) -> tuple[Read, bool]:
+    """What ``create`` returns, and whether it is the replay of an earlier request of the same
+    caller with the same ``key`` (then ``create`` does not run); without a key, ``create``
+    simply runs. ``scope`` keeps the request bodies of different creates apart."""
+    if key is None:
+        return await create(), False
+    request_hash = _fingerprint(body, scope)
+    ttl = timedelta(hours=get_settings().tickets.idempotency_ttl_h)
+    claimed = await repo.claim_idempotency_key(
+        session,
+        principal.organization_id,
+        principal.rate_key,
+        key,
+        request_hash,
+        expired_before=utcnow() - ttl,
+    )
+    if claimed is None:
+        first = await repo.find_idempotency_key(
+            session, principal.organization_id, principal.rate_key, key
+        )
+        if first.request_hash != request_hash:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was sent with a different request body; use a new key.",
+            )
+        return read.model_validate(first.response_body), True
+    result = await create()
+    claimed.response_status = 201
+    claimed.response_body = result.model_dump(mode="json")
+    return result, False
+
+
+def _fingerprint(body: BaseModel, scope: str) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{scope}{canonical}".encode()).hexdigest()
+
+
+async def purge_expired(session: AsyncSession, *, limit: int = 5000) -> int:
+    """Forget keys past ``tickets.idempotency_ttl_h`` (a retry after that creates a new
+    object anyway); at most ``limit`` per call."""
+    ttl = timedelta(hours=get_settings().tickets.idempotency_ttl_h)
+    return await repo.purge_idempotency_keys(session, utcnow() - ttl, limit)

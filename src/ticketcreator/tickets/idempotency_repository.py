@@ -1,0 +1,96 @@
+"""Queries of ``Idempotency-Key`` records (the remembered first responses of creates)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketcreator.core.db import utcnow
+from ticketcreator.tickets.models import IdempotencyKey, Ticket
+
+
+async def claim_idempotency_key(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    principal: str,
+    key: str,
+    request_hash: str,
+    expired_before: datetime,
+) -> IdempotencyKey | None:
+    """Take the key for this request: the new row, or None when a live request holds it.
+
+    A concurrent request with the same key waits on the unique index until the first one
+    commits (then sees its row) or rolls back (then takes the key). An expired key is reused.
+    """
+    table = IdempotencyKey.__table__
+    statement = insert(IdempotencyKey).values(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        principal=principal,
+        key=key,
+        request_hash=request_hash,
+        created_at=utcnow(),
+    )
+    upsert = statement.on_conflict_do_update(
+        index_elements=[
+            IdempotencyKey.organization_id,
+            IdempotencyKey.principal,
+            IdempotencyKey.key,
+        ],
+        set_={
+            "id": statement.excluded.id,
+            "request_hash": statement.excluded.request_hash,
+            "created_at": statement.excluded.created_at,
+            "response_status": None,
+            "response_body": None,
+        },
+        where=table.c.created_at < expired_before,
+    ).returning(IdempotencyKey)
+    return (await session.scalars(upsert)).first()
+
+
+async def find_idempotency_key(
+    session: AsyncSession, organization_id: uuid.UUID, principal: str, key: str
+) -> IdempotencyKey:
+    return (
+        await session.scalars(
+            select(IdempotencyKey).where(
+                IdempotencyKey.organization_id == organization_id,
+                IdempotencyKey.principal == principal,
+                IdempotencyKey.key == key,
+            )
+        )
+    ).one()
+
+
+async def purge_idempotency_keys(
+    session: AsyncSession, expired_before: datetime, limit: int
+) -> int:
+    """Delete up to ``limit`` keys older than ``expired_before``; returns how many went."""
+    oldest = (
+        select(IdempotencyKey.id)
+        .where(IdempotencyKey.created_at < expired_before)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id.in_(oldest)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def forget_responses(session: AsyncSession, ticket: Ticket) -> None:
+    """Delete the remembered responses (``Idempotency-Key``) that show the ticket: its
+    creation and captures sent with it."""
+    body = IdempotencyKey.response_body
+    await session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.organization_id == ticket.organization_id,
+            or_(
+                body["id"].astext == str(ticket.id),
+                body["ticket_id"].astext == str(ticket.id),
+            ),
+        )
+    )
