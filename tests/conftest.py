@@ -104,7 +104,10 @@ def smtp_down() -> Iterator[SmtpServer]:
 
 @pytest.fixture(scope="session")
 def database() -> str:
+    from ticketcreator import tasks
+
     prepare_database(TEST_DATABASE_URL)
+    tasks.load()  # like the API, this process fans the events it emits out to the subscribers
     return TEST_DATABASE_URL
 
 

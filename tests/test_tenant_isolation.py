@@ -275,11 +275,11 @@ async def _event_delivery(world: World) -> str:
     """A dead-lettered delivery of an event of A's organization."""
     from sqlalchemy import select, update
 
-    from ticketcreator.core import outbox
+    from ticketcreator.core import events, outbox
     from ticketcreator.core.db import commit, session_factory
 
     async with session_factory()() as db:
-        event = outbox.emit(db, "probe.ping", {}, organization_id=world.a.org_id)
+        event = events.emit(db, "probe.ping", {}, organization_id=world.a.org_id)
         await commit(db)
     async with session_factory()() as db:
         await db.execute(

@@ -9,14 +9,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from ticketcreator import __version__
+from ticketcreator import __version__, tasks
 from ticketcreator.accounts import routes as accounts_routes
 from ticketcreator.accounts.auth import is_public, undeclared_routes
 from ticketcreator.accounts.permissions import permission_table_markdown
 from ticketcreator.ai.triage import routes as ai_routes
 from ticketcreator.attachments import routes as attachments_routes
 from ticketcreator.captures import routes as captures_routes
-from ticketcreator.core import health, outbox
+from ticketcreator.core import health
 from ticketcreator.core.config import Settings, get_settings
 from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.errors import PROBLEM_JSON, Problem, install_error_handlers
@@ -118,8 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     undeclared = undeclared_routes(app.routes)
     if undeclared:
         raise RuntimeError("routes without an access declaration: " + ", ".join(undeclared))
-    # Load the Celery app and the outbox subscriptions now, not during the first request.
-    outbox.get_publisher()
+    # The subscribers of every topic: this process fans its events out to them.
+    tasks.load()
     return app
 
 

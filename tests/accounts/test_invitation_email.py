@@ -18,8 +18,8 @@ from tests.support.services import Worker, eventually
 from ticketcreator.accounts import tasks
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.crypto import decrypt, encrypted_columns
+from ticketcreator.core.tasks import RetriableError
 from ticketcreator.models import metadata
-from ticketcreator.worker import RetriableError
 
 pytestmark = pytest.mark.usefixtures("database")
 

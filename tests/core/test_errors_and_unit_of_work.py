@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.core import outbox
+from ticketcreator.core import events
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import UnitOfWorkRoute, get_session, session_factory
 from ticketcreator.core.errors import Conflict, install_error_handlers
@@ -42,7 +42,7 @@ def _probe_app() -> FastAPI:
         body: Payload, session: Annotated[AsyncSession, Depends(get_session)]
     ) -> dict[str, Any]:
         """Fails like the victim of a deadlock on its first ``count`` runs."""
-        event = outbox.emit(session, "probe.created", {"title": body.title})
+        event = events.emit(session, "probe.created", {"title": body.title})
         await session.flush()
         runs.append(body.title)
         if len(runs) <= body.count:
@@ -56,19 +56,19 @@ def _probe_app() -> FastAPI:
         """Reads its body as a stream (it cannot be read twice), then loses a deadlock."""
         title = b"".join([chunk async for chunk in request.stream()]).decode()
         runs.append(title)
-        outbox.emit(session, "probe.created", {"title": title})
+        events.emit(session, "probe.created", {"title": title})
         await session.execute(LOSE)
 
     @router.post("/events")
     async def write(
         body: Payload, session: Annotated[AsyncSession, Depends(get_session)]
     ) -> dict[str, str]:
-        event = outbox.emit(session, "probe.created", {"title": body.title})
+        event = events.emit(session, "probe.created", {"title": body.title})
         return {"id": str(event.id)}
 
     @router.post("/events/fail")
     async def write_then_fail(session: Annotated[AsyncSession, Depends(get_session)]) -> None:
-        outbox.emit(session, "probe.created", {"title": "lost"})
+        events.emit(session, "probe.created", {"title": "lost"})
         await session.flush()
         raise Conflict("Something already happened.", hint="try later")
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.services import RedisServer, Worker
-from ticketcreator.core import outbox
+from ticketcreator.core import consumer, events, outbox
 from ticketcreator.core.db import commit, session_factory
 from ticketcreator.core.outbox import OutboxEvent, ProcessedEvent
 
@@ -19,7 +19,7 @@ PROBE = "tests.support.probe_tasks.record"
 
 async def _emit(topic: str = "probe.ping") -> uuid.UUID:
     async with session_factory()() as db:
-        event = outbox.emit(db, topic, {"hello": "world"})
+        event = events.emit(db, topic, {"hello": "world"})
         await commit(db)
         return event.id
 
@@ -49,7 +49,7 @@ async def test_committed_event_reaches_the_worker(celery_worker: Worker) -> None
 
 
 async def test_rolled_back_change_emits_nothing(session: AsyncSession) -> None:
-    event = outbox.emit(session, "probe.ping", {})
+    event = events.emit(session, "probe.ping", {})
     await session.flush()
     await session.rollback()
     async with session_factory()() as db:
@@ -64,7 +64,7 @@ async def test_event_written_while_redis_is_down_is_delivered_after_it_returns(
         event_id = await _emit()
         pending = await _row(event_id)
         assert pending.last_error
-        assert await outbox.deliver() == 0
+        assert await events.deliver() == 0
         async with session_factory()() as db:
             delivery = await db.get(ProcessedEvent, (event_id, PROBE))
         assert delivery is not None
@@ -77,7 +77,7 @@ async def test_event_written_while_redis_is_down_is_delivered_after_it_returns(
     deadline = time.monotonic() + 30
     while (await _row(event_id)).last_error is not None:
         assert time.monotonic() < deadline, "relay never reached the restarted broker"
-        await outbox.deliver()
+        await events.deliver()
         await asyncio.sleep(0.2)
     await _wait_processed(event_id)
     await _wait_processed(second)
@@ -93,8 +93,8 @@ async def test_redelivered_event_is_handled_once(redis_server: RedisServer, data
     event_id = await _emit()  # handed to the broker; no worker consumes it here
     event = await _row(event_id)
     first = {**outbox.message_of(event), "delivery": 1}
-    await outbox.handle(first, PROBE, "default", work)
-    await outbox.handle(first, PROBE, "default", work)
+    await consumer.handle(first, PROBE, "default", work)
+    await consumer.handle(first, PROBE, "default", work)
     assert calls == ["1"]
     async with session_factory()() as db:
         delivery = await db.get(ProcessedEvent, (event_id, PROBE))
@@ -109,7 +109,7 @@ async def test_redelivered_event_is_handled_once(redis_server: RedisServer, data
             .values(sends=2)  # handed over again since the copy below was sent
         )
         await db.commit()
-    await outbox.handle(
+    await consumer.handle(
         {**outbox.message_of(await _row(stale)), "delivery": 1}, PROBE, "default", work
     )
     assert calls == ["1"]
@@ -118,7 +118,7 @@ async def test_redelivered_event_is_handled_once(redis_server: RedisServer, data
 async def test_relay_task_runs_in_the_worker(
     celery_worker: Worker, redis_server: RedisServer
 ) -> None:
-    from ticketcreator.worker import celery_app
+    from ticketcreator.core.tasks import celery_app
 
     async with session_factory()() as db:
         event = outbox.OutboxEvent(

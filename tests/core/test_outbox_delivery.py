@@ -28,7 +28,7 @@ from tests.support.services import RedisServer, Worker
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.attachments.models import Attachment, ProcessingStatus
 from ticketcreator.cli import app as cli
-from ticketcreator.core import outbox
+from ticketcreator.core import events, outbox
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import commit, session_factory, utcnow
 from ticketcreator.core.outbox import OutboxEvent, ProcessedEvent
@@ -73,7 +73,7 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def _emit(payload: dict[str, Any], organization_id: uuid.UUID | None = None) -> uuid.UUID:
     async with session_factory()() as db:
-        event = outbox.emit(db, "probe.fragile", payload, organization_id=organization_id)
+        event = events.emit(db, "probe.fragile", payload, organization_id=organization_id)
         await commit(db)
         return event.id
 
@@ -107,7 +107,7 @@ async def _relay_until(
     deadline = time.monotonic() + timeout
     while not await probe():
         assert time.monotonic() < deadline, f"{what}: not reached in {timeout}s"
-        await outbox.deliver()
+        await events.deliver()
         await asyncio.sleep(0.3)
 
 
@@ -125,7 +125,7 @@ def _state_is(event_id: uuid.UUID, state: str) -> Callable[[], Awaitable[bool]]:
 
 async def test_outbox_commands_list_and_replay_dead_deliveries(database: str) -> None:
     event_id = await _emit({})
-    await outbox.deliver()
+    await events.deliver()
     async with session_factory()() as db:
         await db.execute(
             update(ProcessedEvent)
@@ -163,7 +163,7 @@ async def test_outbox_commands_list_and_replay_dead_deliveries(database: str) ->
 
 
 def test_no_task_outlives_the_broker_visibility_timeout() -> None:
-    from ticketcreator.worker import celery_app
+    from ticketcreator.core.tasks import celery_app
 
     limit = celery_app.conf.task_time_limit
     assert limit == get_settings().celery.task_time_limit_s
@@ -243,7 +243,7 @@ async def test_a_task_that_kills_its_worker_is_dead_lettered_after_the_last_run(
     assert dead.last_error is not None
     assert dead.last_error.startswith("WorkerLost: 3 runs")
     assert _runs(redis_server, event_id) == 3
-    await outbox.deliver()
+    await events.deliver()
     await asyncio.sleep(2)
     assert _runs(redis_server, event_id) == 3  # never run again
 
@@ -251,7 +251,7 @@ async def test_a_task_that_kills_its_worker_is_dead_lettered_after_the_last_run(
 async def test_a_plain_task_that_kills_its_worker_is_dropped_after_the_last_run(
     fast_worker: Worker, redis_server: RedisServer
 ) -> None:
-    from ticketcreator.worker import celery_app
+    from ticketcreator.core.tasks import celery_app
 
     counter = f"probe:die:{uuid.uuid4()}"
     celery_app.send_task("probe.die", args=[counter], queue="default")
@@ -317,7 +317,7 @@ async def test_a_copy_of_a_running_task_does_not_run_it_again(
         assert event is not None
         message = {**outbox.message_of(event), "delivery": 1}
     subscription = outbox.Subscription("probe.fragile", FRAGILE, "default")
-    outbox.get_publisher().publish(subscription, message)
+    outbox.publish(subscription, message)
     await _relay_until(_state_is(event_id, "done"))
     await asyncio.sleep(2)
     assert _runs(redis_server, event_id) == 1
@@ -332,7 +332,7 @@ async def test_sweeper_requeues_an_attachment_stuck_in_processing(
     redis_server: RedisServer,
 ) -> None:
     from ticketcreator.attachments import processing
-    from ticketcreator.worker import celery_app
+    from ticketcreator.core.tasks import celery_app
 
     owner = await create_member(session, role=Role.OWNER)
     fast_worker.consume(False)

@@ -72,7 +72,7 @@ def kill_and_restart(worker: Worker) -> None:
 def serve_integrations_only(worker: Worker) -> None:
     """The worker serves the integrations queue alone, as a deployment's integrations
     workers do (AI triage of the same tickets would otherwise hold both processes)."""
-    from ticketcreator.worker import celery_app
+    from ticketcreator.core.tasks import celery_app
 
     with celery_app.connection() as connection:
         for queue in ("ai", "media"):

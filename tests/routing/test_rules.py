@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.routing.conftest import call, create_rule, create_team, events, in_session, new_ticket
 from tests.support.factories import Member
-from ticketcreator.core.outbox import emit
+from ticketcreator.core.events import emit
 from ticketcreator.routing import actions, flows
 from ticketcreator.routing.actions import ActionType, External, Params, Plan
 from ticketcreator.routing.models import Trigger

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.worker import celery_app, subscriber
+from ticketcreator.core.events import subscriber
+from ticketcreator.core.tasks import celery_app
 
 
 @subscriber("probe.ping")

@@ -173,7 +173,7 @@ class Worker:
 
     def consume(self, on: bool) -> None:
         """Start or stop consuming every queue (Celery remote control, acknowledged)."""
-        from ticketcreator.worker import celery_app
+        from ticketcreator.core.tasks import celery_app
 
         control = celery_app.control.add_consumer if on else celery_app.control.cancel_consumer
         # A fresh connection: a pooled one may predate a restart of the test Redis server.

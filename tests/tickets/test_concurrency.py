@@ -12,8 +12,8 @@ from tests.support.services import Worker
 from tests.tickets.conftest import new_ticket
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import commit, utcnow
+from ticketcreator.core.tasks import celery_app
 from ticketcreator.tickets.models import IdempotencyKey, Ticket
-from ticketcreator.worker import celery_app
 
 
 async def test_50_parallel_creates_get_50_distinct_gap_free_numbers(

@@ -28,16 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.attachments import repository
 from ticketcreator.attachments.models import Attachment, AttachmentKind, ProcessingStatus
-from ticketcreator.attachments.service import (
-    FAILED,
-    PROCESSING,
-    READY,
-    UPLOADED,
-    event_payload,
-)
-from ticketcreator.core import outbox
+from ticketcreator.attachments.service import event_payload
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
+from ticketcreator.core.events import Topic, emit
 from ticketcreator.media import (
     MediaError,
     extract_audio_wav,
@@ -64,10 +58,8 @@ class Derived:
     height: int | None = None
 
 
-def _emit(session: AsyncSession, topic: str, attachment: Attachment) -> None:
-    outbox.emit(
-        session, topic, event_payload(attachment), organization_id=attachment.organization_id
-    )
+def _emit(session: AsyncSession, topic: Topic, attachment: Attachment) -> None:
+    emit(session, topic, event_payload(attachment), organization_id=attachment.organization_id)
 
 
 async def start(session: AsyncSession, attachment_id: uuid.UUID) -> None:
@@ -75,7 +67,7 @@ async def start(session: AsyncSession, attachment_id: uuid.UUID) -> None:
     if attachment is None or attachment.processing_status != ProcessingStatus.PENDING:
         return
     attachment.processing_status = ProcessingStatus.PROCESSING
-    _emit(session, PROCESSING, attachment)
+    _emit(session, Topic.ATTACHMENT_PROCESSING, attachment)
 
 
 async def process(session: AsyncSession, storage: Storage, attachment_id: uuid.UUID) -> None:
@@ -127,7 +119,11 @@ async def requeue_stuck(session: AsyncSession) -> int:
         attachment.processing_requeues += 1
         attachment.updated_at = utcnow()
         pending = attachment.processing_status == ProcessingStatus.PENDING
-        _emit(session, UPLOADED if pending else PROCESSING, attachment)
+        _emit(
+            session,
+            Topic.ATTACHMENT_UPLOADED if pending else Topic.ATTACHMENT_PROCESSING,
+            attachment,
+        )
         log.warning(
             "attachment stuck in processing queued again",
             extra={
@@ -151,7 +147,7 @@ def _finish(
     attachment.processing_status = ProcessingStatus.READY
     attachment.processing_error = None
     attachment.processed_at = utcnow()
-    _emit(session, READY, attachment)
+    _emit(session, Topic.ATTACHMENT_READY, attachment)
 
 
 def _fail(session: AsyncSession, attachment: Attachment, reason: str) -> None:
@@ -159,7 +155,7 @@ def _fail(session: AsyncSession, attachment: Attachment, reason: str) -> None:
     attachment.processing_status = ProcessingStatus.FAILED
     attachment.processing_error = reason[:2000]
     attachment.processed_at = utcnow()
-    _emit(session, FAILED, attachment)
+    _emit(session, Topic.ATTACHMENT_FAILED, attachment)
 
 
 def _analyse(

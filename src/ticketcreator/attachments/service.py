@@ -29,19 +29,14 @@ from ticketcreator.attachments.schemas import (
     SignedUrlRequest,
 )
 from ticketcreator.captures import repository as captures_repo
-from ticketcreator.core import outbox
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import AppError, Forbidden, NotFound
+from ticketcreator.core.events import Topic, emit
 from ticketcreator.storage import Storage
 from ticketcreator.tickets import service as tickets
 from ticketcreator.uploads import repository as uploads_repo
 from ticketcreator.uploads.content import TEXT_TYPES
 
-UPLOADED = "attachment.uploaded"
-PROCESSING = "attachment.processing"
-READY = "attachment.ready"
-FAILED = "attachment.failed"
-ERASED = "attachment.erased"  # payload {"attachment_ids"}: their stored files are to go
 API_PREFIX = "/v1"
 
 
@@ -91,7 +86,8 @@ async def register(
     )
     repository.add(session, attachment)
     await session.flush()
-    outbox.emit(session, UPLOADED, event_payload(attachment), organization_id=organization_id)
+    payload = event_payload(attachment)
+    emit(session, Topic.ATTACHMENT_UPLOADED, payload, organization_id=organization_id)
     return attachment
 
 
@@ -104,9 +100,9 @@ async def erase(
     erased = await repository.delete_many(session, organization_id, attachment_ids)
     if erased:
         await uploads_repo.delete_rows(session, erased)
-        outbox.emit(
+        emit(
             session,
-            ERASED,
+            Topic.ATTACHMENT_ERASED,
             {"attachment_ids": [str(attachment_id) for attachment_id in erased]},
             organization_id=organization_id,
         )

@@ -12,18 +12,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.attachments.service import ERASED, PROCESSING, UPLOADED
 from ticketcreator.core.db import commit, session_factory
-from ticketcreator.core.tasks import run_async
+from ticketcreator.core.events import Topic, subscriber
+from ticketcreator.core.tasks import celery_app, run_async
 from ticketcreator.storage import get_storage
-from ticketcreator.worker import celery_app, subscriber
 
 
 def _attachment_id(message: dict[str, Any]) -> uuid.UUID:
     return uuid.UUID(message["payload"]["attachment_id"])
 
 
-@subscriber(UPLOADED, queue="media")
+@subscriber(Topic.ATTACHMENT_UPLOADED, queue="media")
 async def start_processing(session: AsyncSession, message: dict[str, Any]) -> None:
     """A new attachment: mark it ``processing`` (announced as ``attachment.processing``)."""
     from ticketcreator.attachments import processing
@@ -31,7 +30,7 @@ async def start_processing(session: AsyncSession, message: dict[str, Any]) -> No
     await processing.start(session, _attachment_id(message))
 
 
-@subscriber(PROCESSING, queue="media")
+@subscriber(Topic.ATTACHMENT_PROCESSING, queue="media")
 async def process_media(session: AsyncSession, message: dict[str, Any]) -> None:
     """Probe, render the poster and thumbnail, extract the audio; ``ready`` or ``failed``."""
     from ticketcreator.attachments import processing
@@ -39,7 +38,7 @@ async def process_media(session: AsyncSession, message: dict[str, Any]) -> None:
     await processing.process(session, get_storage(), _attachment_id(message))
 
 
-@subscriber(ERASED, queue="media")
+@subscriber(Topic.ATTACHMENT_ERASED, queue="media")
 async def erase_files(session: AsyncSession, message: dict[str, Any]) -> None:
     """Attachments were erased (their ticket was purged): remove their stored files."""
     from ticketcreator.attachments import service

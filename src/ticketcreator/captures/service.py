@@ -44,7 +44,7 @@ from ticketcreator.captures.schemas import (
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import Forbidden, NotFound
-from ticketcreator.core.outbox import emit
+from ticketcreator.core.events import Topic, emit
 from ticketcreator.core.redact import REDACTED
 from ticketcreator.tickets import repository as tickets_repo
 from ticketcreator.tickets import service as tickets
@@ -55,10 +55,7 @@ from ticketcreator.tickets.schemas import TicketCreate
 from ticketcreator.transcripts import repository as texts_repo
 from ticketcreator.transcripts.models import AttachmentText
 from ticketcreator.transcripts.schemas import AttachmentTextSummary
-from ticketcreator.transcripts.service import CONTENT_ADDED
 from ticketcreator.uploads import service as uploads
-
-CAPTURE_CREATED = "capture.created"
 
 _KIND_LABELS = {
     CaptureKind.SCREENSHOT: "Screenshot",
@@ -179,12 +176,12 @@ async def _create(session: AsyncSession, principal: Principal, data: CaptureCrea
         "attachment_ids": attachment_ids,
         "title_generated": title_generated,
     }
-    emit(session, CAPTURE_CREATED, payload, organization_id=principal.organization_id)
+    emit(session, Topic.CAPTURE_CREATED, payload, organization_id=principal.organization_id)
     if data.ticket_id is not None:
         # A new ticket is announced as ``ticket.created``, which triggers triage already.
         emit(
             session,
-            CONTENT_ADDED,
+            Topic.TICKET_CONTENT_ADDED,
             {
                 "ticket_id": str(ticket_id),
                 "source": "capture",

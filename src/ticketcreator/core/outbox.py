@@ -1,8 +1,9 @@
 """Transactional outbox: domain events stored with the change, done once every subscriber has
 handled them.
 
-:func:`emit` adds an ``outbox_event`` row in the caller's transaction, so an event exists if
-and only if its change was committed.
+:func:`ticketcreator.core.events.emit` adds an ``outbox_event`` row in the caller's
+transaction, so an event exists if and only if its change was committed; the subscribers of
+its topic are those of :data:`ticketcreator.core.events.subscribers`.
 
 Delivery guarantee: **every subscriber handles every committed event, and its effects are
 committed exactly once**, whatever happens to the broker (Redis stopped, restarted without its
@@ -19,10 +20,10 @@ subscriber fails on it every time: then the delivery ends *dead* (dead-lettered)
    later (doubling on each further hand-over, up to an hour). A message the broker loses,
    or that a killed worker held, is thus sent again; the broker's own redeliveries are
    harmless too. Only the latest-numbered message runs; older copies are dropped.
-3. **Claim.** The task counts the run in its own short transaction (``attempts``), so a run
-   that kills its worker still counts: a delivery whose ``attempts`` reached the limit without
-   finishing is dead-lettered instead of run again (``task_reject_on_worker_lost`` cannot
-   redeliver a poison task forever).
+3. **Claim.** The subscriber's task (:mod:`ticketcreator.core.consumer`) counts the run in
+   its own short transaction (``attempts``), so a run that kills its worker still counts: a
+   delivery whose ``attempts`` reached the limit without finishing is dead-lettered instead
+   of run again (``task_reject_on_worker_lost`` cannot redeliver a poison task forever).
 4. **Work.** The subscriber runs in one transaction with the delivery row locked ``FOR
    UPDATE`` and sets it ``done`` in that same transaction: its effects and ``done`` are
    committed together or not at all. The lock lives as long as the worker's database
@@ -45,13 +46,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -73,7 +73,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketcreator.core.config import get_settings
-from ticketcreator.core.db import Base, after_commit, commit, session_factory, utcnow
+from ticketcreator.core.db import Base, session_factory, utcnow
+from ticketcreator.core.tasks import celery_app
 
 log = logging.getLogger(__name__)
 
@@ -134,84 +135,29 @@ class ProcessedEvent(Base):
 
 @dataclass(frozen=True)
 class Subscription:
+    """Where a topic's events go: a subscriber task and its queue."""
+
     topic: str
     task_name: str
     queue: str
 
 
-class Subscribers:
-    """Topic → Celery tasks. Filled by the task modules at import time."""
-
-    def __init__(self) -> None:
-        self._by_topic: dict[str, list[Subscription]] = {}
-
-    def add(self, topic: str, task_name: str, queue: str) -> None:
-        subscriptions = self._by_topic.setdefault(topic, [])
-        if not any(sub.task_name == task_name for sub in subscriptions):
-            subscriptions.append(Subscription(topic, task_name, queue))
-
-    def for_topic(self, topic: str) -> Sequence[Subscription]:
-        return self._by_topic.get(topic, ())
+# Subscribers of a topic (see :data:`ticketcreator.core.events.subscribers`).
+Route = Callable[[str], Sequence[Subscription]]
 
 
-subscribers = Subscribers()
-
-
-class Publisher(Protocol):
-    """Hands one message to the broker; the Celery implementation lives in the worker."""
-
-    def publish(
-        self, subscription: Subscription, message: dict[str, Any], countdown: float | None = None
-    ) -> None: ...
-
-
-_publisher: Publisher | None = None
-
-
-def set_publisher(publisher: Publisher) -> None:
-    global _publisher
-    _publisher = publisher
-
-
-def get_publisher() -> Publisher:
-    if _publisher is None:
-        from ticketcreator.worker import CeleryPublisher
-
-        set_publisher(CeleryPublisher())
-    assert _publisher is not None
-    return _publisher
-
-
-def emit(
-    session: AsyncSession,
-    topic: str,
-    payload: dict[str, Any],
-    *,
-    organization_id: uuid.UUID | None = None,
-) -> OutboxEvent:
-    """Record an event in the caller's transaction; it is delivered after commit."""
-    event = OutboxEvent(
-        id=uuid.uuid4(),
-        topic=topic,
-        organization_id=organization_id,
-        payload=payload,
-        created_at=utcnow(),
-        attempts=0,
+def publish(
+    subscription: Subscription, message: dict[str, Any], countdown: float | None = None
+) -> None:
+    """Hand one delivery to the broker as a Celery task; fails fast when the broker is down."""
+    celery_app.send_task(
+        subscription.task_name,
+        args=[message],
+        queue=subscription.queue,
+        countdown=countdown,
+        task_id=f"{message['id']}:{subscription.task_name}",
+        retry=False,
     )
-    session.add(event)
-    pending: list[uuid.UUID] = session.info.setdefault("outbox_pending", [])
-    if not pending:
-
-        async def deliver_pending() -> None:
-            try:
-                await deliver(list(pending))
-            except Exception:  # the change is committed; the relay hands its events over
-                log.warning("outbox hand-over after commit failed", exc_info=True)
-            pending.clear()
-
-        after_commit(session, deliver_pending)
-    pending.append(event.id)
-    return event
 
 
 def message_of(event: OutboxEvent) -> dict[str, Any]:
@@ -224,23 +170,27 @@ def message_of(event: OutboxEvent) -> dict[str, Any]:
     }
 
 
-async def deliver(event_ids: list[uuid.UUID] | None = None, limit: int = 200) -> int:
-    """Record the deliveries of new events and hand every due delivery to the broker (those
-    of the given events, or the oldest ``limit`` due); returns how many were handed over.
+async def deliver(
+    route: Route | None, event_ids: list[uuid.UUID] | None = None, limit: int = 200
+) -> int:
+    """Record the deliveries of new events to the subscribers ``route`` names (none when the
+    process does not know them all: then the events wait for a process that does) and hand
+    every due delivery to the broker (those of the given events, or the oldest ``limit`` due);
+    returns how many were handed over.
 
     Stops at the first broker failure: the rest stay due for the next relay run, and for
     ``outbox.relay_interval_s`` this process leaves even the given events to the relay (a
     failing hand-over takes seconds). The broker client is synchronous, so publishing runs in
     a worker thread and never blocks the loop.
     """
-    publisher = get_publisher()  # loads the worker's task modules: every subscriber is known
-    await _fan_out(event_ids, limit)
+    if route is not None:
+        await _fan_out(route, event_ids, limit)
     if event_ids is not None and time.monotonic() < _broker_down_until:
         return 0  # the broker just failed: the relay sends these, no request waits on it
-    return await _send_due(publisher, event_ids, limit)
+    return await _send_due(event_ids, limit)
 
 
-async def _fan_out(event_ids: list[uuid.UUID] | None, limit: int) -> None:
+async def _fan_out(route: Route, event_ids: list[uuid.UUID] | None, limit: int) -> None:
     async with session_factory()() as session:
         query = (
             select(OutboxEvent)
@@ -265,7 +215,7 @@ async def _fan_out(event_ids: list[uuid.UUID] | None, limit: int) -> None:
                     "next_attempt_at": now,
                     "created_at": now,
                 }
-                for sub in subscribers.for_topic(event.topic)
+                for sub in route(event.topic)
             ]
             if rows:
                 await session.execute(insert(ProcessedEvent).values(rows).on_conflict_do_nothing())
@@ -273,12 +223,13 @@ async def _fan_out(event_ids: list[uuid.UUID] | None, limit: int) -> None:
         await session.commit()
 
 
-def _redeliver_after(sends: int) -> timedelta:
+def redeliver_after(sends: int) -> timedelta:
+    """How long a handed-over delivery waits for its run before it is handed over again."""
     doublings = min(max(sends - 1, 0), _MAX_REDELIVER_DOUBLINGS)
     return timedelta(seconds=get_settings().outbox.redeliver_after_s * 2**doublings)
 
 
-async def _send_due(publisher: Publisher, event_ids: list[uuid.UUID] | None, limit: int) -> int:
+async def _send_due(event_ids: list[uuid.UUID] | None, limit: int) -> int:
     """Take due deliveries (skipping running ones, which are locked), count the hand-over and
     commit before publishing: a copy can run only once its row is free."""
     async with session_factory()() as session:
@@ -296,16 +247,16 @@ async def _send_due(publisher: Publisher, event_ids: list[uuid.UUID] | None, lim
         now = utcnow()
         for delivery, event in (await session.execute(query)).all():
             delivery.sends += 1
-            delivery.next_attempt_at = now + _redeliver_after(delivery.sends)
+            delivery.next_attempt_at = now + redeliver_after(delivery.sends)
             subscription = Subscription(event.topic, delivery.handler, delivery.queue)
             batch.append((subscription, {**message_of(event), "delivery": delivery.sends}))
         await session.commit()
     sent = 0
     for subscription, message in batch:
         try:
-            await asyncio.to_thread(publisher.publish, subscription, message)
+            await asyncio.to_thread(publish, subscription, message)
         except Exception as exc:  # the broker is down or refused: due again at once
-            await _unsent(batch[sent:], exc)
+            await unsent(batch[sent:], exc)
             break
         sent += 1
     if sent:
@@ -315,7 +266,8 @@ async def _send_due(publisher: Publisher, event_ids: list[uuid.UUID] | None, lim
     return sent
 
 
-async def _unsent(batch: list[tuple[Subscription, dict[str, Any]]], exc: Exception) -> None:
+async def unsent(batch: list[tuple[Subscription, dict[str, Any]]], exc: Exception) -> None:
+    """The broker refused these hand-overs: they are due again at once."""
     global _broker_down_until
     _broker_down_until = time.monotonic() + get_settings().outbox.relay_interval_s
     error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -357,140 +309,6 @@ async def _count_sends(batch: list[tuple[Subscription, dict[str, Any]]]) -> None
                 .values(attempts=OutboxEvent.attempts + count, last_error=None)
             )
         await session.commit()
-
-
-EventHandler = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
-
-
-async def handle(message: dict[str, Any], subscriber: str, queue: str, work: EventHandler) -> None:
-    """Run one delivery of ``message`` to ``subscriber`` (the body of every subscriber task)."""
-    event_id = uuid.UUID(message["id"])
-    attempt = await _claim(event_id, subscriber, queue, message.get("delivery"))
-    if attempt is None:
-        return
-    try:
-        async with session_factory()() as session:
-            delivery = await session.get(
-                ProcessedEvent, (event_id, subscriber), with_for_update=True, populate_existing=True
-            )
-            if delivery is None or delivery.state != PENDING or delivery.attempts != attempt:
-                return  # another copy claimed it after this one, or it finished meanwhile
-            await work(session, message)
-            delivery.state = DONE
-            delivery.processed_at = utcnow()
-            delivery.next_attempt_at = None
-            delivery.last_error = None
-            await commit(session)
-    except Exception as exc:
-        await _failed(message, subscriber, attempt, exc)
-
-
-def _max_attempts() -> int:
-    return get_settings().celery.default_max_retries + 1
-
-
-async def _claim(event_id: uuid.UUID, subscriber: str, queue: str, sent: int | None) -> int | None:
-    """Count a run of the delivery; None when this copy must not run (done, dead, stale,
-    running elsewhere, or dead-lettered now because earlier runs never finished)."""
-    async with session_factory()() as session:
-        key = (ProcessedEvent.event_id == event_id, ProcessedEvent.handler == subscriber)
-        query = select(ProcessedEvent).where(*key).with_for_update(skip_locked=True)
-        delivery = await session.scalar(query)
-        if delivery is None:
-            if await session.scalar(select(exists().where(*key))):
-                return None  # locked: a copy is running
-            # A message without a recorded delivery (sent before deliveries were recorded).
-            await session.execute(
-                insert(ProcessedEvent)
-                .values(event_id=event_id, handler=subscriber, id=uuid.uuid4(), queue=queue)
-                .on_conflict_do_nothing()
-            )
-            delivery = await session.scalar(query)
-            if delivery is None:
-                return None
-        if delivery.state != PENDING or (sent is not None and sent < delivery.sends):
-            return None
-        if delivery.attempts >= _max_attempts():
-            reason = (
-                f"WorkerLost: {delivery.attempts} runs did not finish (worker killed, out of "
-                f"memory or over its time limit); last error: {delivery.last_error or 'none'}"
-            )
-            _dead(delivery, reason[:2000])
-            await session.commit()
-            return None
-        delivery.attempts += 1
-        delivery.next_attempt_at = utcnow() + _redeliver_after(delivery.sends)
-        attempt = delivery.attempts
-        await session.commit()
-    return attempt
-
-
-def _dead(delivery: ProcessedEvent, error: str) -> None:
-    delivery.state = DEAD
-    delivery.last_error = error
-    delivery.processed_at = utcnow()
-    delivery.next_attempt_at = None
-    log.error(
-        "event delivery dead-lettered",
-        extra={
-            "delivery_id": str(delivery.id),
-            "event_id": str(delivery.event_id),
-            "subscriber": delivery.handler,
-            "attempts": delivery.attempts,
-            "error": error,
-        },
-    )
-
-
-def retry_delay(attempt: int, defer_seconds: float | None = None) -> float:
-    """Seconds before the next run after ``attempt`` failed: exponential with jitter."""
-    if defer_seconds is not None:
-        return defer_seconds
-    settings = get_settings()
-    ceiling = min(
-        settings.outbox.retry_backoff_s * 2 ** (attempt - 1), settings.celery.retry_backoff_max_s
-    )
-    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not a secret)
-
-
-async def _failed(message: dict[str, Any], subscriber: str, attempt: int, exc: Exception) -> None:
-    error = f"{type(exc).__name__}: {exc}"[:2000]
-    event_id = uuid.UUID(message["id"])
-    async with session_factory()() as session:
-        delivery = await session.get(
-            ProcessedEvent, (event_id, subscriber), with_for_update=True, populate_existing=True
-        )
-        if delivery is None or delivery.state != PENDING or delivery.attempts != attempt:
-            return
-        retry: tuple[Subscription, dict[str, Any]] | None = None
-        if attempt >= _max_attempts():
-            _dead(delivery, error)
-        else:
-            delay = retry_delay(attempt, getattr(exc, "defer_seconds", None))
-            delivery.last_error = error
-            delivery.sends += 1
-            delivery.next_attempt_at = (
-                utcnow() + timedelta(seconds=delay) + _redeliver_after(delivery.sends)
-            )
-            subscription = Subscription(message["topic"], subscriber, delivery.queue)
-            retry = (subscription, {**message, "delivery": delivery.sends})
-            log.warning(
-                "event delivery failed; will retry",
-                extra={
-                    "event_id": message["id"],
-                    "topic": message["topic"],
-                    "subscriber": subscriber,
-                    "attempt": attempt,
-                    "retry_in_s": round(delay, 1),
-                    "error": error,
-                },
-            )
-        await session.commit()
-    if retry is not None:  # handed over now, to run after the delay; else the relay sends it
-        try:
-            await asyncio.to_thread(get_publisher().publish, *retry, delay)
-        except Exception as publish_error:
-            await _unsent([retry], publish_error)
 
 
 async def purge_delivered(retention: timedelta) -> int:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.core import outbox
+from ticketcreator.core import events, outbox
 from ticketcreator.core.db import after_commit, utcnow
 from ticketcreator.core.errors import Conflict, NotFound
 from ticketcreator.core.outbox import OutboxEvent, ProcessedEvent
@@ -102,7 +102,7 @@ def _replay(session: AsyncSession, deliveries: Sequence[ProcessedEvent]) -> None
     if event_ids:
 
         async def hand_over() -> None:
-            await outbox.deliver(event_ids)
+            await events.deliver(event_ids)
 
         after_commit(session, hand_over)
 

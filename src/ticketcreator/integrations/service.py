@@ -19,7 +19,7 @@ from ticketcreator.accounts.auth import Principal
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import NotFound
-from ticketcreator.core.outbox import emit
+from ticketcreator.core.events import Topic, emit
 from ticketcreator.integrations import repository as repo
 from ticketcreator.integrations.base import (
     Attacher,
@@ -70,7 +70,6 @@ from ticketcreator.tickets import service as tickets
 from ticketcreator.tickets.cursor import decode_cursor, encode_cursor
 from ticketcreator.tickets.errors import InvalidCursor
 
-WEBHOOK_RECEIVED = "integrations.webhook_received"
 _CAPABILITIES = {
     "create_issue": IssueCreator,
     "read_issue": IssueReader,
@@ -434,7 +433,7 @@ async def receive_webhook(
     if stored:
         emit(
             session,
-            WEBHOOK_RECEIVED,
+            Topic.INTEGRATIONS_WEBHOOK_RECEIVED,
             {"delivery_id": str(delivery.id), "installation_id": str(installation.id)},
             organization_id=installation.organization_id,
         )

@@ -171,7 +171,7 @@ async def _failed(session: AsyncSession, installation: Installation, error: str)
 
 
 def _send(installation_id: uuid.UUID, ticket_id: uuid.UUID, countdown: float | None = None) -> None:
-    from ticketcreator.worker import celery_app
+    from ticketcreator.core.tasks import celery_app
 
     celery_app.send_task(
         PUSH_TASK,

@@ -16,27 +16,27 @@ from celery import Task
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core.config import get_settings
-from ticketcreator.core.tasks import run_async
+from ticketcreator.core.events import Topic, subscriber
+from ticketcreator.core.tasks import RetriableError, celery_app, run_async
 from ticketcreator.integrations import service, sync
-from ticketcreator.worker import RetriableError, celery_app, subscriber
 
 
-@subscriber("ticket.created", queue="integrations")
+@subscriber(Topic.TICKET_CREATED, queue="integrations")
 async def sync_new_ticket(session: AsyncSession, message: dict[str, Any]) -> None:
     await service.on_ticket_created(session, message)
 
 
-@subscriber("ticket.updated", queue="integrations")
+@subscriber(Topic.TICKET_UPDATED, queue="integrations")
 async def sync_updated_ticket(session: AsyncSession, message: dict[str, Any]) -> None:
     await service.on_ticket_changed(session, message)
 
 
-@subscriber("ticket.commented", queue="integrations")
+@subscriber(Topic.TICKET_COMMENTED, queue="integrations")
 async def sync_commented_ticket(session: AsyncSession, message: dict[str, Any]) -> None:
     await service.on_ticket_changed(session, message)
 
 
-@subscriber("integrations.webhook_received", queue="integrations")
+@subscriber(Topic.INTEGRATIONS_WEBHOOK_RECEIVED, queue="integrations")
 async def apply_webhook(session: AsyncSession, message: dict[str, Any]) -> None:
     """A verified vendor webhook changes the linked ticket (status, comments)."""
     try:

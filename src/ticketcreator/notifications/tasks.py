@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core.db import after_commit, commit, session_factory
-from ticketcreator.core.tasks import run_async
+from ticketcreator.core.events import subscriber
+from ticketcreator.core.tasks import celery_app, run_async
 from ticketcreator.notifications import webhooks
-from ticketcreator.worker import celery_app, subscriber
 
 DELIVER = "webhooks.deliver"
 log = logging.getLogger(__name__)

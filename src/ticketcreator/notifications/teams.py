@@ -12,17 +12,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ticketcreator.core.events import Topic
+
 MAX_BYTES = 27_000  # Teams' limit is ~28 KB for the whole request; keep a margin
 CARD_VERSION = "1.5"
-_TITLES = {
-    "ticket.created": "New ticket",
-    "ticket.updated": "Ticket updated",
-    "ticket.status_changed": "Status changed",
-    "ticket.assigned": "Ticket assigned",
-    "ticket.commented": "New comment",
-    "ticket.triaged": "Ticket triaged",
-    "ticket.deleted": "Ticket deleted",
-    "ticket.restored": "Ticket restored",
+_TITLES: dict[str, str] = {
+    Topic.TICKET_CREATED: "New ticket",
+    Topic.TICKET_UPDATED: "Ticket updated",
+    Topic.TICKET_STATUS_CHANGED: "Status changed",
+    Topic.TICKET_ASSIGNED: "Ticket assigned",
+    Topic.TICKET_COMMENTED: "New comment",
+    Topic.TICKET_TRIAGED: "Ticket triaged",
+    Topic.TICKET_DELETED: "Ticket deleted",
+    Topic.TICKET_RESTORED: "Ticket restored",
 }
 
 

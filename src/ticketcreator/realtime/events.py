@@ -22,6 +22,7 @@ from typing import Any
 
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import Permission
+from ticketcreator.core.events import Topic
 from ticketcreator.tickets.repository import Visibility
 
 
@@ -32,37 +33,37 @@ class Subject(StrEnum):
 
 
 _TICKET_TOPICS = (
-    "ticket.created",
-    "ticket.updated",
-    "ticket.status_changed",
-    "ticket.assigned",
-    "ticket.deleted",
-    "ticket.restored",
-    "ticket.purged",
-    "ticket.commented",
-    "ticket.comment_updated",
-    "ticket.comment_deleted",
-    "ticket.watchers_changed",
-    "ticket.linked",
-    "ticket.unlinked",
-    "ticket.triaged",
-    "ticket.content_added",
-    "capture.created",
+    Topic.TICKET_CREATED,
+    Topic.TICKET_UPDATED,
+    Topic.TICKET_STATUS_CHANGED,
+    Topic.TICKET_ASSIGNED,
+    Topic.TICKET_DELETED,
+    Topic.TICKET_RESTORED,
+    Topic.TICKET_PURGED,
+    Topic.TICKET_COMMENTED,
+    Topic.TICKET_COMMENT_UPDATED,
+    Topic.TICKET_COMMENT_DELETED,
+    Topic.TICKET_WATCHERS_CHANGED,
+    Topic.TICKET_LINKED,
+    Topic.TICKET_UNLINKED,
+    Topic.TICKET_TRIAGED,
+    Topic.TICKET_CONTENT_ADDED,
+    Topic.CAPTURE_CREATED,
 )
 _ATTACHMENT_TOPICS = (
-    "attachment.uploaded",
-    "attachment.processing",
-    "attachment.ready",
-    "attachment.failed",
-    "attachment.text_extracted",
-    "attachment.transcription_progress",
+    Topic.ATTACHMENT_UPLOADED,
+    Topic.ATTACHMENT_PROCESSING,
+    Topic.ATTACHMENT_READY,
+    Topic.ATTACHMENT_FAILED,
+    Topic.ATTACHMENT_TEXT_EXTRACTED,
+    Topic.ATTACHMENT_TRANSCRIPTION_PROGRESS,
 )
 
 # Topic -> (what it is about, the permission a receiver needs).
-STREAMED: dict[str, tuple[Subject, Permission]] = {
+STREAMED: dict[Topic, tuple[Subject, Permission]] = {
     **dict.fromkeys(_TICKET_TOPICS, (Subject.TICKET, Permission.TICKETS_READ)),
     **dict.fromkeys(_ATTACHMENT_TOPICS, (Subject.ATTACHMENT, Permission.ATTACHMENTS_READ)),
-    "upload.progress": (Subject.UPLOAD, Permission.ATTACHMENTS_READ),
+    Topic.UPLOAD_PROGRESS: (Subject.UPLOAD, Permission.ATTACHMENTS_READ),
 }
 
 

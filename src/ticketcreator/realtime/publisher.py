@@ -13,10 +13,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketcreator.core.events import Topic
 from ticketcreator.realtime import bus, repository
 from ticketcreator.realtime.events import STREAMED, Access, Subject, TicketPeople, event_json
-
-ASSIGNED = "ticket.assigned"
 
 
 async def publish(session: AsyncSession, message: dict[str, Any]) -> str | None:
@@ -66,7 +65,7 @@ async def _people(
     session: AsyncSession, ticket_ids: list[uuid.UUID], payload: dict[str, Any], topic: str = ""
 ) -> list[TicketPeople]:
     # An assignment concerns the previous assignee as well as the new one.
-    previous = _uuid(payload.get("old")) if topic == ASSIGNED else None
+    previous = _uuid(payload.get("old")) if topic == Topic.TICKET_ASSIGNED else None
     found = {row[0]: row for row in await repository.tickets(session, ticket_ids)}
     people = []
     for ticket_id in ticket_ids:

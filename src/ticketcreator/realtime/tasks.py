@@ -7,9 +7,10 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketcreator.core.events import subscriber
+from ticketcreator.core.tasks import RetriableError
 from ticketcreator.realtime import publisher
 from ticketcreator.realtime.events import STREAMED
-from ticketcreator.worker import RetriableError, subscriber
 
 
 @subscriber(sorted(STREAMED))

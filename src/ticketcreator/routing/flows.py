@@ -21,7 +21,7 @@ from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Role
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import AppError, NotFound
-from ticketcreator.core.outbox import emit
+from ticketcreator.core.events import Topic, emit
 from ticketcreator.routing import assignment, engine, sla
 from ticketcreator.routing import repository as repo
 from ticketcreator.routing.actions import Plan
@@ -89,7 +89,7 @@ async def apply(
         repo.record_event(session, ticket, kind, "routing_rule", fired)
         emit(
             session,
-            f"routing.{kind}",
+            Topic(f"routing.{kind}"),
             {"ticket_id": str(ticket.id), **fired},
             organization_id=ticket.organization_id,
         )
@@ -260,7 +260,7 @@ async def check_deadlines(
         repo.record(session, metric.organization_id, metric.ticket_id, kind, name, detail)
         emit(
             session,
-            f"ticket.{kind}",
+            Topic(f"ticket.{kind}"),
             {"ticket_id": str(metric.ticket_id), "key": f"T-{found.number}", **detail},
             organization_id=metric.organization_id,
         )

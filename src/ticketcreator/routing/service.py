@@ -17,7 +17,7 @@ from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import Forbidden, NotFound
-from ticketcreator.core.outbox import emit
+from ticketcreator.core.events import Topic, emit
 from ticketcreator.routing import actions, assignment, conditions, engine, sla
 from ticketcreator.routing import repository as repo
 from ticketcreator.routing.calendar import ALWAYS, Hours
@@ -61,8 +61,6 @@ from ticketcreator.taxonomy import repository as taxonomy_repo
 from ticketcreator.taxonomy.errors import InUse, NameTaken
 from ticketcreator.taxonomy.models import Category, Team
 from ticketcreator.tickets import service as tickets
-
-POLICY_CHANGED = "routing.sla_policy_changed"
 
 # Rules
 
@@ -617,7 +615,7 @@ async def update_policy(
     await _flush_named(session, policy.name)
     emit(
         session,
-        POLICY_CHANGED,
+        Topic.ROUTING_SLA_POLICY_CHANGED,
         {"policy_id": str(policy.id)},
         organization_id=principal.organization_id,
     )

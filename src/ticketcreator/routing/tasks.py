@@ -9,39 +9,39 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import commit, session_factory
-from ticketcreator.core.tasks import run_async
-from ticketcreator.worker import celery_app, subscriber
+from ticketcreator.core.events import Topic, subscriber
+from ticketcreator.core.tasks import celery_app, run_async
 
 
-@subscriber("ticket.created")
+@subscriber(Topic.TICKET_CREATED)
 async def attach_default_sla(session: AsyncSession, message: dict[str, Any]) -> None:
     from ticketcreator.routing import flows
 
     await flows.on_created(session, uuid.UUID(message["payload"]["ticket_id"]))
 
 
-@subscriber("ticket.triaged")
+@subscriber(Topic.TICKET_TRIAGED)
 async def route_triaged(session: AsyncSession, message: dict[str, Any]) -> None:
     from ticketcreator.routing import flows
 
     await flows.on_triaged(session, uuid.UUID(message["payload"]["ticket_id"]))
 
 
-@subscriber("ticket.updated")
+@subscriber(Topic.TICKET_UPDATED)
 async def route_updated(session: AsyncSession, message: dict[str, Any]) -> None:
     from ticketcreator.routing import flows
 
     await flows.on_updated(session, message)
 
 
-@subscriber("ticket.commented")
+@subscriber(Topic.TICKET_COMMENTED)
 async def track_replies(session: AsyncSession, message: dict[str, Any]) -> None:
     from ticketcreator.routing import flows
 
     await flows.on_commented(session, message)
 
 
-@subscriber("routing.sla_policy_changed")
+@subscriber(Topic.ROUTING_SLA_POLICY_CHANGED)
 async def recompute_policy(session: AsyncSession, message: dict[str, Any]) -> None:
     from ticketcreator.routing import flows
 

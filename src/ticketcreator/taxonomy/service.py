@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.core.errors import NotFound
-from ticketcreator.core.outbox import emit
+from ticketcreator.core.events import Topic, emit
 from ticketcreator.taxonomy import repository as repo
 from ticketcreator.taxonomy.errors import InUse, InvalidFieldDefinition, InvalidMember, NameTaken
 from ticketcreator.taxonomy.models import Category, CustomField, FieldType, Tag, Team
@@ -37,7 +37,7 @@ WORKING_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.AGENT})
 def _announce(
     session: AsyncSession,
     principal: Principal,
-    topic: str,
+    topic: Topic,
     obj: Category | Team | CustomField | Tag,
 ) -> None:
     emit(
@@ -72,7 +72,7 @@ async def create_category(
     )
     session.add(category)
     await session.flush()
-    _announce(session, principal, "category.created", category)
+    _announce(session, principal, Topic.CATEGORY_CREATED, category)
     return category
 
 
@@ -88,7 +88,7 @@ async def update_category(
     if data.description is not None:
         category.description = data.description
     await session.flush()
-    _announce(session, principal, "category.updated", category)
+    _announce(session, principal, Topic.CATEGORY_UPDATED, category)
     return category
 
 
@@ -101,7 +101,7 @@ async def delete_category(session: AsyncSession, principal: Principal, id_: uuid
         raise InUse(f"{count} ticket(s) are in this category; move them first.", tickets=count)
     await session.delete(category)
     await session.flush()
-    _announce(session, principal, "category.deleted", category)
+    _announce(session, principal, Topic.CATEGORY_DELETED, category)
 
 
 # Teams
@@ -126,7 +126,7 @@ async def create_team(session: AsyncSession, principal: Principal, data: TeamCre
     )
     session.add(team)
     await session.flush()
-    _announce(session, principal, "team.created", team)
+    _announce(session, principal, Topic.TEAM_CREATED, team)
     return team
 
 
@@ -142,7 +142,7 @@ async def update_team(
     if data.description is not None:
         team.description = data.description
     await session.flush()
-    _announce(session, principal, "team.updated", team)
+    _announce(session, principal, Topic.TEAM_UPDATED, team)
     return team
 
 
@@ -153,7 +153,7 @@ async def delete_team(session: AsyncSession, principal: Principal, id_: uuid.UUI
         raise InUse(f"{count} ticket(s) belong to this team; move them first.", tickets=count)
     await session.delete(team)
     await session.flush()
-    _announce(session, principal, "team.deleted", team)
+    _announce(session, principal, Topic.TEAM_DELETED, team)
 
 
 async def team_members(
@@ -177,7 +177,7 @@ async def add_team_member(
             user_id=str(user_id),
         )
     if await repo.add_team_member(session, team.id, user_id):
-        _announce(session, principal, "team.updated", team)
+        _announce(session, principal, Topic.TEAM_UPDATED, team)
     return await team_members(session, principal, id_)
 
 
@@ -187,7 +187,7 @@ async def remove_team_member(
     team = await get_team(session, principal, id_)
     if not await repo.remove_team_member(session, team.id, user_id):
         raise NotFound("The user is not a member of this team.")
-    _announce(session, principal, "team.updated", team)
+    _announce(session, principal, Topic.TEAM_UPDATED, team)
 
 
 # Custom fields
@@ -224,7 +224,7 @@ async def create_custom_field(
     field = CustomField(organization_id=principal.organization_id, **data.model_dump())
     session.add(field)
     await session.flush()
-    _announce(session, principal, "custom_field.created", field)
+    _announce(session, principal, Topic.CUSTOM_FIELD_CREATED, field)
     return field
 
 
@@ -237,7 +237,7 @@ async def update_custom_field(
     for name, value in changes.items():
         setattr(field, name, value)
     await session.flush()
-    _announce(session, principal, "custom_field.updated", field)
+    _announce(session, principal, Topic.CUSTOM_FIELD_UPDATED, field)
     return field
 
 
@@ -247,7 +247,7 @@ async def delete_custom_field(session: AsyncSession, principal: Principal, id_: 
     await repo.drop_field_values(session, field, principal.user_id, principal.api_key_id)
     await session.delete(field)
     await session.flush()
-    _announce(session, principal, "custom_field.deleted", field)
+    _announce(session, principal, Topic.CUSTOM_FIELD_DELETED, field)
 
 
 def _coerce(field: CustomField, value: Any) -> tuple[Any, str | None]:
@@ -340,4 +340,4 @@ async def delete_tag(session: AsyncSession, principal: Principal, id_: uuid.UUID
     await repo.detach_tag_from_tickets(session, tag, principal.user_id, principal.api_key_id)
     await session.delete(tag)
     await session.flush()
-    _announce(session, principal, "tag.deleted", tag)
+    _announce(session, principal, Topic.TAG_DELETED, tag)

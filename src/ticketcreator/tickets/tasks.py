@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from ticketcreator.core.db import commit, session_factory
-from ticketcreator.core.tasks import run_async
-from ticketcreator.tickets import service
-from ticketcreator.worker import celery_app
+from ticketcreator.core.tasks import celery_app, run_async
+from ticketcreator.tickets import idempotency
 
 
 async def _purge() -> int:
     async with session_factory()() as session:
-        removed = await service.purge_idempotency_keys(session)
+        removed = await idempotency.purge_expired(session)
         await commit(session)
     return removed
 

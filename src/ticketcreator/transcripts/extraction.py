@@ -26,10 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.attachments.models import Attachment, AttachmentKind, ProcessingStatus
 from ticketcreator.captures import repository as captures_repo
 from ticketcreator.captures.models import Capture
-from ticketcreator.core import outbox
 from ticketcreator.core.ai_config import get_ai_config
 from ticketcreator.core.config import get_settings, secret_value
 from ticketcreator.core.db import commit, session_factory, utcnow
+from ticketcreator.core.events import Topic, emit
 from ticketcreator.core.modelstore import ModelMissingError
 from ticketcreator.media import (
     MODELS,
@@ -49,11 +49,6 @@ from ticketcreator.storage import ObjectNotFound, Storage
 from ticketcreator.tickets import repository as tickets_repo
 from ticketcreator.transcripts import repository
 from ticketcreator.transcripts.models import AttachmentText, TextSource, TextStatus
-from ticketcreator.transcripts.service import (
-    CONTENT_ADDED,
-    TEXT_EXTRACTED,
-    TRANSCRIPTION_PROGRESS,
-)
 
 # Organization settings (``organization.settings``).
 TRANSCRIPTION_ENABLED = "transcription_enabled"
@@ -91,9 +86,9 @@ async def extract(session: AsyncSession, storage: Storage, attachment_id: uuid.U
         text = await _read_screen(storage, attachment)
     repository.add(session, text)
     await session.flush()
-    outbox.emit(
+    emit(
         session,
-        TEXT_EXTRACTED,
+        Topic.ATTACHMENT_TEXT_EXTRACTED,
         {
             "attachment_id": str(attachment.id),
             "source": source.value,
@@ -120,9 +115,9 @@ async def _reach_tickets(
     language = get_settings().tickets.search_language
     for ticket_id in dict.fromkeys(capture.ticket_id for capture in captures):
         await tickets_repo.refresh_search(session, ticket_id, language)
-        outbox.emit(
+        emit(
             session,
-            CONTENT_ADDED,
+            Topic.TICKET_CONTENT_ADDED,
             {
                 "ticket_id": str(ticket_id),
                 "source": source.value,
@@ -222,9 +217,9 @@ class _ProgressEvents:
 
     async def _emit(self, fraction: float) -> None:
         async with session_factory()() as session:
-            outbox.emit(
+            emit(
                 session,
-                TRANSCRIPTION_PROGRESS,
+                Topic.ATTACHMENT_TRANSCRIPTION_PROGRESS,
                 {"attachment_id": self._attachment_id, "progress": round(min(fraction, 1.0), 3)},
                 organization_id=self._organization_id,
             )

@@ -16,10 +16,6 @@ from ticketcreator.core.errors import NotFound
 from ticketcreator.transcripts import repository
 from ticketcreator.transcripts.models import AttachmentText, TextSource
 
-TEXT_EXTRACTED = "attachment.text_extracted"
-TRANSCRIPTION_PROGRESS = "attachment.transcription_progress"
-CONTENT_ADDED = "ticket.content_added"
-
 
 async def get_text(
     session: AsyncSession, principal: Principal, attachment_id: uuid.UUID, source: TextSource

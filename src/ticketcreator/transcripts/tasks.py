@@ -12,10 +12,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.attachments.service import READY
-from ticketcreator.captures.service import CAPTURE_CREATED
+from ticketcreator.core.events import Topic, subscriber
+from ticketcreator.core.tasks import RetriableError
 from ticketcreator.storage import get_storage
-from ticketcreator.worker import RetriableError, subscriber
 
 
 async def _extract(session: AsyncSession, attachment_ids: list[uuid.UUID]) -> None:
@@ -29,13 +28,13 @@ async def _extract(session: AsyncSession, attachment_ids: list[uuid.UUID]) -> No
             raise RetriableError(str(exc)) from exc
 
 
-@subscriber(READY, queue="media")
+@subscriber(Topic.ATTACHMENT_READY, queue="media")
 async def extract_when_ready(session: AsyncSession, message: dict[str, Any]) -> None:
     """A processed attachment: transcribe it or read its text if a capture holds it."""
     await _extract(session, [uuid.UUID(message["payload"]["attachment_id"])])
 
 
-@subscriber(CAPTURE_CREATED, queue="media")
+@subscriber(Topic.CAPTURE_CREATED, queue="media")
 async def extract_for_capture(session: AsyncSession, message: dict[str, Any]) -> None:
     """A new capture: transcribe or read each of its attachments that is already processed."""
     await _extract(session, [uuid.UUID(value) for value in message["payload"]["attachment_ids"]])

@@ -34,7 +34,7 @@ from ticketcreator.core import concurrency
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import after_commit, release_connection, utcnow
 from ticketcreator.core.errors import AppError, Conflict, Gone, NotFound, PayloadTooLarge
-from ticketcreator.core.outbox import emit
+from ticketcreator.core.events import Topic, emit
 from ticketcreator.core.storable import is_storable
 from ticketcreator.storage import Storage, get_storage
 from ticketcreator.uploads import repository
@@ -44,9 +44,6 @@ from ticketcreator.uploads.intake import Checksum, Intake
 from ticketcreator.uploads.models import Upload
 
 DEFAULT_FILENAME = "upload"
-
-
-PROGRESS = "upload.progress"  # each accepted chunk, for the real-time stream
 
 
 def parse_metadata(header: str | None) -> dict[str, str]:
@@ -296,7 +293,7 @@ async def _record(
     current.expires_at = _expiry()
     emit(
         session,
-        PROGRESS,
+        Topic.UPLOAD_PROGRESS,
         {"upload_id": str(current.id), "received": current.received, "length": current.length},
         organization_id=current.organization_id,
     )

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from ticketcreator.core.db import commit, session_factory
-from ticketcreator.core.tasks import run_async
+from ticketcreator.core.tasks import celery_app, run_async
 from ticketcreator.uploads import service
-from ticketcreator.worker import celery_app
 
 
 async def _expire() -> int:

@@ -95,7 +95,7 @@ from ticketcreator.core.ai_config import LOCAL, AIConfig, get_ai_config
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import after_commit, utcnow
 from ticketcreator.core.errors import NotFound
-from ticketcreator.core.outbox import emit
+from ticketcreator.core.events import Topic, emit
 from ticketcreator.privacy.redaction import redact
 from ticketcreator.taxonomy import repository as taxonomy_repo
 from ticketcreator.tickets import service as tickets
@@ -106,9 +106,6 @@ from ticketcreator.tickets.schemas import TicketUpdate
 
 log = logging.getLogger(__name__)
 
-TRIAGED: Final = "ticket.triaged"
-TRIAGE_REQUESTED: Final = "ai.triage_requested"
-TRAINING_REQUESTED: Final = "ai.training_requested"
 TRAINING_TASK: Final = "ai.train_organization"
 ANALYSIS: Final = "analysis"
 _KNOWN_TAGS_LIMIT: Final = 500
@@ -475,7 +472,7 @@ async def triage(session: AsyncSession, ticket_id: uuid.UUID) -> uuid.UUID | Non
         await tickets.change_tags(session, actor, str(ticket.id), add=tags)
     emit(
         session,
-        TRIAGED,
+        Topic.TICKET_TRIAGED,
         {
             "ticket_id": str(ticket.id),
             "run_id": str(run_id),
@@ -548,7 +545,7 @@ async def request_triage(session: AsyncSession, principal: Principal, ref: str) 
     ticket = await tickets.load(session, principal, ref)
     emit(
         session,
-        TRIAGE_REQUESTED,
+        Topic.AI_TRIAGE_REQUESTED,
         {"ticket_id": str(ticket.id)},
         organization_id=ticket.organization_id,
     )
@@ -830,7 +827,7 @@ async def schedule_training(organization_id: uuid.UUID, debounce_s: int) -> bool
         await client.aclose()
     if not first:
         return False
-    from ticketcreator.worker import celery_app
+    from ticketcreator.core.tasks import celery_app
 
     celery_app.send_task(
         TRAINING_TASK, args=[str(organization_id), False], queue="ai", countdown=debounce_s
@@ -915,7 +912,7 @@ def request_training(session: AsyncSession, principal: Principal) -> None:
     """Queue a training of the organization's model (delivered after commit)."""
     emit(
         session,
-        TRAINING_REQUESTED,
+        Topic.AI_TRAINING_REQUESTED,
         {"organization_id": str(principal.organization_id), "force": True},
         organization_id=principal.organization_id,
     )

@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core.db import commit, session_factory
-from ticketcreator.core.tasks import run_async
-from ticketcreator.worker import celery_app, subscriber
+from ticketcreator.core.events import Topic, subscriber
+from ticketcreator.core.tasks import celery_app, run_async
 
 
-@subscriber("ticket.created", queue="ai")
+@subscriber(Topic.TICKET_CREATED, queue="ai")
 async def triage_new_ticket(session: AsyncSession, message: dict[str, Any]) -> None:
     """Every new ticket is triaged."""
     from ticketcreator.ai.triage import service
@@ -24,7 +24,7 @@ async def triage_new_ticket(session: AsyncSession, message: dict[str, Any]) -> N
     await service.triage(session, uuid.UUID(message["payload"]["ticket_id"]))
 
 
-@subscriber("ai.triage_requested", queue="ai")
+@subscriber(Topic.AI_TRIAGE_REQUESTED, queue="ai")
 async def triage_on_request(session: AsyncSession, message: dict[str, Any]) -> None:
     """A person asked for a new triage run of a ticket."""
     from ticketcreator.ai.triage import service
@@ -32,7 +32,7 @@ async def triage_on_request(session: AsyncSession, message: dict[str, Any]) -> N
     await service.triage(session, uuid.UUID(message["payload"]["ticket_id"]))
 
 
-@subscriber("ticket.content_added", queue="ai")
+@subscriber(Topic.TICKET_CONTENT_ADDED, queue="ai")
 async def triage_with_new_content(session: AsyncSession, message: dict[str, Any]) -> None:
     """A transcript, screenshot text or capture reached the ticket: triage it again with it."""
     from ticketcreator.ai.triage import service
@@ -40,7 +40,7 @@ async def triage_with_new_content(session: AsyncSession, message: dict[str, Any]
     await service.triage(session, uuid.UUID(message["payload"]["ticket_id"]))
 
 
-@subscriber("ticket.updated", queue="ai")
+@subscriber(Topic.TICKET_UPDATED, queue="ai")
 async def collect_feedback(session: AsyncSession, message: dict[str, Any]) -> None:
     """A person changed fields: feedback on AI values, and maybe a training later."""
     from ticketcreator.ai.triage import service
@@ -48,7 +48,7 @@ async def collect_feedback(session: AsyncSession, message: dict[str, Any]) -> No
     await service.record_feedback(session, message)
 
 
-@subscriber("ai.training_requested", queue="ai")
+@subscriber(Topic.AI_TRAINING_REQUESTED, queue="ai")
 async def train_on_request(session: AsyncSession, message: dict[str, Any]) -> None:
     """An admin asked for a new model version of their organization."""
     from ticketcreator.ai.triage import training

@@ -1,0 +1,98 @@
+"""Every task module of the product, loaded explicitly by the processes that need them.
+
+A task module declares its Celery tasks (``@celery_app.task``) and its outbox subscribers
+(:func:`ticketcreator.core.events.subscriber`). :func:`load` imports them all, and the
+modules named in the ``celery.imports`` setting, then marks the subscribers complete: from
+then on the process fans events out (:func:`ticketcreator.core.events.deliver`). The worker
+and beat load them when they start (:mod:`ticketcreator.worker`), the API when it is created
+(:func:`ticketcreator.main.create_app`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import timedelta
+from typing import Any
+
+from ticketcreator.core.config import get_settings
+from ticketcreator.core.events import subscribers
+from ticketcreator.core.tasks import celery_app
+
+TASK_MODULES = (
+    "ticketcreator.tickets.tasks",
+    "ticketcreator.attachments.tasks",
+    "ticketcreator.uploads.tasks",
+    "ticketcreator.ai.triage.tasks",
+    "ticketcreator.transcripts.tasks",
+    "ticketcreator.accounts.tasks",
+    "ticketcreator.integrations.tasks",
+    "ticketcreator.routing.tasks",
+    "ticketcreator.realtime.tasks",
+    "ticketcreator.notifications.tasks",
+)
+
+
+def load() -> None:
+    """Import every task module (once) and set beat's schedule."""
+    for module in (*TASK_MODULES, *get_settings().celery.imports):
+        importlib.import_module(module)
+    celery_app.conf.beat_schedule = beat_schedule()
+    subscribers.complete()
+
+
+def beat_schedule() -> dict[str, dict[str, Any]]:
+    """The periodic tasks: the outbox relay and purge, and each part's housekeeping."""
+    settings = get_settings()
+    return {
+        "outbox-relay": {
+            "task": "outbox.relay",
+            "schedule": timedelta(seconds=settings.outbox.relay_interval_s),
+            "options": {"queue": "default", "expires": settings.outbox.relay_interval_s},
+        },
+        "outbox-purge": {
+            "task": "outbox.purge",
+            "schedule": timedelta(hours=1),
+            "options": {"queue": "default", "expires": 3600},
+        },
+        "ai-train-due": {
+            "task": "ai.train_due",
+            "schedule": timedelta(hours=1),
+            "options": {"queue": "ai", "expires": 3600},
+        },
+        "tickets-purge-idempotency-keys": {
+            "task": "tickets.purge_idempotency_keys",
+            "schedule": timedelta(hours=1),
+            "options": {"queue": "default", "expires": 3600},
+        },
+        "integrations-sweep": {
+            "task": "integrations.sweep",
+            "schedule": timedelta(seconds=settings.integrations.sweep_interval_s),
+            "options": {
+                "queue": "integrations",
+                "expires": settings.integrations.sweep_interval_s,
+            },
+        },
+        "routing-check-sla": {
+            "task": "routing.check_sla",
+            "schedule": timedelta(seconds=settings.routing.sla_check_interval_s),
+            "options": {"queue": "default", "expires": settings.routing.sla_check_interval_s},
+        },
+        "webhooks-retry-due": {
+            "task": "webhooks.retry_due",
+            "schedule": timedelta(seconds=settings.webhooks.retry_sweep_interval_s),
+            "options": {
+                "queue": "integrations",
+                "expires": settings.webhooks.retry_sweep_interval_s,
+            },
+        },
+        "uploads-expire": {
+            "task": "uploads.expire",
+            "schedule": timedelta(seconds=settings.uploads.expire_interval_s),
+            "options": {"queue": "default"},
+        },
+        "attachments-requeue-stuck": {
+            "task": "attachments.requeue_stuck",
+            "schedule": timedelta(seconds=settings.outbox.sweep_interval_s),
+            "options": {"queue": "default", "expires": settings.outbox.sweep_interval_s},
+        },
+    }
