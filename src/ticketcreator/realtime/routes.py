@@ -203,8 +203,9 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
             " comments, `stream.reset` when events after `Last-Event-ID` are no longer kept.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
-        **documented(Unauthorized, Forbidden, NotFound, InvalidScope, InvalidEventId),
-        **documented(TooManyRequests),
+        **documented(
+            Unauthorized, Forbidden, NotFound, InvalidScope, InvalidEventId, TooManyRequests
+        ),
     },
 )
 async def stream_events(
