@@ -299,7 +299,8 @@ async def run(args: argparse.Namespace, world: dict[str, Any]) -> None:
 
     from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Role
     from ticketcreator.core.db import dispose_engine, session_factory, utcnow
-    from ticketcreator.routing import assignment, engine, flows, service
+    from ticketcreator.routing import assignment, engine, flows
+    from ticketcreator.routing import rules as routing_rules
     from ticketcreator.routing.models import Trigger
     from ticketcreator.tickets.actors import AutomatedPrincipal
 
@@ -310,7 +311,7 @@ async def run(args: argparse.Namespace, world: dict[str, Any]) -> None:
     async with session_factory()() as session:
         if not await engine.active_rules(session, org):
             for body in rule_bodies(args.rules, world["categories"], world["teams"]):
-                await service.create_rule(session, admin, body)
+                await routing_rules.create_rule(session, admin, body)
         await session.commit()
 
     async def decide(ticket_id: uuid.UUID) -> tuple[float, bool]:

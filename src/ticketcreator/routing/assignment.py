@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core.config import get_settings
-from ticketcreator.routing import repository as repo
+from ticketcreator.routing import agent_repository as agent_repo
 from ticketcreator.routing.models import Strategy
 
 
@@ -45,7 +45,7 @@ class Choice:
 
 
 async def team_strategy(session: AsyncSession, team_id: uuid.UUID) -> Strategy:
-    routing = await repo.team_routing(session, team_id)
+    routing = await agent_repo.team_routing(session, team_id)
     return routing.strategy if routing else Strategy.ROUND_ROBIN
 
 
@@ -67,10 +67,10 @@ async def choose(
     """
     settings = get_settings().routing
     if lock:
-        configured = await repo.lock_team(session, team_id)
+        configured = await agent_repo.lock_team(session, team_id)
         strategy = strategy or configured or Strategy.ROUND_ROBIN
     strategy = strategy or await team_strategy(session, team_id)
-    found = await repo.candidates(
+    found = await agent_repo.candidates(
         session,
         organization_id,
         team_id,
@@ -83,9 +83,9 @@ async def choose(
     )
     for candidate in found:
         if lock:
-            if not await repo.try_lock_agent(session, candidate.user_id):
+            if not await agent_repo.try_lock_agent(session, candidate.user_id):
                 continue
-            if not await repo.take_slot(
+            if not await agent_repo.take_slot(
                 session, organization_id, team_id, candidate.user_id, candidate.capacity
             ):
                 continue

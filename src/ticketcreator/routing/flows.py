@@ -22,6 +22,7 @@ from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Role
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import AppError, NotFound
 from ticketcreator.core.events import Topic, emit
+from ticketcreator.routing import agent_repository as agent_repo
 from ticketcreator.routing import assignment, engine, sla
 from ticketcreator.routing import repository as repo
 from ticketcreator.routing.actions import Plan
@@ -200,7 +201,10 @@ async def on_commented(session: AsyncSession, message: dict[str, Any]) -> None:
     author_id = uuid.UUID(author)
     if author_id == ticket.reporter_id:
         by_agent = False
-    elif await repo.agent_role(session, ticket.organization_id, author_id) in repo.AGENT_ROLES:
+    elif (
+        await agent_repo.agent_role(session, ticket.organization_id, author_id)
+        in agent_repo.AGENT_ROLES
+    ):
         by_agent = True
     else:
         return

@@ -17,7 +17,7 @@ from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.deps import Session
 from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
-from ticketcreator.routing import service
+from ticketcreator.routing import agents, policies, rules
 from ticketcreator.routing.errors import (
     InvalidAgent,
     InvalidCalendar,
@@ -67,7 +67,7 @@ router = APIRouter(route_class=UnitOfWorkRoute)
 )
 async def list_rules(session: Session, principal: Agent) -> list[RuleRead]:
     """The organization's rules in the order they run."""
-    return [RuleRead.model_validate(r) for r in await service.list_rules(session, principal)]
+    return [RuleRead.model_validate(r) for r in await rules.list_rules(session, principal)]
 
 
 @router.post(
@@ -79,7 +79,7 @@ async def list_rules(session: Session, principal: Agent) -> list[RuleRead]:
 )
 async def create_rule(data: RuleCreate, session: Session, principal: Admin) -> RuleRead:
     """A new rule (version 1); a rule that cannot run is refused naming the bad field."""
-    return RuleRead.model_validate(await service.create_rule(session, principal, data))
+    return RuleRead.model_validate(await rules.create_rule(session, principal, data))
 
 
 @router.put(
@@ -90,8 +90,8 @@ async def create_rule(data: RuleCreate, session: Session, principal: Admin) -> R
 )
 async def reorder_rules(data: RuleOrder, session: Session, principal: Admin) -> list[RuleRead]:
     """Set the order of all rules at once."""
-    rules = await service.reorder_rules(session, principal, data)
-    return [RuleRead.model_validate(r) for r in rules]
+    ordered = await rules.reorder_rules(session, principal, data)
+    return [RuleRead.model_validate(r) for r in ordered]
 
 
 @router.post(
@@ -102,7 +102,7 @@ async def reorder_rules(data: RuleOrder, session: Session, principal: Admin) -> 
 )
 async def dry_run(data: DryRunRequest, session: Session, principal: Agent) -> DryRunResult:
     """Which rules would fire for a ticket or a draft, and what they would do."""
-    return await service.dry_run(session, principal, data)
+    return await rules.dry_run(session, principal, data)
 
 
 @router.get(
@@ -112,7 +112,7 @@ async def dry_run(data: DryRunRequest, session: Session, principal: Agent) -> Dr
     responses=documented(*_AUTH, NotFound),
 )
 async def get_rule(rule_id: uuid.UUID, session: Session, principal: Agent) -> RuleRead:
-    return RuleRead.model_validate(await service.get_rule(session, principal, rule_id))
+    return RuleRead.model_validate(await rules.get_rule(session, principal, rule_id))
 
 
 @router.patch(
@@ -125,7 +125,7 @@ async def update_rule(
     rule_id: uuid.UUID, data: RuleUpdate, session: Session, principal: Admin
 ) -> RuleRead:
     """Change a rule; every change is a new version."""
-    return RuleRead.model_validate(await service.update_rule(session, principal, rule_id, data))
+    return RuleRead.model_validate(await rules.update_rule(session, principal, rule_id, data))
 
 
 @router.delete(
@@ -135,7 +135,7 @@ async def update_rule(
     responses=documented(*_AUTH, NotFound),
 )
 async def delete_rule(rule_id: uuid.UUID, session: Session, principal: Admin) -> None:
-    await service.delete_rule(session, principal, rule_id)
+    await rules.delete_rule(session, principal, rule_id)
 
 
 @router.get(
@@ -148,7 +148,7 @@ async def rule_versions(
     rule_id: uuid.UUID, session: Session, principal: Agent
 ) -> list[RuleVersionRead]:
     """Every saved state of the rule, newest first."""
-    rows = await service.rule_versions(session, principal, rule_id)
+    rows = await rules.rule_versions(session, principal, rule_id)
     return [RuleVersionRead.model_validate(row) for row in rows]
 
 
@@ -163,7 +163,7 @@ async def rule_versions(
 )
 async def get_strategy(team_id: uuid.UUID, session: Session, principal: Agent) -> TeamStrategyRead:
     """How the team hands out tickets (round-robin unless set)."""
-    return await service.get_strategy(session, principal, team_id)
+    return await agents.get_strategy(session, principal, team_id)
 
 
 @router.put(
@@ -175,7 +175,7 @@ async def get_strategy(team_id: uuid.UUID, session: Session, principal: Agent) -
 async def set_strategy(
     team_id: uuid.UUID, data: TeamStrategy, session: Session, principal: Admin
 ) -> TeamStrategyRead:
-    return await service.set_strategy(session, principal, team_id, data.strategy)
+    return await agents.set_strategy(session, principal, team_id, data.strategy)
 
 
 # Agents
@@ -186,7 +186,7 @@ async def set_strategy(
 )
 async def list_agents(session: Session, principal: Agent) -> list[AgentRead]:
     """Owners, admins and agents with capacity, availability, open tickets and skills."""
-    return await service.list_agents(session, principal)
+    return await agents.list_agents(session, principal)
 
 
 @router.get(
@@ -196,7 +196,7 @@ async def list_agents(session: Session, principal: Agent) -> list[AgentRead]:
     responses=documented(*_AUTH, NotFound),
 )
 async def get_agent(user_id: uuid.UUID, session: Session, principal: Agent) -> AgentRead:
-    return await service.get_agent(session, principal, user_id)
+    return await agents.get_agent(session, principal, user_id)
 
 
 @router.patch(
@@ -209,7 +209,7 @@ async def update_agent(
     user_id: uuid.UUID, data: AgentUpdate, session: Session, principal: Agent
 ) -> AgentRead:
     """Capacity (admins) and availability (admins, or the agent themself)."""
-    return await service.update_agent(session, principal, user_id, data)
+    return await agents.update_agent(session, principal, user_id, data)
 
 
 @router.put(
@@ -222,7 +222,7 @@ async def set_skills(
     user_id: uuid.UUID, data: SkillsUpdate, session: Session, principal: Admin
 ) -> AgentRead:
     """Replace the agent's skills (categories and languages, levels 1-5)."""
-    return await service.set_skills(session, principal, user_id, data.skills)
+    return await agents.set_skills(session, principal, user_id, data.skills)
 
 
 # Calendars
@@ -236,7 +236,7 @@ async def set_skills(
 )
 async def list_calendars(session: Session, principal: Agent) -> list[CalendarRead]:
     return [
-        CalendarRead.model_validate(c) for c in await service.list_calendars(session, principal)
+        CalendarRead.model_validate(c) for c in await policies.list_calendars(session, principal)
     ]
 
 
@@ -249,7 +249,7 @@ async def list_calendars(session: Session, principal: Agent) -> list[CalendarRea
 )
 async def create_calendar(data: CalendarCreate, session: Session, principal: Admin) -> CalendarRead:
     """Working hours in a time zone, and holidays."""
-    return CalendarRead.model_validate(await service.create_calendar(session, principal, data))
+    return CalendarRead.model_validate(await policies.create_calendar(session, principal, data))
 
 
 @router.get(
@@ -259,7 +259,7 @@ async def create_calendar(data: CalendarCreate, session: Session, principal: Adm
     responses=documented(*_AUTH, NotFound),
 )
 async def get_calendar(calendar_id: uuid.UUID, session: Session, principal: Agent) -> CalendarRead:
-    return CalendarRead.model_validate(await service.get_calendar(session, principal, calendar_id))
+    return CalendarRead.model_validate(await policies.get_calendar(session, principal, calendar_id))
 
 
 @router.patch(
@@ -271,7 +271,7 @@ async def get_calendar(calendar_id: uuid.UUID, session: Session, principal: Agen
 async def update_calendar(
     calendar_id: uuid.UUID, data: CalendarUpdate, session: Session, principal: Admin
 ) -> CalendarRead:
-    calendar = await service.update_calendar(session, principal, calendar_id, data)
+    calendar = await policies.update_calendar(session, principal, calendar_id, data)
     return CalendarRead.model_validate(calendar)
 
 
@@ -283,7 +283,7 @@ async def update_calendar(
 )
 async def delete_calendar(calendar_id: uuid.UUID, session: Session, principal: Admin) -> None:
     """Delete a calendar no policy or rule uses (409 otherwise)."""
-    await service.delete_calendar(session, principal, calendar_id)
+    await policies.delete_calendar(session, principal, calendar_id)
 
 
 # SLA policies
@@ -296,7 +296,7 @@ async def delete_calendar(calendar_id: uuid.UUID, session: Session, principal: A
     responses=documented(*_AUTH),
 )
 async def list_policies(session: Session, principal: Agent) -> list[PolicyRead]:
-    return [PolicyRead.model_validate(p) for p in await service.list_policies(session, principal)]
+    return [PolicyRead.model_validate(p) for p in await policies.list_policies(session, principal)]
 
 
 @router.post(
@@ -308,7 +308,7 @@ async def list_policies(session: Session, principal: Agent) -> list[PolicyRead]:
 )
 async def create_policy(data: PolicyCreate, session: Session, principal: Admin) -> PolicyRead:
     """Targets per priority (and category), calendar, warning share and escalations."""
-    return PolicyRead.model_validate(await service.create_policy(session, principal, data))
+    return PolicyRead.model_validate(await policies.create_policy(session, principal, data))
 
 
 @router.get(
@@ -318,7 +318,7 @@ async def create_policy(data: PolicyCreate, session: Session, principal: Admin) 
     responses=documented(*_AUTH, NotFound),
 )
 async def get_policy(policy_id: uuid.UUID, session: Session, principal: Agent) -> PolicyRead:
-    return PolicyRead.model_validate(await service.get_policy(session, principal, policy_id))
+    return PolicyRead.model_validate(await policies.get_policy(session, principal, policy_id))
 
 
 @router.patch(
@@ -331,7 +331,7 @@ async def update_policy(
     policy_id: uuid.UUID, data: PolicyUpdate, session: Session, principal: Admin
 ) -> PolicyRead:
     return PolicyRead.model_validate(
-        await service.update_policy(session, principal, policy_id, data)
+        await policies.update_policy(session, principal, policy_id, data)
     )
 
 
@@ -343,7 +343,7 @@ async def update_policy(
 )
 async def delete_policy(policy_id: uuid.UUID, session: Session, principal: Admin) -> None:
     """Delete a policy no rule applies (409 otherwise); its tickets lose their SLA clocks."""
-    await service.delete_policy(session, principal, policy_id)
+    await policies.delete_policy(session, principal, policy_id)
 
 
 @router.get(
@@ -354,4 +354,4 @@ async def delete_policy(policy_id: uuid.UUID, session: Session, principal: Admin
 )
 async def ticket_sla(ticket_ref: TicketRef, session: Session, principal: Agent) -> TicketSlaRead:
     """The ticket's SLA: policy, targets, remaining business time, warnings and breaches."""
-    return await service.ticket_sla(session, principal, ticket_ref)
+    return await policies.ticket_sla(session, principal, ticket_ref)
