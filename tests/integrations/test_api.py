@@ -231,15 +231,15 @@ async def test_sync_ticket_for_routing_rules_is_tenant_checked(
 ) -> None:
     from ticketcreator.core.db import session_factory
     from ticketcreator.core.errors import NotFound
-    from ticketcreator.integrations import service
+    from ticketcreator.integrations import flows
 
     installation = await install(client, admin, github_installation(fake_github))
     foreign = await create_ticket(client, outsider)
     own = await create_ticket(client, admin)
     async with session_factory()() as db:
         with pytest.raises(NotFound):
-            await service.sync_ticket(db, uuid.UUID(installation["id"]), uuid.UUID(foreign["id"]))
-        await service.sync_ticket(db, uuid.UUID(installation["id"]), uuid.UUID(own["id"]))
+            await flows.sync_ticket(db, uuid.UUID(installation["id"]), uuid.UUID(foreign["id"]))
+        await flows.sync_ticket(db, uuid.UUID(installation["id"]), uuid.UUID(own["id"]))
         await db.commit()
         job = await db.get(TicketSync, (await _job_id(db, own["id"])))
         assert job is not None

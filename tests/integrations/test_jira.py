@@ -29,7 +29,7 @@ from tests.support.factories import Member
 from tests.support.services import Worker, eventually
 from ticketcreator.integrations.base import CaptureSummaryText
 from ticketcreator.integrations.base import hub_signature as sign
-from ticketcreator.integrations.jira import adf_description
+from ticketcreator.integrations.jira_adf import adf_description
 from ticketcreator.integrations.models import Installation, WebhookDelivery
 
 PNG = base64.b64decode(

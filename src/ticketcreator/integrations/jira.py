@@ -9,37 +9,31 @@ interrupted create; our comments carry an entity property with their marker.
 
 Auth: an API token (basic, with the account e-mail) or OAuth 2.0 (3LO), whose access token
 is refreshed with the rotating refresh token shortly before it expires (the new pair is
-stored sealed). Webhooks: admin webhooks saved with a secret carry ``X-Hub-Signature:
-sha256=<HMAC-SHA256 of the raw body>``; ``X-Atlassian-Webhook-Identifier`` names a delivery.
+stored sealed). Webhooks: :mod:`.jira_webhooks`; the document format: :mod:`.jira_adf`.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import time
-from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
 from ticketcreator.integrations.base import (
-    MARKER_PREFIX,
     AttachmentFile,
-    CaptureSummaryText,
     Connection,
-    InboundEvent,
     IssueContent,
     Mappings,
     ProviderConfig,
     ProviderSecrets,
     RemoteIssue,
-    check_hub_signature,
 )
 from ticketcreator.integrations.http import Rejected
+from ticketcreator.integrations.jira_adf import adf_description, adf_text
+from ticketcreator.integrations.jira_webhooks import COMMENT_PROPERTY, JiraWebhooks
 from ticketcreator.tickets.models import Priority, Status
 
-_PROPERTY = "ticketcreator"
 _TOKEN_MARGIN_S = 60
 _PAGE = 100
 
@@ -82,79 +76,7 @@ def marker_label(content_marker: str) -> str:
     return "ticketcreator-" + content_marker.rsplit(":", 1)[-1].replace("-", "")
 
 
-# Atlassian Document Format
-
-
-def _text(text: str, href: str | None = None) -> dict[str, Any]:
-    node: dict[str, Any] = {"type": "text", "text": text}
-    if href:
-        node["marks"] = [{"type": "link", "attrs": {"href": href}}]
-    return node
-
-
-def _paragraph(*nodes: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "paragraph", "content": [n for n in nodes if n.get("text")]}
-
-
-def _heading(text: str) -> dict[str, Any]:
-    return {"type": "heading", "attrs": {"level": 3}, "content": [_text(text)]}
-
-
-def _bullets(items: list[list[dict[str, Any]]]) -> dict[str, Any]:
-    return {
-        "type": "bulletList",
-        "content": [{"type": "listItem", "content": [_paragraph(*item)]} for item in items],
-    }
-
-
-def adf_text(text: str) -> dict[str, Any]:
-    """Plain text as an ADF document (one paragraph per line block)."""
-    blocks = [block for block in text.split("\n\n") if block.strip()] or ["(empty)"]
-    return {"type": "doc", "version": 1, "content": [_paragraph(_text(b)) for b in blocks]}
-
-
-def adf_description(
-    summary: CaptureSummaryText, ticket_key: str, links: list[tuple[str, str]]
-) -> dict[str, Any]:
-    """The issue description: the ticket's text, then the capture summary."""
-    content = adf_text(summary.description or "No description.")["content"]
-    if summary.facts:
-        content += [_heading("Capture"), _bullets([[_text(f"{k}: {v}")] for k, v in summary.facts])]
-    if summary.console_errors:
-        content += [
-            _heading("Console errors"),
-            {"type": "codeBlock", "content": [_text("\n".join(summary.console_errors))]},
-        ]
-    if summary.failed_requests:
-        content += [
-            _heading("Failed requests"),
-            _bullets([[_text(r)] for r in summary.failed_requests]),
-        ]
-    if summary.transcript:
-        content += [
-            _heading("Narration (excerpt)"),
-            {"type": "blockquote", "content": [_paragraph(_text(summary.transcript))]},
-        ]
-    if links:
-        content += [_heading("Files (links)"), _bullets([[_text(n, href=u)] for n, u in links])]
-    content.append(_paragraph(_text(f"Synced from {ticket_key} by AI Ticket Creator.")))
-    return {"type": "doc", "version": 1, "content": content}
-
-
-def adf_plain(node: Any) -> str:
-    """The text of an ADF document (or a plain string body, as some webhooks send)."""
-    if isinstance(node, str):
-        return node
-    if not isinstance(node, dict):
-        return ""
-    if node.get("type") == "text":
-        return str(node.get("text", ""))
-    parts = [adf_plain(child) for child in node.get("content", [])]
-    joiner = "\n\n" if node.get("type") == "doc" else ""
-    return joiner.join(part for part in parts if part)
-
-
-class JiraProvider:
+class JiraProvider(JiraWebhooks):
     key: ClassVar[str] = "jira"
     title: ClassVar[str] = "Jira"
     default_base_url: ClassVar[str] = "https://your-domain.atlassian.net"
@@ -438,7 +360,7 @@ class JiraProvider:
             headers=await self.authenticate(connection),
             json={
                 "body": adf_text(body),
-                "properties": [{"key": _PROPERTY, "value": {"marker": marker}}],
+                "properties": [{"key": COMMENT_PROPERTY, "value": {"marker": marker}}],
             },
             expect=(201,),
         )
@@ -461,52 +383,10 @@ class JiraProvider:
             for comment in comments:
                 for prop in comment.get("properties") or []:
                     if (
-                        prop.get("key") == _PROPERTY
+                        prop.get("key") == COMMENT_PROPERTY
                         and (prop.get("value") or {}).get("marker") == marker
                     ):
                         return str(comment["id"])
             start += len(comments)
             if not comments or start >= int(page.get("total", start)):
                 return None
-
-    # Webhooks
-
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
-        check_hub_signature(headers.get("x-hub-signature"), body, secret, "X-Hub-Signature")
-
-    def webhook_delivery_id(self, headers: Mapping[str, str], body: bytes) -> str:
-        return headers.get("x-atlassian-webhook-identifier") or hashlib.sha256(body).hexdigest()
-
-    def webhook_event_name(self, headers: Mapping[str, str], payload: dict[str, Any]) -> str:
-        return str(payload.get("webhookEvent") or "unknown")
-
-    def parse_webhook(self, event: str, payload: dict[str, Any]) -> InboundEvent:
-        issue = payload.get("issue") or {}
-        key = issue.get("key")
-        if not key:
-            return InboundEvent(kind="ignored")
-        if event == "jira:issue_updated":
-            for item in (payload.get("changelog") or {}).get("items") or []:
-                if item.get("field") == "status" and item.get("toString"):
-                    return InboundEvent(
-                        kind="status",
-                        external_issue_id=str(key),
-                        vendor_status=str(item["toString"]),
-                    )
-            return InboundEvent(kind="ignored", external_issue_id=str(key))
-        if event == "comment_created":
-            comment = payload.get("comment") or {}
-            text = adf_plain(comment.get("body"))
-            ours = (
-                any(prop.get("key") == _PROPERTY for prop in comment.get("properties") or [])
-                or MARKER_PREFIX in text
-            )
-            return InboundEvent(
-                kind="comment",
-                external_issue_id=str(key),
-                comment_id=str(comment.get("id")),
-                comment_body=text,
-                author=(comment.get("author") or {}).get("displayName"),
-                from_us=ours,
-            )
-        return InboundEvent(kind="ignored", external_issue_id=str(key))

@@ -13,7 +13,7 @@ from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.deps import Session
 from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
-from ticketcreator.integrations import service
+from ticketcreator.integrations import flows, service, webhooks
 from ticketcreator.integrations.errors import (
     AlreadyLinked,
     InstallationDisabled,
@@ -158,7 +158,7 @@ async def sync_now(
 ) -> SyncQueued:
     """Send the ticket to the vendor now (creates the issue if it has none; retries a
     sync that gave up)."""
-    ticket_id = await service.sync_now(session, principal, installation_id, ticket_ref)
+    ticket_id = await flows.sync_now(session, principal, installation_id, ticket_ref)
     return SyncQueued(installation_id=installation_id, ticket_id=ticket_id)
 
 
@@ -178,7 +178,7 @@ async def link_existing(
     principal: TicketWriter,
 ) -> TicketLinkRead:
     """Link the ticket to an existing vendor issue; later changes sync both ways."""
-    return await service.link_existing(
+    return await flows.link_existing(
         session, principal, installation_id, ticket_ref, data.external_id
     )
 
@@ -201,7 +201,7 @@ async def webhook(
     if declared.isdigit() and int(declared) > get_settings().integrations.webhook_max_body:
         raise WebhookTooLarge("The webhook body is too large.")
     body = await request.body()
-    stored = await service.receive_webhook(
+    stored = await webhooks.receive_webhook(
         session, provider, installation_id, request.headers, body
     )
     return WebhookAccepted(duplicate=not stored)

@@ -1,7 +1,7 @@
-"""Integrations as the API and other domains use them: install, configure, test, sync, link.
-
-:func:`sync_ticket` is the plain "sync to destination" entry point (routing rules call it);
-every function here flushes and never commits (the caller's unit of work does).
+"""Integrations as the API and other domains use them: the provider catalog, installations
+(install, configure, test), a ticket's links and syncs, the sync log, and the ticket events
+that mark tickets as having changes. Syncing on request and linking: :mod:`.flows`; webhooks:
+:mod:`.webhooks`. Every function here flushes and never commits (the caller's unit of work does).
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Principal
-from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import NotFound
-from ticketcreator.core.events import Topic, emit
 from ticketcreator.integrations import repository as repo
 from ticketcreator.integrations.base import (
     Attacher,
@@ -29,19 +27,18 @@ from ticketcreator.integrations.base import (
     IssueReader,
     IssueUpdater,
     Provider,
-    WebhookRejected,
     WebhookSource,
 )
-from ticketcreator.integrations.content import issue_content
+from ticketcreator.integrations.connection import (
+    open_connection,
+    record,
+    seal_secrets,
+)
 from ticketcreator.integrations.errors import (
-    AlreadyLinked,
-    InstallationDisabled,
     InvalidConfiguration,
-    WebhookTooLarge,
-    WebhookUnauthorized,
 )
 from ticketcreator.integrations.http import VendorError
-from ticketcreator.integrations.models import Installation, SyncLogEntry, WebhookDelivery
+from ticketcreator.integrations.models import Installation, SyncLogEntry
 from ticketcreator.integrations.registry import PROVIDERS, get_provider
 from ticketcreator.integrations.schemas import (
     ConnectionTest,
@@ -56,16 +53,7 @@ from ticketcreator.integrations.schemas import (
     TicketLinkRead,
     TicketSyncRead,
 )
-from ticketcreator.integrations.sync import (
-    add_link,
-    mappings_of,
-    open_connection,
-    record,
-    request_sync,
-    seal_secrets,
-    typed_config,
-    typed_secrets,
-)
+from ticketcreator.integrations.sync import request_sync
 from ticketcreator.tickets import service as tickets
 from ticketcreator.tickets.cursor import decode_cursor, encode_cursor
 from ticketcreator.tickets.errors import InvalidCursor
@@ -253,81 +241,7 @@ async def read(session: AsyncSession, installation: Installation) -> Installatio
     )
 
 
-# Syncing
-
-
-async def sync_ticket(
-    session: AsyncSession, installation_id: uuid.UUID, ticket_id: uuid.UUID
-) -> None:
-    """Sync one ticket to one installation ("sync to destination"), now and from then on.
-
-    The installation must belong to the ticket's organization and be enabled; the work is
-    queued when the caller commits. Raises NotFound or InstallationDisabled.
-    """
-    installation = await repo.installation_by_id(session, installation_id)
-    organization_id = await repo.ticket_organization(session, ticket_id)
-    if installation is None or organization_id != installation.organization_id:
-        raise NotFound("No such integration installation or ticket.")
-    if not installation.enabled:
-        raise InstallationDisabled("The installation is disabled; enable it first.")
-    await request_sync(session, installation, ticket_id, reset_attempts=True)
-
-
-async def sync_now(
-    session: AsyncSession, principal: Principal, installation_id: uuid.UUID, ticket_ref: str
-) -> uuid.UUID:
-    installation = await get_installation(session, principal, installation_id)
-    ticket = await tickets.load(session, principal, ticket_ref)
-    await sync_ticket(session, installation.id, ticket.id)
-    return ticket.id
-
-
-async def link_existing(
-    session: AsyncSession,
-    principal: Principal,
-    installation_id: uuid.UUID,
-    ticket_ref: str,
-    external_id: str,
-) -> TicketLinkRead:
-    """Link the ticket to an issue that exists on the vendor; later changes sync both ways.
-
-    The issue is read first (404 from the vendor is a 404 here). It keeps its content: only
-    changes made after linking are sent.
-    """
-    installation = await get_installation(session, principal, installation_id)
-    ticket = await tickets.load(session, principal, ticket_ref)
-    if await repo.link_of(session, installation.id, ticket.id) is not None:
-        raise AlreadyLinked("The ticket is already linked through this installation.")
-    provider = get_provider(installation.provider)
-    assert isinstance(provider, IssueReader)
-    assert isinstance(provider, IssueUpdater)
-    connection = open_connection(session, installation)
-    try:
-        remote = await provider.get_issue(connection, external_id)
-    except VendorError as exc:
-        if exc.status in (404, 410):
-            raise NotFound(f"{installation.name} has no issue {external_id!r}.") from None
-        raise InvalidConfiguration(f"The vendor answered: {exc}") from None
-    finally:
-        await connection.http.aclose()
-    content = await issue_content(
-        session, ticket, mappings_of(provider, typed_config(provider, installation))
-    )
-    link = await add_link(session, principal, installation, ticket, remote)
-    link.remote_state = {**provider.desired_state(content), "status": remote.state.get("status")}
-    link.last_synced_version = ticket.version
-    record(
-        session,
-        installation,
-        "link_issue",
-        "ok",
-        ticket_id=ticket.id,
-        external_id=remote.external_id,
-    )
-    await session.flush()
-    return TicketLinkRead.model_validate(link)
-
-
+# Links, syncs and the sync log
 async def ticket_integrations(
     session: AsyncSession, principal: Principal, ticket_ref: str
 ) -> TicketIntegrations:
@@ -384,57 +298,3 @@ async def on_ticket_changed(session: AsyncSession, message: dict[str, Any]) -> N
     ticket_id = uuid.UUID(payload["ticket_id"])
     for installation in await repo.linked_installations(session, ticket_id):
         await request_sync(session, installation, ticket_id)
-
-
-# Webhooks
-
-
-async def receive_webhook(
-    session: AsyncSession,
-    provider_key: str,
-    installation_id: uuid.UUID,
-    headers: Mapping[str, str],
-    body: bytes,
-) -> bool:
-    """Verify and store a webhook (processed by a task); False for a redelivery.
-
-    Anything unsigned, forged, or for an unknown installation stores nothing.
-    """
-    if len(body) > get_settings().integrations.webhook_max_body:
-        raise WebhookTooLarge("The webhook body is too large.")
-    installation = await repo.installation_for_webhook(session, provider_key, installation_id)
-    if installation is None or not installation.enabled:
-        raise NotFound("No such integration installation.")
-    provider = get_provider(installation.provider)
-    assert isinstance(provider, WebhookSource)
-    secret = typed_secrets(provider, installation).webhook_secret
-    if secret is None:
-        raise WebhookUnauthorized("No webhook secret is configured for this installation.")
-    try:
-        provider.verify_webhook(headers, body, secret.get_secret_value())
-    except WebhookRejected as exc:
-        raise WebhookUnauthorized(str(exc)) from None
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise InvalidConfiguration("The webhook body is not JSON.") from None
-    if not isinstance(payload, dict):
-        raise InvalidConfiguration("The webhook body is not a JSON object.")
-    delivery = WebhookDelivery(
-        id=uuid.uuid4(),
-        organization_id=installation.organization_id,
-        installation_id=installation.id,
-        delivery_id=provider.webhook_delivery_id(headers, body)[:200],
-        event=provider.webhook_event_name(headers, payload)[:100],
-        payload=payload,
-        received_at=utcnow(),
-    )
-    stored = await repo.store_delivery(session, delivery)
-    if stored:
-        emit(
-            session,
-            Topic.INTEGRATIONS_WEBHOOK_RECEIVED,
-            {"delivery_id": str(delivery.id), "installation_id": str(installation.id)},
-            organization_id=installation.organization_id,
-        )
-    return stored

@@ -6,165 +6,60 @@ field by field with what the vendor is known to hold (``ExternalLink.remote_stat
 repeated, late or lost event is harmless, and a change that came from the vendor (recorded
 in ``remote_state`` when it is applied) is never sent back to it.
 
-No second issue: the create call is preceded by a committed record (``create_started_at``);
-a retry that finds it looks the issue up on the vendor by the ticket's marker before
-creating. Comments work the same way (:class:`CommentLink` without vendor id). One worker at
-a time syncs a given ticket with a given installation (a PostgreSQL advisory lock held by a
-separate connection, released if the worker dies). A sweeper re-queues syncs whose task was
-lost, whose rate-limit wait is over, or whose worker was killed.
+The vendor calls of a push, and how they avoid a second issue or comment, are in
+:mod:`ticketcreator.integrations.outbound`. One worker at a time syncs a given ticket with a
+given installation (a PostgreSQL advisory lock held by a separate connection, released if the
+worker dies). A sweeper re-queues syncs whose task was lost, whose rate-limit wait is over, or
+whose worker was killed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.accounts.auth import Principal
-from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Role
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.crypto import DecryptionError
 from ticketcreator.core.db import after_commit, session_factory, utcnow
 from ticketcreator.core.errors import NotFound
 from ticketcreator.integrations import repository as repo
 from ticketcreator.integrations.base import (
-    Commenter,
-    Connection,
     InboundEvent,
-    IssueContent,
-    IssueCreator,
-    IssueUpdater,
-    Mappings,
     Provider,
     ProviderConfig,
-    ProviderSecrets,
-    RemoteIssue,
     WebhookSource,
-    marker,
 )
-from ticketcreator.integrations.content import issue_content
-from ticketcreator.integrations.http import Budget, RateLimited, VendorClient, VendorError
-from ticketcreator.integrations.models import CommentLink, Installation, SyncLogEntry, TicketSync
+from ticketcreator.integrations.connection import (
+    integration_principal,
+    mappings_of,
+    mark_failed,
+    mark_healthy,
+    open_connection,
+    record,
+    typed_config,
+)
+from ticketcreator.integrations.http import RateLimited, VendorError
+from ticketcreator.integrations.models import CommentLink, Installation, TicketSync
+from ticketcreator.integrations.outbound import send_ticket
 from ticketcreator.integrations.registry import get_provider
+from ticketcreator.tickets import comments as ticket_comments
 from ticketcreator.tickets import service as tickets
-from ticketcreator.tickets.actors import AutomatedPrincipal
 from ticketcreator.tickets.errors import InvalidTransition
-from ticketcreator.tickets.models import ActorKind, ExternalLink, Status, Ticket
-from ticketcreator.tickets.schemas import CommentCreate, LinkCreate, TicketUpdate
+from ticketcreator.tickets.models import ExternalLink, Status, Ticket
+from ticketcreator.tickets.schemas import CommentCreate, TicketUpdate
 from ticketcreator.tickets.workflow import check_transition
 
 log = logging.getLogger(__name__)
 
 PUSH_TASK = "integrations.push"
 BUSY_RETRY_S = 1.0
-
-
-# Installations as typed objects
-
-
-def typed_config(provider: Provider, installation: Installation) -> Any:
-    return provider.Config.model_validate(installation.config)
-
-
-def typed_secrets(provider: Provider, installation: Installation) -> Any:
-    return provider.Secrets.model_validate(json.loads(installation.secrets or "{}"))
-
-
-def seal_secrets(secrets: ProviderSecrets) -> str:
-    plain = {
-        key: value.get_secret_value() if isinstance(value, SecretStr) else value
-        for key, value in secrets
-        if value is not None
-    }
-    return json.dumps(plain, sort_keys=True)
-
-
-def mappings_of(provider: Provider, config: ProviderConfig) -> Mappings:
-    return config.mappings or provider.default_mappings()
-
-
-def open_connection(session: AsyncSession, installation: Installation) -> Connection:
-    """The installation as a vendor module sees it; the caller closes ``connection.http``."""
-    provider = get_provider(installation.provider)
-    budget = Budget(installation.id, get_settings().integrations.requests_per_minute)
-
-    async def save_secrets(secrets: ProviderSecrets) -> None:
-        installation.secrets = seal_secrets(secrets)
-        await session.flush()
-
-    return Connection(
-        installation_id=installation.id,
-        base_url=installation.base_url,
-        config=typed_config(provider, installation),
-        secrets=typed_secrets(provider, installation),
-        http=VendorClient(installation.base_url, budget),
-        save_secrets=save_secrets,
-    )
-
-
-def integration_principal(organization_id: uuid.UUID) -> AutomatedPrincipal:
-    """A vendor acting on tickets: agent rights, recorded as the system."""
-    return AutomatedPrincipal(
-        organization_id=organization_id,
-        role=Role.AGENT,
-        permissions=ROLE_PERMISSIONS[Role.AGENT],
-        actor_kind=ActorKind.SYSTEM,
-    )
-
-
-# Log and health
-
-
-def record(
-    session: AsyncSession,
-    installation: Installation,
-    action: str,
-    outcome: str,
-    *,
-    direction: str = "outbound",
-    ticket_id: uuid.UUID | None = None,
-    external_id: str | None = None,
-    detail: str | None = None,
-    started: float | None = None,
-) -> None:
-    session.add(
-        SyncLogEntry(
-            id=uuid.uuid4(),
-            organization_id=installation.organization_id,
-            installation_id=installation.id,
-            ticket_id=ticket_id,
-            direction=direction,
-            action=action,
-            outcome=outcome,
-            external_id=external_id,
-            detail=detail[:2000] if detail else None,
-            duration_ms=int((time.monotonic() - started) * 1000) if started is not None else None,
-            created_at=utcnow(),
-        )
-    )
-
-
-def _healthy(installation: Installation, lag_ms: int | None) -> None:
-    installation.last_success_at = utcnow()
-    installation.consecutive_failures = 0
-    if lag_ms is not None:
-        installation.last_lag_ms = lag_ms
-
-
-async def _failed(session: AsyncSession, installation: Installation, error: str) -> None:
-    installation.last_failure_at = utcnow()
-    installation.last_error = error[:2000]
-    installation.consecutive_failures += 1
-    await repo.count_health(session, installation.id, "failures_total")
 
 
 # Requesting syncs
@@ -308,7 +203,7 @@ async def _push(
     connection = open_connection(session, installation)
     provider = get_provider(installation.provider)
     try:
-        await _send_ticket(session, provider, connection, installation, job, ticket)
+        await send_ticket(session, provider, connection, installation, job, ticket)
     except RateLimited as exc:
         await _reload(session, job, installation)
         job.next_attempt_at = utcnow() + timedelta(seconds=exc.retry_after + cfg.sync_lease_s)
@@ -327,7 +222,7 @@ async def _push(
         job.next_attempt_at = (
             None if given_up else utcnow() + timedelta(seconds=delay + cfg.sync_lease_s)
         )
-        await _failed(session, installation, str(exc))
+        await mark_failed(session, installation, str(exc))
         outcome = "failed" if given_up else "retrying"
         record(session, installation, "push", outcome, ticket_id=ticket_id, detail=str(exc))
         await session.commit()
@@ -340,7 +235,7 @@ async def _push(
         job.requested_at = job.next_attempt_at = None
         job.attempts = 0
         job.last_error = None
-    _healthy(installation, lag_ms)
+    mark_healthy(installation, lag_ms)
     await session.commit()
     if job.requested_at is not None:  # changed again while we were sending
         return PushResult("busy", 0.0)
@@ -352,163 +247,6 @@ async def _reload(session: AsyncSession, job: TicketSync, installation: Installa
     await session.rollback()
     await session.refresh(job)
     await session.refresh(installation)
-
-
-async def _send_ticket(
-    session: AsyncSession,
-    provider: Provider,
-    connection: Connection,
-    installation: Installation,
-    job: TicketSync,
-    ticket: Ticket,
-) -> None:
-    mappings = mappings_of(provider, connection.config)
-    content = await issue_content(session, ticket, mappings)
-    link = await repo.link_of(session, installation.id, ticket.id)
-    if link is None:
-        link = await _create(session, provider, connection, installation, job, ticket, content)
-    await _update(session, provider, connection, installation, link, ticket, content)
-    if connection.config.sync_comments and isinstance(provider, Commenter):
-        await _comments(session, provider, connection, installation, link, ticket)
-
-
-async def add_link(
-    session: AsyncSession,
-    principal: Principal,
-    installation: Installation,
-    ticket: Ticket,
-    remote: RemoteIssue,
-) -> ExternalLink:
-    """Link the ticket to its issue (recorded on the ticket's timeline), kept in sync by
-    ``installation``; the caller sets the remote state."""
-    link = await tickets.add_link(
-        session,
-        principal,
-        str(ticket.id),
-        LinkCreate(provider=installation.provider, external_id=remote.external_id, url=remote.url),
-    )
-    link.installation_id = installation.id
-    link.last_synced_at = utcnow()
-    return link
-
-
-async def _create(
-    session: AsyncSession,
-    provider: Provider,
-    connection: Connection,
-    installation: Installation,
-    job: TicketSync,
-    ticket: Ticket,
-    content: IssueContent,
-) -> ExternalLink:
-    assert isinstance(provider, IssueCreator)
-    started = time.monotonic()
-    remote = None
-    action = "create_issue"
-    if job.create_started_at is not None:
-        # an earlier attempt may have created the issue before it failed or died
-        remote = await provider.find_issue(connection, content)
-        action = "adopt_issue" if remote is not None else action
-    if remote is None:
-        job.create_started_at = utcnow()
-        await session.commit()  # the idempotency record, before the vendor call
-        remote = await provider.create_issue(connection, content)
-    link = await add_link(
-        session, integration_principal(ticket.organization_id), installation, ticket, remote
-    )
-    link.remote_state = remote.state
-    record(
-        session,
-        installation,
-        action,
-        "ok",
-        ticket_id=ticket.id,
-        external_id=remote.external_id,
-        started=started,
-    )
-    await session.commit()
-    return link
-
-
-async def _update(
-    session: AsyncSession,
-    provider: Provider,
-    connection: Connection,
-    installation: Installation,
-    link: ExternalLink,
-    ticket: Ticket,
-    content: IssueContent,
-) -> None:
-    assert isinstance(provider, IssueUpdater)
-    desired: dict[str, Any] = provider.desired_state(content)
-    changed = frozenset(k for k, v in desired.items() if link.remote_state.get(k) != v)
-    if changed:
-        started = time.monotonic()
-        state = await provider.update_issue(connection, link.external_id, content, changed)
-        link.remote_state = {**link.remote_state, **state}
-        record(
-            session,
-            installation,
-            "update_issue",
-            "ok",
-            ticket_id=ticket.id,
-            external_id=link.external_id,
-            detail="changed: " + ", ".join(sorted(changed)),
-            started=started,
-        )
-    link.last_synced_version = ticket.version
-    link.last_synced_at = utcnow()
-    await session.commit()
-
-
-def comment_marker(comment_id: uuid.UUID) -> str:
-    return marker("comment", str(comment_id))
-
-
-async def _comments(
-    session: AsyncSession,
-    provider: Commenter,
-    connection: Connection,
-    installation: Installation,
-    link: ExternalLink,
-    ticket: Ticket,
-) -> None:
-    comments = await repo.public_comments(session, ticket.id)
-    known = await repo.comment_links(session, installation.id, [c.id for c, _ in comments])
-    for comment, author in comments:
-        existing = known.get(comment.id)
-        if existing is not None and existing.external_id is not None:
-            continue
-        started = time.monotonic()
-        hidden = comment_marker(comment.id)
-        external_id = None
-        if existing is not None:  # an earlier attempt was cut short: did it get through?
-            external_id = await provider.find_comment(connection, link.external_id, hidden)
-        else:
-            existing = CommentLink(
-                id=uuid.uuid4(),
-                organization_id=ticket.organization_id,
-                installation_id=installation.id,
-                comment_id=comment.id,
-                origin="local",
-                created_at=utcnow(),
-            )
-            session.add(existing)
-            await session.commit()  # the idempotency record, before the vendor call
-        if external_id is None:
-            body = f"{author or 'AI Ticket Creator'} wrote:\n\n{comment.body}"
-            external_id = await provider.add_comment(connection, link.external_id, body, hidden)
-        existing.external_id = external_id
-        record(
-            session,
-            installation,
-            "comment",
-            "ok",
-            ticket_id=ticket.id,
-            external_id=external_id,
-            started=started,
-        )
-        await session.commit()
 
 
 # Inbound
@@ -605,7 +343,7 @@ async def _inbound_comment(
     author = event.author or "someone"
     title = get_provider(installation.provider).title
     body = f"{author} on {title}:\n\n{event.comment_body or ''}".strip()
-    comment = await tickets.add_comment(
+    comment = await ticket_comments.add_comment(
         session, principal, str(ticket.id), CommentCreate(body=body[:20_000])
     )
     session.add(
