@@ -179,9 +179,9 @@ async def test_signed_url_redirects_to_s3(
 ) -> None:
     storage = moto_server.storage()
     monkeypatch.setattr(routes, "get_storage", lambda: storage)
-    from ticketcreator.uploads import service as uploads_service
+    from ticketcreator.uploads import form as upload_form
 
-    monkeypatch.setattr(uploads_service, "get_storage", lambda: storage)
+    monkeypatch.setattr(upload_form, "get_storage", lambda: storage)
     member = await create_member(session)
     data = webm_like(50_000)
     response = await client.post(

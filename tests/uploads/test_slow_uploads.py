@@ -25,7 +25,7 @@ from tests.uploads.helpers import CHUNK, TUS, create_upload, webm_like
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import get_engine
 from ticketcreator.storage import get_storage
-from ticketcreator.uploads import service
+from ticketcreator.uploads import body as upload_body
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -188,7 +188,7 @@ async def test_a_patch_that_cannot_fit_is_answered_at_once_without_its_body(
 def _settings(monkeypatch: pytest.MonkeyPatch, **values: Any) -> None:
     settings = get_settings()
     changed = settings.model_copy(update={"uploads": settings.uploads.model_copy(update=values)})
-    monkeypatch.setattr(service, "get_settings", lambda: changed)
+    monkeypatch.setattr(upload_body, "get_settings", lambda: changed)
 
 
 async def _held_body(first: bytes, release: asyncio.Event, rest: bytes) -> AsyncIterator[bytes]:

@@ -34,7 +34,7 @@ from ticketcreator.core.errors import (
     documented,
 )
 from ticketcreator.storage import get_storage
-from ticketcreator.uploads import service as uploads
+from ticketcreator.uploads import form as upload_form
 from ticketcreator.uploads.errors import BodyTimeout, LengthRequired
 
 CaptureWriter = Annotated[Principal, Depends(Authorizer(Permission.CAPTURES_WRITE))]
@@ -93,7 +93,7 @@ _AUTH = (Unauthorized, Forbidden)
 async def upload_attachment(
     request: Request, principal: CaptureWriter, session: Session
 ) -> AttachmentRead:
-    attachment = await uploads.store_form(
+    attachment = await upload_form.store_form(
         session,
         principal,
         request.headers,

@@ -1,9 +1,10 @@
-"""Resumable (tus) and single-request uploads, from the first byte to a registered attachment.
+"""Resumable (tus) uploads, from the first byte to a registered attachment; the single-request
+upload is in :mod:`.form`.
 
 Each accepted tus PATCH is stored as one part object named by its offset and a tag of its
 own; a chunk sent again after a retry must name the current offset (anything else is 409).
-A body is read without a database connection (:func:`receiving`: authorize, commit, then
-read, with a timeout between chunks and a cap on each caller's uploads in flight), so slow
+A body is read without a database connection (:func:`.body.receiving`: authorize, commit,
+then read, with a timeout between chunks and a cap on each caller's uploads in flight), so slow
 clients cannot take the pool. The part is then recorded in a short transaction under the
 upload's advisory lock, and only if the upload is still at the offset the chunk was written
 for; a request that lost the race deletes its part and answers 409, so the file can never be
@@ -13,33 +14,29 @@ hard link or a server-side copy when there is one part) and deleted after the co
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import secrets
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import Headers, UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
 
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.attachments import service as attachments
 from ticketcreator.attachments.models import Attachment
-from ticketcreator.core import concurrency
 from ticketcreator.core.config import get_settings
-from ticketcreator.core.db import after_commit, release_connection, utcnow
+from ticketcreator.core.db import after_commit, utcnow
 from ticketcreator.core.errors import AppError, Conflict, Gone, NotFound, PayloadTooLarge
 from ticketcreator.core.events import Topic, emit
 from ticketcreator.core.storable import is_storable
 from ticketcreator.storage import Storage, get_storage
 from ticketcreator.uploads import repository
+from ticketcreator.uploads.body import receiving
 from ticketcreator.uploads.content import SNIFF_SIZE, UploadPolicy, normalize
-from ticketcreator.uploads.errors import BodyTimeout, LengthRequired, UploadLocked
+from ticketcreator.uploads.errors import UploadLocked
 from ticketcreator.uploads.intake import Checksum, Intake
 from ticketcreator.uploads.models import Upload
 
@@ -174,46 +171,6 @@ def _moved(offset: int, received: int) -> Conflict:
         "ask with HEAD and resume from there.",
         upload_offset=received,
     )
-
-
-@asynccontextmanager
-async def receiving(
-    session: AsyncSession, principal: Principal, body: AsyncIterator[bytes]
-) -> AsyncIterator[AsyncGenerator[bytes]]:
-    """The body of an upload, to be read inside the block without a database connection.
-
-    The request's work so far (authorization, checks) is committed and its connection goes
-    back to the pool; the caller holds one of its ``max_concurrent_per_principal`` upload
-    slots (else 429); a body that sends nothing for ``body_read_timeout_s`` ends in 408.
-    """
-    cfg = get_settings().uploads
-    await release_connection(session)
-    async with concurrency.slot(
-        f"uploads:{principal.rate_key}",
-        cfg.max_concurrent_per_principal,
-        lease_s=3 * cfg.body_read_timeout_s,
-        detail=f"At most {cfg.max_concurrent_per_principal} uploads at once per user or API "
-        "key; try again when one has finished.",
-    ) as held:
-        yield _paced(body, cfg.body_read_timeout_s, held)
-
-
-async def _paced(
-    body: AsyncIterator[bytes], timeout_s: float, held: concurrency.Slot | None
-) -> AsyncGenerator[bytes]:
-    chunks = aiter(body)
-    while True:
-        try:
-            chunk = await asyncio.wait_for(anext(chunks), timeout_s)
-        except StopAsyncIteration:
-            return
-        except TimeoutError:
-            raise BodyTimeout(
-                f"Nothing arrived for {timeout_s:g} s; the request was stopped. Resume the upload."
-            ) from None
-        if held is not None:
-            await held.renew()
-        yield chunk
 
 
 async def _head(storage: Storage, upload: Upload) -> bytes:
@@ -367,83 +324,3 @@ async def expire(session: AsyncSession, *, limit: int = 500) -> int:
     if uploads:
         await _forget(session, uploads)
     return len(uploads)
-
-
-# Multipart framing around the file: boundaries and part headers.
-_FORM_OVERHEAD = 64 * 1024
-
-
-async def store_form(
-    session: AsyncSession,
-    principal: Principal,
-    headers: Mapping[str, str],
-    body: AsyncIterator[bytes],
-    *,
-    buffer_size: int,
-) -> Attachment:
-    """The single-request upload: one ``multipart/form-data`` part named ``file``."""
-    policy = await policy_for(session, principal.organization_id)
-    length = headers.get("content-length")
-    if length is None or not length.isdigit():
-        raise LengthRequired("Send Content-Length, or use the resumable /v1/uploads.")
-    if int(length) > policy.max_request_size + _FORM_OVERHEAD:
-        raise PayloadTooLarge(
-            f"Files over {policy.max_request_size} bytes go through the resumable /v1/uploads.",
-            max_size=policy.max_request_size,
-        )
-    if not headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise AppError("Send the file as multipart/form-data, in the part named `file`.")
-    async with receiving(session, principal, body) as paced:
-        parser = MultiPartParser(Headers(headers), paced, max_files=1, max_fields=10)
-        try:
-            form = await parser.parse()
-        except MultiPartException as exc:
-            raise AppError(exc.message) from None
-    try:
-        file = form.get("file")
-        if not isinstance(file, UploadFile):
-            raise AppError("Send the file as the form part named `file`.")
-        return await _store_file(session, principal, policy, file, buffer_size=buffer_size)
-    finally:
-        await form.close()
-
-
-async def _store_file(
-    session: AsyncSession,
-    principal: Principal,
-    policy: UploadPolicy,
-    upload: UploadFile,
-    *,
-    buffer_size: int,
-) -> Attachment:
-    """Identify, check and store the received file."""
-    declared = normalize(upload.content_type)
-    policy.check_declared(declared)
-    attachment_id = uuid.uuid4()
-    key = attachments.original_key(principal.organization_id, attachment_id)
-    intake = Intake(
-        _read(upload, buffer_size),
-        limit=policy.max_request_size,
-        head=b"",
-        identify=lambda data: policy.resolve(declared, data),
-    )
-    stored = await get_storage().put(
-        key, intake.stream(), content_type=declared or "application/octet-stream"
-    )
-    content_type = intake.content_type or policy.resolve(declared, b"")
-    return await attachments.register(
-        session,
-        attachment_id=attachment_id,
-        organization_id=principal.organization_id,
-        user_id=principal.user_id,
-        api_key_id=principal.api_key_id,
-        filename=clean_filename(upload.filename),
-        content_type=content_type,
-        size_bytes=stored.size,
-        storage_key=key,
-    )
-
-
-async def _read(file: UploadFile, buffer_size: int) -> AsyncIterator[bytes]:
-    while chunk := await file.read(buffer_size):
-        yield chunk
