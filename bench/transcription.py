@@ -30,11 +30,9 @@ from pathlib import Path
 
 from ticketcreator.media.cli import models_root
 from ticketcreator.media.ocr import ocr_image
-from ticketcreator.media.transcription import (
-    LocalTranscriber,
-    TranscriptionContext,
-    model_dir,
-)
+from ticketcreator.media.transcriber import TranscriptionContext
+from ticketcreator.media.transcription import LocalTranscriber
+from ticketcreator.media.whisper_models import model_dir
 
 BUG_REPORT = [
     "When I click the Save button on the Settings page, nothing happens and the spinner "

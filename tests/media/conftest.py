@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ticketcreator.core.modelstore import ModelStore
-from ticketcreator.media.transcription import MODELS
+from ticketcreator.media.whisper_models import MODELS
 
 SENTENCE = "The checkout page shows error five hundred after I press the pay now button."
 MODELS_ROOT = Path(__file__).resolve().parents[2] / "var" / "models"

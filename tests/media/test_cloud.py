@@ -15,7 +15,7 @@ import pytest
 
 from ticketcreator.media.cloud import CloudTranscriptionError, OpenAITranscriber
 from ticketcreator.media.probe import probe_media
-from ticketcreator.media.transcription import EmptyReason, TranscriptionContext
+from ticketcreator.media.transcriber import EmptyReason, TranscriptionContext
 
 
 class FakeOpenAI(ThreadingHTTPServer):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ticketcreator.media.subtitles import srt_timestamp, to_srt, to_webvtt, vtt_timestamp
-from ticketcreator.media.transcription import Segment
+from ticketcreator.media.transcriber import Segment
 
 
 @pytest.mark.parametrize(

@@ -12,19 +12,15 @@ from faster_whisper.transcribe import Word
 
 from ticketcreator.core.modelstore import ModelMissingError
 from ticketcreator.media.probe import SAMPLE_RATE
+from ticketcreator.media.transcriber import EmptyReason, Segment, TranscriptionContext
 from ticketcreator.media.transcription import (
     DecodingOptions,
-    EmptyReason,
     LocalTranscriber,
-    Segment,
-    TranscriptionContext,
     _quietest_cut,
     _windows,
     cut_segments,
-    load_model,
-    load_pipeline,
-    model_dir,
 )
+from ticketcreator.media.whisper_models import load_model, load_pipeline, model_dir
 
 NARRATION = (
     "The checkout page shows error five hundred. I pressed the pay now button twice. "

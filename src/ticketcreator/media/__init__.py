@@ -20,20 +20,16 @@ from ticketcreator.media.probe import (
     render_thumbnail,
 )
 from ticketcreator.media.subtitles import to_srt, to_webvtt
-from ticketcreator.media.transcription import (
-    DEFAULT_MODEL,
-    MODELS,
-    DecodingOptions,
+from ticketcreator.media.transcriber import (
     EmptyReason,
-    LocalTranscriber,
     ProgressCallback,
     Segment,
     Transcriber,
     Transcript,
     TranscriptionContext,
-    load_model,
-    model_dir,
 )
+from ticketcreator.media.transcription import DecodingOptions, LocalTranscriber
+from ticketcreator.media.whisper_models import DEFAULT_MODEL, MODELS, load_model, model_dir
 
 __all__ = [
     "DEFAULT_MODEL",

@@ -20,13 +20,9 @@ from ticketcreator.core.modelstore import ModelMissingError
 from ticketcreator.media.errors import MediaError
 from ticketcreator.media.ocr import ocr_image
 from ticketcreator.media.subtitles import to_srt, to_webvtt
-from ticketcreator.media.transcription import (
-    DEFAULT_MODEL,
-    MODELS,
-    LocalTranscriber,
-    TranscriptionContext,
-    model_dir,
-)
+from ticketcreator.media.transcriber import TranscriptionContext
+from ticketcreator.media.transcription import LocalTranscriber
+from ticketcreator.media.whisper_models import DEFAULT_MODEL, MODELS, model_dir
 
 app = typer.Typer(help="Transcribe recordings and read text from screenshots.")
 

@@ -15,7 +15,7 @@ import httpx
 
 from ticketcreator.media.errors import MediaError
 from ticketcreator.media.probe import extract_audio_opus, probe_media
-from ticketcreator.media.transcription import (
+from ticketcreator.media.transcriber import (
     EmptyReason,
     ProgressCallback,
     Segment,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ticketcreator.media.transcription import Segment
+from ticketcreator.media.transcriber import Segment
 
 _BLANK_LINES = re.compile(r"\s*\n\s*")
 

