@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from tests.storage.moto import CREDENTIALS, REGION, MotoServer
-from ticketcreator.core.config import StorageSection
+from ticketcreator.core.config_sections import StorageSection
 from ticketcreator.storage import (
     InvalidKey,
     LocalStorage,

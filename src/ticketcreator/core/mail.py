@@ -14,7 +14,8 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
-from ticketcreator.core.config import MailSection, get_settings, secret_value
+from ticketcreator.core.config import get_settings, secret_value
+from ticketcreator.core.config_sections import MailSection
 
 
 class MailUnavailable(Exception):

@@ -15,7 +15,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from ticketcreator.core.config import StorageSection, secret_value
+from ticketcreator.core.config import secret_value
+from ticketcreator.core.config_sections import StorageSection
 from ticketcreator.storage.base import ByteStream, ObjectNotFound, StoredObject, check_key
 from ticketcreator.storage.content import content_disposition
 
