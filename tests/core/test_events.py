@@ -4,6 +4,7 @@ has not loaded them leaving the fan-out to one that has."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator import tasks
 from ticketcreator.core import events, outbox
-from ticketcreator.core.db import commit
+from ticketcreator.core.db import commit, utcnow
 from ticketcreator.core.events import PAYLOADS, Topic, subscribers
 from ticketcreator.core.outbox import OutboxEvent, ProcessedEvent
 from ticketcreator.core.tasks import celery_app
@@ -67,3 +68,25 @@ async def test_a_process_without_the_subscribers_leaves_the_fan_out_to_the_relay
 async def _dispatched(session: AsyncSession, event_id: uuid.UUID) -> object:
     session.expire_all()
     return await session.scalar(select(OutboxEvent.dispatched_at).where(OutboxEvent.id == event_id))
+
+
+async def test_a_delayed_event_is_handed_over_only_when_due(session: AsyncSession) -> None:
+    event = events.emit(
+        session,
+        Topic.AI_TRAINING_DUE,
+        {"organization_id": str(uuid.uuid4()), "force": False},
+        delay=timedelta(hours=1),
+    )
+    event_id = event.id
+    await commit(session)  # fanned out right after commit, but not handed over
+
+    session.expire_all()
+    delivery = await session.scalar(
+        select(ProcessedEvent).where(ProcessedEvent.event_id == event_id)
+    )
+    assert delivery is not None
+    assert delivery.handler == "ticketcreator.ai.triage.tasks.train_when_due"
+    assert delivery.sends == 0
+    assert delivery.next_attempt_at is not None
+    assert delivery.next_attempt_at > utcnow() + timedelta(minutes=59)
+    assert await events.deliver() == 0  # the relay leaves it until then

@@ -66,6 +66,7 @@ class Topic(StrEnum):
     # AI
     AI_TRIAGE_REQUESTED = "ai.triage_requested"  # TicketRef: a person asked for a new run
     AI_TRAINING_REQUESTED = "ai.training_requested"  # TrainingRequested: an admin asked
+    AI_TRAINING_DUE = "ai.training_due"  # TrainingRequested: labels changed, burst over
     # Routing
     ROUTING_RULE_FIRED = "routing.rule_fired"  # RuleFired
     ROUTING_SLA_ESCALATED = "routing.sla_escalated"  # RuleFired: an SLA escalation's actions
@@ -238,6 +239,7 @@ PAYLOADS: dict[Topic, type] = {
     Topic.UPLOAD_PROGRESS: UploadProgress,
     Topic.AI_TRIAGE_REQUESTED: TicketRef,
     Topic.AI_TRAINING_REQUESTED: TrainingRequested,
+    Topic.AI_TRAINING_DUE: TrainingRequested,
     Topic.ROUTING_RULE_FIRED: RuleFired,
     Topic.ROUTING_SLA_ESCALATED: RuleFired,
     Topic.ROUTING_SLA_POLICY_CHANGED: SlaPolicyChanged,
@@ -326,14 +328,18 @@ def emit(
     payload: dict[str, Any],
     *,
     organization_id: uuid.UUID | None = None,
+    delay: timedelta | None = None,
 ) -> OutboxEvent:
-    """Record an event in the caller's transaction; it is delivered after commit."""
+    """Record an event in the caller's transaction; it is delivered after commit, or
+    ``delay`` later (then by the relay, within ``outbox.relay_interval_s``)."""
+    now = utcnow()
     event = OutboxEvent(
         id=uuid.uuid4(),
         topic=topic,
         organization_id=organization_id,
         payload=payload,
-        created_at=utcnow(),
+        created_at=now,
+        deliver_at=now + delay if delay else None,
         attempts=0,
     )
     session.add(event)

@@ -36,6 +36,9 @@ subscriber fails on it every time: then the delivery ends *dead* (dead-lettered)
    ``defer_seconds``; the relay re-sends it if that message is lost), and is dead after the
    last retry (an ERROR log line ``event delivery dead-lettered``).
 
+An event emitted with a delay (``deliver_at``) is fanned out at once, its deliveries due only
+then: the relay hands them over.
+
 Side effects outside the database (storage writes, e-mails, vendor calls) happen at least
 once: subscribers write storage under deterministic keys and keep vendor calls idempotent.
 Events, and the ``done`` rows of their deliveries, are purged ``outbox.retention_days`` after
@@ -100,6 +103,8 @@ class OutboxEvent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # When the event's deliveries (one per subscriber) were recorded.
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # An event emitted with a delay: its deliveries are not handed over before.
+    deliver_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # How often a delivery of the event was handed to the broker, and the broker's last refusal.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -212,7 +217,7 @@ async def _fan_out(route: Route, event_ids: list[uuid.UUID] | None, limit: int) 
                     "state": PENDING,
                     "attempts": 0,
                     "sends": 0,
-                    "next_attempt_at": now,
+                    "next_attempt_at": max(now, event.deliver_at or now),
                     "created_at": now,
                 }
                 for sub in route(event.topic)

@@ -23,7 +23,7 @@ from .test_bug_report_triage import QUICKSTART, QUICKSTART_TITLE
 async def test_accuracy_counts_applied_changed_and_suggested_values(
     client: httpx.AsyncClient, session: AsyncSession, org: Org, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def no_training(organization_id: uuid.UUID, debounce_s: int) -> bool:
+    async def no_training(*_: object) -> bool:
         return False
 
     monkeypatch.setattr(service, "schedule_training", no_training)

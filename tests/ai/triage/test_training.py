@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.ai.triage import service, training
 from ticketcreator.ai.triage.models import AIDecision, OrganizationAIModel
 from ticketcreator.core.db import commit
+from ticketcreator.core.events import Topic
+from ticketcreator.core.outbox import OutboxEvent
 
 from .conftest import Org, create_ticket
 
@@ -73,9 +75,20 @@ async def test_training_versions_evaluates_and_serves_the_learned_model(
     assert [(m["version"], m["active"]) for m in models] == [(2, True), (1, first.active)]
 
 
-async def test_label_changes_queue_one_training_per_window(org: Org) -> None:
-    assert await service.schedule_training(org.admin.org_id, 60) is True
-    assert await service.schedule_training(org.admin.org_id, 60) is False
+async def test_label_changes_announce_one_training_per_window(
+    session: AsyncSession, org: Org
+) -> None:
+    assert await service.schedule_training(session, org.admin.org_id, 60) is True
+    assert await service.schedule_training(session, org.admin.org_id, 60) is False
+    await commit(session)
+    due = (
+        await session.scalars(select(OutboxEvent).where(OutboxEvent.topic == Topic.AI_TRAINING_DUE))
+    ).all()
+    assert [event.payload for event in due] == [
+        {"organization_id": str(org.admin.org_id), "force": False}
+    ]
+    assert due[0].deliver_at is not None
+    assert (due[0].deliver_at - due[0].created_at).total_seconds() == 60
 
 
 async def test_retriage_of_a_missing_ticket_does_nothing(session: AsyncSession) -> None:

@@ -140,7 +140,7 @@ async def test_a_human_correction_of_an_ai_value_is_stored_as_feedback(
 
     scheduled: list[tuple[uuid.UUID, int]] = []
 
-    async def record(organization_id: uuid.UUID, debounce_s: int) -> bool:
+    async def record(_: AsyncSession, organization_id: uuid.UUID, debounce_s: int) -> bool:
         scheduled.append((organization_id, debounce_s))
         return True
 

@@ -93,7 +93,7 @@ from ticketcreator.ai.triage.schemas import (
 )
 from ticketcreator.core.ai_config import LOCAL, AIConfig, get_ai_config
 from ticketcreator.core.config import get_settings
-from ticketcreator.core.db import after_commit, utcnow
+from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import NotFound
 from ticketcreator.core.events import Topic, emit
 from ticketcreator.privacy.redaction import redact
@@ -106,7 +106,6 @@ from ticketcreator.tickets.schemas import TicketUpdate
 
 log = logging.getLogger(__name__)
 
-TRAINING_TASK: Final = "ai.train_organization"
 ANALYSIS: Final = "analysis"
 _KNOWN_TAGS_LIMIT: Final = 500
 # Fields whose human correction of an AI value is feedback.
@@ -796,24 +795,21 @@ async def record_feedback(session: AsyncSession, message: dict[str, Any]) -> lis
     session.add_all(feedback)
     if any(change["field"] in repo.LABEL_FIELDS for change in payload.get("changes", [])):
         _, settings = await runtime_config(session, organization_id)
-        after_commit(session, _training_after(organization_id, settings.training_debounce_s))
+        await schedule_training(session, organization_id, settings.training_debounce_s)
     await session.flush()
     return feedback
 
 
-def _training_after(organization_id: uuid.UUID, debounce_s: int) -> Any:
-    async def schedule() -> None:
-        await schedule_training(organization_id, debounce_s)
-
-    return schedule
-
-
-async def schedule_training(organization_id: uuid.UUID, debounce_s: int) -> bool:
-    """Queue one training of the organization ``debounce_s`` from now, unless one is queued.
+async def schedule_training(
+    session: AsyncSession, organization_id: uuid.UUID, debounce_s: int
+) -> bool:
+    """Announce one training of the organization ``debounce_s`` from now (a delayed
+    ``ai.training_due`` event), unless one is announced already.
 
     Label changes come in bursts (a person re-categorizing a dozen tickets); a Redis key that
-    lives for the debounce window lets only the first change of a burst queue a training.
-    Returns whether a training was queued.
+    lives for the debounce window lets only the first change of a burst announce a training
+    (if that change is rolled back, the hourly ``ai.train_due`` catches up). Returns whether a
+    training was announced.
     """
     cfg = get_settings().redis
     client = aioredis.Redis.from_url(cfg.url, socket_timeout=cfg.socket_timeout_s)
@@ -827,10 +823,12 @@ async def schedule_training(organization_id: uuid.UUID, debounce_s: int) -> bool
         await client.aclose()
     if not first:
         return False
-    from ticketcreator.core.tasks import celery_app
-
-    celery_app.send_task(
-        TRAINING_TASK, args=[str(organization_id), False], queue="ai", countdown=debounce_s
+    emit(
+        session,
+        Topic.AI_TRAINING_DUE,
+        {"organization_id": str(organization_id), "force": False},
+        organization_id=organization_id,
+        delay=timedelta(seconds=debounce_s),
     )
     return True
 

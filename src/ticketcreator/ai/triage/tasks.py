@@ -59,12 +59,12 @@ async def train_on_request(session: AsyncSession, message: dict[str, Any]) -> No
     )
 
 
-async def _train(organization_id: uuid.UUID, force: bool) -> None:
+@subscriber(Topic.AI_TRAINING_DUE, queue="ai")
+async def train_when_due(session: AsyncSession, message: dict[str, Any]) -> None:
+    """Labels changed a while ago (the burst is over): train if enough of them are new."""
     from ticketcreator.ai.triage import training
 
-    async with session_factory()() as session:
-        await training.train(session, organization_id, force=force)
-        await commit(session)
+    await training.train(session, uuid.UUID(message["payload"]["organization_id"]))
 
 
 async def _train_due() -> None:
@@ -73,12 +73,6 @@ async def _train_due() -> None:
     async with session_factory()() as session:
         await training.train_due(session)
         await commit(session)
-
-
-@celery_app.task(name="ai.train_organization", queue="ai")  # type: ignore[untyped-decorator]
-def train_organization(organization_id: str, force: bool = False) -> None:
-    """Train the organization's model if enough labels are new (queued by label changes)."""
-    run_async(_train(uuid.UUID(organization_id), force))
 
 
 @celery_app.task(name="ai.train_due", queue="ai")  # type: ignore[untyped-decorator]
