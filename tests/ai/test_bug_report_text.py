@@ -1,12 +1,7 @@
 """Summary, title and tags of bug reports (pure functions; the service test covers the API)."""
 
-from ticketcreator.ai.bugreport import (
-    CaptureFacts,
-    choose_tags,
-    clip,
-    suggested_title,
-    summarize_report,
-)
+from ticketcreator.ai.bugreport import CaptureFacts, clip, suggested_title, summarize_report
+from ticketcreator.ai.tags import choose_tags
 
 CAPTURE = CaptureFacts(
     page_url="https://shop.example.com/checkout?step=2",

@@ -2,10 +2,10 @@
 
 import pytest
 
+from ticketcreator.ai.entities import extract_entities
 from ticketcreator.ai.text import (
     analyze_sentiment,
     detect_language,
-    extract_entities,
     extract_key_terms,
     suggest_title,
     summarize,

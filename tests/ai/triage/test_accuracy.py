@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import create_member
 from ticketcreator.accounts.permissions import Role
-from ticketcreator.ai.triage import service
+from ticketcreator.ai.triage import feedback, service
 from ticketcreator.ai.triage.models import OrganizationAIModel
 from ticketcreator.core.db import commit
 from ticketcreator.core.outbox import OutboxEvent, message_of
@@ -26,7 +26,7 @@ async def test_accuracy_counts_applied_changed_and_suggested_values(
     async def no_training(*_: object) -> bool:
         return False
 
-    monkeypatch.setattr(service, "schedule_training", no_training)
+    monkeypatch.setattr(feedback, "schedule_training", no_training)
     ticket = await create_ticket(client, org.agent, QUICKSTART_TITLE, QUICKSTART)
     await service.triage(session, uuid.UUID(str(ticket["id"])))
     await commit(session)
@@ -42,7 +42,7 @@ async def test_accuracy_counts_applied_changed_and_suggested_values(
             .order_by(OutboxEvent.created_at)
         )
     ).all():
-        await service.record_feedback(session, message_of(event))
+        await feedback.record_feedback(session, message_of(event))
         await commit(session)
     view = (await client.get(f"/v1/tickets/{ticket['id']}/ai", headers=org.agent.headers)).json()
     tag = next(s for s in view["suggestions"] if s["field"] == "tags")

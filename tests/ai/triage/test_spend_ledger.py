@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import create_organization
 from ticketcreator.ai.providers import SpendEntry
-from ticketcreator.ai.triage import repository as repo
+from ticketcreator.ai.triage import spend_repository as repo
 from ticketcreator.ai.triage.ledger import DatabaseSpendLedger
 from ticketcreator.ai.triage.models import AISpend
 from ticketcreator.core.ai_config import CostLimits

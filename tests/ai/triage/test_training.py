@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.ai.triage import service, training
+from ticketcreator.ai.triage import feedback, service, training
 from ticketcreator.ai.triage.models import AIDecision, OrganizationAIModel
 from ticketcreator.core.db import commit
 from ticketcreator.core.events import Topic
@@ -78,8 +78,8 @@ async def test_training_versions_evaluates_and_serves_the_learned_model(
 async def test_label_changes_announce_one_training_per_window(
     session: AsyncSession, org: Org
 ) -> None:
-    assert await service.schedule_training(session, org.admin.org_id, 60) is True
-    assert await service.schedule_training(session, org.admin.org_id, 60) is False
+    assert await feedback.schedule_training(session, org.admin.org_id, 60) is True
+    assert await feedback.schedule_training(session, org.admin.org_id, 60) is False
     await commit(session)
     due = (
         await session.scalars(select(OutboxEvent).where(OutboxEvent.topic == Topic.AI_TRAINING_DUE))

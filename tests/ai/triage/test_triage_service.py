@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.ai.triage import service
+from ticketcreator.ai.triage import feedback, service
 from ticketcreator.ai.triage.models import AIDecision, AISuggestion
 from ticketcreator.core.db import commit
 from ticketcreator.core.outbox import OutboxEvent
@@ -144,7 +144,7 @@ async def test_a_human_correction_of_an_ai_value_is_stored_as_feedback(
         scheduled.append((organization_id, debounce_s))
         return True
 
-    monkeypatch.setattr(service, "schedule_training", record)  # type: ignore[attr-defined]
+    monkeypatch.setattr(feedback, "schedule_training", record)  # type: ignore[attr-defined]
     ticket = await create_ticket(
         client,
         org.agent,
@@ -172,11 +172,11 @@ async def test_a_human_correction_of_an_ai_value_is_stored_as_feedback(
         )
     ).all()
     for event in events:  # the AI's own update first (no feedback), then the person's
-        await service.record_feedback(session, message_of(event))
+        await feedback.record_feedback(session, message_of(event))
         await commit(session)
 
-    feedback = (await session.scalars(select(AIFeedback))).all()
-    assert [(f.field, f.ai_value, f.human_value, f.actor_user_id) for f in feedback] == [
+    stored = (await session.scalars(select(AIFeedback))).all()
+    assert [(f.field, f.ai_value, f.human_value, f.actor_user_id) for f in stored] == [
         (
             "category_id",
             str(org.categories["Performance"]),

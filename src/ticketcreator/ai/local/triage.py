@@ -31,13 +31,8 @@ from ticketcreator.ai.local.base import (
     to_predictions,
 )
 from ticketcreator.ai.local.encoder import MiniLMEncoder
-from ticketcreator.ai.local.impact import (
-    PRIORITY_SCALE,
-    TYPES,
-    ImpactPriorityClassifier,
-    ImpactTypeClassifier,
-    assess,
-)
+from ticketcreator.ai.local.impact import PRIORITY_SCALE, TYPES, assess
+from ticketcreator.ai.local.impact_classifiers import ImpactPriorityClassifier, ImpactTypeClassifier
 from ticketcreator.ai.local.learned import (
     LinearTextModel,
     TrainingConfig,

@@ -11,14 +11,25 @@ terms (``categorization_agent.confidence_threshold``).
 from __future__ import annotations
 
 import copy
+import logging
+import uuid
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketcreator.accounts import audit
+from ticketcreator.accounts.audit import Actor, AuditAction, Origin
+from ticketcreator.accounts.auth import Principal
+from ticketcreator.ai.triage import repository as repo
 from ticketcreator.ai.triage.errors import InvalidAIConfig
-from ticketcreator.ai.triage.schemas import AIConfigPatch, TriageSettings
-from ticketcreator.core.ai_config import AgentConfig, AIConfig
+from ticketcreator.ai.triage.models import AISettings
+from ticketcreator.ai.triage.schemas import AIConfigPatch, AIConfigRead, TriageSettings
+from ticketcreator.core.ai_config import AgentConfig, AIConfig, get_ai_config
+from ticketcreator.core.db import utcnow
+
+log = logging.getLogger(__name__)
 
 MASK = "********"
 _SECRET_KEYS = frozenset({"api_key"})
@@ -151,3 +162,72 @@ def threshold(config: AIConfig, agent: str) -> float:
         return found.confidence_threshold
     default: float = AgentConfig.model_fields["confidence_threshold"].default
     return default
+
+
+# Stored per organization
+
+
+async def runtime_config(
+    session: AsyncSession, organization_id: uuid.UUID
+) -> tuple[AIConfig, TriageSettings]:
+    """The organization's effective configuration for triage.
+
+    Overrides that no longer fit the file (say a template they refer to was removed from it)
+    are ignored with a warning rather than stopping triage.
+    """
+    row = await repo.settings(session, organization_id)
+    overrides = row.overrides if row else {}
+    try:
+        return effective_config(get_ai_config(), overrides), triage_settings(overrides)
+    except InvalidAIConfig as exc:
+        log.warning(
+            "organization AI overrides ignored",
+            extra={"organization_id": str(organization_id), "error": exc.detail},
+        )
+        return get_ai_config(), TriageSettings()
+
+
+async def get_config(session: AsyncSession, principal: Principal) -> AIConfigRead:
+    row = await repo.settings(session, principal.organization_id)
+    overrides = row.overrides if row else {}
+    return AIConfigRead(
+        config=public_view(effective_config(get_ai_config(), overrides)),
+        triage=triage_settings(overrides),
+        overrides=overrides,
+        updated_at=row.updated_at if row else None,
+    )
+
+
+async def update_config(
+    session: AsyncSession, principal: Principal, patch: AIConfigPatch, origin: Origin
+) -> AIConfigRead:
+    """Validate and store the organization's overrides, and audit who changed what."""
+    row = await repo.settings(session, principal.organization_id, lock=True)
+    before = row.overrides if row else {}
+    overrides = merge_overrides(before, patch)
+    config = effective_config(get_ai_config(), overrides)
+    settings = triage_settings(overrides)
+    now = utcnow()
+    if row is None:
+        row = AISettings(organization_id=principal.organization_id, overrides=overrides)
+        session.add(row)
+    row.overrides = overrides
+    row.updated_by = principal.user_id
+    row.updated_at = now
+    audit.record(
+        session,
+        AuditAction.AI_CONFIG_UPDATED,
+        Actor.of(principal),
+        origin,
+        target_type="ai_config",
+        target_id=principal.organization_id,
+        details={
+            "prompt_templates": sorted(patch.prompt_templates),
+            "agents": {name: sorted(c or {}) for name, c in patch.agents.items()},
+            "triage": sorted(patch.triage or {}),
+        },
+    )
+    await session.flush()
+    return AIConfigRead(
+        config=public_view(config), triage=settings, overrides=overrides, updated_at=now
+    )

@@ -15,4 +15,3 @@ class InvalidAIConfig(UnprocessableEntity):
 class SuggestionDecided(Conflict):
     slug = "suggestion-decided"
     title = "The suggestion was already accepted or rejected"
-

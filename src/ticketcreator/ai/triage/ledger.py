@@ -19,7 +19,7 @@ import uuid
 from datetime import datetime
 
 from ticketcreator.ai.providers import SpendEntry, over_budget
-from ticketcreator.ai.triage import repository as repo
+from ticketcreator.ai.triage import spend_repository as repo
 from ticketcreator.ai.triage.models import AISpend
 from ticketcreator.core.ai_config import CostLimits
 from ticketcreator.core.db import session_factory

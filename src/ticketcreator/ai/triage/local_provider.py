@@ -22,16 +22,10 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
-from ticketcreator.ai.bugreport import (
-    CaptureFacts,
-    choose_tags,
-    clip,
-    suggested_title,
-    summarize_report,
-)
+from ticketcreator.ai.bugreport import CaptureFacts, clip, suggested_title, summarize_report
 from ticketcreator.ai.local.base import FloatArray, Prediction, TextClassifier, to_predictions
 from ticketcreator.ai.local.encoder import MiniLMEncoder
-from ticketcreator.ai.local.impact import ImpactPriorityClassifier, ImpactTypeClassifier
+from ticketcreator.ai.local.impact_classifiers import ImpactPriorityClassifier, ImpactTypeClassifier
 from ticketcreator.ai.local.triage import (
     CategoryClassifier,
     LearnedTriage,
@@ -46,11 +40,8 @@ from ticketcreator.ai.providers import (
     Usage,
     validate_output,
 )
-from ticketcreator.ai.triage.schemas import (
-    CategorizationOutput,
-    PriorityOutput,
-    SummaryOutput,
-)
+from ticketcreator.ai.tags import choose_tags
+from ticketcreator.ai.triage.schemas import CategorizationOutput, PriorityOutput, SummaryOutput
 from ticketcreator.core.ai_config import LOCAL
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.modelstore import ModelStore

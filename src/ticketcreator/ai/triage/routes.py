@@ -10,7 +10,15 @@ from fastapi import APIRouter, Depends, Request, status
 from ticketcreator.accounts.audit import Origin
 from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
-from ticketcreator.ai.triage import service
+from ticketcreator.ai.triage import (
+    accuracy,
+    config,
+    reading,
+    service,
+    similar,
+    suggestions,
+    training,
+)
 from ticketcreator.ai.triage.errors import InvalidAIConfig, SuggestionDecided
 from ticketcreator.ai.triage.schemas import (
     AIAccuracyRead,
@@ -55,7 +63,7 @@ async def get_ticket_ai(
 ) -> TicketAIRead:
     """What the AI made of the ticket: summary, language, sentiment, entities, similar tickets
     (possible duplicates flagged), suggestions and every stored decision."""
-    return await service.ticket_ai(session, principal, ticket_ref)
+    return await reading.ticket_ai(session, principal, ticket_ref)
 
 
 @router.post(
@@ -81,7 +89,7 @@ async def accept_suggestion(
     ticket_ref: TicketRef, suggestion_id: uuid.UUID, session: Session, principal: CanWrite
 ) -> SuggestionRead:
     """Apply the suggested value to the ticket, as the caller."""
-    suggestion = await service.accept_suggestion(session, principal, ticket_ref, suggestion_id)
+    suggestion = await suggestions.accept_suggestion(session, principal, ticket_ref, suggestion_id)
     return SuggestionRead.model_validate(suggestion)
 
 
@@ -95,7 +103,7 @@ async def reject_suggestion(
     ticket_ref: TicketRef, suggestion_id: uuid.UUID, session: Session, principal: CanWrite
 ) -> SuggestionRead:
     """Dismiss the suggestion; the ticket is not changed."""
-    suggestion = await service.reject_suggestion(session, principal, ticket_ref, suggestion_id)
+    suggestion = await suggestions.reject_suggestion(session, principal, ticket_ref, suggestion_id)
     return SuggestionRead.model_validate(suggestion)
 
 
@@ -107,7 +115,7 @@ async def reject_suggestion(
 )
 async def get_ai_config(session: Session, principal: CanManage) -> AIConfigRead:
     """The effective AI configuration of the organization, every secret masked."""
-    return await service.get_config(session, principal)
+    return await config.get_config(session, principal)
 
 
 @router.patch(
@@ -127,7 +135,7 @@ async def update_ai_config(
     The result is validated like `config/ai_config.yaml` at start-up (every error names its
     key, e.g. `categorization_agent.confidence_threshold`), stored, and audited.
     """
-    return await service.update_config(session, principal, patch, origin)
+    return await config.update_config(session, principal, patch, origin)
 
 
 @router.post(
@@ -141,7 +149,7 @@ async def similar_to_draft(
 ) -> DraftMatches:
     """Before a report is filed: open tickets it looks like ("This looks like T-123, already
     being worked on"), among those the caller may see (a reporter: only their own)."""
-    return await service.draft_matches(session, principal, draft)
+    return await similar.draft_matches(session, principal, draft)
 
 
 @router.get(
@@ -155,7 +163,7 @@ async def get_accuracy(session: Session, principal: CanWrite) -> AIAccuracyRead:
     (values applied, changed by a person, kept; suggestions accepted or rejected), and the
     active model's accuracy on the organization's held-back tickets. For agents and admins:
     reporters and viewers do not see how agents judge the AI."""
-    return await service.accuracy(session, principal)
+    return await accuracy.accuracy(session, principal)
 
 
 @router.get(
@@ -166,7 +174,7 @@ async def get_accuracy(session: Session, principal: CanWrite) -> AIAccuracyRead:
 )
 async def list_models(session: Session, principal: CanReadConfig) -> ModelList:
     """The organization's triage model versions with their held-back metrics, newest first."""
-    return await service.list_models(session, principal)
+    return await training.list_models(session, principal)
 
 
 @router.post(
@@ -181,5 +189,5 @@ async def train_model(session: Session, principal: CanManage) -> TrainingQueued:
 
     It becomes active only if it beats zero-shot triage on held-back tickets.
     """
-    service.request_training(session, principal)
+    training.request_training(session, principal)
     return TrainingQueued(organization_id=principal.organization_id)

@@ -43,9 +43,9 @@ async def triage_with_new_content(session: AsyncSession, message: dict[str, Any]
 @subscriber(Topic.TICKET_UPDATED, queue="ai")
 async def collect_feedback(session: AsyncSession, message: dict[str, Any]) -> None:
     """A person changed fields: feedback on AI values, and maybe a training later."""
-    from ticketcreator.ai.triage import service
+    from ticketcreator.ai.triage import feedback
 
-    await service.record_feedback(session, message)
+    await feedback.record_feedback(session, message)
 
 
 @subscriber(Topic.AI_TRAINING_REQUESTED, queue="ai")

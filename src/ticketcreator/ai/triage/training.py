@@ -19,18 +19,22 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketcreator.accounts.auth import Principal
 from ticketcreator.ai.evaluation import task_scores
 from ticketcreator.ai.local.base import FloatArray, TextClassifier
 from ticketcreator.ai.local.triage import TASKS, LabelledTicket, LearnedTriage, ticket_text
 from ticketcreator.ai.triage import repository as repo
+from ticketcreator.ai.triage import training_repository as training_repo
+from ticketcreator.ai.triage.config import runtime_config
 from ticketcreator.ai.triage.local_provider import (
     CategoryLabel,
     encoder,
     zero_shot_classifiers,
 )
 from ticketcreator.ai.triage.models import OrganizationAIModel
-from ticketcreator.ai.triage.service import runtime_config
+from ticketcreator.ai.triage.schemas import ModelList, ModelRead
 from ticketcreator.core.db import utcnow
+from ticketcreator.core.events import Topic, emit
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +102,11 @@ async def train(
     version, or None when nothing was trained (too little data, or another process is
     training this organization right now).
     """
-    if not await repo.try_training_lock(session, organization_id):
+    if not await training_repo.try_training_lock(session, organization_id):
         return None
     _, settings = await runtime_config(session, organization_id)
-    labelled = await repo.labelled_tickets(session, organization_id)
-    latest = await repo.latest_model(session, organization_id)
+    labelled = await training_repo.labelled_tickets(session, organization_id)
+    latest = await training_repo.latest_model(session, organization_id)
     new_labels = len(labelled) - (latest.n_examples if latest else 0)
     if len(labelled) < settings.min_examples or (
         latest is not None and not force and new_labels < settings.min_new_labels
@@ -129,7 +133,7 @@ async def train(
     final = LearnedTriage.train(rows, embeddings)
     better = bool(metrics["better_than_zero_shot"])
     if better:
-        await repo.deactivate_models(session, organization_id)
+        await training_repo.deactivate_models(session, organization_id)
     model = OrganizationAIModel(
         id=uuid.uuid4(),
         organization_id=organization_id,
@@ -158,8 +162,23 @@ async def train(
 async def train_due(session: AsyncSession) -> list[OrganizationAIModel]:
     """Train every organization whose people changed labels since its latest model."""
     trained = []
-    for organization_id in await repo.organizations_with_labels_since(session):
+    for organization_id in await training_repo.organizations_with_labels_since(session):
         model = await train(session, organization_id)
         if model is not None:
             trained.append(model)
     return trained
+
+
+async def list_models(session: AsyncSession, principal: Principal) -> ModelList:
+    rows = await training_repo.models(session, principal.organization_id)
+    return ModelList(items=[ModelRead.model_validate(row) for row in rows])
+
+
+def request_training(session: AsyncSession, principal: Principal) -> None:
+    """Queue a training of the organization's model (delivered after commit)."""
+    emit(
+        session,
+        Topic.AI_TRAINING_REQUESTED,
+        {"organization_id": str(principal.organization_id), "force": True},
+        organization_id=principal.organization_id,
+    )
