@@ -1,6 +1,6 @@
 """HTTP routes of the accounts domain: authentication, the caller's account, members,
 invitations, API keys and the audit log. Each route declares who may call it and hands the
-work to :mod:`ticketcreator.accounts.service`."""
+work to the accounts services (sessions, users, members, ...) and flows."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from ticketcreator.accounts import service
+from ticketcreator.accounts import api_keys as api_key_service
+from ticketcreator.accounts import audit, flows, organizations, sessions, users
+from ticketcreator.accounts import invitations as invitation_service
+from ticketcreator.accounts import members as member_service
 from ticketcreator.accounts.audit import AuditAction, Origin
 from ticketcreator.accounts.auth import (
     Authorizer,
@@ -112,7 +115,7 @@ organization = APIRouter(prefix="/organization", tags=["organization"], route_cl
     responses=documented(EmailTaken, SlugTaken, *_AUTH_LIMITED),
 )
 async def signup(body: SignupRequest, session: Session, origin: RequestOrigin) -> TokenPair:
-    return await service.signup(session, body, origin)
+    return await flows.signup(session, body, origin)
 
 
 @auth.post(
@@ -125,7 +128,7 @@ async def signup(body: SignupRequest, session: Session, origin: RequestOrigin) -
     responses=documented(InvalidCredentials, NotFound, NoOrganization, *_AUTH_LIMITED),
 )
 async def login(body: LoginRequest, session: Session, origin: RequestOrigin) -> TokenPair:
-    return await service.login(session, body, origin)
+    return await sessions.login(session, body, origin)
 
 
 @auth.post(
@@ -139,7 +142,7 @@ async def login(body: LoginRequest, session: Session, origin: RequestOrigin) -> 
     responses=documented(InvalidRefreshToken, RefreshTokenReused, *_AUTH_LIMITED),
 )
 async def refresh(body: RefreshRequest, session: Session, origin: RequestOrigin) -> TokenPair:
-    return await service.refresh(session, body.refresh_token, origin)
+    return await sessions.refresh(session, body.refresh_token, origin)
 
 
 @auth.post(
@@ -149,7 +152,7 @@ async def refresh(body: RefreshRequest, session: Session, origin: RequestOrigin)
     responses=documented(*_AUTHENTICATED, NotAPerson),
 )
 async def logout(principal: Person, session: Session, origin: RequestOrigin) -> None:
-    await service.logout(session, principal, origin)
+    await sessions.logout(session, principal, origin)
 
 
 @auth.post(
@@ -161,7 +164,7 @@ async def logout(principal: Person, session: Session, origin: RequestOrigin) -> 
 async def change_password(
     body: PasswordChange, principal: Person, session: Session, origin: RequestOrigin
 ) -> None:
-    await service.change_password(session, principal, body, origin)
+    await users.change_password(session, principal, body, origin)
 
 
 @account.get(
@@ -170,7 +173,7 @@ async def change_password(
     responses=documented(*_AUTHENTICATED, NotAPerson, NotFound),
 )
 async def me(principal: Person, session: Session) -> Me:
-    return await service.me(session, principal)
+    return await users.me(session, principal)
 
 
 @account.get(
@@ -179,7 +182,7 @@ async def me(principal: Person, session: Session) -> Me:
     responses=documented(*_AUTHENTICATED, NotAPerson),
 )
 async def my_organizations(principal: Person, session: Session) -> list[MyOrganization]:
-    return await service.my_organizations(session, principal)
+    return await users.my_organizations(session, principal)
 
 
 @account.post(
@@ -190,12 +193,12 @@ async def my_organizations(principal: Person, session: Session) -> list[MyOrgani
 async def switch_organization(
     organization_id: uuid.UUID, principal: Person, session: Session, origin: RequestOrigin
 ) -> TokenPair:
-    return await service.switch_organization(session, principal, organization_id, origin)
+    return await sessions.switch_organization(session, principal, organization_id, origin)
 
 
 @members.get("", summary="Members of your organization", responses=documented(*_AUTHENTICATED))
 async def list_members(principal: MemberReader, session: Session) -> list[MemberOut]:
-    return await service.list_members(session, principal)
+    return await member_service.list_members(session, principal)
 
 
 @members.patch(
@@ -213,7 +216,7 @@ async def change_member_role(
     session: Session,
     origin: RequestOrigin,
 ) -> MemberOut:
-    return await service.change_member_role(session, principal, user_id, body, origin)
+    return await member_service.change_member_role(session, principal, user_id, body, origin)
 
 
 @members.delete(
@@ -225,7 +228,7 @@ async def change_member_role(
 async def remove_member(
     user_id: uuid.UUID, principal: MemberManager, session: Session, origin: RequestOrigin
 ) -> None:
-    await service.remove_member(session, principal, user_id, origin)
+    await member_service.remove_member(session, principal, user_id, origin)
 
 
 @organization.get(
@@ -236,7 +239,7 @@ async def remove_member(
 async def get_organization_settings(
     principal: MemberManager, session: Session
 ) -> OrganizationSettings:
-    return await service.organization_settings(session, principal)
+    return await organizations.organization_settings(session, principal)
 
 
 @organization.patch(
@@ -253,7 +256,7 @@ async def change_organization_settings(
     session: Session,
     origin: RequestOrigin,
 ) -> OrganizationSettings:
-    return await service.change_organization_settings(session, principal, body, origin)
+    return await organizations.change_organization_settings(session, principal, body, origin)
 
 
 @invitations.post(
@@ -268,7 +271,7 @@ async def change_organization_settings(
 async def invite(
     body: InvitationCreate, principal: MemberManager, session: Session, origin: RequestOrigin
 ) -> InvitationCreated:
-    return await service.invite(session, principal, body, origin)
+    return await invitation_service.invite(session, principal, body, origin)
 
 
 @invitations.get(
@@ -277,7 +280,7 @@ async def invite(
     responses=documented(*_AUTHENTICATED),
 )
 async def list_invitations(principal: MemberManager, session: Session) -> list[InvitationOut]:
-    found: Sequence[Invitation] = await service.list_invitations(session, principal)
+    found: Sequence[Invitation] = await invitation_service.list_invitations(session, principal)
     return [InvitationOut.model_validate(invitation) for invitation in found]
 
 
@@ -290,7 +293,7 @@ async def list_invitations(principal: MemberManager, session: Session) -> list[I
 async def revoke_invitation(
     invitation_id: uuid.UUID, principal: MemberManager, session: Session, origin: RequestOrigin
 ) -> None:
-    await service.revoke_invitation(session, principal, invitation_id, origin)
+    await invitation_service.revoke_invitation(session, principal, invitation_id, origin)
 
 
 @invitations.get(
@@ -333,7 +336,7 @@ async def accept_invitation(
     body: InvitationAccept, bearer: OptionalBearer, session: Session, origin: RequestOrigin
 ) -> TokenPair:
     caller = await principal_from_jwt(session, bearer.credentials) if bearer else None
-    return await service.accept_invitation(session, body, caller, origin)
+    return await flows.accept_invitation(session, body, caller, origin)
 
 
 @api_keys.post(
@@ -348,7 +351,7 @@ async def accept_invitation(
 async def create_api_key(
     body: ApiKeyCreate, principal: KeyManager, session: Session, origin: RequestOrigin
 ) -> ApiKeyCreated:
-    return await service.create_api_key(session, principal, body, origin)
+    return await api_key_service.create_api_key(session, principal, body, origin)
 
 
 @api_keys.get(
@@ -357,7 +360,7 @@ async def create_api_key(
     responses=documented(*_AUTHENTICATED),
 )
 async def list_api_keys(principal: KeyManager, session: Session) -> list[ApiKeyOut]:
-    found: Sequence[ApiKey] = await service.list_api_keys(session, principal)
+    found: Sequence[ApiKey] = await api_key_service.list_api_keys(session, principal)
     return [ApiKeyOut.model_validate(record) for record in found]
 
 
@@ -370,7 +373,7 @@ async def list_api_keys(principal: KeyManager, session: Session) -> list[ApiKeyO
 async def revoke_api_key(
     api_key_id: uuid.UUID, principal: KeyManager, session: Session, origin: RequestOrigin
 ) -> None:
-    await service.revoke_api_key(session, principal, api_key_id, origin)
+    await api_key_service.revoke_api_key(session, principal, api_key_id, origin)
 
 
 @audit_log.get(
@@ -396,7 +399,7 @@ async def list_audit_log(
         since=since,
         until=until,
     )
-    return await service.audit_log(session, principal, where, cursor, limit)
+    return await audit.log_page(session, principal, where, cursor, limit)
 
 
 router = APIRouter(route_class=UnitOfWorkRoute)

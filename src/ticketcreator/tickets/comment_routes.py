@@ -12,7 +12,7 @@ from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.deps import Session, TicketRef
 from ticketcreator.core.errors import documented
-from ticketcreator.tickets import service
+from ticketcreator.tickets import comments
 from ticketcreator.tickets.deps import TICKET_ERRORS, CanRead
 from ticketcreator.tickets.errors import InvalidCursor
 from ticketcreator.tickets.schemas import (
@@ -44,7 +44,7 @@ async def list_comments(
     limit: Limit = 50,
 ) -> CommentPage:
     """Comments, oldest first; internal notes only for callers with `comments:internal`."""
-    return await service.list_comments(session, principal, ticket_ref, cursor, limit)
+    return await comments.list_comments(session, principal, ticket_ref, cursor, limit)
 
 
 @router.post(
@@ -61,7 +61,7 @@ async def add_comment(
     principal: CanComment,
 ) -> CommentRead:
     """Comment on a ticket; `internal: true` (a note for the team) needs `comments:internal`."""
-    comment = await service.add_comment(session, principal, ticket_ref, data)
+    comment = await comments.add_comment(session, principal, ticket_ref, data)
     return CommentRead.model_validate(comment)
 
 
@@ -79,7 +79,7 @@ async def edit_comment(
     principal: CanComment,
 ) -> CommentRead:
     """Edit your own comment (the previous text stays in the ticket's history)."""
-    comment = await service.edit_comment(session, principal, ticket_ref, comment_id, data)
+    comment = await comments.edit_comment(session, principal, ticket_ref, comment_id, data)
     return CommentRead.model_validate(comment)
 
 
@@ -96,7 +96,7 @@ async def delete_comment(
     principal: CanComment,
 ) -> None:
     """Delete your own comment; callers with `tickets:write` may delete any."""
-    await service.delete_comment(session, principal, ticket_ref, comment_id)
+    await comments.delete_comment(session, principal, ticket_ref, comment_id)
 
 
 @router.get(
@@ -113,4 +113,4 @@ async def timeline(
     limit: Limit = 50,
 ) -> TimelinePage:
     """Everything that happened to the ticket, oldest first: changes and comments merged."""
-    return await service.timeline(session, principal, ticket_ref, cursor, limit)
+    return await comments.timeline(session, principal, ticket_ref, cursor, limit)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.deps import Session, TicketRef
 from ticketcreator.core.errors import documented
-from ticketcreator.tickets import service
+from ticketcreator.tickets import links, watchers
 from ticketcreator.tickets.deps import TICKET_ERRORS, CanRead, CanWrite
 from ticketcreator.tickets.errors import InvalidWatcher, LinkExists
 from ticketcreator.tickets.schemas import (
@@ -30,7 +30,7 @@ router = APIRouter(route_class=UnitOfWorkRoute)
 async def list_watchers(
     ticket_ref: TicketRef, session: Session, principal: CanRead
 ) -> list[WatcherRead]:
-    rows = await service.list_watchers(session, principal, ticket_ref)
+    rows = await watchers.list_watchers(session, principal, ticket_ref)
     return [WatcherRead.model_validate(row) for row in rows]
 
 
@@ -47,7 +47,7 @@ async def add_watcher(
     principal: CanRead,
 ) -> list[WatcherRead]:
     """Add a watcher (agents: anyone who can see the ticket; reporters: themselves)."""
-    rows = await service.add_watcher(session, principal, ticket_ref, user_id)
+    rows = await watchers.add_watcher(session, principal, ticket_ref, user_id)
     return [WatcherRead.model_validate(row) for row in rows]
 
 
@@ -63,7 +63,7 @@ async def remove_watcher(
     session: Session,
     principal: CanRead,
 ) -> None:
-    await service.remove_watcher(session, principal, ticket_ref, user_id)
+    await watchers.remove_watcher(session, principal, ticket_ref, user_id)
 
 
 @router.get(
@@ -74,7 +74,7 @@ async def remove_watcher(
 )
 async def list_links(ticket_ref: TicketRef, session: Session, principal: CanRead) -> list[LinkRead]:
     """The ticket's counterparts in vendor systems (Jira, GitHub, Zendesk, ...)."""
-    rows = await service.list_links(session, principal, ticket_ref)
+    rows = await links.list_links(session, principal, ticket_ref)
     return [LinkRead.model_validate(row) for row in rows]
 
 
@@ -92,7 +92,7 @@ async def add_link(
     principal: CanWrite,
 ) -> LinkRead:
     """Link a vendor issue; one vendor issue belongs to at most one ticket."""
-    return LinkRead.model_validate(await service.add_link(session, principal, ticket_ref, data))
+    return LinkRead.model_validate(await links.add_link(session, principal, ticket_ref, data))
 
 
 @router.delete(
@@ -107,4 +107,4 @@ async def remove_link(
     session: Session,
     principal: CanWrite,
 ) -> None:
-    await service.remove_link(session, principal, ticket_ref, link_id)
+    await links.remove_link(session, principal, ticket_ref, link_id)

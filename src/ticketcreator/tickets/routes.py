@@ -17,7 +17,7 @@ from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.deps import Session, TicketRef
 from ticketcreator.core.errors import documented
 from ticketcreator.taxonomy.schemas import TagName
-from ticketcreator.tickets import comment_routes, purge, relation_routes, service
+from ticketcreator.tickets import comment_routes, flows, listing, relation_routes, service
 from ticketcreator.tickets.deps import AUTH_ERRORS, TICKET_ERRORS, CanRead, CanWrite
 from ticketcreator.tickets.errors import (
     BulkUpdateFailed,
@@ -111,7 +111,7 @@ async def list_tickets(
     Pass the response's `next_cursor` as `cursor` (with the same filters and sort) for the
     next page. Reporters see only the tickets they reported.
     """
-    return await service.list_tickets(session, principal, query)
+    return await listing.list_tickets(session, principal, query)
 
 
 @router.post(
@@ -221,7 +221,7 @@ async def purge_ticket(ticket_ref: TicketRef, session: Session, principal: CanPu
     """Delete a ticket (live or in the trash) for good, with its comments, history, captures,
     their files (unless another ticket's capture uses them), transcripts and screenshot text,
     and AI results; its events keep only ids."""
-    await purge.purge_ticket(session, principal, ticket_ref)
+    await flows.purge_ticket(session, principal, ticket_ref)
 
 
 @router.put(
