@@ -115,7 +115,7 @@ def serve(
         # A process busy starting (imports on a loaded machine) must not be killed as hung.
         timeout_worker_healthcheck=60,
         log_config=None,
-        proxy_headers=True,
+        proxy_headers=False,  # the app reads X-Forwarded-For from `api.trusted_proxies` only
     )
 
 
@@ -196,7 +196,7 @@ def create_user(
     ] = None,
 ) -> None:
     """Create a user (and the organization) or add an existing user to an organization."""
-    from ticketcreator.accounts.service import add_user
+    from ticketcreator.accounts.flows import add_user
     from ticketcreator.core.errors import AppError
 
     async def work(session: AsyncSession) -> str:

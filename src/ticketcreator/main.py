@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ticketcreator import __version__, tasks
 from ticketcreator.accounts import routes as accounts_routes
@@ -114,6 +115,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     app.add_middleware(RequestIdMiddleware)
+    if settings.api.trusted_proxies:
+        # The client address (rate limits, audit log) from X-Forwarded-For, our proxies only.
+        app.add_middleware(
+            ProxyHeadersMiddleware,
+            trusted_hosts=[str(network) for network in settings.api.trusted_proxies],
+        )
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     undeclared = undeclared_routes(app.routes)
     if undeclared:

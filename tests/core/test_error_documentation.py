@@ -27,9 +27,10 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 import ticketcreator
-from ticketcreator.accounts.auth import Authorizer, public
+from ticketcreator.accounts.auth import Authorizer
 from ticketcreator.accounts.errors import NotAPerson, SlugTaken
 from ticketcreator.accounts.permissions import Permission
+from ticketcreator.core.deps import public
 from ticketcreator.core.errors import AppError, Conflict, NotFound, documented
 from ticketcreator.tickets.errors import (
     InvalidAssignee,

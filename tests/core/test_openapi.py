@@ -7,9 +7,9 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from typer.testing import CliRunner
 
-from ticketcreator.accounts.auth import public
 from ticketcreator.cli import app as cli
 from ticketcreator.cli import openapi_text
+from ticketcreator.core.deps import public
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "openapi.json"

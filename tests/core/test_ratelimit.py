@@ -7,15 +7,20 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
+from tests.support.factories import create_member
 from tests.support.services import RedisServer
+from ticketcreator.accounts.permissions import Role
 from ticketcreator.core import ratelimit
-from ticketcreator.core.config import get_settings
+from ticketcreator.core.config import Settings, get_settings
 from ticketcreator.core.errors import ServiceUnavailable, TooManyRequests
 from ticketcreator.core.ratelimit import RateLimiter, client_ip
+from ticketcreator.main import create_app
 
 
 @pytest.fixture
@@ -82,22 +87,45 @@ def _with(monkeypatch: pytest.MonkeyPatch, section: str, **values: Any) -> None:
     monkeypatch.setattr(ratelimit, "get_settings", lambda: changed)
 
 
-def test_the_client_ip_is_the_peer_unless_a_trusted_proxy_forwards(
-    monkeypatch: pytest.MonkeyPatch,
+async def _recorded_ip(settings: Settings, session: AsyncSession, peer: str, forwarded: str) -> str:
+    """Create an API key through the app as ``peer`` and read the address the audit log kept."""
+    admin = await create_member(session, role=Role.ADMIN)
+    transport = httpx.ASGITransport(app=create_app(settings), client=(peer, 1234))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        created = await http.post(
+            "/v1/api-keys",
+            json={"name": "ci", "scopes": ["tickets:read"]},
+            headers={**admin.headers, "X-Forwarded-For": forwarded},
+        )
+        assert created.status_code == 201, created.text
+        entries = (await http.get("/v1/audit-log", headers=admin.headers)).json()["items"]
+    return str(next(e["ip"] for e in entries if e["action"] == "api_key_created"))
+
+
+async def test_the_client_ip_is_the_peer_unless_a_trusted_proxy_forwards(
+    session: AsyncSession,
 ) -> None:
     from ipaddress import ip_network
 
-    assert client_ip(_request("203.0.113.9", "1.2.3.4")) == "203.0.113.9"
-    assert client_ip(Request({"type": "http", "headers": [], "client": None})) is None
-    _with(monkeypatch, "api", trusted_proxies=[ip_network("10.0.0.0/8"), ip_network("::1/128")])
-    assert client_ip(_request("203.0.113.9", "1.2.3.4")) == "203.0.113.9"
-    assert client_ip(_request("10.0.0.2", "1.2.3.4")) == "1.2.3.4"
+    settings = get_settings()
+    assert await _recorded_ip(settings, session, "203.0.113.9", "1.2.3.4") == "203.0.113.9"
+    behind = settings.model_copy(
+        update={
+            "api": settings.api.model_copy(
+                update={"trusted_proxies": [ip_network("10.0.0.0/8"), ip_network("::1/128")]}
+            )
+        }
+    )
+    assert await _recorded_ip(behind, session, "203.0.113.9", "1.2.3.4") == "203.0.113.9"
+    assert await _recorded_ip(behind, session, "10.0.0.2", "1.2.3.4") == "1.2.3.4"
     # The client may prepend anything; only the hop our proxy appended counts.
-    assert client_ip(_request("10.0.0.2", "6.6.6.6, 1.2.3.4, 10.0.0.7")) == "1.2.3.4"
-    assert client_ip(_request("10.0.0.2", "10.0.0.3")) == "10.0.0.2"
-    assert client_ip(_request("10.0.0.2", "not-an-ip")) == "10.0.0.2"
+    assert await _recorded_ip(behind, session, "10.0.0.2", "6.6.6.6, 1.2.3.4, 10.0.0.7") == (
+        "1.2.3.4"
+    )
+    assert await _recorded_ip(behind, session, "10.0.0.2", "10.0.0.3") == "10.0.0.3"
+    assert await _recorded_ip(behind, session, "::1", "2001:db8::1") == "2001:db8::1"
+    assert client_ip(Request({"type": "http", "headers": [], "client": None})) is None
     assert client_ip(_request("10.0.0.2")) == "10.0.0.2"
-    assert client_ip(_request("::1", "2001:db8::1")) == "2001:db8::1"
 
 
 async def test_ipv6_clients_share_the_budget_of_their_64(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,8 +5,9 @@ from typing import Any
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 
-from ticketcreator.accounts.auth import Authorizer, public, undeclared_routes
+from ticketcreator.accounts.auth import Authorizer, undeclared_routes
 from ticketcreator.accounts.permissions import Permission
+from ticketcreator.core.deps import public
 from ticketcreator.main import create_app
 
 

@@ -34,4 +34,4 @@ def test_serve_runs_uvloop_and_httptools(monkeypatch: pytest.MonkeyPatch) -> Non
     assert calls[0]["loop"] == "uvloop"
     assert calls[0]["http"] == "httptools"
     assert calls[0]["workers"] == 2
-    assert calls[0]["proxy_headers"] is True
+    assert calls[0]["proxy_headers"] is False, "the app trusts `api.trusted_proxies` only"

@@ -34,6 +34,7 @@ from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Permission, Rol
 from ticketcreator.accounts.tokens import decode_access_token, same_hash
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import get_session, utcnow
+from ticketcreator.core.deps import public
 from ticketcreator.core.errors import Forbidden, Unauthorized
 from ticketcreator.core.ratelimit import limit_principal
 
@@ -262,15 +263,6 @@ class Authorizer:
             )
         request.state.principal = principal
         return principal
-
-
-def public() -> None:
-    """Route dependency that declares a route open to anonymous callers."""
-
-
-def require(permission: Permission) -> type[Principal]:
-    """``principal: require(Permission.X)`` in a route signature."""
-    return Annotated[Principal, Depends(Authorizer(permission))]  # type: ignore[return-value]
 
 
 def _declares_access(dependant: Dependant) -> bool:

@@ -14,14 +14,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from ticketcreator.accounts.auth import Authorizer, Principal, public
+from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.attachments import service
 from ticketcreator.attachments.downloads import DOWNLOAD_RESPONSES, serve
 from ticketcreator.attachments.schemas import ORIGINAL, AttachmentRead, SignedUrl, SignedUrlRequest
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import UnitOfWorkRoute
-from ticketcreator.core.deps import Session
+from ticketcreator.core.deps import Session, public
 from ticketcreator.core.errors import (
     AppError,
     Forbidden,

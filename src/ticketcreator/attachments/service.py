@@ -28,13 +28,13 @@ from ticketcreator.attachments.schemas import (
     SignedUrl,
     SignedUrlRequest,
 )
-from ticketcreator.captures import repository as captures_repo
+from ticketcreator.captures import service as captures
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import AppError, Forbidden, NotFound
 from ticketcreator.core.events import Topic, emit
 from ticketcreator.storage import Storage
 from ticketcreator.tickets import service as tickets
-from ticketcreator.uploads import repository as uploads_repo
+from ticketcreator.uploads import service as uploads
 from ticketcreator.uploads.content import TEXT_TYPES
 
 API_PREFIX = "/v1"
@@ -99,7 +99,7 @@ async def erase(
     this transaction has committed. Returns the ids that were erased."""
     erased = await repository.delete_many(session, organization_id, attachment_ids)
     if erased:
-        await uploads_repo.delete_rows(session, erased)
+        await uploads.delete_records(session, erased)
         emit(
             session,
             Topic.ATTACHMENT_ERASED,
@@ -147,7 +147,7 @@ async def get(session: AsyncSession, principal: Principal, attachment_id: uuid.U
     if (
         visibility.own_only
         and not principal.is_author(*uploader)
-        and not await captures_repo.on_visible_ticket(session, visibility, attachment.id)
+        and not await captures.on_visible_ticket(session, visibility, attachment.id)
     ):
         raise NotFound("No such attachment.")
     return attachment

@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from ticketcreator.attachments.models import Attachment
 from ticketcreator.captures.models import Capture, CaptureAttachment
 from ticketcreator.tickets.models import Ticket, TicketEvent
-from ticketcreator.tickets.repository import Visibility
+from ticketcreator.tickets.visibility import Visibility
 
 
 def add(session: AsyncSession, capture: Capture, attachment_ids: Sequence[uuid.UUID]) -> None:
@@ -48,12 +48,6 @@ async def of_ticket(session: AsyncSession, ticket: Ticket) -> list[Capture]:
         .where(Capture.organization_id == ticket.organization_id, Capture.ticket_id == ticket.id)
         .order_by(Capture.created_at, Capture.id)
     )
-    return list((await session.scalars(query)).all())
-
-
-async def of_tickets(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -> list[Capture]:
-    """Captures of these tickets, oldest first (the worker's view, for triage input)."""
-    query = select(Capture).where(Capture.ticket_id.in_(ticket_ids)).order_by(Capture.created_at)
     return list((await session.scalars(query)).all())
 
 

@@ -10,12 +10,9 @@ flaky network safe, with the same keys and rules as ticket creation.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,18 +38,17 @@ from ticketcreator.captures.schemas import (
     UserStep,
     Viewport,
 )
-from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import Forbidden, NotFound
 from ticketcreator.core.events import Topic, emit
 from ticketcreator.core.redact import REDACTED
-from ticketcreator.tickets import repository as tickets_repo
+from ticketcreator.tickets import idempotency
 from ticketcreator.tickets import service as tickets
 from ticketcreator.tickets.actors import actor_kind
-from ticketcreator.tickets.errors import IdempotencyKeyReused
-from ticketcreator.tickets.models import Source, TicketEvent
+from ticketcreator.tickets.models import Source, Ticket, TicketEvent
 from ticketcreator.tickets.schemas import TicketCreate
-from ticketcreator.transcripts import repository as texts_repo
+from ticketcreator.tickets.visibility import Visibility
+from ticketcreator.transcripts import service as transcripts
 from ticketcreator.transcripts.models import AttachmentText
 from ticketcreator.transcripts.schemas import AttachmentTextSummary
 from ticketcreator.uploads import service as uploads
@@ -71,15 +67,9 @@ _NEEDS: dict[CaptureKind, frozenset[AttachmentKind]] = {
 }
 _TITLE_CHARS = 80
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s|\n")
-_TRIAGE_LOG_LEVELS = ("warn", "error")
 
 
 # Creating
-
-
-def _request_hash(data: CaptureCreate) -> str:
-    canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"capture:{canonical}".encode()).hexdigest()
 
 
 async def create_capture(
@@ -89,30 +79,15 @@ async def create_capture(
     idempotency_key: str | None,
 ) -> tuple[CaptureRead, bool]:
     """The new capture, and whether it is the replay of an earlier request with the same key."""
-    if idempotency_key is None:
-        return await _create(session, principal, data), False
-    request_hash = _request_hash(data)
-    claimed = await tickets_repo.claim_idempotency_key(
+    return await idempotency.once(
         session,
-        principal.organization_id,
-        principal.rate_key,
+        principal,
         idempotency_key,
-        request_hash,
-        expired_before=utcnow() - timedelta(hours=get_settings().tickets.idempotency_ttl_h),
+        data,
+        lambda: _create(session, principal, data),
+        CaptureRead,
+        scope="capture:",
     )
-    if claimed is None:
-        first = await tickets_repo.find_idempotency_key(
-            session, principal.organization_id, principal.rate_key, idempotency_key
-        )
-        if first.request_hash != request_hash:
-            raise IdempotencyKeyReused(
-                "This Idempotency-Key was sent with a different request body; use a new key."
-            )
-        return CaptureRead.model_validate(first.response_body), True
-    result = await _create(session, principal, data)
-    claimed.response_status = 201
-    claimed.response_body = result.model_dump(mode="json")
-    return result, False
 
 
 async def _create(session: AsyncSession, principal: Principal, data: CaptureCreate) -> CaptureRead:
@@ -168,7 +143,7 @@ async def _create(session: AsyncSession, principal: Principal, data: CaptureCrea
     )
     await session.flush()
     # Text of media that were already transcribed (e.g. in an earlier capture) is searchable.
-    await tickets_repo.refresh_search(session, ticket_id, get_settings().tickets.search_language)
+    await tickets.refresh_search(session, ticket_id)
     payload = {
         "capture_id": str(capture.id),
         "ticket_id": str(ticket_id),
@@ -190,7 +165,7 @@ async def _create(session: AsyncSession, principal: Principal, data: CaptureCrea
             },
             organization_id=principal.organization_id,
         )
-    texts = await texts_repo.of_attachments(session, [a.id for a in media])
+    texts = await transcripts.of_attachments(session, [a.id for a in media])
     return _read(capture, ticket_key, media, texts)
 
 
@@ -320,17 +295,13 @@ async def get_capture(
     except NotFound:
         raise NotFound("No such capture.") from None
     media = (await repository.media_of(session, [capture.id]))[capture.id]
-    texts = await texts_repo.of_attachments(session, [a.id for a in media])
+    texts = await transcripts.of_attachments(session, [a.id for a in media])
     return _read(capture, ticket.key, media, texts)
 
 
 async def list_captures(session: AsyncSession, principal: Principal, ref: str) -> CaptureList:
     ticket = await tickets.load(session, principal, ref)
-    captures = await repository.of_ticket(session, ticket)
-    media = await repository.media_of(session, [capture.id for capture in captures])
-    texts = await texts_repo.of_attachments(
-        session, [a.id for attachments_ in media.values() for a in attachments_]
-    )
+    captures, media, texts = await with_media(session, ticket)
     return CaptureList(
         items=[
             CaptureSummary.model_validate(
@@ -339,6 +310,37 @@ async def list_captures(session: AsyncSession, principal: Principal, ref: str) -
             for capture in captures
         ]
     )
+
+
+async def with_media(
+    session: AsyncSession, ticket: Ticket
+) -> tuple[list[Capture], dict[uuid.UUID, list[Attachment]], list[AttachmentText]]:
+    """The ticket's captures, each one's attachments in the order they were sent, and the
+    texts read from those attachments."""
+    captures = await repository.of_ticket(session, ticket)
+    media = await repository.media_of(session, [capture.id for capture in captures])
+    texts = await transcripts.of_attachments(
+        session, [a.id for attachments_ in media.values() for a in attachments_]
+    )
+    return captures, media, texts
+
+
+async def with_attachment(session: AsyncSession, attachment_id: uuid.UUID) -> list[Capture]:
+    """The captures an attachment belongs to, on tickets that are not deleted."""
+    return await repository.with_attachment(session, attachment_id)
+
+
+async def on_visible_ticket(
+    session: AsyncSession, visibility: Visibility, attachment_id: uuid.UUID
+) -> bool:
+    """Whether the attachment belongs to a capture of a live ticket the caller may see."""
+    return await repository.on_visible_ticket(session, visibility, attachment_id)
+
+
+async def attachments_only_of(session: AsyncSession, ticket: Ticket) -> list[uuid.UUID]:
+    """The attachments of the ticket's captures that no capture of another ticket uses (what
+    purging the ticket erases)."""
+    return await repository.attachments_only_of(session, ticket)
 
 
 def _read(

@@ -9,6 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core.db import get_session
 
+
+def public() -> None:
+    """Route dependency that declares a route open to anonymous callers."""
+
+
 Session = Annotated[AsyncSession, Depends(get_session)]
 """The request's database session, committed by :class:`~ticketcreator.core.db.UnitOfWorkRoute`."""
 

@@ -11,9 +11,9 @@ from kombu import Connection
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from ticketcreator.accounts.auth import public
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import get_engine
+from ticketcreator.core.deps import public
 from ticketcreator.core.errors import ServiceUnavailable, documented
 
 router = APIRouter(tags=["health"], dependencies=[Depends(public)])

@@ -9,10 +9,13 @@ from __future__ import annotations
 import re
 
 REDACTED = "[REDACTED]"
+# A JSON Web Token: base64url header (always `{"...`, hence `eyJ`), payload, signature (empty
+# for unsigned tokens).
+JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 
 _TEXT_PATTERNS = (
     re.compile(r"(?i)\b(bearer|basic|apikey)\s+[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),  # JWT
+    JWT,
     re.compile(
         r"(?i)\b((?:access_|refresh_|id_)?token|api_?key|password|passwd|secret|client_secret"
         r"|sig|signature|session_?id)\b(\s*[=:]\s*[\"']?)([^\s\"'&,;}]+)"

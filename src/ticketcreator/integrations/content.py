@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.attachments import service as attachments
 from ticketcreator.attachments.models import Attachment
 from ticketcreator.attachments.schemas import ORIGINAL, SignedUrlRequest
-from ticketcreator.captures import repository as captures
+from ticketcreator.captures import service as captures
 from ticketcreator.captures.models import Capture
 from ticketcreator.core.config import get_settings
 from ticketcreator.integrations.base import (
@@ -27,10 +27,8 @@ from ticketcreator.integrations.base import (
     marker,
 )
 from ticketcreator.storage import get_storage
-from ticketcreator.taxonomy import repository as taxonomy
-from ticketcreator.taxonomy.models import Category
+from ticketcreator.taxonomy import lookups as taxonomy
 from ticketcreator.tickets.models import Ticket
-from ticketcreator.transcripts import repository as transcripts
 from ticketcreator.transcripts.models import TextSource, TextStatus
 
 MAX_CONSOLE_ERRORS = 10
@@ -94,12 +92,8 @@ def _file(attachment: Attachment) -> AttachmentFile:
 async def _summary(
     session: AsyncSession, ticket: Ticket
 ) -> tuple[CaptureSummaryText, list[AttachmentFile]]:
-    found = await captures.of_ticket(session, ticket)
-    media = await captures.media_of(session, [capture.id for capture in found])
+    found, media, texts = await captures.with_media(session, ticket)
     files = [_file(a) for capture in found for a in media[capture.id]]
-    texts = await transcripts.of_attachments(
-        session, [a.id for capture in found for a in media[capture.id]]
-    )
     transcript = " ".join(
         t.text for t in texts if t.source is TextSource.TRANSCRIPT and t.status is TextStatus.READY
     ).strip()
@@ -142,7 +136,7 @@ async def issue_content(session: AsyncSession, ticket: Ticket, mappings: Mapping
     summary, files = await _summary(session, ticket)
     labels: list[str] = []
     if ticket.category_id is not None:
-        category = await taxonomy.get(session, Category, ticket.organization_id, ticket.category_id)
+        category = await taxonomy.category(session, ticket.organization_id, ticket.category_id)
         if category is not None:
             labels.append(mappings.category_labels.get(category.name, category.name))
     if mappings.tags_as_labels:

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
-from ticketcreator.accounts.auth import Authorizer, Principal, public
+from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import UnitOfWorkRoute
-from ticketcreator.core.deps import Session
+from ticketcreator.core.deps import Session, public
 from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
 from ticketcreator.integrations import flows, service, webhooks
 from ticketcreator.integrations.errors import (

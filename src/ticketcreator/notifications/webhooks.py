@@ -32,7 +32,6 @@ from ticketcreator.notifications.models import (
     WebhookEndpoint,
 )
 from ticketcreator.notifications.schemas import WebhookCreate, WebhookUpdate
-from ticketcreator.realtime import repository as realtime_repository
 from ticketcreator.realtime.events import STREAMED
 
 # The events a customer's system may subscribe to: the same as the real-time stream's.
@@ -144,8 +143,8 @@ async def record(session: AsyncSession, message: dict[str, Any]) -> list[uuid.UU
     payload: dict[str, Any] = message["payload"]
     organization_id = message.get("organization_id")
     if organization_id is None and payload.get("ticket_id"):
-        rows = await realtime_repository.tickets(session, [uuid.UUID(payload["ticket_id"])])
-        organization_id = str(rows[0][1]) if rows else None
+        ticket = await repository.ticket(session, uuid.UUID(payload["ticket_id"]))
+        organization_id = str(ticket.organization_id) if ticket else None
     if organization_id is None:
         return []
     now = utcnow()

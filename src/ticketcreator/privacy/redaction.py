@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ticketcreator.core.redact import JWT
+
 
 class PiiKind(StrEnum):
     """Kinds of sensitive data; the value is the placeholder's name."""
@@ -112,7 +114,7 @@ _EMAIL = re.compile(
 # Known token shapes: provider prefixes are precise, so they need no entropy check.
 _SECRET_PATTERNS = (
     re.compile(r"(?i)\b(?:Bearer|Token|Basic)\s+[A-Za-z0-9\-._~+/]{16,}=*"),
-    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    JWT,
     re.compile(r"\bsk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_-]{20,}"),
     re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}\b"),
     re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}\b"),

@@ -178,10 +178,10 @@ class _NoParams(Params):
 async def _check_team(
     session: AsyncSession, organization_id: uuid.UUID, team_id: uuid.UUID | None, path: str
 ) -> None:
-    from ticketcreator.taxonomy import repository as taxonomy_repo
+    from ticketcreator.taxonomy import lookups as taxonomy_lookups
     from ticketcreator.taxonomy.models import Team
 
-    if team_id is not None and not await taxonomy_repo.exists_in(
+    if team_id is not None and not await taxonomy_lookups.exists_in(
         session, Team, organization_id, team_id
     ):
         raise InvalidRule(f"{path}.team_id", f"no team {team_id} in this organization")
@@ -211,11 +211,11 @@ class SetAssignee(ActionType):
     async def check(
         self, session: AsyncSession, organization_id: uuid.UUID, params: Params, path: str
     ) -> None:
-        from ticketcreator.taxonomy import repository as taxonomy_repo
-        from ticketcreator.tickets.service import ASSIGNABLE_ROLES
+        from ticketcreator.taxonomy import lookups as taxonomy_lookups
+        from ticketcreator.tickets.changes import ASSIGNABLE_ROLES
 
         assert isinstance(params, _UserParams)
-        role = await taxonomy_repo.member_role(session, organization_id, params.user_id)
+        role = await taxonomy_lookups.member_role(session, organization_id, params.user_id)
         if role not in ASSIGNABLE_ROLES:
             raise InvalidRule(f"{path}.user_id", "is not an agent of this organization")
 

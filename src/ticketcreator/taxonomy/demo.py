@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Role
+from ticketcreator.taxonomy import lookups, service
 from ticketcreator.taxonomy import repository as repo
-from ticketcreator.taxonomy import service
 from ticketcreator.taxonomy.models import Category, Team
 from ticketcreator.taxonomy.schemas import CategoryCreate, TeamCreate
 from ticketcreator.tickets import service as tickets
@@ -151,7 +151,7 @@ async def seed_content(
                 session, owner, TeamCreate(name=name, description=description)
             )
             made.teams += 1
-    existing = {tag.name for tag in await repo.list_tags(session, organization_id, None, 500)}
+    existing = {tag.name for tag in await lookups.list_tags(session, organization_id, None, 500)}
     await service.ensure_tags(session, owner, list(DEMO_TAGS))
     made.tags = len(set(DEMO_TAGS) - existing)
     count = (

@@ -11,8 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from ticketcreator.accounts.models import Membership, User
-from ticketcreator.accounts.permissions import Role
+from ticketcreator.accounts.models import User
 from ticketcreator.core.db import utcnow
 from ticketcreator.taxonomy.models import Category, CustomField, Tag, Team, TeamMember
 from ticketcreator.tickets.models import ActorKind, Ticket, TicketEvent, ticket_tag
@@ -39,16 +38,6 @@ async def list_all[Config: (Category, Team, CustomField, Tag)](
             select(model).where(model.organization_id == organization_id).order_by(order)
         )
     ).all()
-
-
-async def exists_in(
-    session: AsyncSession,
-    model: type[Category] | type[Team],
-    organization_id: uuid.UUID,
-    id_: uuid.UUID,
-) -> bool:
-    query = select(exists().where(model.id == id_, model.organization_id == organization_id))
-    return bool(await session.scalar(query))
 
 
 async def name_taken(
@@ -93,24 +82,6 @@ async def tickets_referring(
     if team_id is not None:
         query = query.where(Ticket.team_id == team_id)
     return int(await session.scalar(query) or 0)
-
-
-async def custom_fields(
-    session: AsyncSession, organization_id: uuid.UUID
-) -> dict[str, CustomField]:
-    fields = await list_all(session, CustomField, organization_id, CustomField.key)
-    return {field.key: field for field in fields}
-
-
-async def member_role(
-    session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID
-) -> Role | None:
-    role: Role | None = await session.scalar(
-        select(Membership.role).where(
-            Membership.organization_id == organization_id, Membership.user_id == user_id
-        )
-    )
-    return role
 
 
 async def team_members(
@@ -176,16 +147,6 @@ async def ensure_tags(
             )
         ).all()
     )
-
-
-async def list_tags(
-    session: AsyncSession, organization_id: uuid.UUID, prefix: str | None, limit: int
-) -> Sequence[Tag]:
-    query = select(Tag).where(Tag.organization_id == organization_id)
-    if prefix:
-        escaped = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(Tag.name.like(escaped + "%", escape="\\"))
-    return (await session.scalars(query.order_by(Tag.name).limit(limit))).all()
 
 
 _EVENT_COLUMNS = [

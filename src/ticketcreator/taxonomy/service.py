@@ -16,6 +16,7 @@ from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.core.errors import NotFound
 from ticketcreator.core.events import Topic, emit
+from ticketcreator.taxonomy import lookups
 from ticketcreator.taxonomy import repository as repo
 from ticketcreator.taxonomy.errors import InUse, InvalidFieldDefinition, InvalidMember, NameTaken
 from ticketcreator.taxonomy.models import Category, CustomField, FieldType, Tag, Team
@@ -170,7 +171,7 @@ async def add_team_member(
     session: AsyncSession, principal: Principal, id_: uuid.UUID, user_id: uuid.UUID
 ) -> list[TeamMemberRead]:
     team = await get_team(session, principal, id_)
-    role = await repo.member_role(session, principal.organization_id, user_id)
+    role = await lookups.member_role(session, principal.organization_id, user_id)
     if role not in WORKING_ROLES:
         raise InvalidMember(
             "Only owners, admins and agents of this organization can join a team.",
@@ -318,7 +319,7 @@ def validate_custom_fields(
 async def list_tags(
     session: AsyncSession, principal: Principal, prefix: str | None, limit: int
 ) -> Sequence[Tag]:
-    return await repo.list_tags(session, principal.organization_id, prefix, limit)
+    return await lookups.list_tags(session, principal.organization_id, prefix, limit)
 
 
 async def create_tag(session: AsyncSession, principal: Principal, data: TagCreate) -> Tag:

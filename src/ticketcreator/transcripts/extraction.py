@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.attachments.models import Attachment, AttachmentKind, ProcessingStatus
-from ticketcreator.captures import repository as captures_repo
+from ticketcreator.captures import service as captures_service
 from ticketcreator.captures.models import Capture
 from ticketcreator.core.ai_config import get_ai_config
 from ticketcreator.core.config import get_settings, secret_value
@@ -46,7 +46,7 @@ from ticketcreator.media import (
 from ticketcreator.media.transcriber import EmptyReason
 from ticketcreator.privacy import redact
 from ticketcreator.storage import ObjectNotFound, Storage
-from ticketcreator.tickets import repository as tickets_repo
+from ticketcreator.tickets import service as tickets
 from ticketcreator.transcripts import repository
 from ticketcreator.transcripts.models import AttachmentText, TextSource, TextStatus
 
@@ -74,7 +74,7 @@ async def extract(session: AsyncSession, storage: Storage, attachment_id: uuid.U
     source = _source_of(attachment.kind)
     if source is None or await repository.get(session, attachment.id, source) is not None:
         return
-    captures = await captures_repo.with_attachment(session, attachment.id)
+    captures = await captures_service.with_attachment(session, attachment.id)
     if not captures:
         return
     if source is TextSource.TRANSCRIPT:
@@ -112,9 +112,8 @@ def _source_of(kind: AttachmentKind) -> TextSource | None:
 async def _reach_tickets(
     session: AsyncSession, attachment: Attachment, source: TextSource, captures: list[Capture]
 ) -> None:
-    language = get_settings().tickets.search_language
     for ticket_id in dict.fromkeys(capture.ticket_id for capture in captures):
-        await tickets_repo.refresh_search(session, ticket_id, language)
+        await tickets.refresh_search(session, ticket_id)
         emit(
             session,
             Topic.TICKET_CONTENT_ADDED,

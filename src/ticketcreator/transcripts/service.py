@@ -7,6 +7,7 @@ Caption files are made on request from the stored segments.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,3 +36,10 @@ def captions(text: AttachmentText, fmt: str) -> str:
 
     segments = [Segment(s["start"], s["end"], s["text"]) for s in text.segments]
     return to_webvtt(segments) if fmt == "vtt" else to_srt(segments)
+
+
+async def of_attachments(
+    session: AsyncSession, attachment_ids: Sequence[uuid.UUID]
+) -> list[AttachmentText]:
+    """Every text read from these attachments, oldest first."""
+    return await repository.of_attachments(session, attachment_ids)

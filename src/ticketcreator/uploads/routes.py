@@ -18,11 +18,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
-from ticketcreator.accounts.auth import Authorizer, Principal, public
+from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import UnitOfWorkRoute
-from ticketcreator.core.deps import Session
+from ticketcreator.core.deps import Session, public
 from ticketcreator.core.errors import (
     AppError,
     Conflict,

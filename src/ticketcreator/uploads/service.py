@@ -324,3 +324,8 @@ async def expire(session: AsyncSession, *, limit: int = 500) -> int:
     if uploads:
         await _forget(session, uploads)
     return len(uploads)
+
+
+async def delete_records(session: AsyncSession, upload_ids: list[uuid.UUID]) -> None:
+    """Forget the upload records of these ids (their attachments were erased)."""
+    await repository.delete_rows(session, upload_ids)

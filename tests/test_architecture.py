@@ -1,0 +1,90 @@
+"""The import rules of ``docs/architecture.md``, checked on the source: the core imports no
+domain, the libraries only the core, a domain reaches another only through its public modules
+(never its repository, routes or tasks), and only entry points import the worker."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = SRC / "ticketcreator"
+ENTRY_POINTS = frozenset({"main", "cli", "worker", "tasks", "models"})
+LIBRARIES = frozenset({"storage", "media", "privacy"})
+PRIVATE = frozenset({"repository", "routes", "tasks"})
+MAX_LINES = 400
+
+
+def _name(path: Path) -> str:
+    parts = path.relative_to(SRC).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> Iterator[tuple[str, Path]]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "migrations" not in path.parts:
+            yield _name(path), path
+
+
+def _imports(path: Path) -> Iterator[str]:
+    """Every ``ticketcreator`` module (or name in one) that ``path`` imports, lazily or not."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names if a.name.startswith("ticketcreator."))
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ticketcreator"):
+            module = str(node.module)
+            if module == "ticketcreator":
+                yield from (f"ticketcreator.{a.name}" for a in node.names)
+            else:
+                yield from (f"{module}.{a.name}" for a in node.names)
+
+
+def _part(module: str) -> str:
+    return module.split(".")[1]
+
+
+def _is_private(module: str) -> bool:
+    """A repository, routes or tasks module of a domain (or a name defined in one)."""
+    return any(
+        part in PRIVATE or part.endswith("_repository") or part.endswith("_routes")
+        for part in module.split(".")[2:]
+    )
+
+
+def _violations() -> list[str]:
+    found = []
+    for name, path in _modules():
+        if name == "ticketcreator":
+            continue
+        own = _part(name)
+        for target in _imports(path):
+            other = _part(target)
+            if other == own or other == "__version__":
+                continue
+            if own in ENTRY_POINTS:
+                if other == "worker" and own not in {"cli", "main"}:
+                    found.append(f"{name} imports the worker ({target})")
+                continue
+            if other in ENTRY_POINTS:
+                found.append(f"{name} imports the entry point {target}")
+            elif own == "core":
+                found.append(f"the core imports a domain: {name} -> {target}")
+            elif own in LIBRARIES and other != "core":
+                found.append(f"the library {own} imports {target} ({name})")
+            elif other != "core" and _is_private(target):
+                found.append(f"{name} reaches into {other}'s private module {target}")
+    return found
+
+
+def test_imports_follow_the_architecture() -> None:
+    assert _violations() == []
+
+
+def test_no_module_is_over_400_lines() -> None:
+    long = {
+        name: lines
+        for name, path in _modules()
+        if (lines := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}
