@@ -82,9 +82,10 @@ class Topic(StrEnum):
     CUSTOM_FIELD_UPDATED = "custom_field.updated"
     CUSTOM_FIELD_DELETED = "custom_field.deleted"
     TAG_DELETED = "tag.deleted"
-    # Accounts, integrations
+    # Accounts, integrations, outgoing webhooks
     INVITATION_CREATED = "invitation.created"  # InvitationCreated: the e-mail is to be sent
     INTEGRATIONS_WEBHOOK_RECEIVED = "integrations.webhook_received"  # WebhookReceived
+    WEBHOOK_DELIVERY_DUE = "webhook.delivery_due"  # WebhookDeliveryDue: attempt it now
 
 
 # Payloads
@@ -189,6 +190,10 @@ class WebhookReceived(TypedDict):
     installation_id: str
 
 
+class WebhookDeliveryDue(TypedDict):
+    delivery_id: str  # an outgoing webhook delivery (notifications)
+
+
 _TICKET_CHANGES = (
     Topic.TICKET_CREATED,
     Topic.TICKET_UPDATED,
@@ -245,6 +250,7 @@ PAYLOADS: dict[Topic, type] = {
     Topic.ROUTING_SLA_POLICY_CHANGED: SlaPolicyChanged,
     Topic.INVITATION_CREATED: InvitationCreated,
     Topic.INTEGRATIONS_WEBHOOK_RECEIVED: WebhookReceived,
+    Topic.WEBHOOK_DELIVERY_DUE: WebhookDeliveryDue,
 }
 
 

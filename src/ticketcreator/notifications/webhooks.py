@@ -3,8 +3,8 @@ signed attempts with exponential backoff for up to ``retry_window_s``, a deliver
 manual redelivery, and endpoints disabled after failing persistently.
 
 Deliveries are recorded by an outbox subscriber (so an event is offered once per endpoint,
-even if the outbox hands it over twice), attempted by the ``webhooks.deliver`` task right
-after, and retried by the ``webhooks.retry_due`` beat task when their time comes.
+even if the outbox hands it over twice), attempted right after (a ``webhook.delivery_due``
+event), and retried by the ``webhooks.retry_due`` beat task when their time comes.
 """
 
 from __future__ import annotations
