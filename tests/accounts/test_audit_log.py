@@ -77,11 +77,11 @@ async def test_a_bad_cursor_or_filter_is_a_problem(
 ) -> None:
     admin = await create_member(session, role=Role.ADMIN)
     bad = await client.get("/v1/audit-log", params={"cursor": "%%%"}, headers=admin.headers)
-    assert_problem(bad, 400, "invalid-cursor")
+    assert_problem(bad, 422, "invalid-cursor")
     forged = await client.get(
         "/v1/audit-log", params={"cursor": "bm90IGEgY3Vyc29y"}, headers=admin.headers
     )
-    assert_problem(forged, 400, "invalid-cursor")
+    assert_problem(forged, 422, "invalid-cursor")
     unknown_action = await client.get(
         "/v1/audit-log", params={"action": "nope"}, headers=admin.headers
     )

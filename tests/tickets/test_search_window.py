@@ -11,7 +11,7 @@ import pytest
 from tests.support.factories import Member
 from tests.tickets.conftest import new_ticket
 from ticketcreator.core.config import get_settings
-from ticketcreator.tickets.cursor import decode_cursor, encode_cursor
+from ticketcreator.core.pagination import decode_cursor, encode_cursor
 
 
 @pytest.fixture

@@ -9,11 +9,8 @@ or keys), only ids, roles and names. :func:`log_page` reads the log back, newest
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -22,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts import repository
 from ticketcreator.accounts.auth import Principal
-from ticketcreator.accounts.errors import InvalidCursor
 from ticketcreator.accounts.models import AuditEntry
 from ticketcreator.accounts.schemas import AuditEntryOut, AuditPage
 from ticketcreator.core.db import session_factory, utcnow
+from ticketcreator.core.pagination import decode_position, encode_position
 from ticketcreator.core.ratelimit import client_ip
 
 _USER_AGENT_MAX = 500
@@ -137,20 +134,6 @@ async def record_now(
         await session.commit()
 
 
-def _encode_cursor(entry: AuditEntry) -> str:
-    raw = f"{entry.created_at.isoformat()}|{entry.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, entry_id = raw.partition("|")
-        return datetime.fromisoformat(stamp), uuid.UUID(entry_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidCursor("The cursor is not one this API returned.") from None
-
-
 async def log_page(
     session: AsyncSession,
     principal: Principal,
@@ -158,12 +141,14 @@ async def log_page(
     cursor: str | None,
     limit: int,
 ) -> AuditPage:
-    after = _decode_cursor(cursor) if cursor else None
+    after = decode_position(cursor)
     entries = await repository.audit_page(
         session, principal.organization_id, where, after, limit + 1
     )
     page = list(entries[:limit])
-    next_cursor = _encode_cursor(page[-1]) if len(entries) > limit else None
+    next_cursor = (
+        encode_position(page[-1].created_at, page[-1].id) if len(entries) > limit else None
+    )
     return AuditPage(
         items=[AuditEntryOut.model_validate(entry) for entry in page], next_cursor=next_cursor
     )

@@ -84,9 +84,3 @@ class InvitationExpired(AppError):
     status = 410
     slug = "invitation-expired"
     title = "Invitation expired"
-
-
-class InvalidCursor(AppError):
-    status = 400
-    slug = "invalid-cursor"
-    title = "Invalid cursor"

@@ -13,6 +13,7 @@ from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.deps import Session, public
 from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
+from ticketcreator.core.pagination import InvalidCursor
 from ticketcreator.integrations import flows, service, webhooks
 from ticketcreator.integrations.errors import (
     AlreadyLinked,
@@ -35,7 +36,7 @@ from ticketcreator.integrations.schemas import (
     TicketLinkRead,
     WebhookAccepted,
 )
-from ticketcreator.tickets.errors import InvalidCursor, LinkExists
+from ticketcreator.tickets.errors import LinkExists
 
 Reader = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_READ))]
 Manager = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_MANAGE))]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import NotFound
+from ticketcreator.core.pagination import decode_position, encode_position
 from ticketcreator.integrations import repository as repo
 from ticketcreator.integrations.base import (
     Attacher,
@@ -55,8 +55,6 @@ from ticketcreator.integrations.schemas import (
 )
 from ticketcreator.integrations.sync import request_sync
 from ticketcreator.tickets import service as tickets
-from ticketcreator.tickets.cursor import decode_cursor, encode_cursor
-from ticketcreator.tickets.errors import InvalidCursor
 
 _CAPABILITIES = {
     "create_issue": IssueCreator,
@@ -262,18 +260,12 @@ async def sync_log(
     limit: int,
 ) -> SyncLogPage:
     installation = await get_installation(session, principal, installation_id)
-    after = None
-    if cursor is not None:
-        position = decode_cursor(cursor)
-        try:
-            after = (datetime.fromisoformat(position["t"]), uuid.UUID(position["i"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidCursor("The cursor is not one this API issued.") from exc
+    after = decode_position(cursor)
     rows: Sequence[SyncLogEntry] = await repo.sync_log(session, installation, after, limit + 1)
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor({"t": last.created_at.isoformat(), "i": str(last.id)})
+        next_cursor = encode_position(last.created_at, last.id)
     return SyncLogPage(
         items=[SyncLogRead.model_validate(row) for row in rows[:limit]], next_cursor=next_cursor
     )

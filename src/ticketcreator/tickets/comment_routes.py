@@ -12,9 +12,9 @@ from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.deps import Session, TicketRef
 from ticketcreator.core.errors import documented
+from ticketcreator.core.pagination import InvalidCursor
 from ticketcreator.tickets import comments
 from ticketcreator.tickets.deps import TICKET_ERRORS, CanRead
-from ticketcreator.tickets.errors import InvalidCursor
 from ticketcreator.tickets.schemas import (
     CommentCreate,
     CommentPage,

@@ -7,7 +7,6 @@ A comment that changes what the public sees of a ticket refreshes its search doc
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,10 +15,9 @@ from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import Forbidden, NotFound
 from ticketcreator.core.events import Topic
+from ticketcreator.core.pagination import decode_position, encode_position
 from ticketcreator.tickets import comment_repository as repo
 from ticketcreator.tickets import history
-from ticketcreator.tickets.cursor import decode_cursor, encode_cursor
-from ticketcreator.tickets.errors import InvalidCursor
 from ticketcreator.tickets.models import Comment, Ticket
 from ticketcreator.tickets.schemas import (
     CommentCreate,
@@ -35,29 +33,17 @@ from ticketcreator.tickets.schemas import (
 from ticketcreator.tickets.service import load, refresh_search, visibility
 
 
-def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    if cursor is None:
-        return None
-    position = decode_cursor(cursor)
-    try:
-        return datetime.fromisoformat(position["t"]), uuid.UUID(position["i"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidCursor("The cursor is not one this API issued.") from exc
-
-
-def _position(at: datetime, id_: uuid.UUID) -> str:
-    return encode_cursor({"t": at.isoformat(), "i": str(id_)})
-
-
 async def list_comments(
     session: AsyncSession, principal: Principal, ref: str, cursor: str | None, limit: int
 ) -> CommentPage:
     ticket = await load(session, principal, ref)
     rows = await repo.list_comments(
-        session, ticket, visibility(principal), _after(cursor), limit + 1
+        session, ticket, visibility(principal), decode_position(cursor), limit + 1
     )
     next_cursor = (
-        _position(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
+        encode_position(rows[limit - 1].created_at, rows[limit - 1].id)
+        if len(rows) > limit
+        else None
     )
     return CommentPage(
         items=[CommentRead.model_validate(c) for c in rows[:limit]], next_cursor=next_cursor
@@ -185,7 +171,9 @@ async def timeline(
     session: AsyncSession, principal: Principal, ref: str, cursor: str | None, limit: int
 ) -> TimelinePage:
     ticket = await load(session, principal, ref)
-    rows = await repo.timeline(session, ticket, visibility(principal), _after(cursor), limit + 1)
+    rows = await repo.timeline(
+        session, ticket, visibility(principal), decode_position(cursor), limit + 1
+    )
     items: list[TimelineItem] = [
         TimelineComment(at=row.created_at, comment=CommentRead.model_validate(row))
         if isinstance(row, Comment)
@@ -193,6 +181,8 @@ async def timeline(
         for row in rows[:limit]
     ]
     next_cursor = (
-        _position(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
+        encode_position(rows[limit - 1].created_at, rows[limit - 1].id)
+        if len(rows) > limit
+        else None
     )
     return TimelinePage(items=items, next_cursor=next_cursor)

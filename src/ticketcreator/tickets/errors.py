@@ -39,11 +39,6 @@ class InvalidCustomFields(UnprocessableEntity):
     title = "Custom field values do not match their definitions"
 
 
-class InvalidCursor(UnprocessableEntity):
-    slug = "invalid-cursor"
-    title = "The pagination cursor is invalid"
-
-
 class BulkUpdateFailed(UnprocessableEntity):
     slug = "bulk-update-failed"
     title = "The bulk update was not applied"

@@ -12,9 +12,9 @@ from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import Forbidden
+from ticketcreator.core.pagination import InvalidCursor, decode_cursor, encode_cursor
 from ticketcreator.tickets import listing_repository as repo
-from ticketcreator.tickets.cursor import decode_cursor, encode_cursor
-from ticketcreator.tickets.errors import InvalidCursor, InvalidQuery
+from ticketcreator.tickets.errors import InvalidQuery
 from ticketcreator.tickets.history import json_value
 from ticketcreator.tickets.listing_repository import Keyset, TicketFilters
 from ticketcreator.tickets.models import Ticket
