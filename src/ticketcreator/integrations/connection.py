@@ -4,7 +4,6 @@ connection), the principal a vendor acts as, and the sync log and health of an i
 from __future__ import annotations
 
 import json
-import logging
 import time
 import uuid
 from typing import Any
@@ -28,8 +27,6 @@ from ticketcreator.integrations.models import Installation, SyncLogEntry
 from ticketcreator.integrations.registry import get_provider
 from ticketcreator.tickets.actors import AutomatedPrincipal
 from ticketcreator.tickets.models import ActorKind
-
-log = logging.getLogger(__name__)
 
 
 def typed_config(provider: Provider, installation: Installation) -> Any:

@@ -7,7 +7,6 @@ creating it again."""
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from typing import Any
@@ -33,8 +32,6 @@ from ticketcreator.integrations.models import CommentLink, Installation, TicketS
 from ticketcreator.tickets import links as ticket_links
 from ticketcreator.tickets.models import ExternalLink, Ticket
 from ticketcreator.tickets.schemas import LinkCreate
-
-log = logging.getLogger(__name__)
 
 
 async def send_ticket(

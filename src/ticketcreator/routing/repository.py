@@ -58,13 +58,6 @@ async def lock_rules(session: AsyncSession, organization_id: uuid.UUID) -> None:
     )
 
 
-async def next_position(session: AsyncSession, organization_id: uuid.UUID) -> int:
-    top = await session.scalar(
-        select(func.max(RoutingRule.position)).where(RoutingRule.organization_id == organization_id)
-    )
-    return int(top) + 1 if top is not None else 0
-
-
 async def rule_versions(
     session: AsyncSession, organization_id: uuid.UUID, rule_id: uuid.UUID
 ) -> Sequence[RoutingRuleVersion]:
