@@ -32,9 +32,9 @@ from ticketcreator.accounts.errors import NotAPerson, SlugTaken
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.deps import public
 from ticketcreator.core.errors import AppError, Conflict, NotFound, documented
+from ticketcreator.taxonomy.errors import InvalidCustomFields
 from ticketcreator.tickets.errors import (
     InvalidAssignee,
-    InvalidCustomFields,
     InvalidReference,
     InvalidTransition,
     StaleVersion,

@@ -151,3 +151,58 @@ async def test_tags(
         await client.get(f"/v1/tickets/{ticket['id']}/timeline", headers=agent.headers)
     ).json()
     assert timeline["items"][-1]["event"]["kind"] == "untagged"
+
+
+async def _updates(session: AsyncSession, ticket_id: str) -> list[dict[str, object]]:
+    rows = await session.scalars(
+        select(OutboxEvent.payload)
+        .where(OutboxEvent.topic == "ticket.updated")
+        .where(OutboxEvent.payload["ticket_id"].astext == ticket_id)
+        .order_by(OutboxEvent.created_at)
+    )
+    payloads = list(rows)
+    await session.commit()
+    return payloads
+
+
+async def test_deleting_a_tag_or_a_field_announces_each_ticket_it_changed(
+    client: httpx.AsyncClient, admin: Member, agent: Member, session: AsyncSession
+) -> None:
+    """Every ticket that loses a tag or a field value gets its ``ticket.updated`` (what the
+    integrations, routing, the stream and AI feedback listen to), like any other change."""
+    await client.post(
+        "/v1/custom-fields",
+        json={"key": "plan", "label": "Plan", "type": "text"},
+        headers=admin.headers,
+    )
+    tagged = await client.post(
+        "/v1/tickets",
+        json={
+            "title": "Crash on save",
+            "tags": ["mobile", "ios"],
+            "custom_fields": {"plan": "pro"},
+        },
+        headers=agent.headers,
+    )
+    ticket = tagged.json()
+    untouched = await client.post("/v1/tickets", json={"title": "Other"}, headers=agent.headers)
+    tags = (await client.get("/v1/tags", headers=agent.headers)).json()
+    mobile = next(tag for tag in tags if tag["name"] == "mobile")
+    assert (
+        await client.delete(f"/v1/tags/{mobile['id']}", headers=admin.headers)
+    ).status_code == 204
+    fields = (await client.get("/v1/custom-fields", headers=agent.headers)).json()
+    deleted = await client.delete(f"/v1/custom-fields/{fields[0]['id']}", headers=admin.headers)
+    assert deleted.status_code == 204
+
+    after = (await client.get(f"/v1/tickets/{ticket['id']}", headers=agent.headers)).json()
+    assert after["tags"] == ["ios"]
+    assert after["custom_fields"] == {}
+    updates = await _updates(session, ticket["id"])
+    assert [(u["changes"], u["version"]) for u in updates] == [
+        ([{"field": "tags", "old": "mobile", "new": None}], ticket["version"] + 1),
+        ([{"field": "custom_fields.plan", "old": "pro", "new": None}], ticket["version"] + 2),
+    ]
+    assert {u["actor_user_id"] for u in updates} == {str(admin.user.id)}
+    assert after["version"] == ticket["version"] + 2
+    assert await _updates(session, untouched.json()["id"]) == []

@@ -15,10 +15,10 @@ from ticketcreator.captures.schemas import CaptureCreate, CaptureLimits, Capture
 from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.deps import Session, TicketRef
 from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
+from ticketcreator.taxonomy.errors import InvalidCustomFields
 from ticketcreator.tickets.errors import (
     IdempotencyKeyReused,
     InvalidAssignee,
-    InvalidCustomFields,
     InvalidReference,
 )
 

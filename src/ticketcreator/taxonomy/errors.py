@@ -23,3 +23,8 @@ class InvalidMember(UnprocessableEntity):
 class InvalidFieldDefinition(UnprocessableEntity):
     slug = "invalid-field-definition"
     title = "The custom field definition is inconsistent"
+
+
+class InvalidCustomFields(UnprocessableEntity):
+    slug = "invalid-custom-fields"
+    title = "Custom field values do not match their definitions"

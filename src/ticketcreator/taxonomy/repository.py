@@ -5,16 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Uuid, delete, exists, false, func, literal, null, select, update
-from sqlalchemy import insert as sa_insert
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ticketcreator.accounts.models import User
 from ticketcreator.core.db import utcnow
 from ticketcreator.taxonomy.models import Category, CustomField, Tag, Team, TeamMember
-from ticketcreator.tickets.models import ActorKind, Ticket, TicketEvent, ticket_tag
+from ticketcreator.tickets.models import Ticket
 
 
 async def get[Config: (Category, Team, CustomField, Tag)](
@@ -147,106 +146,3 @@ async def ensure_tags(
             )
         ).all()
     )
-
-
-_EVENT_COLUMNS = [
-    "id",
-    "organization_id",
-    "ticket_id",
-    "actor_user_id",
-    "actor_api_key_id",
-    "actor_kind",
-    "kind",
-    "field",
-    "old",
-    "new",
-    "internal",
-    "created_at",
-]
-
-
-def _actor_kind(user_id: uuid.UUID | None, api_key_id: uuid.UUID | None) -> ActorKind:
-    """A person's or key's deletion (a key also carries its creator's user id)."""
-    if api_key_id is not None:
-        return ActorKind.API_KEY
-    return ActorKind.USER if user_id is not None else ActorKind.SYSTEM
-
-
-async def detach_tag_from_tickets(
-    session: AsyncSession,
-    tag: Tag,
-    actor_user_id: uuid.UUID | None,
-    actor_api_key_id: uuid.UUID | None,
-) -> int:
-    """Record an ``untagged`` event on every ticket carrying ``tag`` and bump its version."""
-    carrying = (Ticket.organization_id == tag.organization_id) & (
-        Ticket.id.in_(select(ticket_tag.c.ticket_id).where(ticket_tag.c.tag_id == tag.id))
-    )
-    await session.execute(
-        sa_insert(TicketEvent).from_select(
-            _EVENT_COLUMNS,
-            select(
-                func.gen_random_uuid(),
-                Ticket.organization_id,
-                Ticket.id,
-                literal(actor_user_id, Uuid),
-                literal(actor_api_key_id, Uuid),
-                literal(_actor_kind(actor_user_id, actor_api_key_id), TicketEvent.actor_kind.type),
-                literal("untagged"),
-                literal("tags"),
-                literal(tag.name, JSONB),
-                null(),
-                false(),
-                func.now(),
-            ).where(carrying),
-        )
-    )
-    result = await session.execute(
-        update(Ticket)
-        .where(carrying)
-        .values(version=Ticket.version + 1, updated_at=func.now())
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-async def drop_field_values(
-    session: AsyncSession,
-    field: CustomField,
-    actor_user_id: uuid.UUID | None,
-    actor_api_key_id: uuid.UUID | None,
-) -> int:
-    """Remove a deleted field's value from every ticket, recording the change on each."""
-    holding = (Ticket.organization_id == field.organization_id) & Ticket.custom_fields.has_key(
-        field.key
-    )
-    await session.execute(
-        sa_insert(TicketEvent).from_select(
-            _EVENT_COLUMNS,
-            select(
-                func.gen_random_uuid(),
-                Ticket.organization_id,
-                Ticket.id,
-                literal(actor_user_id, Uuid),
-                literal(actor_api_key_id, Uuid),
-                literal(_actor_kind(actor_user_id, actor_api_key_id), TicketEvent.actor_kind.type),
-                literal("updated"),
-                literal(f"custom_fields.{field.key}"),
-                Ticket.custom_fields[field.key],
-                null(),
-                false(),
-                func.now(),
-            ).where(holding),
-        )
-    )
-    result = await session.execute(
-        update(Ticket)
-        .where(holding)
-        .values(
-            custom_fields=Ticket.custom_fields.op("-", return_type=JSONB)(literal(field.key)),
-            version=Ticket.version + 1,
-            updated_at=func.now(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]

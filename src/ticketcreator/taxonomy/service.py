@@ -18,7 +18,13 @@ from ticketcreator.core.errors import NotFound
 from ticketcreator.core.events import Topic, emit
 from ticketcreator.taxonomy import lookups
 from ticketcreator.taxonomy import repository as repo
-from ticketcreator.taxonomy.errors import InUse, InvalidFieldDefinition, InvalidMember, NameTaken
+from ticketcreator.taxonomy.errors import (
+    InUse,
+    InvalidCustomFields,
+    InvalidFieldDefinition,
+    InvalidMember,
+    NameTaken,
+)
 from ticketcreator.taxonomy.models import Category, CustomField, FieldType, Tag, Team
 from ticketcreator.taxonomy.schemas import (
     CategoryCreate,
@@ -30,7 +36,7 @@ from ticketcreator.taxonomy.schemas import (
     TeamMemberRead,
     TeamUpdate,
 )
-from ticketcreator.tickets.errors import InvalidCustomFields
+from ticketcreator.tickets import history
 
 WORKING_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.AGENT})
 
@@ -245,7 +251,7 @@ async def update_custom_field(
 async def delete_custom_field(session: AsyncSession, principal: Principal, id_: uuid.UUID) -> None:
     """Delete the definition and remove its value from every ticket (recorded on each)."""
     field = await get_custom_field(session, principal, id_)
-    await repo.drop_field_values(session, field, principal.user_id, principal.api_key_id)
+    await history.drop_field_everywhere(session, principal, field.organization_id, field.key)
     await session.delete(field)
     await session.flush()
     _announce(session, principal, Topic.CUSTOM_FIELD_DELETED, field)
@@ -338,7 +344,7 @@ async def delete_tag(session: AsyncSession, principal: Principal, id_: uuid.UUID
     tag = await repo.get(session, Tag, principal.organization_id, id_)
     if tag is None:
         raise NotFound("No such tag.")
-    await repo.detach_tag_from_tickets(session, tag, principal.user_id, principal.api_key_id)
+    await history.untag_all(session, principal, tag.organization_id, tag.id, tag.name)
     await session.delete(tag)
     await session.flush()
     _announce(session, principal, Topic.TAG_DELETED, tag)

@@ -34,11 +34,6 @@ class InvalidAssignee(UnprocessableEntity):
     title = "The assignee cannot work on tickets of this organization"
 
 
-class InvalidCustomFields(UnprocessableEntity):
-    slug = "invalid-custom-fields"
-    title = "Custom field values do not match their definitions"
-
-
 class BulkUpdateFailed(UnprocessableEntity):
     slug = "bulk-update-failed"
     title = "The bulk update was not applied"

@@ -4,6 +4,7 @@ outbox event that announces it, both in the caller's transaction."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -13,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.events import Topic, emit
+from ticketcreator.tickets import history_repository
 from ticketcreator.tickets.actors import actor_kind
-from ticketcreator.tickets.models import Ticket, TicketEvent
+from ticketcreator.tickets.models import ActorKind, Ticket, TicketEvent
 
 
 def json_value(value: Any) -> Any:
@@ -70,3 +72,48 @@ def publish(
         **details,
     }
     emit(session, topic, payload, organization_id=ticket.organization_id)
+
+
+async def untag_all(
+    session: AsyncSession,
+    principal: Principal,
+    organization_id: uuid.UUID,
+    tag_id: uuid.UUID,
+    name: str,
+) -> int:
+    """The tag is being deleted: every ticket carrying it records and announces the removal.
+    Returns how many tickets changed."""
+    changed = await history_repository.untag_all(
+        session, organization_id, tag_id, name, _actor(principal)
+    )
+    _announce_each(session, principal, organization_id, "tags", changed)
+    return len(changed)
+
+
+async def drop_field_everywhere(
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID, key: str
+) -> int:
+    """The custom field is being deleted: every ticket holding a value loses it, records and
+    announces the change. Returns how many tickets changed."""
+    changed = await history_repository.drop_field_everywhere(
+        session, organization_id, key, _actor(principal)
+    )
+    _announce_each(session, principal, organization_id, f"custom_fields.{key}", changed)
+    return len(changed)
+
+
+def _actor(principal: Principal) -> tuple[uuid.UUID | None, uuid.UUID | None, ActorKind]:
+    return principal.user_id, principal.api_key_id, actor_kind(principal)
+
+
+def _announce_each(
+    session: AsyncSession,
+    principal: Principal,
+    organization_id: uuid.UUID,
+    field: str,
+    changed: Sequence[history_repository.Changed],
+) -> None:
+    for ticket_id, number, version, old in changed:
+        ticket = Ticket(id=ticket_id, organization_id=organization_id, number=number)
+        change = {"field": field, "old": old, "new": None}
+        publish(session, principal, ticket, Topic.TICKET_UPDATED, changes=[change], version=version)

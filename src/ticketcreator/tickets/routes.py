@@ -17,6 +17,7 @@ from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.deps import Session, TicketRef
 from ticketcreator.core.errors import documented
 from ticketcreator.core.pagination import InvalidCursor
+from ticketcreator.taxonomy.errors import InvalidCustomFields
 from ticketcreator.taxonomy.schemas import TagName
 from ticketcreator.tickets import comment_routes, flows, listing, relation_routes, service
 from ticketcreator.tickets.deps import AUTH_ERRORS, TICKET_ERRORS, CanRead, CanWrite
@@ -24,7 +25,6 @@ from ticketcreator.tickets.errors import (
     BulkUpdateFailed,
     IdempotencyKeyReused,
     InvalidAssignee,
-    InvalidCustomFields,
     InvalidQuery,
     InvalidReference,
     InvalidTransition,
