@@ -23,7 +23,7 @@ from typing import Any
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.events import Topic
-from ticketcreator.tickets.repository import Visibility
+from ticketcreator.tickets.visibility import Visibility
 
 
 class Subject(StrEnum):
