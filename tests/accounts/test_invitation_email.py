@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.accounts.conftest import PASSWORD, invite, sign_up
 from tests.support.mail import SmtpServer
-from tests.support.services import Worker, eventually
+from tests.support.polling import wait_for
+from tests.support.services import Worker
 from ticketcreator.accounts import tasks
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.crypto import decrypt, encrypted_columns
@@ -46,7 +47,7 @@ async def test_the_worker_emails_the_invitee_a_link_that_accepts_the_invitation(
     async def delivered() -> bool:
         return bool(smtp_server.messages)
 
-    await eventually(delivered)
+    await wait_for(delivered)
     [mail] = smtp_server.messages
     assert mail["To"] == "new.agent@example.com"
     assert mail["From"] == "Ticket Creator <no-reply@example.com>"
@@ -65,7 +66,7 @@ async def test_the_worker_emails_the_invitee_a_link_that_accepts_the_invitation(
     token = unquote(match.group(1))
     assert token == invitation["token"]
     # Sent: the sealed token is erased.
-    assert await eventually(lambda: _cleared(session, invitation["id"])) is True
+    assert await wait_for(lambda: _cleared(session, invitation["id"])) is True
 
     joined = await client.post(
         "/v1/invitations/accept", json={"token": token, "name": "New Agent", "password": PASSWORD}
@@ -126,13 +127,13 @@ async def test_the_worker_retries_until_the_smtp_server_is_back(
         ]
         return len(received) >= 2
 
-    await eventually(retried)
+    await wait_for(retried)
     smtp_down.start()
 
     async def delivered() -> bool:
         return bool(smtp_down.messages)
 
-    await eventually(delivered)
+    await wait_for(delivered)
     assert smtp_down.messages[0]["To"] == "patient@example.com"
 
 

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -124,18 +123,6 @@ def capture_body(attachment_ids: list[str], **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
-
-
-async def wait_for[T](
-    probe: Callable[[], Awaitable[T | None]], timeout: float = 60.0, what: str = "condition"
-) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = await probe()
-        if result is not None:
-            return result
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def settle(session: AsyncSession, timeout: float = 60.0) -> None:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.support.polling import wait_for
 from tests.support.services import RedisServer, Worker
 from ticketcreator.core import consumer, events, outbox
 from ticketcreator.core.db import commit, session_factory
@@ -29,15 +30,14 @@ async def _row(event_id: uuid.UUID) -> OutboxEvent:
         return (await db.scalars(select(OutboxEvent).where(OutboxEvent.id == event_id))).one()
 
 
-async def _wait_processed(event_id: uuid.UUID, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        async with session_factory()() as db:
-            found = await db.get(ProcessedEvent, (event_id, PROBE))
-        if found is not None and found.state == "done":
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"event {event_id} was not processed by the worker in {timeout}s")
+async def _done(event_id: uuid.UUID) -> bool:
+    async with session_factory()() as db:
+        found = await db.get(ProcessedEvent, (event_id, PROBE))
+    return found is not None and found.state == "done"
+
+
+async def _wait_processed(event_id: uuid.UUID) -> None:
+    await wait_for(lambda: _done(event_id), 60, f"the worker to process event {event_id}")
 
 
 async def test_committed_event_reaches_the_worker(celery_worker: Worker) -> None:

@@ -29,7 +29,8 @@ from tests.integrations.conftest import (
 from tests.integrations.contract import GITHUB_WEBHOOK_EXAMPLES, github_webhook_schema
 from tests.integrations.fake_vendor import FakeGitHub, Fault
 from tests.support.factories import Member
-from tests.support.services import Worker, eventually
+from tests.support.polling import wait_for
+from tests.support.services import Worker
 from ticketcreator.integrations.base import hub_signature as sign
 from ticketcreator.integrations.models import Installation, TicketSync, WebhookDelivery
 
@@ -49,13 +50,13 @@ async def test_ticket_becomes_issue_in_under_two_seconds(
     installation = await install(client, admin, github_installation(fake_github))
     chaos.serve_integrations_only(celery_worker)
     await create_ticket(client, admin, title="warm-up: the worker's first task")
-    await eventually(lambda: _issues(fake_github, 1), timeout=30, interval=0.02)
+    await wait_for(lambda: _issues(fake_github, 1), timeout=30, interval=0.02)
 
     timings = []
     for n in range(2, 5):
         started = time.monotonic()
         ticket = await create_ticket(client, admin, priority="high", tags=["checkout", "safari"])
-        await eventually(lambda: _issues(fake_github, n), timeout=10, interval=0.01)  # noqa: B023
+        await wait_for(lambda: _issues(fake_github, n), timeout=10, interval=0.01)  # noqa: B023
         timings.append(time.monotonic() - started)
     print(f"ticket → GitHub issue: {', '.join(f'{t:.3f}' for t in timings)} s")
     assert max(timings) < 2.0, timings
@@ -70,7 +71,7 @@ async def test_ticket_becomes_issue_in_under_two_seconds(
         )
         return response.json()["links"]
 
-    links = await eventually(linked, timeout=10)
+    links = await wait_for(linked, timeout=10)
     assert links[0]["external_id"] == "acme/web#4"
     assert links[0]["installation_id"] == installation["id"]
     assert_contract_kept(fake_github)

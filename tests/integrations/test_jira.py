@@ -26,7 +26,8 @@ from tests.integrations.conftest import (
 from tests.integrations.contract import adf_schema
 from tests.integrations.fake_vendor import FakeJira
 from tests.support.factories import Member
-from tests.support.services import Worker, eventually
+from tests.support.polling import wait_for
+from tests.support.services import Worker
 from ticketcreator.integrations.base import CaptureSummaryText
 from ticketcreator.integrations.base import hub_signature as sign
 from ticketcreator.integrations.jira_adf import adf_description
@@ -260,13 +261,13 @@ async def test_ticket_becomes_jira_issue_in_under_two_seconds(
     await install(client, admin, jira_installation(fake_jira))
     chaos.serve_integrations_only(celery_worker)
     await create_ticket(client, admin, title="warm-up: the worker's first task")
-    await eventually(lambda: _issue_count(fake_jira, 1), timeout=30, interval=0.02)
+    await wait_for(lambda: _issue_count(fake_jira, 1), timeout=30, interval=0.02)
 
     timings = []
     for n in range(2, 5):
         started = time.monotonic()
         await create_ticket(client, admin, priority="low")
-        await eventually(lambda: _issue_count(fake_jira, n), timeout=10, interval=0.01)  # noqa: B023
+        await wait_for(lambda: _issue_count(fake_jira, n), timeout=10, interval=0.01)  # noqa: B023
         timings.append(time.monotonic() - started)
     print(f"ticket → Jira issue: {', '.join(f'{t:.3f}' for t in timings)} s")
     assert max(timings) < 2.0, timings

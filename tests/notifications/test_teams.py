@@ -12,7 +12,8 @@ import jsonschema
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import create_member
-from tests.support.services import Worker, eventually
+from tests.support.polling import wait_for
+from tests.support.services import Worker
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.notifications import teams
 
@@ -89,7 +90,7 @@ async def test_a_teams_endpoint_gets_a_card_for_each_ticket_event(
     async def arrived() -> bool:
         return bool(receiver.requests)
 
-    await eventually(arrived)
+    await wait_for(arrived)
     [request] = receiver.requests
     assert len(request.body) <= 28 * 1024
     card = check_card(json.loads(request.body))

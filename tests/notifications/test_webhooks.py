@@ -18,7 +18,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import Member, create_member
-from tests.support.services import Worker, eventually
+from tests.support.polling import wait_for
+from tests.support.services import Worker
 from tests.support.settings import overridden
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.core.config import get_settings
@@ -82,7 +83,7 @@ async def test_ticket_events_arrive_signed_at_the_customers_endpoint(
     async def both() -> bool:
         return len(receiver.requests) >= 2
 
-    await eventually(both)
+    await wait_for(both)
     bodies = [json.loads(r.body) for r in receiver.requests]
     assert {b["type"] for b in bodies} == {"ticket.created", "ticket.status_changed"}
     assert {b["data"]["ticket_id"] for b in bodies} == {ticket["id"]}
@@ -97,7 +98,7 @@ async def test_ticket_events_arrive_signed_at_the_customers_endpoint(
         items: list[dict[str, Any]] = log.json()["items"]
         return items if all(i["status"] == "succeeded" for i in items) and items else None
 
-    items = await eventually(logged)
+    items = await wait_for(logged)
     assert {f"msg_{uuid.UUID(i['id']).hex}" for i in items} == {
         r.headers["webhook-id"] for r in receiver.requests
     }

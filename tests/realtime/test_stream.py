@@ -17,7 +17,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.support.factories import Member, create_member
-from tests.support.services import Worker, eventually
+from tests.support.polling import wait_for
+from tests.support.services import Worker
 from tests.support.settings import overridden
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.core.outbox import OutboxEvent, ProcessedEvent
@@ -108,7 +109,7 @@ async def test_every_event_reaches_who_may_read_it_and_nobody_else(
         # The last events: one each for the other reporter and the other organization.
         last_other = await create_ticket(client, other_reporter, "Other reporter's ticket")
         last_stranger = await create_ticket(client, stranger, "Elsewhere")
-        await eventually(lambda: streamed(session))
+        await wait_for(lambda: streamed(session))
         for socket in [*sockets.values(), ticket_socket]:
             await socket.drain(1.5)
     finally:
@@ -171,7 +172,7 @@ async def test_a_reconnecting_client_misses_nothing(
             f"/v1/tickets/{ticket['id']}", headers=agent.headers, json={"title": title}
         )
         assert changed.status_code == 200
-    await eventually(lambda: streamed(session))
+    await wait_for(lambda: streamed(session))
 
     resumed = await watch(api_server, agent, f"last_event_id={first['id']}")
     assert resumed.ready["last_event_id"] == first["id"]
@@ -293,7 +294,7 @@ async def test_upload_and_media_progress_reach_the_uploader_and_the_team_only(
                 lambda f: f["type"] in {"attachment.ready", "attachment.failed"}
             )
             assert done["data"]["status"] == "ready", done
-        await eventually(lambda: streamed(session))
+        await wait_for(lambda: streamed(session))
         for socket in sockets:
             await socket.drain(1.0)
     finally:

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.routing.conftest import call, create_rule, create_team, events
 from tests.support.factories import Member, create_member
-from tests.support.services import Worker, eventually
+from tests.support.polling import wait_for
+from tests.support.services import Worker
 from ticketcreator.accounts.permissions import Role
 
 
@@ -60,7 +61,7 @@ async def test_a_burst_of_tickets_is_routed_by_the_worker(
         ]
         return current if all(t["assignee_id"] for t in current) else None
 
-    routed = await eventually(all_routed, timeout=240)
+    routed = await wait_for(all_routed, timeout=240)
     spread = Counter(t["assignee_id"] for t in routed)
     assert set(spread) == {str(member.user.id) for member in crew}
     assert max(spread.values()) - min(spread.values()) <= 1

@@ -16,9 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
@@ -201,19 +199,6 @@ class Worker:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.process = None
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[Any]], timeout: float = 90.0, interval: float = 0.2
-) -> Any:
-    """The first truthy result of ``probe``, polled until ``timeout`` (work of the worker)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await probe()
-        if result:
-            return result
-        assert asyncio.get_running_loop().time() < deadline, "the worker did not finish in time"
-        await asyncio.sleep(interval)
 
 
 class ApiServer:

@@ -13,8 +13,9 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.captures.support import capture_body, settle, upload, wait_for
+from tests.captures.support import capture_body, settle, upload
 from tests.support.factories import create_member
+from tests.support.polling import wait_for
 from tests.support.services import Worker
 from tests.uploads.helpers import png
 from ticketcreator.accounts.permissions import Role

@@ -11,8 +11,9 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.captures.support import SENTENCE, capture_body, upload, wait_for
+from tests.captures.support import SENTENCE, capture_body, upload
 from tests.support.factories import Member, create_member
+from tests.support.polling import wait_for
 from tests.support.services import Worker
 from ticketcreator.accounts.models import Organization
 from ticketcreator.core.outbox import OutboxEvent, ProcessedEvent

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import create_member
-from tests.support.services import Worker, eventually
+from tests.support.polling import wait_for
+from tests.support.services import Worker
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.ai.triage import service
 from ticketcreator.core.db import commit
@@ -108,7 +109,7 @@ async def test_a_new_organization_s_report_is_triaged_by_the_worker_with_its_cat
         body: dict[str, Any] = (await client.get(url, headers=admin.headers)).json()
         return body if body["priority"] != "normal" else None
 
-    current = await eventually(triaged)
+    current = await wait_for(triaged)
     assert current["priority"] == "urgent"
     assert current["type"] == "incident"
     assert current["category_id"] == ids["Payments & billing"]

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.support.services import Worker, eventually
+from tests.support.polling import wait_for
+from tests.support.services import Worker
 
 from .conftest import Org, create_ticket
 
@@ -28,7 +29,7 @@ async def test_a_ticket_created_through_the_api_is_triaged_by_the_worker(
         body: dict[str, Any] = (await client.get(url, headers=org.agent.headers)).json()
         return body if body["decisions"] else None
 
-    view = await eventually(triaged)
+    view = await wait_for(triaged)
     agents = {d["agent"] for d in view["decisions"]}
     assert agents == {"categorization", "priority", "summary", "analysis"}
     categorization = next(d for d in view["decisions"] if d["agent"] == "categorization")
@@ -45,7 +46,7 @@ async def test_a_ticket_created_through_the_api_is_triaged_by_the_worker(
         body = (await client.get(url, headers=org.agent.headers)).json()
         return len({d["run_id"] for d in body["decisions"]}) == 2
 
-    await eventually(rerun)
+    await wait_for(rerun)
 
 
 async def test_training_produces_a_versioned_model_with_metrics(
@@ -83,7 +84,7 @@ async def test_training_produces_a_versioned_model_with_metrics(
         items: list[dict[str, Any]] = body["items"]
         return items
 
-    (model,) = await eventually(trained)
+    (model,) = await wait_for(trained)
     assert model["version"] == 1
     assert model["n_examples"] == 15
     assert "category" in model["tasks"]
