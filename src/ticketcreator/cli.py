@@ -229,21 +229,30 @@ def seed_demo() -> None:
     key for the extension. Safe to run again. Password: $TC_DEMO_PASSWORD, or the default
     ``ticketcreator-demo``. Refused in production."""
     from ticketcreator.accounts import demo
+    from ticketcreator.taxonomy.demo import DemoContent, seed_content
+    from ticketcreator.tickets.demo import seed_tickets
 
     settings = get_settings()
     if settings.app.environment == "production":
         _fail("seed-demo creates well-known accounts and is refused in production.")
     password = demo.demo_password()
-    seed = _in_session(lambda session: demo.seed_demo(session, password))
+
+    async def seed_all(session: AsyncSession) -> tuple[demo.DemoSeed, DemoContent, int]:
+        seed = await demo.seed_demo(session, password)
+        if seed.owner_id is None or seed.reporter_id is None:
+            return seed, DemoContent(), 0
+        made = await seed_content(session, seed.organization.id, seed.owner_id)
+        return seed, made, await seed_tickets(session, seed.organization.id, seed.reporter_id)
+
+    seed, made, tickets = _in_session(seed_all)
     typer.echo(f"organization: {seed.organization.name} (slug {seed.organization.slug})")
     for email in seed.created_users:
         typer.echo(f"created user: {email}  password: {password}")
     for email in seed.existing_users:
         typer.echo(f"existing user: {email}  (password unchanged)")
-    made = seed.content
     typer.echo(
         f"added: {made.categories} categories, {made.teams} teams, {made.tags} tags, "
-        f"{made.tickets} sample tickets (triaged by the worker)"
+        f"{tickets} sample tickets (triaged by the worker)"
     )
     if seed.extension_key:
         typer.echo(f"extension API key (shown once, store it now): {seed.extension_key}")

@@ -13,6 +13,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketcreator.core.db import Base, Timestamps, UUIDPrimaryKey
 
+# Logs and other text: stored as ``log`` attachments, read as text.
+TEXT_TYPES = frozenset(
+    {
+        "text/plain",
+        "text/csv",
+        "text/markdown",
+        "text/x-log",
+        "application/json",
+        "application/x-ndjson",
+        "application/har+json",
+    }
+)
+
 
 class AttachmentKind(StrEnum):
     IMAGE = "image"

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.attachments import repository, signing
 from ticketcreator.attachments.models import (
+    TEXT_TYPES,
     Attachment,
     AttachmentKind,
     ProcessingStatus,
@@ -34,8 +35,6 @@ from ticketcreator.core.errors import AppError, Forbidden, NotFound
 from ticketcreator.core.events import Topic, emit
 from ticketcreator.storage import Storage
 from ticketcreator.tickets import service as tickets
-from ticketcreator.uploads import service as uploads
-from ticketcreator.uploads.content import TEXT_TYPES
 
 API_PREFIX = "/v1"
 
@@ -95,11 +94,10 @@ async def erase(
     session: AsyncSession, organization_id: uuid.UUID, attachment_ids: Sequence[uuid.UUID]
 ) -> list[uuid.UUID]:
     """Delete attachments for good: their rows (with their transcripts and screenshot text)
-    and upload records now, their stored files by the ``attachment.erased`` subscriber once
-    this transaction has committed. Returns the ids that were erased."""
+    now, their stored files by the ``attachment.erased`` subscriber once this transaction has
+    committed. Returns the ids that were erased."""
     erased = await repository.delete_many(session, organization_id, attachment_ids)
     if erased:
-        await uploads.delete_records(session, erased)
         emit(
             session,
             Topic.ATTACHMENT_ERASED,

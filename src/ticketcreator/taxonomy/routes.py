@@ -12,7 +12,7 @@ from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.deps import Session
 from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
-from ticketcreator.taxonomy import service
+from ticketcreator.taxonomy import flows, service
 from ticketcreator.taxonomy.errors import InUse, InvalidFieldDefinition, InvalidMember, NameTaken
 from ticketcreator.taxonomy.schemas import (
     CategoryCreate,
@@ -242,7 +242,7 @@ async def update_custom_field(
 )
 async def delete_custom_field(field_id: uuid.UUID, session: Session, principal: Manager) -> None:
     """Delete the definition; its value is removed from every ticket (recorded on each)."""
-    await service.delete_custom_field(session, principal, field_id)
+    await flows.delete_custom_field(session, principal, field_id)
 
 
 @router.get("/tags", tags=["tags"], response_model=list[TagRead], responses=documented(*_AUTH))
@@ -277,4 +277,4 @@ async def create_tag(data: TagCreate, session: Session, principal: Manager) -> T
 )
 async def delete_tag(tag_id: uuid.UUID, session: Session, principal: Manager) -> None:
     """Delete a tag; it is removed from every ticket (recorded on each)."""
-    await service.delete_tag(session, principal, tag_id)
+    await flows.delete_tag(session, principal, tag_id)

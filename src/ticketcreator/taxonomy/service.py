@@ -36,7 +36,6 @@ from ticketcreator.taxonomy.schemas import (
     TeamMemberRead,
     TeamUpdate,
 )
-from ticketcreator.tickets import history
 
 WORKING_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.AGENT})
 
@@ -248,10 +247,10 @@ async def update_custom_field(
     return field
 
 
-async def delete_custom_field(session: AsyncSession, principal: Principal, id_: uuid.UUID) -> None:
-    """Delete the definition and remove its value from every ticket (recorded on each)."""
-    field = await get_custom_field(session, principal, id_)
-    await history.drop_field_everywhere(session, principal, field.organization_id, field.key)
+async def delete_custom_field(
+    session: AsyncSession, principal: Principal, field: CustomField
+) -> None:
+    """Delete the definition (the tickets' values are removed first, by the flow)."""
     await session.delete(field)
     await session.flush()
     _announce(session, principal, Topic.CUSTOM_FIELD_DELETED, field)
@@ -339,12 +338,15 @@ async def ensure_tags(
     return await repo.ensure_tags(session, principal.organization_id, names)
 
 
-async def delete_tag(session: AsyncSession, principal: Principal, id_: uuid.UUID) -> None:
-    """Delete the tag; every ticket that carried it records the removal."""
+async def get_tag(session: AsyncSession, principal: Principal, id_: uuid.UUID) -> Tag:
     tag = await repo.get(session, Tag, principal.organization_id, id_)
     if tag is None:
         raise NotFound("No such tag.")
-    await history.untag_all(session, principal, tag.organization_id, tag.id, tag.name)
+    return tag
+
+
+async def delete_tag(session: AsyncSession, principal: Principal, tag: Tag) -> None:
+    """Delete the tag (the tickets carrying it record the removal first, by the flow)."""
     await session.delete(tag)
     await session.flush()
     _announce(session, principal, Topic.TAG_DELETED, tag)

@@ -15,6 +15,7 @@ from typing import Any
 
 import filetype
 
+from ticketcreator.attachments.models import TEXT_TYPES
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import UnsupportedMediaType
 
@@ -42,19 +43,8 @@ _FAMILIES: list[frozenset[str]] = [
     frozenset({"video/webm", "audio/webm", "video/x-matroska"}),
     frozenset({"video/mp4", "audio/mp4"}),
     frozenset({"audio/ogg", "video/ogg", "application/ogg", "audio/opus"}),
-    frozenset(
-        {
-            "text/plain",
-            "text/csv",
-            "text/markdown",
-            "text/x-log",
-            "application/json",
-            "application/x-ndjson",
-            "application/har+json",
-        }
-    ),
+    TEXT_TYPES,
 ]
-TEXT_TYPES = _FAMILIES[-1]
 
 _HAR = re.compile(rb'^\s*\{\s*"log"\s*:\s*\{')
 _JSON = re.compile(rb"^\s*[\[{]")
