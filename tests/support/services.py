@@ -169,18 +169,23 @@ class Worker:
             time.sleep(0.2)
         raise RuntimeError("celery worker not ready:\n" + self.log.read_text()[-4000:])
 
-    def consume(self, on: bool) -> None:
-        """Start or stop consuming every queue (Celery remote control, acknowledged)."""
+    def consume(self, on: bool, timeout: float = 60.0) -> None:
+        """Start or stop consuming every queue (Celery remote control, acknowledged). A worker
+        busy starting its pool or finishing work may miss a request: it is asked again."""
         from ticketcreator.core.tasks import celery_app
 
         control = celery_app.control.add_consumer if on else celery_app.control.cancel_consumer
-        # A fresh connection: a pooled one may predate a restart of the test Redis server.
-        with celery_app.connection() as connection:
-            for queue in QUEUES:
-                replies = control(
-                    queue, destination=[self.name], reply=True, timeout=10, connection=connection
-                )
-                if not replies:
+        deadline = time.monotonic() + timeout
+        for queue in QUEUES:
+            while True:
+                # A fresh connection: a pooled one may predate a restart of the test Redis.
+                with celery_app.connection() as connection:
+                    replies = control(
+                        queue, destination=[self.name], reply=True, timeout=5, connection=connection
+                    )
+                if replies:
+                    break
+                if time.monotonic() > deadline:
                     raise RuntimeError(f"the worker did not answer about queue {queue}")
 
     def kill(self) -> None:

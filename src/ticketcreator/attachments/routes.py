@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse
 
 from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
-from ticketcreator.attachments import service
+from ticketcreator.attachments import flows, service
 from ticketcreator.attachments.downloads import DOWNLOAD_RESPONSES, serve
 from ticketcreator.attachments.schemas import ORIGINAL, AttachmentRead, SignedUrl, SignedUrlRequest
 from ticketcreator.core.config import get_settings
@@ -112,7 +112,7 @@ async def upload_attachment(
 async def get_attachment(
     attachment_id: uuid.UUID, principal: Reader, session: Session
 ) -> AttachmentRead:
-    return service.to_read(await service.get(session, principal, attachment_id))
+    return service.to_read(await flows.readable(session, principal, attachment_id))
 
 
 @router.get(
@@ -130,7 +130,7 @@ async def download_attachment(
     if_none_match: IfNoneMatch = None,
     download: DownloadFlag = None,
 ) -> Response:
-    attachment = await service.get(session, principal, attachment_id)
+    attachment = await flows.readable(session, principal, attachment_id)
     return await serve(
         get_storage(),
         service.stored_file(attachment, ORIGINAL),
@@ -157,7 +157,7 @@ async def download_derivative(
     if_none_match: IfNoneMatch = None,
     download: DownloadFlag = None,
 ) -> Response:
-    attachment = await service.get(session, principal, attachment_id)
+    attachment = await flows.readable(session, principal, attachment_id)
     return await serve(
         get_storage(),
         service.stored_file(attachment, name),
@@ -180,7 +180,7 @@ async def download_derivative(
 async def create_signed_url(
     attachment_id: uuid.UUID, data: SignedUrlRequest, principal: Reader, session: Session
 ) -> SignedUrl:
-    attachment = await service.get(session, principal, attachment_id)
+    attachment = await flows.readable(session, principal, attachment_id)
     return service.signed_url(attachment, data)
 
 

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.accounts.auth import Principal
 from ticketcreator.attachments import repository, signing
 from ticketcreator.attachments.models import (
     TEXT_TYPES,
@@ -29,12 +28,10 @@ from ticketcreator.attachments.schemas import (
     SignedUrl,
     SignedUrlRequest,
 )
-from ticketcreator.captures import service as captures
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import AppError, Forbidden, NotFound
 from ticketcreator.core.events import Topic, emit
 from ticketcreator.storage import Storage
-from ticketcreator.tickets import service as tickets
 
 API_PREFIX = "/v1"
 
@@ -128,27 +125,6 @@ def event_payload(attachment: Attachment) -> dict[str, Any]:
     if attachment.processing_error:
         payload["reason"] = attachment.processing_error
     return payload
-
-
-async def get(session: AsyncSession, principal: Principal, attachment_id: uuid.UUID) -> Attachment:
-    """An attachment the caller may see; any other is reported as not found.
-
-    Those who see every ticket of the organization see all its files. Those who see only
-    their own tickets (reporters) see the files they uploaded and the files of captures on
-    tickets they may see, the same rule as for the tickets themselves.
-    """
-    attachment = await repository.get(session, principal.organization_id, attachment_id)
-    if attachment is None:
-        raise NotFound("No such attachment.")
-    visibility = tickets.visibility(principal)
-    uploader = (attachment.uploaded_by_user_id, attachment.uploaded_by_api_key_id)
-    if (
-        visibility.own_only
-        and not principal.is_author(*uploader)
-        and not await captures.on_visible_ticket(session, visibility, attachment.id)
-    ):
-        raise NotFound("No such attachment.")
-    return attachment
 
 
 def to_read(attachment: Attachment) -> AttachmentRead:

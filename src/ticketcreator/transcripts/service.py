@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Principal
-from ticketcreator.attachments import service as attachments
+from ticketcreator.attachments import flows as attachments
 from ticketcreator.core.errors import NotFound
 from ticketcreator.transcripts import repository
 from ticketcreator.transcripts.models import AttachmentText, TextSource
@@ -22,7 +22,7 @@ async def get_text(
     session: AsyncSession, principal: Principal, attachment_id: uuid.UUID, source: TextSource
 ) -> AttachmentText:
     """The text of an attachment the caller may see; 404 until it has been extracted."""
-    attachment = await attachments.get(session, principal, attachment_id)
+    attachment = await attachments.readable(session, principal, attachment_id)
     text = await repository.get(session, attachment.id, source)
     if text is None:
         what = "transcript" if source is TextSource.TRANSCRIPT else "screenshot text"
