@@ -87,7 +87,6 @@ STILL_MUTUAL = frozenset(
     {
         ("captures", "transcripts"),  # extraction reads the capture's context itself
         ("routing", "tickets"),  # the ticket list filters on SLA state
-        ("taxonomy", "tickets"),  # "in use" counts the tickets of a category or team
     }
 )
 

@@ -13,7 +13,6 @@ from sqlalchemy.orm import InstrumentedAttribute
 from ticketcreator.accounts.models import User
 from ticketcreator.core.db import utcnow
 from ticketcreator.taxonomy.models import Category, CustomField, Tag, Team, TeamMember
-from ticketcreator.tickets.models import Ticket
 
 
 async def get[Config: (Category, Team, CustomField, Tag)](
@@ -64,23 +63,6 @@ async def field_key_taken(session: AsyncSession, organization_id: uuid.UUID, key
             )
         )
     )
-
-
-async def tickets_referring(
-    session: AsyncSession,
-    organization_id: uuid.UUID,
-    *,
-    category_id: uuid.UUID | None = None,
-    team_id: uuid.UUID | None = None,
-) -> int:
-    query = (
-        select(func.count()).select_from(Ticket).where(Ticket.organization_id == organization_id)
-    )
-    if category_id is not None:
-        query = query.where(Ticket.category_id == category_id)
-    if team_id is not None:
-        query = query.where(Ticket.team_id == team_id)
-    return int(await session.scalar(query) or 0)
 
 
 async def team_members(

@@ -93,7 +93,7 @@ async def update_category(
 )
 async def delete_category(category_id: uuid.UUID, session: Session, principal: Manager) -> None:
     """Delete a category no ticket refers to (409 otherwise)."""
-    await service.delete_category(session, principal, category_id)
+    await flows.delete_category(session, principal, category_id)
 
 
 @router.get("/teams", tags=["teams"], response_model=list[TeamRead], responses=documented(*_AUTH))
@@ -142,7 +142,7 @@ async def update_team(
 )
 async def delete_team(team_id: uuid.UUID, session: Session, principal: Manager) -> None:
     """Delete a team no ticket belongs to (409 otherwise)."""
-    await service.delete_team(session, principal, team_id)
+    await flows.delete_team(session, principal, team_id)
 
 
 @router.get(

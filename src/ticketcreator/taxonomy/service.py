@@ -19,7 +19,6 @@ from ticketcreator.core.events import Topic, emit
 from ticketcreator.taxonomy import lookups
 from ticketcreator.taxonomy import repository as repo
 from ticketcreator.taxonomy.errors import (
-    InUse,
     InvalidCustomFields,
     InvalidFieldDefinition,
     InvalidMember,
@@ -98,13 +97,8 @@ async def update_category(
     return category
 
 
-async def delete_category(session: AsyncSession, principal: Principal, id_: uuid.UUID) -> None:
-    category = await get_category(session, principal, id_)
-    count = await repo.tickets_referring(
-        session, principal.organization_id, category_id=category.id
-    )
-    if count:
-        raise InUse(f"{count} ticket(s) are in this category; move them first.", tickets=count)
+async def delete_category(session: AsyncSession, principal: Principal, category: Category) -> None:
+    """Delete the category (the flow has checked that no ticket is in it)."""
     await session.delete(category)
     await session.flush()
     _announce(session, principal, Topic.CATEGORY_DELETED, category)
@@ -152,11 +146,8 @@ async def update_team(
     return team
 
 
-async def delete_team(session: AsyncSession, principal: Principal, id_: uuid.UUID) -> None:
-    team = await get_team(session, principal, id_)
-    count = await repo.tickets_referring(session, principal.organization_id, team_id=team.id)
-    if count:
-        raise InUse(f"{count} ticket(s) belong to this team; move them first.", tickets=count)
+async def delete_team(session: AsyncSession, principal: Principal, team: Team) -> None:
+    """Delete the team (the flow has checked that no ticket belongs to it)."""
     await session.delete(team)
     await session.flush()
     _announce(session, principal, Topic.TEAM_DELETED, team)

@@ -142,3 +142,20 @@ async def purge(session: AsyncSession, ticket: Ticket) -> None:
             Ticket.id == ticket.id, Ticket.organization_id == ticket.organization_id
         )
     )
+
+
+async def count_referring(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    *,
+    category_id: uuid.UUID | None = None,
+    team_id: uuid.UUID | None = None,
+) -> int:
+    query = (
+        select(func.count()).select_from(Ticket).where(Ticket.organization_id == organization_id)
+    )
+    if category_id is not None:
+        query = query.where(Ticket.category_id == category_id)
+    if team_id is not None:
+        query = query.where(Ticket.team_id == team_id)
+    return int(await session.scalar(query) or 0)

@@ -343,3 +343,17 @@ async def purge(
     await scrub(session, ticket.organization_id, ticket_id=ticket.id, attachment_ids=attachment_ids)
     history.publish(session, principal, ticket, Topic.TICKET_PURGED)
     await repo.purge(session, ticket)
+
+
+async def count_referring(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    *,
+    category_id: uuid.UUID | None = None,
+    team_id: uuid.UUID | None = None,
+) -> int:
+    """How many tickets of the organization (live or in the trash) are in the category or
+    belong to the team."""
+    return await repo.count_referring(
+        session, organization_id, category_id=category_id, team_id=team_id
+    )
