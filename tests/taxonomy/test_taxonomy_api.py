@@ -206,3 +206,30 @@ async def test_deleting_a_tag_or_a_field_announces_each_ticket_it_changed(
     assert {u["actor_user_id"] for u in updates} == {str(admin.user.id)}
     assert after["version"] == ticket["version"] + 2
     assert await _updates(session, untouched.json()["id"]) == []
+
+
+@pytest.mark.parametrize("collection", ["categories", "teams"])
+async def test_a_category_or_team_with_tickets_is_not_deleted(
+    client: httpx.AsyncClient, admin: Member, agent: Member, collection: str
+) -> None:
+    item = (
+        await client.post(f"/v1/{collection}", json={"name": "Billing"}, headers=admin.headers)
+    ).json()
+    field = "category_id" if collection == "categories" else "team_id"
+    ticket = (
+        await client.post(
+            "/v1/tickets", json={"title": "Refund", field: item["id"]}, headers=agent.headers
+        )
+    ).json()
+    refused = await client.delete(f"/v1/{collection}/{item['id']}", headers=admin.headers)
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("/in-use")
+    assert refused.json()["tickets"] == 1
+    moved = await client.patch(
+        f"/v1/tickets/{ticket['id']}",
+        json={field: None},
+        headers={**agent.headers, "If-Match": f'"{ticket["version"]}"'},
+    )
+    assert moved.status_code == 200, moved.text
+    deleted = await client.delete(f"/v1/{collection}/{item['id']}", headers=admin.headers)
+    assert deleted.status_code == 204
