@@ -231,7 +231,7 @@ async def _extracted(world: World, attachment_id: str) -> None:
     from ticketcreator.attachments import processing
     from ticketcreator.core.db import commit, session_factory
     from ticketcreator.storage import get_storage
-    from ticketcreator.transcripts import extraction
+    from ticketcreator.transcripts import flows
 
     attachment = uuid.UUID(attachment_id)
     async with session_factory()() as db:
@@ -241,7 +241,7 @@ async def _extracted(world: World, attachment_id: str) -> None:
         await processing.process(db, get_storage(), attachment)
         await commit(db)
     async with session_factory()() as db:
-        await extraction.extract(db, get_storage(), attachment)
+        await flows.extract(db, get_storage(), attachment)
         await commit(db)
 
 

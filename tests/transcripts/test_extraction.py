@@ -22,7 +22,7 @@ from ticketcreator.core.config import ConfigError, load_settings
 from ticketcreator.core.outbox import OutboxEvent
 from ticketcreator.media import CloudTranscriptionError, LocalTranscriber
 from ticketcreator.storage import get_storage
-from ticketcreator.transcripts import extraction
+from ticketcreator.transcripts import extraction, flows
 from ticketcreator.transcripts import repository as texts_repo
 from ticketcreator.transcripts.models import AttachmentText, TextSource
 
@@ -107,9 +107,9 @@ async def test_cloud_transcription_sends_redacted_context(
             side_effect=[httpx.Response(503), httpx.Response(200, json=answer)]
         )
         with pytest.raises(CloudTranscriptionError):
-            await extraction.extract(session, get_storage(), attachment_id)
+            await flows.extract(session, get_storage(), attachment_id)
         await session.rollback()
-        await extraction.extract(session, get_storage(), attachment_id)
+        await flows.extract(session, get_storage(), attachment_id)
         await session.commit()
     sent = route.calls[-1].request
     assert sent.headers["Authorization"] == "Bearer sk-test"
@@ -137,7 +137,7 @@ async def test_long_recordings_announce_progress(
     attachment_id = await _recording(session, client, member, narrated.with_suffix(".wav"))
     organization = {"transcription_model": "tiny.en"}
     monkeypatch.setattr(texts_repo, "organization_settings", _returning(organization))
-    await extraction.extract(session, get_storage(), attachment_id)
+    await flows.extract(session, get_storage(), attachment_id)
     progress: list[dict[str, Any]] = list(
         await session.scalars(
             select(OutboxEvent.payload)

@@ -1,14 +1,6 @@
-"""Worker side: transcribe a capture's recording, read the text of its screenshots.
-
-Runs on the ``media`` queue once an attachment is ``ready`` and belongs to a capture (two
-events lead here, ``attachment.ready`` and ``capture.created``, whichever comes last finds
-both conditions true). Waiting for the capture pays off: its page title, the labels the
-person clicked and the console's error messages bias the speech decoder towards the words
-the narration is about. The attachment row stays locked while the text is extracted, and a
-stored text is never made again, so a redelivered or concurrent event changes nothing.
-
-New text goes into the search document of every ticket that shows the attachment and is
-announced as ``ticket.content_added`` (AI triage reads it).
+"""Transcribing a recording and reading the text of a screenshot, with the configured
+engines (local Whisper or a cloud provider; Tesseract), into an ``attachment_text`` row.
+When this runs and what it reaches is :mod:`ticketcreator.transcripts.flows`.
 """
 
 from __future__ import annotations
@@ -16,16 +8,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-import uuid
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from ticketcreator.attachments.models import Attachment, AttachmentKind, ProcessingStatus
-from ticketcreator.captures import service as captures_service
-from ticketcreator.captures.models import Capture
+from ticketcreator.attachments.models import Attachment
 from ticketcreator.core.ai_config import get_ai_config
 from ticketcreator.core.config import get_settings, secret_value
 from ticketcreator.core.db import commit, session_factory, utcnow
@@ -44,10 +31,7 @@ from ticketcreator.media import (
     ocr_image,
 )
 from ticketcreator.media.transcriber import EmptyReason
-from ticketcreator.privacy import redact
 from ticketcreator.storage import ObjectNotFound, Storage
-from ticketcreator.tickets import service as tickets
-from ticketcreator.transcripts import repository
 from ticketcreator.transcripts.models import AttachmentText, TextSource, TextStatus
 
 # Organization settings (``organization.settings``).
@@ -58,72 +42,8 @@ OPENAI_DEFAULT_MODEL = "whisper-1"
 OCR_MODEL = "tesseract-eng-fast"
 # Hotwords from the page made tiny.en worse in the benchmark; the base model gains from them.
 _NO_CONTEXT_MODELS = frozenset({"tiny.en"})
-_MAX_LABELS = 30
-_MAX_ERRORS = 10
-_LABEL_CHARS = 80
-_ERROR_CHARS = 200
 
 log = logging.getLogger(__name__)
-
-
-async def extract(session: AsyncSession, storage: Storage, attachment_id: uuid.UUID) -> None:
-    """Extract the attachment's text if it is due; does nothing otherwise."""
-    attachment = await repository.claim_attachment(session, attachment_id)
-    if attachment is None or attachment.processing_status is not ProcessingStatus.READY:
-        return
-    source = _source_of(attachment.kind)
-    if source is None or await repository.get(session, attachment.id, source) is not None:
-        return
-    captures = await captures_service.with_attachment(session, attachment.id)
-    if not captures:
-        return
-    if source is TextSource.TRANSCRIPT:
-        settings = await repository.organization_settings(session, attachment.organization_id)
-        if settings.get(TRANSCRIPTION_ENABLED, True) is False:
-            return
-        text = await _transcribe(storage, attachment, captures, settings)
-    else:
-        text = await _read_screen(storage, attachment)
-    repository.add(session, text)
-    await session.flush()
-    emit(
-        session,
-        Topic.ATTACHMENT_TEXT_EXTRACTED,
-        {
-            "attachment_id": str(attachment.id),
-            "source": source.value,
-            "status": text.status.value,
-            "empty_reason": text.empty_reason,
-        },
-        organization_id=attachment.organization_id,
-    )
-    if text.status is TextStatus.READY and text.text:
-        await _reach_tickets(session, attachment, source, captures)
-
-
-def _source_of(kind: AttachmentKind) -> TextSource | None:
-    if kind in (AttachmentKind.VIDEO, AttachmentKind.AUDIO):
-        return TextSource.TRANSCRIPT
-    if kind is AttachmentKind.IMAGE:
-        return TextSource.OCR
-    return None
-
-
-async def _reach_tickets(
-    session: AsyncSession, attachment: Attachment, source: TextSource, captures: list[Capture]
-) -> None:
-    for ticket_id in dict.fromkeys(capture.ticket_id for capture in captures):
-        await tickets.refresh_search(session, ticket_id)
-        emit(
-            session,
-            Topic.TICKET_CONTENT_ADDED,
-            {
-                "ticket_id": str(ticket_id),
-                "source": source.value,
-                "attachment_id": str(attachment.id),
-            },
-            organization_id=attachment.organization_id,
-        )
 
 
 # Transcription
@@ -161,37 +81,6 @@ def build_transcriber(org_settings: dict[str, Any]) -> tuple[Transcriber, str, s
     return local, "local", model
 
 
-def transcription_context(captures: Sequence[Capture], *, for_cloud: bool) -> TranscriptionContext:
-    """What the captures show about the page: title, URL, clicked labels, error messages.
-
-    For a cloud provider every text is PII-redacted first (only the audio and this prompt
-    leave the service).
-    """
-    first = captures[0]
-    labels = [
-        str(step["text"]).strip()[:_LABEL_CHARS]
-        for capture in captures
-        for step in capture.steps
-        if step.get("type") in ("click", "submit") and str(step.get("text") or "").strip()
-    ]
-    errors = [
-        str(entry["message"]).strip().splitlines()[0][:_ERROR_CHARS]
-        for capture in captures
-        for entry in capture.console
-        if entry.get("level") == "error" and str(entry.get("message") or "").strip()
-    ]
-
-    def clean(value: str) -> str:
-        return redact(value).text if for_cloud else value
-
-    return TranscriptionContext(
-        page_title=clean(first.page_title),
-        page_url=clean(first.page_url),
-        ui_labels=[clean(label) for label in list(dict.fromkeys(labels))[:_MAX_LABELS]],
-        error_texts=[clean(error) for error in list(dict.fromkeys(errors))[:_MAX_ERRORS]],
-    )
-
-
 class _ProgressEvents:
     """Announces how far transcription got, every ``step`` of the recording and at the end.
 
@@ -225,12 +114,14 @@ class _ProgressEvents:
             await commit(session)
 
 
-async def _transcribe(
+async def transcribe(
     storage: Storage,
     attachment: Attachment,
-    captures: list[Capture],
     org_settings: dict[str, Any],
+    context: Callable[[bool], TranscriptionContext],
 ) -> AttachmentText:
+    """The recording's transcript; ``context(for_cloud)`` tells the decoder what the page
+    shows (for a cloud provider, with personal data redacted)."""
     audio = attachment.derivatives.get("audio")
     try:
         transcriber, provider, model = build_transcriber(org_settings)
@@ -249,11 +140,7 @@ async def _transcribe(
                 empty_reason=EmptyReason.NO_AUDIO_TRACK,
             )
             return _transcript_row(attachment, transcript, provider)
-        context = (
-            None
-            if model in _NO_CONTEXT_MODELS
-            else transcription_context(captures, for_cloud=provider != "local")
-        )
+        hints = None if model in _NO_CONTEXT_MODELS else context(provider != "local")
         cfg = get_settings().transcripts
         duration = float(attachment.media.get("duration_s") or 0.0)
         progress = (
@@ -265,7 +152,7 @@ async def _transcribe(
             path = Path(scratch) / "audio.wav"
             await _download(storage, audio["key"], path)
             transcript = await asyncio.to_thread(
-                transcriber.transcribe, path, context=context, on_progress=progress
+                transcriber.transcribe, path, context=hints, on_progress=progress
             )
     except CloudTranscriptionError as exc:
         if exc.retryable:
@@ -307,7 +194,7 @@ def _transcript_row(
 # OCR
 
 
-async def _read_screen(storage: Storage, attachment: Attachment) -> AttachmentText:
+async def read_screen(storage: Storage, attachment: Attachment) -> AttachmentText:
     try:
         with tempfile.TemporaryDirectory(prefix="tc-ocr-") as scratch:
             path = Path(scratch) / "original"

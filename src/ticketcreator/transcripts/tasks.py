@@ -19,11 +19,11 @@ from ticketcreator.storage import get_storage
 
 async def _extract(session: AsyncSession, attachment_ids: list[uuid.UUID]) -> None:
     from ticketcreator.media import CloudTranscriptionError
-    from ticketcreator.transcripts import extraction
+    from ticketcreator.transcripts import flows
 
     for attachment_id in attachment_ids:
         try:
-            await extraction.extract(session, get_storage(), attachment_id)
+            await flows.extract(session, get_storage(), attachment_id)
         except CloudTranscriptionError as exc:
             raise RetriableError(str(exc)) from exc
 
