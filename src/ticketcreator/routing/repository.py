@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, func, select, update
+from sqlalchemy import Select, Text, cast, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.models import User
@@ -341,3 +341,10 @@ def record(
     )
     session.add(event)
     return event
+
+
+def tickets_in_state(organization_id: uuid.UUID, state: str) -> Select[uuid.UUID]:
+    """The ids of the organization's tickets with an SLA clock in ``state``."""
+    return select(TicketSlaMetric.ticket_id).where(
+        TicketSlaMetric.organization_id == organization_id, TicketSlaMetric.state == state
+    )

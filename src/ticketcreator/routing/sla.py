@@ -16,6 +16,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.routing import repository as repo
@@ -245,3 +246,8 @@ def remaining(
         return None
     # while paused, the clock stands at the moment the pause began
     return hours.between(min(now, paused_at) if paused_at else now, metric.due_at)
+
+
+def tickets_in_state(organization_id: uuid.UUID, state: str) -> Select[uuid.UUID]:
+    """The tickets with an SLA clock ``breached`` or ``at_risk``, for the ticket list."""
+    return repo.tickets_in_state(organization_id, state)

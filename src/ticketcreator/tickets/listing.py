@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Principal
@@ -23,15 +24,20 @@ from ticketcreator.tickets.service import visibility
 
 
 async def list_tickets(
-    session: AsyncSession, principal: Principal, query: TicketListQuery
+    session: AsyncSession,
+    principal: Principal,
+    query: TicketListQuery,
+    within: Select[uuid.UUID] | None = None,
 ) -> TicketPage:
+    """A page of the tickets the caller may see that match ``query`` (and are among
+    ``within``, ids chosen by another part of the product: the SLA state filter)."""
     settings = get_settings().tickets
     limit = min(query.limit or settings.page_size_default, settings.page_size_max)
     keyset = _keyset(query)
     listing = await repo.list_tickets(
         session,
         visibility(principal),
-        _filters(principal, query),
+        _filters(principal, query, within),
         keyset,
         limit + 1,
         settings.search_language,
@@ -56,7 +62,9 @@ async def list_tickets(
     )
 
 
-def _filters(principal: Principal, query: TicketListQuery) -> TicketFilters:
+def _filters(
+    principal: Principal, query: TicketListQuery, within: Select[uuid.UUID] | None
+) -> TicketFilters:
     assignee_ids: list[uuid.UUID] = []
     unassigned = False
     for value in query.assignee:
@@ -98,7 +106,7 @@ def _filters(principal: Principal, query: TicketListQuery) -> TicketFilters:
         updated_before=query.updated_before,
         q=query.q,
         deleted=query.deleted,
-        sla=query.sla,
+        within=within,
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     REAL,
     ColumnElement,
     DateTime,
+    Select,
     String,
     Subquery,
     Uuid,
@@ -52,7 +53,7 @@ class TicketFilters:
     updated_before: datetime | None = None
     q: str | None = None
     deleted: bool = False
-    sla: str | None = None
+    within: Select[uuid.UUID] | None = None  # ids another part of the product picked
 
 
 @dataclass(frozen=True)
@@ -169,17 +170,8 @@ async def list_tickets(
                 .where(Tag.organization_id == visibility.organization_id, Tag.name.in_(filters.tag))
             )
         )
-    if filters.sla:
-        from ticketcreator.routing.models import TicketSlaMetric
-
-        conditions.append(
-            Ticket.id.in_(
-                select(TicketSlaMetric.ticket_id).where(
-                    TicketSlaMetric.organization_id == visibility.organization_id,
-                    TicketSlaMetric.state == filters.sla,
-                )
-            )
-        )
+    if filters.within is not None:
+        conditions.append(Ticket.id.in_(filters.within))
     ranges: tuple[tuple[Any, datetime | None, bool], ...] = (
         (Ticket.created_at, filters.created_after, True),
         (Ticket.created_at, filters.created_before, False),

@@ -17,6 +17,7 @@ from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.deps import Session, TicketRef
 from ticketcreator.core.errors import documented
 from ticketcreator.core.pagination import InvalidCursor
+from ticketcreator.routing import sla
 from ticketcreator.taxonomy.errors import InvalidCustomFields
 from ticketcreator.taxonomy.schemas import TagName
 from ticketcreator.tickets import comment_routes, flows, listing, relation_routes, service
@@ -111,7 +112,8 @@ async def list_tickets(
     Pass the response's `next_cursor` as `cursor` (with the same filters and sort) for the
     next page. Reporters see only the tickets they reported.
     """
-    return await listing.list_tickets(session, principal, query)
+    within = sla.tickets_in_state(principal.organization_id, query.sla) if query.sla else None
+    return await listing.list_tickets(session, principal, query, within)
 
 
 @router.post(
