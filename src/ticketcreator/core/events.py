@@ -194,7 +194,8 @@ class WebhookDeliveryDue(TypedDict):
     delivery_id: str  # an outgoing webhook delivery (notifications)
 
 
-_TICKET_CHANGES = (
+# Changes to a ticket a person may see (payload: TicketChanged).
+TICKET_CHANGES = (
     Topic.TICKET_CREATED,
     Topic.TICKET_UPDATED,
     Topic.TICKET_STATUS_CHANGED,
@@ -209,7 +210,8 @@ _TICKET_CHANGES = (
     Topic.TICKET_LINKED,
     Topic.TICKET_UNLINKED,
 )
-_ATTACHMENT_CHANGES = (
+# The life of an uploaded file (payload: AttachmentChanged).
+ATTACHMENT_CHANGES = (
     Topic.ATTACHMENT_UPLOADED,
     Topic.ATTACHMENT_PROCESSING,
     Topic.ATTACHMENT_READY,
@@ -230,8 +232,8 @@ _TAXONOMY_CHANGES = (
 
 # Topic -> the shape of its payload.
 PAYLOADS: dict[Topic, type] = {
-    **dict.fromkeys(_TICKET_CHANGES, TicketChanged),
-    **dict.fromkeys(_ATTACHMENT_CHANGES, AttachmentChanged),
+    **dict.fromkeys(TICKET_CHANGES, TicketChanged),
+    **dict.fromkeys(ATTACHMENT_CHANGES, AttachmentChanged),
     **dict.fromkeys(_TAXONOMY_CHANGES, TaxonomyChanged),
     Topic.TICKET_TRIAGED: TicketTriaged,
     Topic.TICKET_CONTENT_ADDED: ContentAdded,

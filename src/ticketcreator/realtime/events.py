@@ -22,7 +22,7 @@ from typing import Any
 
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import Permission
-from ticketcreator.core.events import Topic
+from ticketcreator.core.events import ATTACHMENT_CHANGES, TICKET_CHANGES, Topic
 from ticketcreator.tickets.visibility import Visibility
 
 
@@ -33,28 +33,13 @@ class Subject(StrEnum):
 
 
 _TICKET_TOPICS = (
-    Topic.TICKET_CREATED,
-    Topic.TICKET_UPDATED,
-    Topic.TICKET_STATUS_CHANGED,
-    Topic.TICKET_ASSIGNED,
-    Topic.TICKET_DELETED,
-    Topic.TICKET_RESTORED,
-    Topic.TICKET_PURGED,
-    Topic.TICKET_COMMENTED,
-    Topic.TICKET_COMMENT_UPDATED,
-    Topic.TICKET_COMMENT_DELETED,
-    Topic.TICKET_WATCHERS_CHANGED,
-    Topic.TICKET_LINKED,
-    Topic.TICKET_UNLINKED,
+    *TICKET_CHANGES,
     Topic.TICKET_TRIAGED,
     Topic.TICKET_CONTENT_ADDED,
     Topic.CAPTURE_CREATED,
 )
 _ATTACHMENT_TOPICS = (
-    Topic.ATTACHMENT_UPLOADED,
-    Topic.ATTACHMENT_PROCESSING,
-    Topic.ATTACHMENT_READY,
-    Topic.ATTACHMENT_FAILED,
+    *ATTACHMENT_CHANGES,
     Topic.ATTACHMENT_TEXT_EXTRACTED,
     Topic.ATTACHMENT_TRANSCRIPTION_PROGRESS,
 )

@@ -75,18 +75,20 @@ async def add_comment(
     history.record(
         session, principal, ticket, "commented", "comment", None, comment.id, internal=data.internal
     )
+    await _announce(session, principal, ticket, comment, Topic.TICKET_COMMENTED)
+    return comment
+
+
+async def _announce(
+    session: AsyncSession, principal: Principal, ticket: Ticket, comment: Comment, topic: Topic
+) -> None:
+    """A comment was added, edited or deleted: a public one changes what search finds."""
     await session.flush()
     if not comment.internal:
         await refresh_search(session, ticket.id)
     history.publish(
-        session,
-        principal,
-        ticket,
-        Topic.TICKET_COMMENTED,
-        comment_id=str(comment.id),
-        internal=comment.internal,
+        session, principal, ticket, topic, comment_id=str(comment.id), internal=comment.internal
     )
-    return comment
 
 
 async def _own_comment(
@@ -125,17 +127,7 @@ async def edit_comment(
         data.body,
         internal=comment.internal,
     )
-    await session.flush()
-    if not comment.internal:
-        await refresh_search(session, ticket.id)
-    history.publish(
-        session,
-        principal,
-        ticket,
-        Topic.TICKET_COMMENT_UPDATED,
-        comment_id=str(comment.id),
-        internal=comment.internal,
-    )
+    await _announce(session, principal, ticket, comment, Topic.TICKET_COMMENT_UPDATED)
     return comment
 
 
@@ -154,17 +146,7 @@ async def delete_comment(
     history.record(
         session, principal, ticket, "comment_deleted", field, None, None, internal=comment.internal
     )
-    await session.flush()
-    if not comment.internal:
-        await refresh_search(session, ticket.id)
-    history.publish(
-        session,
-        principal,
-        ticket,
-        Topic.TICKET_COMMENT_DELETED,
-        comment_id=str(comment.id),
-        internal=comment.internal,
-    )
+    await _announce(session, principal, ticket, comment, Topic.TICKET_COMMENT_DELETED)
 
 
 async def timeline(
