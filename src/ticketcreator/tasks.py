@@ -2,8 +2,9 @@
 
 A task module declares its Celery tasks (``@celery_app.task``) and its outbox subscribers
 (:func:`ticketcreator.core.events.subscriber`). :func:`load` imports them all, and the
-modules named in the ``celery.imports`` setting, then marks the subscribers complete: from
-then on the process fans events out (:func:`ticketcreator.core.events.deliver`). The worker
+modules named in the ``celery.imports`` setting, registers the routing action types other
+parts offer (integrations: ``sync``), then marks the subscribers complete: from then on the
+process fans events out (:func:`ticketcreator.core.events.deliver`). The worker
 and beat load them when they start (:mod:`ticketcreator.worker`), the API when it is created
 (:func:`ticketcreator.main.create_app`).
 """
@@ -33,9 +34,15 @@ TASK_MODULES = (
 
 
 def load() -> None:
-    """Import every task module (once) and set beat's schedule."""
+    """Import every task module (once), register the routing action types other parts offer,
+    and set beat's schedule."""
+    from ticketcreator.integrations import rule_actions
+    from ticketcreator.routing import actions
+
     for module in (*TASK_MODULES, *get_settings().celery.imports):
         importlib.import_module(module)
+    for action in rule_actions.action_types():
+        actions.register(action)
     celery_app.conf.beat_schedule = beat_schedule()
     subscribers.complete()
 

@@ -126,6 +126,13 @@ async def get_installation(
     return installation
 
 
+async def installed_in(
+    session: AsyncSession, organization_id: uuid.UUID, installation_id: uuid.UUID
+) -> bool:
+    """Whether the installation belongs to the organization."""
+    return await repo.installation(session, organization_id, installation_id) is not None
+
+
 async def list_installations(session: AsyncSession, principal: Principal) -> Sequence[Installation]:
     return await repo.installations(session, principal.organization_id)
 

@@ -130,7 +130,16 @@ async def apply(
     if plan.sla_policy_id is not None or "priority" in changes:
         await _recompute_sla(session, ticket, plan.sla_policy_id, now)
     for item in plan.external:
-        await item.action.execute(session, ticket, item.params, item.reason)
+        try:
+            await item.action.execute(session, ticket, item.params, item.reason)
+        except AppError as exc:  # e.g. an installation disabled since the rule was saved
+            repo.record_event(
+                session,
+                ticket,
+                "routing_failed",
+                None,
+                {"action": item.action.key, "error": exc.detail, **exc.extensions},
+            )
     await session.flush()
 
 
