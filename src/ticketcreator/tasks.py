@@ -3,10 +3,10 @@
 A task module declares its Celery tasks (``@celery_app.task``) and its outbox subscribers
 (:func:`ticketcreator.core.events.subscriber`). :func:`load` imports them all, and the
 modules named in the ``celery.imports`` setting, registers the routing action types other
-parts offer (integrations: ``sync``), then marks the subscribers complete: from then on the
-process fans events out (:func:`ticketcreator.core.events.deliver`). The worker
-and beat load them when they start (:mod:`ticketcreator.worker`), the API when it is created
-(:func:`ticketcreator.main.create_app`).
+parts offer (integrations: ``sync``, notifications: ``notify``), then marks the subscribers
+complete: from then on the process fans events out (:func:`ticketcreator.core.events.deliver`).
+The worker and beat load them when they start (:mod:`ticketcreator.worker`), the API when it
+is created (:func:`ticketcreator.main.create_app`).
 """
 
 from __future__ import annotations
@@ -36,12 +36,13 @@ TASK_MODULES = (
 def load() -> None:
     """Import every task module (once), register the routing action types other parts offer,
     and set beat's schedule."""
-    from ticketcreator.integrations import rule_actions
+    from ticketcreator.integrations import rule_actions as integration_actions
+    from ticketcreator.notifications import rule_actions as notification_actions
     from ticketcreator.routing import actions
 
     for module in (*TASK_MODULES, *get_settings().celery.imports):
         importlib.import_module(module)
-    for action in rule_actions.action_types():
+    for action in (*integration_actions.action_types(), *notification_actions.action_types()):
         actions.register(action)
     celery_app.conf.beat_schedule = beat_schedule()
     subscribers.complete()

@@ -71,6 +71,7 @@ class Topic(StrEnum):
     ROUTING_RULE_FIRED = "routing.rule_fired"  # RuleFired
     ROUTING_SLA_ESCALATED = "routing.sla_escalated"  # RuleFired: an SLA escalation's actions
     ROUTING_SLA_POLICY_CHANGED = "routing.sla_policy_changed"  # SlaPolicyChanged
+    ROUTING_NOTIFY = "routing.notify"  # RuleNotify: a rule's notify action, for one endpoint
     # Taxonomy (TaxonomyChanged)
     CATEGORY_CREATED = "category.created"
     CATEGORY_UPDATED = "category.updated"
@@ -172,6 +173,14 @@ class RuleFired(TicketRef):
     """A routing rule's (or escalation's) entry: its id, name and what it did."""
 
 
+class RuleNotify(TicketRef):
+    """A rule (or escalation) asks for the ticket to be announced on one webhook endpoint."""
+
+    webhook_id: str
+    rule_id: str | None
+    rule: str | None
+
+
 class SlaPolicyChanged(TypedDict):
     policy_id: str
 
@@ -250,6 +259,7 @@ PAYLOADS: dict[Topic, type] = {
     Topic.ROUTING_RULE_FIRED: RuleFired,
     Topic.ROUTING_SLA_ESCALATED: RuleFired,
     Topic.ROUTING_SLA_POLICY_CHANGED: SlaPolicyChanged,
+    Topic.ROUTING_NOTIFY: RuleNotify,
     Topic.INVITATION_CREATED: InvitationCreated,
     Topic.INTEGRATIONS_WEBHOOK_RECEIVED: WebhookReceived,
     Topic.WEBHOOK_DELIVERY_DUE: WebhookDeliveryDue,

@@ -26,6 +26,12 @@ async def record_webhook_deliveries(session: AsyncSession, message: dict[str, An
     enqueue(session, await webhooks.record(session, message))
 
 
+@subscriber(Topic.ROUTING_NOTIFY, queue="integrations")
+async def record_rule_notification(session: AsyncSession, message: dict[str, Any]) -> None:
+    """A routing rule's notify action: a delivery to the endpoint it names."""
+    enqueue(session, await webhooks.record_for_rule(session, message))
+
+
 @subscriber(Topic.WEBHOOK_DELIVERY_DUE, queue="integrations")
 async def deliver_webhook(session: AsyncSession, message: dict[str, Any]) -> None:
     """One attempt of one delivery (failures are scheduled for the retry sweep)."""

@@ -25,6 +25,7 @@ _TITLES: dict[str, str] = {
     Topic.TICKET_TRIAGED: "Ticket triaged",
     Topic.TICKET_DELETED: "Ticket deleted",
     Topic.TICKET_RESTORED: "Ticket restored",
+    Topic.ROUTING_NOTIFY: "Routing rule matched",
 }
 
 

@@ -174,6 +174,39 @@ async def record(session: AsyncSession, message: dict[str, Any]) -> list[uuid.UU
     return created
 
 
+async def record_for_rule(session: AsyncSession, message: dict[str, Any]) -> list[uuid.UUID]:
+    """The delivery a rule's ``notify`` action asked for, to its one endpoint (none when the
+    endpoint is gone or disabled, or the ticket is gone)."""
+    payload: dict[str, Any] = message["payload"]
+    organization_id = uuid.UUID(message["organization_id"])
+    endpoint = await repository.endpoint(session, organization_id, uuid.UUID(payload["webhook_id"]))
+    if endpoint is None or not endpoint.enabled:
+        return []
+    data = {key: value for key, value in payload.items() if key != "webhook_id"}
+    body: dict[str, Any] | None = {
+        "type": message["topic"],
+        "timestamp": message["occurred_at"],
+        "data": data,
+    }
+    if endpoint.format == EndpointFormat.TEAMS.value:
+        body = await _teams_message(session, message["topic"], payload)
+    if body is None:
+        return []
+    now = utcnow()
+    delivery = WebhookDelivery(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        endpoint_id=endpoint.id,
+        event_id=uuid.UUID(message["id"]),
+        event_type=message["topic"],
+        payload=body,
+        status=DeliveryStatus.PENDING.value,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    return [delivery.id] if await repository.add_delivery(session, delivery) else []
+
+
 async def _teams_message(
     session: AsyncSession, topic: str, payload: dict[str, Any]
 ) -> dict[str, Any] | None:

@@ -1,0 +1,54 @@
+"""The ``notify`` action routing rules (and SLA escalations) may take: announce the ticket on
+one of the organization's webhook endpoints (a Teams channel or a customer's system)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketcreator.core.events import Topic, emit
+from ticketcreator.notifications import repository
+from ticketcreator.routing.actions import ActionType, External, Params, Plan
+from ticketcreator.routing.errors import InvalidRule
+from ticketcreator.tickets.models import Ticket
+
+
+class NotifyParams(Params):
+    webhook_id: uuid.UUID
+
+
+class NotifyWebhook(ActionType):
+    key: ClassVar[str] = "notify"
+    params: ClassVar[type[Params]] = NotifyParams
+
+    async def check(
+        self, session: AsyncSession, organization_id: uuid.UUID, params: Params, path: str
+    ) -> None:
+        assert isinstance(params, NotifyParams)
+        if await repository.endpoint(session, organization_id, params.webhook_id) is None:
+            raise InvalidRule(f"{path}.webhook_id", "no such webhook")
+
+    def plan(self, params: Params, plan: Plan, reason: dict[str, Any]) -> str:
+        assert isinstance(params, NotifyParams)
+        plan.external.append(External(self, params, reason))
+        return f"notify webhook {params.webhook_id}"
+
+    async def execute(
+        self, session: AsyncSession, ticket: Ticket, params: Params, reason: dict[str, Any]
+    ) -> None:
+        """An event in the routing's transaction; the notifications worker sends it."""
+        assert isinstance(params, NotifyParams)
+        payload = {
+            "ticket_id": str(ticket.id),
+            "webhook_id": str(params.webhook_id),
+            "rule_id": reason.get("rule_id"),
+            "rule": reason.get("rule"),
+        }
+        emit(session, Topic.ROUTING_NOTIFY, payload, organization_id=ticket.organization_id)
+
+
+def action_types() -> list[ActionType]:
+    """The routing action types notifications offer (registered when a process loads)."""
+    return [NotifyWebhook()]
