@@ -10,6 +10,7 @@ so no resource route can skip the check.
 from __future__ import annotations
 
 import base64
+import functools
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -421,10 +422,16 @@ async def _param(world: World, name: str) -> str:
     return world.ids[name]
 
 
+@functools.cache
+def _api_routes() -> list[APIRoute]:
+    """The app's routes (built once: creating the app takes most of a second)."""
+    return [route for route in create_app().routes if isinstance(route, APIRoute)]
+
+
 def _resource_routes() -> list[tuple[str, str]]:
     routes = []
-    for route in create_app().routes:
-        if isinstance(route, APIRoute) and "{" in route.path:
+    for route in _api_routes():
+        if "{" in route.path:
             for method in sorted(route.methods):
                 if (method, route.path) not in NOT_TENANT_SCOPED:
                     routes.append((method, route.path))
@@ -448,11 +455,7 @@ async def test_another_organization_gets_404(
     owner_b = await create_member(session, role=Role.OWNER)
     world = World(client=client, a=owner_a, a_agent=agent_a)
 
-    route = next(
-        r
-        for r in create_app().routes
-        if isinstance(r, APIRoute) and r.path == path and method in r.methods
-    )
+    route = next(r for r in _api_routes() if r.path == path and method in r.methods)
     names = [param.name for param in route.dependant.path_params]
     unknown = [name for name in names if name not in FACTORIES]
     assert not unknown, f"{method} {path}: add a factory for {unknown} to this test"
@@ -489,10 +492,5 @@ async def test_another_organization_gets_404(
 
 
 def test_every_route_parameter_has_a_factory() -> None:
-    names = {
-        param.name
-        for route in create_app().routes
-        if isinstance(route, APIRoute)
-        for param in route.dependant.path_params
-    }
+    names = {param.name for route in _api_routes() for param in route.dependant.path_params}
     assert names - set(FACTORIES) <= {"variant"}, names - set(FACTORIES)

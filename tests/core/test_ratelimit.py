@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -17,7 +18,7 @@ from tests.support.factories import create_member
 from tests.support.services import RedisServer
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.core import ratelimit
-from ticketcreator.core.config import Settings, get_settings
+from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import ServiceUnavailable, TooManyRequests
 from ticketcreator.core.ratelimit import RateLimiter, client_ip
 from ticketcreator.main import create_app
@@ -87,10 +88,10 @@ def _with(monkeypatch: pytest.MonkeyPatch, section: str, **values: Any) -> None:
     monkeypatch.setattr(ratelimit, "get_settings", lambda: changed)
 
 
-async def _recorded_ip(settings: Settings, session: AsyncSession, peer: str, forwarded: str) -> str:
+async def _recorded_ip(app: FastAPI, session: AsyncSession, peer: str, forwarded: str) -> str:
     """Create an API key through the app as ``peer`` and read the address the audit log kept."""
     admin = await create_member(session, role=Role.ADMIN)
-    transport = httpx.ASGITransport(app=create_app(settings), client=(peer, 1234))
+    transport = httpx.ASGITransport(app=app, client=(peer, 1234))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         created = await http.post(
             "/v1/api-keys",
@@ -108,13 +109,16 @@ async def test_the_client_ip_is_the_peer_unless_a_trusted_proxy_forwards(
     from ipaddress import ip_network
 
     settings = get_settings()
-    assert await _recorded_ip(settings, session, "203.0.113.9", "1.2.3.4") == "203.0.113.9"
-    behind = settings.model_copy(
-        update={
-            "api": settings.api.model_copy(
-                update={"trusted_proxies": [ip_network("10.0.0.0/8"), ip_network("::1/128")]}
-            )
-        }
+    direct = create_app(settings)
+    assert await _recorded_ip(direct, session, "203.0.113.9", "1.2.3.4") == "203.0.113.9"
+    behind = create_app(
+        settings.model_copy(
+            update={
+                "api": settings.api.model_copy(
+                    update={"trusted_proxies": [ip_network("10.0.0.0/8"), ip_network("::1/128")]}
+                )
+            }
+        )
     )
     assert await _recorded_ip(behind, session, "203.0.113.9", "1.2.3.4") == "203.0.113.9"
     assert await _recorded_ip(behind, session, "10.0.0.2", "1.2.3.4") == "1.2.3.4"

@@ -86,7 +86,7 @@ async def test_invalid_rules_are_refused_naming_the_field(
             {"actions": [{"type": "set_sla_policy", "policy_id": str(uuid.uuid4())}]},
             "actions[0].policy_id",
         ),
-        ({"actions": [{"type": "notify", "channel": "slack"}]}, "actions[0].type"),
+        ({"actions": [{"type": "notify", "channel": "slack"}]}, "actions[0].webhook_id"),
     ]
     for fields, field in cases:
         body = {"name": "bad", "actions": [{"type": "raise_priority"}], **fields}
@@ -295,51 +295,51 @@ async def test_assignment_without_a_team_is_explained(
     assert skipped[0].new == {"reason": "no team"}
 
 
-class _NotifyParams(Params):
+class _PagerParams(Params):
     channel: str
 
 
-class FakeNotify(ActionType):
-    """A registered action type, as the notifications package will add one."""
+class FakePager(ActionType):
+    """A registered action type, as another part of the product adds one."""
 
-    key: ClassVar[str] = "notify"
-    params: ClassVar[type[Params]] = _NotifyParams
+    key: ClassVar[str] = "page"
+    params: ClassVar[type[Params]] = _PagerParams
 
     def plan(self, params: Params, plan: Plan, reason: dict[str, Any]) -> str:
-        assert isinstance(params, _NotifyParams)
+        assert isinstance(params, _PagerParams)
         plan.external.append(External(self, params, reason))
-        return f"notify {params.channel}"
+        return f"page {params.channel}"
 
     async def execute(
         self, session: AsyncSession, ticket: Ticket, params: Params, reason: dict[str, Any]
     ) -> None:
-        assert isinstance(params, _NotifyParams)
-        emit(session, "test.notify", {"ticket_id": str(ticket.id), "channel": params.channel})
+        assert isinstance(params, _PagerParams)
+        emit(session, "test.page", {"ticket_id": str(ticket.id), "channel": params.channel})
 
 
 @pytest.fixture
-def notify_type() -> Iterator[None]:
-    actions.register(FakeNotify())
+def pager_type() -> Iterator[None]:
+    actions.register(FakePager())
     yield
-    actions.unregister("notify")
+    actions.unregister("page")
 
 
 async def test_registered_action_types_are_validated_and_run(
-    client: httpx.AsyncClient, admin: Member, notify_type: None, session: AsyncSession
+    client: httpx.AsyncClient, admin: Member, pager_type: None, session: AsyncSession
 ) -> None:
     from sqlalchemy import select
 
     from ticketcreator.core.outbox import OutboxEvent
 
-    bad = {"name": "n", "actions": [{"type": "notify", "channel": 5}]}
+    bad = {"name": "n", "actions": [{"type": "page", "channel": 5}]}
     response = await client.post("/v1/routing/rules", json=bad, headers=admin.headers)
     assert response.status_code == 422
     assert response.json()["field"] == "actions[0].channel"
-    await create_rule(client, admin, actions=[{"type": "notify", "channel": "#support"}])
+    await create_rule(client, admin, actions=[{"type": "page", "channel": "#support"}])
     ticket = await new_ticket(client, admin)
     await route(ticket["id"])
     sent = (
-        await session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "test.notify"))
+        await session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "test.page"))
     ).all()
     assert [e.payload["channel"] for e in sent] == ["#support"]
     assert sent[0].payload["ticket_id"] == ticket["id"]
