@@ -193,7 +193,8 @@ class UnitOfWorkRoute(APIRoute):
                 try:
                     return await _attempt(request, handler)
                 except DBAPIError as exc:
-                    if _sqlstate(exc) not in _CONFLICTS:
+                    sqlstate = getattr(exc.orig, "sqlstate", None)
+                    if sqlstate not in _CONFLICTS:
                         raise
                     attempt += 1
                     if attempt > retries or not _replayable(request):
@@ -204,7 +205,7 @@ class UnitOfWorkRoute(APIRoute):
                         ) from exc
                     log.info(
                         "request lost a database conflict; running it again",
-                        extra={"attempt": attempt, "sqlstate": _sqlstate(exc)},
+                        extra={"attempt": attempt, "sqlstate": sqlstate},
                     )
                     await asyncio.sleep(random.uniform(0, 0.05 * attempt))  # noqa: S311
 
@@ -229,10 +230,6 @@ async def _attempt(
             request.state.db_session = None
             pop_after_commit(session)
             await session.close()
-
-
-def _sqlstate(exc: DBAPIError) -> str | None:
-    return getattr(exc.orig, "sqlstate", None)
 
 
 def _replayable(request: Request) -> bool:

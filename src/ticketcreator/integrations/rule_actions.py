@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.integrations import flows
 from ticketcreator.integrations import service as integrations
-from ticketcreator.routing.actions import ActionType, External, Params, Plan
+from ticketcreator.routing.actions import ActionType, ExternalAction, Params
 from ticketcreator.routing.errors import InvalidRule
 from ticketcreator.tickets.models import Ticket
 
@@ -19,7 +19,7 @@ class SyncParams(Params):
     installation_id: uuid.UUID
 
 
-class SyncToInstallation(ActionType):
+class SyncToInstallation(ExternalAction):
     key: ClassVar[str] = "sync"
     params: ClassVar[type[Params]] = SyncParams
 
@@ -30,9 +30,8 @@ class SyncToInstallation(ActionType):
         if not await integrations.installed_in(session, organization_id, params.installation_id):
             raise InvalidRule(f"{path}.installation_id", "no such integration installation")
 
-    def plan(self, params: Params, plan: Plan, reason: dict[str, Any]) -> str:
+    def describe(self, params: Params) -> str:
         assert isinstance(params, SyncParams)
-        plan.external.append(External(self, params, reason))
         return f"sync to integration {params.installation_id}"
 
     async def execute(

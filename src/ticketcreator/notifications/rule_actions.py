@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core.events import Topic, emit
 from ticketcreator.notifications import repository
-from ticketcreator.routing.actions import ActionType, External, Params, Plan
+from ticketcreator.routing.actions import ActionType, ExternalAction, Params
 from ticketcreator.routing.errors import InvalidRule
 from ticketcreator.tickets.models import Ticket
 
@@ -19,7 +19,7 @@ class NotifyParams(Params):
     webhook_id: uuid.UUID
 
 
-class NotifyWebhook(ActionType):
+class NotifyWebhook(ExternalAction):
     key: ClassVar[str] = "notify"
     params: ClassVar[type[Params]] = NotifyParams
 
@@ -30,9 +30,8 @@ class NotifyWebhook(ActionType):
         if await repository.endpoint(session, organization_id, params.webhook_id) is None:
             raise InvalidRule(f"{path}.webhook_id", "no such webhook")
 
-    def plan(self, params: Params, plan: Plan, reason: dict[str, Any]) -> str:
+    def describe(self, params: Params) -> str:
         assert isinstance(params, NotifyParams)
-        plan.external.append(External(self, params, reason))
         return f"notify webhook {params.webhook_id}"
 
     async def execute(

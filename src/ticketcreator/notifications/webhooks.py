@@ -147,7 +147,6 @@ async def record(session: AsyncSession, message: dict[str, Any]) -> list[uuid.UU
         organization_id = str(ticket.organization_id) if ticket else None
     if organization_id is None:
         return []
-    now = utcnow()
     created = []
     standard = {"type": topic, "timestamp": message["occurred_at"], "data": payload}
     card: dict[str, Any] | None = None
@@ -158,19 +157,9 @@ async def record(session: AsyncSession, message: dict[str, Any]) -> list[uuid.UU
             if card is None:
                 continue  # not about a ticket: nothing to show in a channel
             body = card
-        delivery = WebhookDelivery(
-            id=uuid.uuid4(),
-            organization_id=endpoint.organization_id,
-            endpoint_id=endpoint.id,
-            event_id=uuid.UUID(message["id"]),
-            event_type=topic,
-            payload=body,
-            status=DeliveryStatus.PENDING.value,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        if await repository.add_delivery(session, delivery):
-            created.append(delivery.id)
+        delivery_id = await _offer(session, endpoint, message, body)
+        if delivery_id is not None:
+            created.append(delivery_id)
     return created
 
 
@@ -192,10 +181,19 @@ async def record_for_rule(session: AsyncSession, message: dict[str, Any]) -> lis
         body = await _teams_message(session, message["topic"], payload)
     if body is None:
         return []
+    delivery_id = await _offer(session, endpoint, message, body)
+    return [] if delivery_id is None else [delivery_id]
+
+
+async def _offer(
+    session: AsyncSession, endpoint: WebhookEndpoint, message: dict[str, Any], body: dict[str, Any]
+) -> uuid.UUID | None:
+    """A pending delivery of ``body`` for the event to the endpoint, due now; None when the
+    event was already recorded for it (a redelivered event)."""
     now = utcnow()
     delivery = WebhookDelivery(
         id=uuid.uuid4(),
-        organization_id=organization_id,
+        organization_id=endpoint.organization_id,
         endpoint_id=endpoint.id,
         event_id=uuid.UUID(message["id"]),
         event_type=message["topic"],
@@ -204,7 +202,7 @@ async def record_for_rule(session: AsyncSession, message: dict[str, Any]) -> lis
         next_attempt_at=now,
         created_at=now,
     )
-    return [delivery.id] if await repository.add_delivery(session, delivery) else []
+    return delivery.id if await repository.add_delivery(session, delivery) else None
 
 
 async def _teams_message(

@@ -79,6 +79,19 @@ class ActionType(ABC):
         return None
 
 
+class ExternalAction(ActionType):
+    """An action whose effect lies beyond the ticket's fields: planned as an :class:`External`
+    entry, carried out by ``execute`` once the ticket changes are written."""
+
+    @abstractmethod
+    def describe(self, params: Params) -> str:
+        """What the action does, in words."""
+
+    def plan(self, params: Params, plan: Plan, reason: dict[str, Any]) -> str:
+        plan.external.append(External(self, params, reason))
+        return self.describe(params)
+
+
 _registry: dict[str, ActionType] = {}
 
 
