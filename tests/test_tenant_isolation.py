@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.dependencies.utils import get_flat_dependant
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -456,7 +457,7 @@ async def test_another_organization_gets_404(
     world = World(client=client, a=owner_a, a_agent=agent_a)
 
     route = next(r for r in _api_routes() if r.path == path and method in r.methods)
-    names = [param.name for param in route.dependant.path_params]
+    names = [param.name for param in get_flat_dependant(route.dependant).path_params]
     unknown = [name for name in names if name not in FACTORIES]
     assert not unknown, f"{method} {path}: add a factory for {unknown} to this test"
     needs_body = route.body_field is not None and route.body_field.field_info.is_required()
@@ -492,5 +493,9 @@ async def test_another_organization_gets_404(
 
 
 def test_every_route_parameter_has_a_factory() -> None:
-    names = {param.name for route in _api_routes() for param in route.dependant.path_params}
+    names = {
+        param.name
+        for route in _api_routes()
+        for param in get_flat_dependant(route.dependant).path_params
+    }
     assert names - set(FACTORIES) <= {"variant"}, names - set(FACTORIES)

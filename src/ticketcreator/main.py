@@ -151,8 +151,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 operation = schema["paths"].get(route.path_format, {}).get(method.lower())
                 if operation is not None:
                     operation["security"] = []  # explicitly anonymous
-    for path_item in schema.get("paths", {}).values():
+    for path, path_item in schema.get("paths", {}).items():
         for operation in path_item.values():
+            _path_parameters_in_path_order(path, operation)
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 if status == "422" or PROBLEM_JSON in content:
@@ -161,3 +162,17 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     }
     app.openapi_schema = schema
     return schema
+
+
+def _path_parameters_in_path_order(path: str, operation: dict[str, Any]) -> None:
+    """List path parameters in the order the path names them (a parameter declared by a
+    dependency, such as the ticket of ``/tickets/{ticket_ref}/...``, would come last)."""
+    parameters = operation.get("parameters")
+    if not parameters:
+        return
+    position = {name: path.find("{" + name + "}") for name in (p["name"] for p in parameters)}
+    in_path = sorted(
+        (p for p in parameters if p["in"] == "path"), key=lambda p: position[p["name"]]
+    )
+    slots = iter(in_path)
+    operation["parameters"] = [next(slots) if p["in"] == "path" else p for p in parameters]

@@ -13,9 +13,10 @@ from ticketcreator.captures import service
 from ticketcreator.captures.errors import InvalidCaptureMedia
 from ticketcreator.captures.schemas import CaptureCreate, CaptureLimits, CaptureList, CaptureRead
 from ticketcreator.core.db import UnitOfWorkRoute
-from ticketcreator.core.deps import Session, TicketRef
+from ticketcreator.core.deps import Session
 from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
 from ticketcreator.taxonomy.errors import InvalidCustomFields
+from ticketcreator.tickets.deps import CanRead, ReadableTicket
 from ticketcreator.tickets.errors import (
     IdempotencyKeyReused,
     InvalidAssignee,
@@ -23,7 +24,6 @@ from ticketcreator.tickets.errors import (
 )
 
 CaptureWriter = Annotated[Principal, Depends(Authorizer(Permission.CAPTURES_WRITE))]
-TicketReader = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_READ))]
 _AUTH = (Unauthorized, Forbidden)
 
 router = APIRouter(tags=["captures"], route_class=UnitOfWorkRoute)
@@ -90,9 +90,7 @@ async def capture_limits(session: Session, principal: CaptureWriter) -> CaptureL
     response_model=CaptureRead,
     responses=documented(*_AUTH, NotFound),
 )
-async def get_capture(
-    capture_id: uuid.UUID, session: Session, principal: TicketReader
-) -> CaptureRead:
+async def get_capture(capture_id: uuid.UUID, session: Session, principal: CanRead) -> CaptureRead:
     """A capture with its logs, media and their text (if the caller can see its ticket)."""
     return await service.get_capture(session, principal, capture_id)
 
@@ -102,8 +100,6 @@ async def get_capture(
     response_model=CaptureList,
     responses=documented(*_AUTH, NotFound),
 )
-async def list_ticket_captures(
-    ticket_ref: TicketRef, session: Session, principal: TicketReader
-) -> CaptureList:
+async def list_ticket_captures(ticket: ReadableTicket, session: Session) -> CaptureList:
     """A ticket's captures, oldest first, without their console and network logs."""
-    return await service.list_captures(session, principal, ticket_ref)
+    return await service.list_captures(session, ticket)

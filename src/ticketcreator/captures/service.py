@@ -299,8 +299,7 @@ async def get_capture(
     return _read(capture, ticket.key, media, texts)
 
 
-async def list_captures(session: AsyncSession, principal: Principal, ref: str) -> CaptureList:
-    ticket = await tickets.load(session, principal, ref)
+async def list_captures(session: AsyncSession, ticket: Ticket) -> CaptureList:
     captures, media, texts = await with_media(session, ticket)
     return CaptureList(
         items=[

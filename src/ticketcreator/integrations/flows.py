@@ -25,7 +25,7 @@ from ticketcreator.integrations.registry import get_provider
 from ticketcreator.integrations.schemas import TicketLinkRead
 from ticketcreator.integrations.service import get_installation
 from ticketcreator.integrations.sync import request_sync
-from ticketcreator.tickets import service as tickets
+from ticketcreator.tickets.models import Ticket
 
 
 async def sync_ticket(
@@ -46,19 +46,17 @@ async def sync_ticket(
 
 
 async def sync_now(
-    session: AsyncSession, principal: Principal, installation_id: uuid.UUID, ticket_ref: str
-) -> uuid.UUID:
+    session: AsyncSession, principal: Principal, installation_id: uuid.UUID, ticket: Ticket
+) -> None:
     installation = await get_installation(session, principal, installation_id)
-    ticket = await tickets.load(session, principal, ticket_ref)
     await sync_ticket(session, installation.id, ticket.id)
-    return ticket.id
 
 
 async def link_existing(
     session: AsyncSession,
     principal: Principal,
     installation_id: uuid.UUID,
-    ticket_ref: str,
+    ticket: Ticket,
     external_id: str,
 ) -> TicketLinkRead:
     """Link the ticket to an issue that exists on the vendor; later changes sync both ways.
@@ -67,7 +65,6 @@ async def link_existing(
     changes made after linking are sent.
     """
     installation = await get_installation(session, principal, installation_id)
-    ticket = await tickets.load(session, principal, ticket_ref)
     if await repo.link_of(session, installation.id, ticket.id) is not None:
         raise AlreadyLinked("The ticket is already linked through this installation.")
     provider = get_provider(installation.provider)

@@ -64,7 +64,7 @@ async def add_link(
     link = await ticket_links.add_link(
         session,
         principal,
-        str(ticket.id),
+        ticket,
         LinkCreate(provider=installation.provider, external_id=remote.external_id, url=remote.url),
     )
     link.installation_id = installation.id

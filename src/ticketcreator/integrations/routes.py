@@ -36,12 +36,15 @@ from ticketcreator.integrations.schemas import (
     TicketLinkRead,
     WebhookAccepted,
 )
+from ticketcreator.tickets.deps import ReadableTicket, ticket_of_path
 from ticketcreator.tickets.errors import LinkExists
+from ticketcreator.tickets.models import Ticket
 
 Reader = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_READ))]
 Manager = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_MANAGE))]
-TicketReader = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_READ))]
-TicketWriter = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_WRITE))]
+_TICKET_WRITER = Authorizer(Permission.TICKETS_WRITE)
+TicketWriter = Annotated[Principal, Depends(_TICKET_WRITER)]
+SyncedTicket = Annotated[Ticket, Depends(ticket_of_path(_TICKET_WRITER))]
 _AUTH = (Unauthorized, Forbidden)
 router = APIRouter(prefix="/integrations", route_class=UnitOfWorkRoute, tags=["integrations"])
 
@@ -79,11 +82,9 @@ async def install(
     response_model=TicketIntegrations,
     responses=documented(*_AUTH, NotFound),
 )
-async def ticket_links(
-    ticket_ref: str, session: Session, principal: TicketReader
-) -> TicketIntegrations:
+async def ticket_links(ticket: ReadableTicket, session: Session) -> TicketIntegrations:
     """A ticket's external issues and its pending syncs."""
-    return await service.ticket_integrations(session, principal, ticket_ref)
+    return await service.ticket_integrations(session, ticket)
 
 
 @router.get(
@@ -155,12 +156,12 @@ async def sync_log(
     responses=documented(*_AUTH, NotFound, InstallationDisabled),
 )
 async def sync_now(
-    installation_id: uuid.UUID, ticket_ref: str, session: Session, principal: TicketWriter
+    installation_id: uuid.UUID, ticket: SyncedTicket, session: Session, principal: TicketWriter
 ) -> SyncQueued:
     """Send the ticket to the vendor now (creates the issue if it has none; retries a
     sync that gave up)."""
-    ticket_id = await flows.sync_now(session, principal, installation_id, ticket_ref)
-    return SyncQueued(installation_id=installation_id, ticket_id=ticket_id)
+    await flows.sync_now(session, principal, installation_id, ticket)
+    return SyncQueued(installation_id=installation_id, ticket_id=ticket.id)
 
 
 @router.post(
@@ -173,15 +174,13 @@ async def sync_now(
 )
 async def link_existing(
     installation_id: uuid.UUID,
-    ticket_ref: str,
+    ticket: SyncedTicket,
     data: LinkExternal,
     session: Session,
     principal: TicketWriter,
 ) -> TicketLinkRead:
     """Link the ticket to an existing vendor issue; later changes sync both ways."""
-    return await flows.link_existing(
-        session, principal, installation_id, ticket_ref, data.external_id
-    )
+    return await flows.link_existing(session, principal, installation_id, ticket, data.external_id)
 
 
 @router.post(

@@ -54,7 +54,7 @@ from ticketcreator.integrations.schemas import (
     TicketSyncRead,
 )
 from ticketcreator.integrations.sync import request_sync
-from ticketcreator.tickets import service as tickets
+from ticketcreator.tickets.models import Ticket
 
 _CAPABILITIES = {
     "create_issue": IssueCreator,
@@ -247,12 +247,9 @@ async def read(session: AsyncSession, installation: Installation) -> Installatio
 
 
 # Links, syncs and the sync log
-async def ticket_integrations(
-    session: AsyncSession, principal: Principal, ticket_ref: str
-) -> TicketIntegrations:
-    ticket = await tickets.load(session, principal, ticket_ref)
-    links = await repo.links_of_ticket(session, principal.organization_id, ticket.id)
-    syncs = await repo.syncs_of_ticket(session, principal.organization_id, ticket.id)
+async def ticket_integrations(session: AsyncSession, ticket: Ticket) -> TicketIntegrations:
+    links = await repo.links_of_ticket(session, ticket.organization_id, ticket.id)
+    syncs = await repo.syncs_of_ticket(session, ticket.organization_id, ticket.id)
     return TicketIntegrations(
         links=[TicketLinkRead.model_validate(link) for link in links],
         syncs=[TicketSyncRead.model_validate(s) for s in syncs],

@@ -323,9 +323,7 @@ async def _inbound_status(
     except InvalidTransition:
         path = [Status.OPEN, target] if target is not Status.OPEN else path
     for status in path:
-        await tickets.update_ticket(
-            session, principal, str(ticket.id), TicketUpdate(status=status), None
-        )
+        await tickets.update_ticket(session, principal, ticket, TicketUpdate(status=status), None)
     if in_sync:  # nothing of ours was pending: the vendor now holds this version
         link.last_synced_version = ticket.version
     return f"status: {ticket.status.value} ({vendor_status})"
@@ -344,7 +342,7 @@ async def _inbound_comment(
     title = get_provider(installation.provider).title
     body = f"{author} on {title}:\n\n{event.comment_body or ''}".strip()
     comment = await ticket_comments.add_comment(
-        session, principal, str(ticket.id), CommentCreate(body=body[:20_000])
+        session, principal, ticket, CommentCreate(body=body[:20_000])
     )
     session.add(
         CommentLink(

@@ -118,10 +118,10 @@ async def apply(
     try:
         if changes:
             update = TicketUpdate.model_validate(changes)
-            await tickets.update_ticket(session, principal, str(ticket.id), update, None)
+            await tickets.update_ticket(session, principal, ticket, update, None)
         if plan.add_tags or plan.remove_tags:
             await tickets.change_tags(
-                session, principal, str(ticket.id), add=plan.add_tags, remove=plan.remove_tags
+                session, principal, ticket, add=plan.add_tags, remove=plan.remove_tags
             )
     except AppError as exc:  # e.g. an assignee who left the organization: explain, go on
         repo.record_event(

@@ -34,7 +34,7 @@ from ticketcreator.routing.schemas import (
 from ticketcreator.taxonomy import lookups as taxonomy_lookups
 from ticketcreator.taxonomy.errors import InUse, NameTaken
 from ticketcreator.taxonomy.models import Category
-from ticketcreator.tickets import service as tickets
+from ticketcreator.tickets.models import Ticket
 
 # Calendars
 
@@ -254,8 +254,7 @@ async def delete_policy(session: AsyncSession, principal: Principal, policy_id: 
 # SLA state of a ticket
 
 
-async def ticket_sla(session: AsyncSession, principal: Principal, ref: str) -> TicketSlaRead:
-    ticket = await tickets.load(session, principal, ref)
+async def ticket_sla(session: AsyncSession, ticket: Ticket) -> TicketSlaRead:
     state = await repo.ticket_sla(session, ticket.id)
     policy = (
         await repo.get_policy(session, ticket.organization_id, state.policy_id) if state else None

@@ -5,16 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
-from ticketcreator.accounts.auth import Authorizer, Principal
-from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.db import UnitOfWorkRoute
-from ticketcreator.core.deps import Session, TicketRef
+from ticketcreator.core.deps import Session
 from ticketcreator.core.errors import documented
 from ticketcreator.core.pagination import InvalidCursor
 from ticketcreator.tickets import comments
-from ticketcreator.tickets.deps import TICKET_ERRORS, CanRead
+from ticketcreator.tickets.deps import (
+    TICKET_ERRORS,
+    CanComment,
+    CanRead,
+    CommentableTicket,
+    ReadableTicket,
+)
 from ticketcreator.tickets.schemas import (
     CommentCreate,
     CommentPage,
@@ -25,7 +29,6 @@ from ticketcreator.tickets.schemas import (
 
 Cursor = Annotated[str | None, Query(max_length=500)]
 Limit = Annotated[int, Query(ge=1, le=100)]
-CanComment = Annotated[Principal, Depends(Authorizer(Permission.COMMENTS_WRITE))]
 
 router = APIRouter(route_class=UnitOfWorkRoute)
 
@@ -37,14 +40,14 @@ router = APIRouter(route_class=UnitOfWorkRoute)
     responses=documented(*TICKET_ERRORS, InvalidCursor),
 )
 async def list_comments(
-    ticket_ref: TicketRef,
+    ticket: ReadableTicket,
     session: Session,
     principal: CanRead,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> CommentPage:
     """Comments, oldest first; internal notes only for callers with `comments:internal`."""
-    return await comments.list_comments(session, principal, ticket_ref, cursor, limit)
+    return await comments.list_comments(session, principal, ticket, cursor, limit)
 
 
 @router.post(
@@ -55,13 +58,13 @@ async def list_comments(
     responses=documented(*TICKET_ERRORS),
 )
 async def add_comment(
-    ticket_ref: TicketRef,
+    ticket: CommentableTicket,
     data: CommentCreate,
     session: Session,
     principal: CanComment,
 ) -> CommentRead:
     """Comment on a ticket; `internal: true` (a note for the team) needs `comments:internal`."""
-    comment = await comments.add_comment(session, principal, ticket_ref, data)
+    comment = await comments.add_comment(session, principal, ticket, data)
     return CommentRead.model_validate(comment)
 
 
@@ -72,14 +75,14 @@ async def add_comment(
     responses=documented(*TICKET_ERRORS),
 )
 async def edit_comment(
-    ticket_ref: TicketRef,
+    ticket: CommentableTicket,
     comment_id: uuid.UUID,
     data: CommentUpdate,
     session: Session,
     principal: CanComment,
 ) -> CommentRead:
     """Edit your own comment (the previous text stays in the ticket's history)."""
-    comment = await comments.edit_comment(session, principal, ticket_ref, comment_id, data)
+    comment = await comments.edit_comment(session, principal, ticket, comment_id, data)
     return CommentRead.model_validate(comment)
 
 
@@ -90,13 +93,13 @@ async def edit_comment(
     responses=documented(*TICKET_ERRORS),
 )
 async def delete_comment(
-    ticket_ref: TicketRef,
+    ticket: CommentableTicket,
     comment_id: uuid.UUID,
     session: Session,
     principal: CanComment,
 ) -> None:
     """Delete your own comment; callers with `tickets:write` may delete any."""
-    await comments.delete_comment(session, principal, ticket_ref, comment_id)
+    await comments.delete_comment(session, principal, ticket, comment_id)
 
 
 @router.get(
@@ -106,11 +109,11 @@ async def delete_comment(
     responses=documented(*TICKET_ERRORS, InvalidCursor),
 )
 async def timeline(
-    ticket_ref: TicketRef,
+    ticket: ReadableTicket,
     session: Session,
     principal: CanRead,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> TimelinePage:
     """Everything that happened to the ticket, oldest first: changes and comments merged."""
-    return await comments.timeline(session, principal, ticket_ref, cursor, limit)
+    return await comments.timeline(session, principal, ticket, cursor, limit)

@@ -30,13 +30,12 @@ from ticketcreator.tickets.schemas import (
     TimelineItem,
     TimelinePage,
 )
-from ticketcreator.tickets.service import load, refresh_search, visibility
+from ticketcreator.tickets.service import refresh_search, visibility
 
 
 async def list_comments(
-    session: AsyncSession, principal: Principal, ref: str, cursor: str | None, limit: int
+    session: AsyncSession, principal: Principal, ticket: Ticket, cursor: str | None, limit: int
 ) -> CommentPage:
-    ticket = await load(session, principal, ref)
     rows = await repo.list_comments(
         session, ticket, visibility(principal), decode_position(cursor), limit + 1
     )
@@ -51,14 +50,13 @@ async def list_comments(
 
 
 async def add_comment(
-    session: AsyncSession, principal: Principal, ref: str, data: CommentCreate
+    session: AsyncSession, principal: Principal, ticket: Ticket, data: CommentCreate
 ) -> Comment:
     if data.internal and not principal.can(Permission.COMMENTS_INTERNAL):
         raise Forbidden(
             "Internal notes need `comments:internal`.",
             required_permission=Permission.COMMENTS_INTERNAL.value,
         )
-    ticket = await load(session, principal, ref)
     now = utcnow()
     comment = Comment(
         id=uuid.uuid4(),
@@ -92,26 +90,29 @@ async def _announce(
 
 
 async def _own_comment(
-    session: AsyncSession, principal: Principal, ref: str, comment_id: uuid.UUID, moderate: bool
-) -> tuple[Ticket, Comment]:
-    ticket = await load(session, principal, ref)
+    session: AsyncSession,
+    principal: Principal,
+    ticket: Ticket,
+    comment_id: uuid.UUID,
+    moderate: bool,
+) -> Comment:
     comment = await repo.get_comment(session, ticket, visibility(principal), comment_id)
     if comment is None:
         raise NotFound("No such comment on this ticket.")
     author = principal.is_author(comment.author_id, comment.author_api_key_id)
     if not author and not (moderate and principal.can(Permission.TICKETS_WRITE)):
         raise Forbidden("Only the author may change this comment.")
-    return ticket, comment
+    return comment
 
 
 async def edit_comment(
     session: AsyncSession,
     principal: Principal,
-    ref: str,
+    ticket: Ticket,
     comment_id: uuid.UUID,
     data: CommentUpdate,
 ) -> Comment:
-    ticket, comment = await _own_comment(session, principal, ref, comment_id, moderate=False)
+    comment = await _own_comment(session, principal, ticket, comment_id, moderate=False)
     if comment.body == data.body:
         return comment
     old = comment.body
@@ -132,14 +133,14 @@ async def edit_comment(
 
 
 async def delete_comment(
-    session: AsyncSession, principal: Principal, ref: str, comment_id: uuid.UUID
+    session: AsyncSession, principal: Principal, ticket: Ticket, comment_id: uuid.UUID
 ) -> None:
     """The author, or anyone who may edit tickets, deletes a comment (kept, but hidden).
 
     The timeline keeps that it was deleted, not what it said: the event carries no text, and
     the text of its earlier edits is removed from their events.
     """
-    ticket, comment = await _own_comment(session, principal, ref, comment_id, moderate=True)
+    comment = await _own_comment(session, principal, ticket, comment_id, moderate=True)
     comment.deleted_at = utcnow()
     field = f"comment:{comment.id}"
     await repo.forget_event_values(session, ticket, field)
@@ -150,9 +151,8 @@ async def delete_comment(
 
 
 async def timeline(
-    session: AsyncSession, principal: Principal, ref: str, cursor: str | None, limit: int
+    session: AsyncSession, principal: Principal, ticket: Ticket, cursor: str | None, limit: int
 ) -> TimelinePage:
-    ticket = await load(session, principal, ref)
     rows = await repo.timeline(
         session, ticket, visibility(principal), decode_position(cursor), limit + 1
     )

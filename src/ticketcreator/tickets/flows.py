@@ -13,11 +13,11 @@ from ticketcreator.accounts.auth import Principal
 from ticketcreator.attachments import service as attachments
 from ticketcreator.captures import service as captures
 from ticketcreator.tickets import service as tickets
+from ticketcreator.tickets.models import Ticket
 from ticketcreator.uploads import service as uploads
 
 
-async def purge_ticket(session: AsyncSession, principal: Principal, ref: str) -> None:
-    ticket = await tickets.load(session, principal, ref, lock=True, deleted=None)
+async def purge_ticket(session: AsyncSession, principal: Principal, ticket: Ticket) -> None:
     only_here = await captures.attachments_only_of(session, ticket)
     erased = await attachments.erase(session, ticket.organization_id, only_here)
     await uploads.delete_records(session, erased)

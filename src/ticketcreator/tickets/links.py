@@ -14,22 +14,17 @@ from ticketcreator.core.events import Topic
 from ticketcreator.tickets import history
 from ticketcreator.tickets import link_repository as repo
 from ticketcreator.tickets.errors import LinkExists
-from ticketcreator.tickets.models import ExternalLink
+from ticketcreator.tickets.models import ExternalLink, Ticket
 from ticketcreator.tickets.schemas import LinkCreate
-from ticketcreator.tickets.service import load
 
 
-async def list_links(
-    session: AsyncSession, principal: Principal, ref: str
-) -> Sequence[ExternalLink]:
-    ticket = await load(session, principal, ref)
+async def list_links(session: AsyncSession, ticket: Ticket) -> Sequence[ExternalLink]:
     return await repo.links(session, ticket)
 
 
 async def add_link(
-    session: AsyncSession, principal: Principal, ref: str, data: LinkCreate
+    session: AsyncSession, principal: Principal, ticket: Ticket, data: LinkCreate
 ) -> ExternalLink:
-    ticket = await load(session, principal, ref)
     existing = await repo.find_link(
         session, ticket.organization_id, data.provider, data.external_id
     )
@@ -56,9 +51,8 @@ async def add_link(
 
 
 async def remove_link(
-    session: AsyncSession, principal: Principal, ref: str, link_id: uuid.UUID
+    session: AsyncSession, principal: Principal, ticket: Ticket, link_id: uuid.UUID
 ) -> None:
-    ticket = await load(session, principal, ref)
     link = await repo.get_link(session, ticket, link_id)
     if link is None:
         raise NotFound("No such link on this ticket.")

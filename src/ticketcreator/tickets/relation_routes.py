@@ -7,10 +7,16 @@ import uuid
 from fastapi import APIRouter, status
 
 from ticketcreator.core.db import UnitOfWorkRoute
-from ticketcreator.core.deps import Session, TicketRef
+from ticketcreator.core.deps import Session
 from ticketcreator.core.errors import documented
 from ticketcreator.tickets import links, watchers
-from ticketcreator.tickets.deps import TICKET_ERRORS, CanRead, CanWrite
+from ticketcreator.tickets.deps import (
+    TICKET_ERRORS,
+    CanRead,
+    CanWrite,
+    LinkableTicket,
+    ReadableTicket,
+)
 from ticketcreator.tickets.errors import InvalidWatcher, LinkExists
 from ticketcreator.tickets.schemas import (
     LinkCreate,
@@ -27,10 +33,8 @@ router = APIRouter(route_class=UnitOfWorkRoute)
     response_model=list[WatcherRead],
     responses=documented(*TICKET_ERRORS),
 )
-async def list_watchers(
-    ticket_ref: TicketRef, session: Session, principal: CanRead
-) -> list[WatcherRead]:
-    rows = await watchers.list_watchers(session, principal, ticket_ref)
+async def list_watchers(ticket: ReadableTicket, session: Session) -> list[WatcherRead]:
+    rows = await watchers.list_watchers(session, ticket)
     return [WatcherRead.model_validate(row) for row in rows]
 
 
@@ -41,13 +45,13 @@ async def list_watchers(
     responses=documented(*TICKET_ERRORS, InvalidWatcher),
 )
 async def add_watcher(
-    ticket_ref: TicketRef,
+    ticket: ReadableTicket,
     user_id: uuid.UUID,
     session: Session,
     principal: CanRead,
 ) -> list[WatcherRead]:
     """Add a watcher (agents: anyone who can see the ticket; reporters: themselves)."""
-    rows = await watchers.add_watcher(session, principal, ticket_ref, user_id)
+    rows = await watchers.add_watcher(session, principal, ticket, user_id)
     return [WatcherRead.model_validate(row) for row in rows]
 
 
@@ -58,12 +62,12 @@ async def add_watcher(
     responses=documented(*TICKET_ERRORS),
 )
 async def remove_watcher(
-    ticket_ref: TicketRef,
+    ticket: ReadableTicket,
     user_id: uuid.UUID,
     session: Session,
     principal: CanRead,
 ) -> None:
-    await watchers.remove_watcher(session, principal, ticket_ref, user_id)
+    await watchers.remove_watcher(session, principal, ticket, user_id)
 
 
 @router.get(
@@ -72,9 +76,9 @@ async def remove_watcher(
     response_model=list[LinkRead],
     responses=documented(*TICKET_ERRORS),
 )
-async def list_links(ticket_ref: TicketRef, session: Session, principal: CanRead) -> list[LinkRead]:
+async def list_links(ticket: ReadableTicket, session: Session) -> list[LinkRead]:
     """The ticket's counterparts in vendor systems (Jira, GitHub, Zendesk, ...)."""
-    rows = await links.list_links(session, principal, ticket_ref)
+    rows = await links.list_links(session, ticket)
     return [LinkRead.model_validate(row) for row in rows]
 
 
@@ -86,13 +90,13 @@ async def list_links(ticket_ref: TicketRef, session: Session, principal: CanRead
     responses=documented(*TICKET_ERRORS, LinkExists),
 )
 async def add_link(
-    ticket_ref: TicketRef,
+    ticket: LinkableTicket,
     data: LinkCreate,
     session: Session,
     principal: CanWrite,
 ) -> LinkRead:
     """Link a vendor issue; one vendor issue belongs to at most one ticket."""
-    return LinkRead.model_validate(await links.add_link(session, principal, ticket_ref, data))
+    return LinkRead.model_validate(await links.add_link(session, principal, ticket, data))
 
 
 @router.delete(
@@ -102,9 +106,9 @@ async def add_link(
     responses=documented(*TICKET_ERRORS),
 )
 async def remove_link(
-    ticket_ref: TicketRef,
+    ticket: LinkableTicket,
     link_id: uuid.UUID,
     session: Session,
     principal: CanWrite,
 ) -> None:
-    await links.remove_link(session, principal, ticket_ref, link_id)
+    await links.remove_link(session, principal, ticket, link_id)

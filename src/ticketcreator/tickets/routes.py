@@ -14,14 +14,26 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.db import UnitOfWorkRoute
-from ticketcreator.core.deps import Session, TicketRef
+from ticketcreator.core.deps import Session
 from ticketcreator.core.errors import documented
 from ticketcreator.core.pagination import InvalidCursor
 from ticketcreator.routing import sla
 from ticketcreator.taxonomy.errors import InvalidCustomFields
 from ticketcreator.taxonomy.schemas import TagName
 from ticketcreator.tickets import comment_routes, flows, listing, relation_routes, service
-from ticketcreator.tickets.deps import AUTH_ERRORS, TICKET_ERRORS, CanRead, CanWrite
+from ticketcreator.tickets.deps import (
+    AUTH_ERRORS,
+    TICKET_ERRORS,
+    CanDelete,
+    CanPurge,
+    CanRead,
+    CanWrite,
+    DeletableTicket,
+    PurgeableTicket,
+    ReadableTicket,
+    TrashedTicket,
+    WritableTicket,
+)
 from ticketcreator.tickets.errors import (
     BulkUpdateFailed,
     IdempotencyKeyReused,
@@ -51,8 +63,6 @@ IfMatch = Annotated[
     ),
 ]
 CanCreate = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_CREATE))]
-CanDelete = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_DELETE))]
-CanPurge = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_PURGE))]
 _WRITE = (*TICKET_ERRORS, StaleVersion)
 
 router = APIRouter(prefix="/tickets", route_class=UnitOfWorkRoute)
@@ -142,14 +152,11 @@ async def bulk_update(data: BulkUpdate, session: Session, principal: CanWrite) -
     },
 )
 async def get_ticket(
-    ticket_ref: TicketRef,
+    ticket: ReadableTicket,
     response: Response,
-    session: Session,
-    principal: CanRead,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> TicketRead | Response:
     """One ticket, with its `ETag` (send it back in `If-Match` when you change the ticket)."""
-    ticket = await service.get_ticket(session, principal, ticket_ref)
     if if_none_match is not None and service.etag(ticket) in if_none_match.split(","):
         return Response(
             status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": service.etag(ticket)}
@@ -166,7 +173,7 @@ async def get_ticket(
     ),
 )
 async def update_ticket(
-    ticket_ref: TicketRef,
+    ticket: WritableTicket,
     data: TicketUpdate,
     response: Response,
     session: Session,
@@ -176,7 +183,7 @@ async def update_ticket(
     """Change the fields sent. A status change must follow the workflow (409 names the
     allowed next statuses): open → in_progress → waiting → resolved → closed; `open` reopens.
     """
-    ticket = await service.update_ticket(session, principal, ticket_ref, data, if_match)
+    await service.update_ticket(session, principal, ticket, data, if_match)
     return _tagged(response, TicketRead.model_validate(ticket))
 
 
@@ -187,13 +194,13 @@ async def update_ticket(
     responses=documented(*_WRITE),
 )
 async def delete_ticket(
-    ticket_ref: TicketRef,
+    ticket: DeletableTicket,
     session: Session,
     principal: CanDelete,
     if_match: IfMatch = None,
 ) -> None:
     """Move the ticket to the trash (restorable)."""
-    await service.soft_delete(session, principal, ticket_ref, if_match)
+    await service.soft_delete(session, principal, ticket, if_match)
 
 
 @router.post(
@@ -203,13 +210,13 @@ async def delete_ticket(
     responses=documented(*TICKET_ERRORS),
 )
 async def restore_ticket(
-    ticket_ref: TicketRef,
+    ticket: TrashedTicket,
     response: Response,
     session: Session,
     principal: CanDelete,
 ) -> TicketRead:
     """Bring a ticket back from the trash."""
-    ticket = await service.restore(session, principal, ticket_ref)
+    await service.restore(session, principal, ticket)
     return _tagged(response, TicketRead.model_validate(ticket))
 
 
@@ -219,11 +226,11 @@ async def restore_ticket(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=documented(*TICKET_ERRORS),
 )
-async def purge_ticket(ticket_ref: TicketRef, session: Session, principal: CanPurge) -> None:
+async def purge_ticket(ticket: PurgeableTicket, session: Session, principal: CanPurge) -> None:
     """Delete a ticket (live or in the trash) for good, with its comments, history, captures,
     their files (unless another ticket's capture uses them), transcripts and screenshot text,
     and AI results; its events keep only ids."""
-    await flows.purge_ticket(session, principal, ticket_ref)
+    await flows.purge_ticket(session, principal, ticket)
 
 
 @router.put(
@@ -233,7 +240,7 @@ async def purge_ticket(ticket_ref: TicketRef, session: Session, principal: CanPu
     responses=documented(*_WRITE, InvalidAssignee),
 )
 async def assign_ticket(
-    ticket_ref: TicketRef,
+    ticket: WritableTicket,
     data: AssigneeSet,
     response: Response,
     session: Session,
@@ -241,7 +248,7 @@ async def assign_ticket(
     if_match: IfMatch = None,
 ) -> TicketRead:
     """Assign to an owner, admin or agent of the organization (422 for anyone else)."""
-    ticket = await service.assign(session, principal, ticket_ref, data.assignee_id, if_match)
+    await service.assign(session, principal, ticket, data.assignee_id, if_match)
     return _tagged(response, TicketRead.model_validate(ticket))
 
 
@@ -252,13 +259,13 @@ async def assign_ticket(
     responses=documented(*_WRITE),
 )
 async def unassign_ticket(
-    ticket_ref: TicketRef,
+    ticket: WritableTicket,
     response: Response,
     session: Session,
     principal: CanWrite,
     if_match: IfMatch = None,
 ) -> TicketRead:
-    ticket = await service.assign(session, principal, ticket_ref, None, if_match)
+    await service.assign(session, principal, ticket, None, if_match)
     return _tagged(response, TicketRead.model_validate(ticket))
 
 
@@ -269,7 +276,7 @@ async def unassign_ticket(
     responses=documented(*_WRITE),
 )
 async def add_tags(
-    ticket_ref: TicketRef,
+    ticket: WritableTicket,
     data: TagsAdd,
     response: Response,
     session: Session,
@@ -277,9 +284,7 @@ async def add_tags(
     if_match: IfMatch = None,
 ) -> TicketRead:
     """Add tags (created in the organization when new); tags already present are kept."""
-    ticket = await service.change_tags(
-        session, principal, ticket_ref, add=data.tags, if_match=if_match
-    )
+    await service.change_tags(session, principal, ticket, add=data.tags, if_match=if_match)
     return _tagged(response, TicketRead.model_validate(ticket))
 
 
@@ -290,7 +295,7 @@ async def add_tags(
     responses=documented(*_WRITE),
 )
 async def remove_tag(
-    ticket_ref: TicketRef,
+    ticket: WritableTicket,
     tag_name: Annotated[TagName, Path()],
     response: Response,
     session: Session,
@@ -298,9 +303,7 @@ async def remove_tag(
     if_match: IfMatch = None,
 ) -> TicketRead:
     """Remove a tag from the ticket (nothing changes if it did not carry it)."""
-    ticket = await service.change_tags(
-        session, principal, ticket_ref, remove=[tag_name], if_match=if_match
-    )
+    await service.change_tags(session, principal, ticket, remove=[tag_name], if_match=if_match)
     return _tagged(response, TicketRead.model_validate(ticket))
 
 

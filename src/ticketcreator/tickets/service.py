@@ -103,10 +103,6 @@ def check_if_match(ticket: Ticket, if_match: str | None) -> None:
         )
 
 
-async def get_ticket(session: AsyncSession, principal: Principal, ref: str) -> Ticket:
-    return await load(session, principal, ref)
-
-
 async def refresh_search(session: AsyncSession, ticket_id: uuid.UUID) -> None:
     """Recompute the ticket's search document, once text it is found by changed (a public
     comment, the transcript or screenshot text of a capture)."""
@@ -199,11 +195,10 @@ async def _create(session: AsyncSession, principal: Principal, data: TicketCreat
 async def update_ticket(
     session: AsyncSession,
     principal: Principal,
-    ref: str,
+    ticket: Ticket,
     data: TicketUpdate,
     if_match: str | None,
 ) -> Ticket:
-    ticket = await load(session, principal, ref, lock=True)
     check_if_match(ticket, if_match)
     await changes.apply(session, principal, ticket, data.model_dump(exclude_unset=True))
     return ticket
@@ -212,11 +207,10 @@ async def update_ticket(
 async def assign(
     session: AsyncSession,
     principal: Principal,
-    ref: str,
+    ticket: Ticket,
     assignee_id: uuid.UUID | None,
     if_match: str | None,
 ) -> Ticket:
-    ticket = await load(session, principal, ref, lock=True)
     check_if_match(ticket, if_match)
     await changes.apply(session, principal, ticket, {"assignee_id": assignee_id})
     return ticket
@@ -225,13 +219,12 @@ async def assign(
 async def change_tags(
     session: AsyncSession,
     principal: Principal,
-    ref: str,
+    ticket: Ticket,
     *,
     add: Sequence[str] = (),
     remove: Sequence[str] = (),
     if_match: str | None = None,
 ) -> Ticket:
-    ticket = await load(session, principal, ref, lock=True)
     check_if_match(ticket, if_match)
     await changes.apply(session, principal, ticket, {}, add, remove)
     return ticket
@@ -305,9 +298,8 @@ def _bulk_error(ref: str, error: AppError) -> dict[str, Any]:
 
 
 async def soft_delete(
-    session: AsyncSession, principal: Principal, ref: str, if_match: str | None
+    session: AsyncSession, principal: Principal, ticket: Ticket, if_match: str | None
 ) -> None:
-    ticket = await load(session, principal, ref, lock=True)
     check_if_match(ticket, if_match)
     ticket.deleted_at = utcnow()
     ticket.version += 1
@@ -316,8 +308,7 @@ async def soft_delete(
     await session.flush()
 
 
-async def restore(session: AsyncSession, principal: Principal, ref: str) -> Ticket:
-    ticket = await load(session, principal, ref, lock=True, deleted=True)
+async def restore(session: AsyncSession, principal: Principal, ticket: Ticket) -> Ticket:
     ticket.deleted_at = None
     ticket.version += 1
     ticket.updated_at = utcnow()

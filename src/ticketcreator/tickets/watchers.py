@@ -16,35 +16,26 @@ from ticketcreator.tickets import history
 from ticketcreator.tickets import watcher_repository as repo
 from ticketcreator.tickets.errors import InvalidWatcher
 from ticketcreator.tickets.models import Ticket, Watcher
-from ticketcreator.tickets.service import load
 
 
-async def _watch_target(
-    session: AsyncSession, principal: Principal, ref: str, user_id: uuid.UUID
-) -> Ticket:
-    """The ticket, once the caller may change who watches it for ``user_id``.
-
-    Agents manage every watcher; reporters may (un)watch their own tickets themselves.
-    """
-    ticket = await load(session, principal, ref)
+def _check_may_change(principal: Principal, user_id: uuid.UUID) -> None:
+    """Agents manage every watcher; reporters may (un)watch their own tickets themselves."""
     itself = user_id == principal.user_id and principal.can(Permission.TICKETS_CREATE)
     if not (itself or principal.can(Permission.TICKETS_WRITE)):
         raise Forbidden(
             "Changing who watches a ticket needs `tickets:write`.",
             required_permission=Permission.TICKETS_WRITE.value,
         )
-    return ticket
 
 
-async def list_watchers(session: AsyncSession, principal: Principal, ref: str) -> Sequence[Watcher]:
-    ticket = await load(session, principal, ref)
+async def list_watchers(session: AsyncSession, ticket: Ticket) -> Sequence[Watcher]:
     return await repo.watchers(session, ticket)
 
 
 async def add_watcher(
-    session: AsyncSession, principal: Principal, ref: str, user_id: uuid.UUID
+    session: AsyncSession, principal: Principal, ticket: Ticket, user_id: uuid.UUID
 ) -> Sequence[Watcher]:
-    ticket = await _watch_target(session, principal, ref, user_id)
+    _check_may_change(principal, user_id)
     role = await taxonomy_lookups.member_role(session, principal.organization_id, user_id)
     if role is None or (role in OWN_TICKETS_ONLY and ticket.reporter_id != user_id):
         raise InvalidWatcher(
@@ -61,9 +52,9 @@ async def add_watcher(
 
 
 async def remove_watcher(
-    session: AsyncSession, principal: Principal, ref: str, user_id: uuid.UUID
+    session: AsyncSession, principal: Principal, ticket: Ticket, user_id: uuid.UUID
 ) -> None:
-    ticket = await _watch_target(session, principal, ref, user_id)
+    _check_may_change(principal, user_id)
     if not await repo.remove_watcher(session, ticket, user_id):
         raise NotFound("That user does not watch this ticket.")
     history.record(session, principal, ticket, "watcher_removed", "watchers", user_id, None)

@@ -8,6 +8,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.support.statements import TICKET_ROW_READ, statements_matching
 from ticketcreator.ai.triage import feedback, service
 from ticketcreator.ai.triage.models import AIDecision, AISuggestion
 from ticketcreator.core.db import commit
@@ -108,8 +109,10 @@ async def test_low_confidence_becomes_a_suggestion_that_can_be_accepted_or_rejec
     assert ticket_now["category_id"] is None
 
     url = f"/v1/tickets/{ticket['id']}/ai/suggestions/{category['id']}"
-    accepted = await client.post(f"{url}/accept", headers=org.agent.headers)
+    with statements_matching(TICKET_ROW_READ) as reads:
+        accepted = await client.post(f"{url}/accept", headers=org.agent.headers)
     assert accepted.status_code == 200, accepted.text
+    assert len(reads) == 1, reads  # the route's ticket is the one changed
     assert accepted.json()["status"] == "accepted"
     assert accepted.json()["decided_by"] == str(org.agent.user.id)
     ticket_now = (await client.get(f"/v1/tickets/{ticket['id']}", headers=org.agent.headers)).json()

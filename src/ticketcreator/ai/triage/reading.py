@@ -20,10 +20,10 @@ from ticketcreator.ai.triage.schemas import (
 )
 from ticketcreator.ai.triage.similar import past_resolutions
 from ticketcreator.tickets import service as tickets
+from ticketcreator.tickets.models import Ticket
 
 
-async def ticket_ai(session: AsyncSession, principal: Principal, ref: str) -> TicketAIRead:
-    ticket = await tickets.load(session, principal, ref)
+async def ticket_ai(session: AsyncSession, principal: Principal, ticket: Ticket) -> TicketAIRead:
     _, settings = await runtime_config(session, ticket.organization_id)
     decisions = await repo.decisions(session, ticket.id)
     latest: dict[str, AIDecision] = {}

@@ -33,12 +33,11 @@ from ticketcreator.ai.triage.schemas import (
     TriageQueued,
 )
 from ticketcreator.core.db import UnitOfWorkRoute
-from ticketcreator.core.deps import Session, TicketRef
+from ticketcreator.core.deps import Session
 from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
+from ticketcreator.tickets.deps import CanRead, CanWrite, ReadableTicket, WritableTicket
 from ticketcreator.tickets.errors import InvalidReference
 
-CanRead = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_READ))]
-CanWrite = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_WRITE))]
 CanCreate = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_CREATE))]
 CanReadConfig = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_READ))]
 CanManage = Annotated[Principal, Depends(Authorizer(Permission.AI_MANAGE))]
@@ -59,11 +58,11 @@ def _origin(request: Request) -> Origin:
     responses=documented(*_TICKET),
 )
 async def get_ticket_ai(
-    ticket_ref: TicketRef, session: Session, principal: CanRead
+    ticket: ReadableTicket, session: Session, principal: CanRead
 ) -> TicketAIRead:
     """What the AI made of the ticket: summary, language, sentiment, entities, similar tickets
     (possible duplicates flagged), suggestions and every stored decision."""
-    return await reading.ticket_ai(session, principal, ticket_ref)
+    return await reading.ticket_ai(session, principal, ticket)
 
 
 @router.post(
@@ -73,9 +72,9 @@ async def get_ticket_ai(
     response_model=TriageQueued,
     responses=documented(*_TICKET),
 )
-async def retriage(ticket_ref: TicketRef, session: Session, principal: CanWrite) -> TriageQueued:
+async def retriage(ticket: ReadableTicket, session: Session, principal: CanWrite) -> TriageQueued:
     """Run triage again (on the `ai` queue); pending suggestions are replaced by the new run's."""
-    ticket = await service.request_triage(session, principal, ticket_ref)
+    service.request_triage(session, ticket)
     return TriageQueued(ticket_id=ticket.id)
 
 
@@ -86,10 +85,10 @@ async def retriage(ticket_ref: TicketRef, session: Session, principal: CanWrite)
     responses=documented(*_TICKET, SuggestionDecided, InvalidReference),
 )
 async def accept_suggestion(
-    ticket_ref: TicketRef, suggestion_id: uuid.UUID, session: Session, principal: CanWrite
+    ticket: WritableTicket, suggestion_id: uuid.UUID, session: Session, principal: CanWrite
 ) -> SuggestionRead:
     """Apply the suggested value to the ticket, as the caller."""
-    suggestion = await suggestions.accept_suggestion(session, principal, ticket_ref, suggestion_id)
+    suggestion = await suggestions.accept_suggestion(session, principal, ticket, suggestion_id)
     return SuggestionRead.model_validate(suggestion)
 
 
@@ -100,10 +99,10 @@ async def accept_suggestion(
     responses=documented(*_TICKET, SuggestionDecided),
 )
 async def reject_suggestion(
-    ticket_ref: TicketRef, suggestion_id: uuid.UUID, session: Session, principal: CanWrite
+    ticket: ReadableTicket, suggestion_id: uuid.UUID, session: Session, principal: CanWrite
 ) -> SuggestionRead:
     """Dismiss the suggestion; the ticket is not changed."""
-    suggestion = await suggestions.reject_suggestion(session, principal, ticket_ref, suggestion_id)
+    suggestion = await suggestions.reject_suggestion(session, principal, ticket, suggestion_id)
     return SuggestionRead.model_validate(suggestion)
 
 

@@ -66,7 +66,6 @@ from ticketcreator.core.events import Topic, emit
 from ticketcreator.privacy.redaction import redact
 from ticketcreator.taxonomy import lookups as taxonomy_lookups
 from ticketcreator.tickets import changes as ticket_changes
-from ticketcreator.tickets import service as tickets
 from ticketcreator.tickets.actors import AutomatedPrincipal
 from ticketcreator.tickets.models import ActorKind, Ticket
 from ticketcreator.tickets.schemas import TicketUpdate
@@ -299,13 +298,11 @@ async def _record(
     return run_id
 
 
-async def request_triage(session: AsyncSession, principal: Principal, ref: str) -> Ticket:
+def request_triage(session: AsyncSession, ticket: Ticket) -> None:
     """Queue a new triage run of the ticket (delivered to the ``ai`` queue after commit)."""
-    ticket = await tickets.load(session, principal, ref)
     emit(
         session,
         Topic.AI_TRIAGE_REQUESTED,
         {"ticket_id": str(ticket.id)},
         organization_id=ticket.organization_id,
     )
-    return ticket

@@ -17,10 +17,7 @@ from ticketcreator.tickets.models import Ticket
 from ticketcreator.tickets.schemas import TicketUpdate
 
 
-async def _pending(
-    session: AsyncSession, principal: Principal, ref: str, suggestion_id: uuid.UUID
-) -> tuple[Ticket, AISuggestion]:
-    ticket = await tickets.load(session, principal, ref)
+async def _pending(session: AsyncSession, ticket: Ticket, suggestion_id: uuid.UUID) -> AISuggestion:
     suggestion = await repo.suggestion(session, ticket.id, suggestion_id, lock=True)
     if suggestion is None:
         raise NotFound("No such suggestion on this ticket.")
@@ -29,26 +26,26 @@ async def _pending(
             f"The suggestion was already {suggestion.status.value}.",
             status=suggestion.status.value,
         )
-    return ticket, suggestion
+    return suggestion
 
 
 async def accept_suggestion(
-    session: AsyncSession, principal: Principal, ref: str, suggestion_id: uuid.UUID
+    session: AsyncSession, principal: Principal, ticket: Ticket, suggestion_id: uuid.UUID
 ) -> AISuggestion:
     """Apply the suggested value as the caller (a person's choice, so also a label)."""
-    ticket, suggestion = await _pending(session, principal, ref, suggestion_id)
+    suggestion = await _pending(session, ticket, suggestion_id)
     if suggestion.field == "tags":
-        await tickets.change_tags(session, principal, str(ticket.id), add=[suggestion.value])
+        await tickets.change_tags(session, principal, ticket, add=[suggestion.value])
     else:
         update = TicketUpdate.model_validate({suggestion.field: suggestion.value})
-        await tickets.update_ticket(session, principal, str(ticket.id), update, None)
+        await tickets.update_ticket(session, principal, ticket, update, None)
     return _decide(suggestion, principal, SuggestionStatus.ACCEPTED)
 
 
 async def reject_suggestion(
-    session: AsyncSession, principal: Principal, ref: str, suggestion_id: uuid.UUID
+    session: AsyncSession, principal: Principal, ticket: Ticket, suggestion_id: uuid.UUID
 ) -> AISuggestion:
-    _, suggestion = await _pending(session, principal, ref, suggestion_id)
+    suggestion = await _pending(session, ticket, suggestion_id)
     return _decide(suggestion, principal, SuggestionStatus.REJECTED)
 
 
