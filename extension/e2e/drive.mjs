@@ -5,7 +5,8 @@
 //   node e2e/drive.mjs '<json plan>'
 //
 // The plan: {scenario: "screenshot" | "recording" | "interrupted", extension: dist dir, page: URL,
-// api: API base URL, apiKey | {email, password}, seconds, title, description}.
+// api: API base URL, apiKey | {email, password}, seconds, title, description, waitForTriage
+// (default true: wait for the editor to show the triage), uploadBytesPerSecond (interrupted)}.
 // Prints progress lines ("event <name> <json>") and, last, "result <json>".
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -130,10 +131,12 @@ try {
     await editor.fill("#annotation-text", "Broken here");
     await editor.mouse.click(...at(0.1, 0.5));
   }
-  if (plan.scenario === "interrupted") {
-    const cdp = await context.newCDPSession(editor);
+  // The interrupted scenario uploads slowly, so that the outage falls in the middle of it.
+  const cdp = plan.scenario === "interrupted" ? await context.newCDPSession(editor) : null;
+  const uploadAt = (bytesPerSecond) => cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: bytesPerSecond });
+  if (cdp) {
     await cdp.send("Network.enable");
-    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: plan.uploadBytesPerSecond ?? 150_000 });
+    await uploadAt(plan.uploadBytesPerSecond ?? 150_000);
   }
   await editor.fill("#title", plan.title);
   await editor.fill("#description", plan.description ?? "");
@@ -142,7 +145,13 @@ try {
   if (plan.scenario === "interrupted") {
     await editor.waitForFunction(() => Number(document.querySelector("#bar").value) > 0.05, null, { timeout: 60_000 });
     say("uploading", { progress: await editor.evaluate(() => document.querySelector("#bar").value) });
-    // The test takes the API down now and brings it back; the editor waits and resumes.
+    // The test takes the API down now and brings it back; the editor waits and resumes, at
+    // full speed once the API answers again (the slow part of the test is over).
+    const answers = () => fetch(`${plan.api}/health`).then((r) => r.ok, () => false);
+    while (await answers()) await sleep(100);
+    say("outage");
+    while (!(await answers())) await sleep(100);
+    await uploadAt(-1);
   }
   await editor.waitForSelector("body[data-ticket]", { timeout: plan.fileTimeoutMs ?? 180_000 }).catch(async (error) => {
     const shown = await editor.evaluate(() => `${document.querySelector("#status").textContent} | ${document.querySelector("#progress-text").textContent}`);
@@ -151,7 +160,9 @@ try {
   const ticketAt = Date.now();
   const key = await editor.getAttribute("body", "data-ticket");
   say("filed", { key, stopToTicketMs: stopClickedAt ? ticketAt - stopClickedAt : null });
-  await editor.waitForSelector("body[data-triaged=true], #triage:not(:has(p))", { timeout: 90_000 }).catch(() => null);
+  if (plan.waitForTriage !== false) {
+    await editor.waitForSelector("body[data-triaged=true], #triage:not(:has(p))", { timeout: 90_000 }).catch(() => null);
+  }
   const triage = await editor.locator("#triage").innerText();
   const status = await editor.locator("#progress-text").innerText().catch(() => "");
   // Where the time from "Stop recording" to the ticket goes: the editor opening, loading, the

@@ -139,7 +139,7 @@ def test_an_upload_cut_off_by_an_api_outage_resumes_and_files_one_ticket(
         _plan(
             "interrupted", extension_dist, site, owner.api,
             apiKey=owner.api_key(), seconds=6, title="Filed through an outage",
-            uploadBytesPerSecond=15_000,
+            uploadBytesPerSecond=15_000, waitForTriage=False,
         )
     )  # fmt: skip
     drives.append(drive)
