@@ -273,6 +273,14 @@ async def test_buttons_act_as_the_linked_member_and_nothing_else_gets_through(
     elsewhere = await post(click(assign, "U0OUTSIDE", secret="another-orgs-signing-secret"))
     assert elsewhere.json()["text"].startswith("Nothing changed: No ticket")
 
+    listed = await client.get("/v1/slack/users", headers=admin.headers)
+    assert {(link["user_id"], link["slack_user_id"]) for link in listed.json()} == {
+        (str(agent.user.id), "U0AGENT01"),
+        (str(viewer.user.id), "U0VIEWER1"),
+    }
+    removed = await client.delete("/v1/slack/connection", headers=admin.headers)
+    assert removed.status_code == 204
+    assert (await post(click(assign, "U0AGENT01", team="T0TEAM001"))).status_code == 401
     async with session_factory()() as db:
         row = await db.get(Ticket, uuid.UUID(ticket["id"]))
         assert row is not None
@@ -358,3 +366,19 @@ async def test_slack_rate_limits_and_refusals_reach_the_connection_health(
     tested = await client.post("/v1/slack/connection/test", headers=admin.headers)
     assert tested.status_code == 200
     assert slack.of("auth.test")
+
+    # An incoming webhook (only Slack's URLs): a message when a ticket is created.
+    elsewhere = {"team_id": slack.team_id, "webhook_url": "http://127.0.0.1:9/services/x"}
+    unsafe = await client.put("/v1/slack/connection", headers=admin.headers, json=elsewhere)
+    assert unsafe.status_code == 422
+    hook = await connect(client, admin, slack, bot_token=None, webhook_url=slack.webhook_url)
+    assert (hook["mode"], hook["last_error"]) == ("webhook", None)
+    created = await client.post("/v1/tickets", headers=admin.headers, json={"title": "Printer"})
+
+    async def hooked() -> bool:
+        return bool(slack.of("webhook"))
+
+    await wait_for(hooked, what="the webhook's message")
+    [posted] = slack.of("webhook")
+    assert posted.blocks[0]["text"]["text"] == f"{created.json()['key']}: Printer"
+    assert slack.violations == []

@@ -30,7 +30,7 @@ async def interaction(
     organization_id = connection.organization_id
     link = await slack_repository.link_of_slack_user(session, organization_id, clicked.user.id)
     role = None
-    if link is not None:
+    if link is not None and await slack_repository.is_active(session, link.user_id):
         role = await taxonomy_lookups.member_role(session, organization_id, link.user_id)
     if link is None or role is None:
         return SlackAnswer(

@@ -33,6 +33,8 @@ from ticketcreator.notifications.slack_client import SlackClient
 from ticketcreator.tickets.models import Ticket
 
 WEBHOOK_CHANNEL = "webhook"
+# The changes a message shows (a status or assignee change comes with ticket.updated too).
+SHOWN = (Topic.TICKET_CREATED, Topic.TICKET_UPDATED, Topic.TICKET_DELETED, Topic.TICKET_RESTORED)
 
 
 async def ticket_changed(session: AsyncSession, message: dict[str, Any]) -> None:

@@ -114,6 +114,10 @@ async def links(session: AsyncSession, organization_id: uuid.UUID) -> list[Slack
     return list(rows)
 
 
+async def is_active(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    return bool(await session.scalar(select(User.is_active).where(User.id == user_id)))
+
+
 async def user_name(session: AsyncSession, user_id: uuid.UUID) -> str | None:
     name: str | None = await session.scalar(select(User.name).where(User.id == user_id))
     return name

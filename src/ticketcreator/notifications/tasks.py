@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core.db import commit, session_factory
-from ticketcreator.core.events import TICKET_CHANGES, Topic, emit, subscriber
+from ticketcreator.core.events import Topic, emit, subscriber
 from ticketcreator.core.tasks import celery_app, run_async
 from ticketcreator.notifications import slack_messages, webhooks
 
@@ -38,7 +38,7 @@ async def deliver_webhook(session: AsyncSession, message: dict[str, Any]) -> Non
     await webhooks.attempt(session, uuid.UUID(message["payload"]["delivery_id"]))
 
 
-@subscriber([t for t in TICKET_CHANGES if t != Topic.TICKET_PURGED], queue="integrations")
+@subscriber(slack_messages.SHOWN, queue="integrations")
 async def mark_slack_messages_due(session: AsyncSession, message: dict[str, Any]) -> None:
     """A ticket changed: its Slack messages are to be posted or edited (debounced)."""
     await slack_messages.ticket_changed(session, message)
