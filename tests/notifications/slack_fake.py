@@ -10,7 +10,8 @@ element types the product uses with the limits of Slack's Block Kit reference. V
 recorded (tests assert there are none) and answered ``invalid_arguments``. Answers are
 validated against the method's documented success or error schema.
 
-Faults: ``answers`` queues what the next calls get (a 429 with ``Retry-After``, or an
+Incoming webhooks and response URLs take JSON (``text`` required, ``blocks`` checked as
+above). Faults: ``answers`` queues what the next calls get (a 429 with ``Retry-After``, or an
 ``{"ok": false, "error": ...}``).
 """
 
@@ -217,6 +218,11 @@ class FakeSlack:
     def webhook_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/services/T0TEAM001/B0HOOK/secret"
 
+    @property
+    def response_url(self) -> str:
+        """Where a click's answer goes (``hooks.slack.com/actions/...`` at Slack)."""
+        return f"http://127.0.0.1:{self.port}/services/actions/T0TEAM001/42/answer"
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
         raw = b""
@@ -241,7 +247,7 @@ class FakeSlack:
     ) -> tuple[int, dict[str, str], Any]:
         if path.startswith("/services/"):
             form = json.loads(raw)
-            call = Call("webhook", form, time.monotonic())
+            call = Call("response" if "/actions/" in path else "webhook", form, time.monotonic())
             self.calls.append(call)
             problems = check_blocks(form.get("blocks", []))
             if not form.get("text"):

@@ -27,6 +27,7 @@ from tests.support.polling import wait_for
 from tests.support.services import Worker
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.core import events
+from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import session_factory
 from ticketcreator.notifications import slack_interactions
 from ticketcreator.notifications.rule_actions import NotifySlack, NotifySlackParams
@@ -70,6 +71,7 @@ def click(
     """A signed ``block_actions`` request, shaped like Slack's SDK sample."""
     payload = copy.deepcopy(INTERACTION_SAMPLE)
     payload["team"]["id"] = team
+    payload["response_url"] = get_settings().slack.webhook_url_prefix + "actions/T0TEAM001/1/a"
     payload["user"].update(id=user, team_id=team)
     payload["actions"] = [{**payload["actions"][0], **action} for action in actions]
     body = urlencode({"payload": json.dumps(payload)}).encode()
@@ -135,7 +137,6 @@ async def test_a_ticket_has_one_message_per_channel_posted_then_edited_without_s
     ]
     assert [e["action_id"] for e in actions["elements"]] == ["assign_to_me", "set_status", "open"]
     assert actions["elements"][2]["url"].endswith(f"/v1/tickets/{ticket['key']}")
-    ts = (await _message_ts(ticket["id"]))["C0PAYMENTS"]
 
     # A storm of changes, while the relay (beat) hands over the edits that were due later.
     relay = asyncio.create_task(_relay())
@@ -158,6 +159,7 @@ async def test_a_ticket_has_one_message_per_channel_posted_then_edited_without_s
         relay.cancel()
     updates = slack.of("chat.update")
     assert len(slack.of("chat.postMessage")) == 1
+    ts = (await _message_ts(ticket["id"]))["C0PAYMENTS"]  # the posted message's ts, stored
     assert {(u.form["channel"], u.form["ts"]) for u in updates} == {("C0PAYMENTS", ts)}
     # At most one edit a second (update_interval_s), and one for the end of the burst.
     assert len(updates) <= math.ceil(storm_s) + 2, (len(updates), storm_s)
@@ -187,7 +189,7 @@ def test_the_interaction_model_reads_slacks_own_payload_shape() -> None:
 
 
 async def test_buttons_act_as_the_linked_member_and_nothing_else_gets_through(
-    client: httpx.AsyncClient, session: AsyncSession, slack: FakeSlack
+    client: httpx.AsyncClient, session: AsyncSession, slack: FakeSlack, celery_worker: Worker
 ) -> None:
     admin = await create_member(session, role=Role.ADMIN)
     agent = await create_member(session, admin.organization, Role.AGENT)
@@ -278,6 +280,16 @@ async def test_buttons_act_as_the_linked_member_and_nothing_else_gets_through(
         (str(agent.user.id), "U0AGENT01"),
         (str(viewer.user.id), "U0VIEWER1"),
     }
+
+    # Slack shows each answer only through the click's response_url.
+    async def answered() -> list[str] | None:
+        texts = [call.form["text"] for call in slack.of("response")]
+        return texts if len(texts) >= 6 else None
+
+    texts = await wait_for(answered, what="the answers in Slack")
+    assert {unknown.json()["text"], "Your role may not change tickets."} <= set(texts)
+    assert {call.form["response_type"] for call in slack.of("response")} == {"ephemeral"}
+    assert slack.violations == []
     removed = await client.delete("/v1/slack/connection", headers=admin.headers)
     assert removed.status_code == 204
     assert (await post(click(assign, "U0AGENT01", team="T0TEAM001"))).status_code == 401

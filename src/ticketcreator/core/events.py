@@ -88,6 +88,7 @@ class Topic(StrEnum):
     INTEGRATIONS_WEBHOOK_RECEIVED = "integrations.webhook_received"  # WebhookReceived
     WEBHOOK_DELIVERY_DUE = "webhook.delivery_due"  # WebhookDeliveryDue: attempt it now
     SLACK_MESSAGE_DUE = "slack.message_due"  # SlackMessageDue: post or edit it now
+    SLACK_REPLY_DUE = "slack.reply_due"  # SlackReply: answer the person who clicked
 
 
 # Payloads
@@ -175,8 +176,7 @@ class RuleFired(TicketRef):
 
 
 class RuleNotify(TicketRef):
-    """A rule (or escalation) asks for the ticket to be announced on one webhook endpoint
-    (``notify``) or in one Slack channel (``notify_slack``)."""
+    """A rule (or escalation) announces the ticket: ``notify`` or ``notify_slack``."""
 
     webhook_id: NotRequired[str]
     channel: NotRequired[str]
@@ -208,6 +208,11 @@ class WebhookDeliveryDue(TypedDict):
 
 class SlackMessageDue(TypedDict):
     message_id: str  # a ticket's message in a Slack channel (notifications)
+
+
+class SlackReply(TypedDict):
+    response_url: str  # where Slack takes an answer to a click, shown only to who clicked
+    text: str
 
 
 # Changes to a ticket a person may see (payload: TicketChanged).
@@ -262,6 +267,7 @@ PAYLOADS: dict[Topic, type] = {
     Topic.INTEGRATIONS_WEBHOOK_RECEIVED: WebhookReceived,
     Topic.WEBHOOK_DELIVERY_DUE: WebhookDeliveryDue,
     Topic.SLACK_MESSAGE_DUE: SlackMessageDue,
+    Topic.SLACK_REPLY_DUE: SlackReply,
 }
 
 

@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Permission
 from ticketcreator.core.errors import AppError
+from ticketcreator.core.events import Topic, emit
 from ticketcreator.notifications import slack, slack_interactions, slack_repository
 from ticketcreator.notifications.schemas import SlackAnswer
+from ticketcreator.notifications.slack_client import is_webhook_url
 from ticketcreator.taxonomy import lookups as taxonomy_lookups
 from ticketcreator.tickets import service as tickets
 from ticketcreator.tickets.schemas import TicketUpdate
@@ -22,12 +24,21 @@ async def interaction(
     session: AsyncSession, headers: Mapping[str, str], body: bytes
 ) -> SlackAnswer:
     """Verify a request from Slack's buttons and do what was clicked; the answer is shown
-    only to the person who clicked."""
+    only to the person who clicked (sent to the click's ``response_url`` after commit)."""
     team_id, payload = slack_interactions.workspace(body)
     candidates = await slack_repository.connections_of_workspace(session, team_id)
     connection = await slack_interactions.verify(headers, body, candidates)
     clicked = slack_interactions.parse(payload)
-    organization_id = connection.organization_id
+    answer = await _answer(session, connection.organization_id, clicked)
+    if answer.text and clicked.response_url and is_webhook_url(clicked.response_url):
+        reply = {"response_url": clicked.response_url, "text": answer.text}
+        emit(session, Topic.SLACK_REPLY_DUE, reply, organization_id=connection.organization_id)
+    return answer
+
+
+async def _answer(
+    session: AsyncSession, organization_id: uuid.UUID, clicked: slack_interactions.BlockActions
+) -> SlackAnswer:
     link = await slack_repository.link_of_slack_user(session, organization_id, clicked.user.id)
     role = None
     if link is not None and await slack_repository.is_active(session, link.user_id):

@@ -81,18 +81,25 @@ class SlackClient:
         return str((await self._call("auth.test", token)).get("team_id") or "")
 
     async def post_to_webhook(self, url: str, text: str, blocks: list[Any]) -> None:
+        await self._post_json("incoming webhook", url, {"text": text, "blocks": blocks})
+
+    async def respond(self, response_url: str, text: str) -> None:
+        """Answer a click, visible only to the person who clicked (``response_url``)."""
+        body = {"response_type": "ephemeral", "replace_original": False, "text": text}
+        await self._post_json("response_url", response_url, body)
+
+    async def _post_json(self, what: str, url: str, body: dict[str, Any]) -> None:
         if not is_webhook_url(url):
-            raise SlackRefused("incoming webhook", "not_a_slack_webhook_url")
-        body = {"text": text, "blocks": blocks}
+            raise SlackRefused(what, "not_a_slack_url")
         response = await self._http.request("POST", url, json=body, expect=_WEBHOOK_ANSWERS)
         if response.status_code != 200:
             error = response.text.strip()[:100] or str(response.status_code)
-            raise SlackRefused("incoming webhook", error, response.status_code)
+            raise SlackRefused(what, error, response.status_code)
 
 
 def is_webhook_url(url: str) -> bool:
-    """Whether ``url`` is an incoming-webhook URL of Slack (``slack.webhook_url_prefix``):
-    nothing else is ever sent a webhook message."""
+    """Whether ``url`` is a webhook URL of Slack (``slack.webhook_url_prefix``: incoming
+    webhooks and response URLs): nothing else is ever sent such a message."""
     prefix = get_settings().slack.webhook_url_prefix
     return url.startswith(prefix) and len(url) > len(prefix) and ".." not in url
 

@@ -6,7 +6,8 @@ with ``X-Slack-Request-Timestamp``. A request signed more than ``slack.signature
 (5 minutes) from now is refused, signatures are compared in constant time, and a signature
 is accepted once (remembered in Redis for the window), so a captured request cannot be
 replayed. The body is ``payload=<JSON>`` (form-encoded); the ``block_actions`` fields read
-here are modelled on Slack's own SDK sample of that payload.
+here are modelled on Slack's own SDK sample of that payload. Slack shows nothing of the
+acknowledgement of a click: the answer goes to the payload's ``response_url``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hmac
 import json
 import logging
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qs
 
@@ -24,8 +26,10 @@ from redis.exceptions import RedisError
 
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.ratelimit import get_limiter
+from ticketcreator.integrations.http import VendorError
 from ticketcreator.notifications.errors import SlackSignatureInvalid
 from ticketcreator.notifications.models import SlackConnection
+from ticketcreator.notifications.slack_client import SlackClient
 
 log = logging.getLogger(__name__)
 _SEEN_KEY = "slack:signature:"
@@ -53,6 +57,7 @@ class BlockActions(BaseModel):
     team: _Id
     user: _Id
     actions: list[Action] = []
+    response_url: str | None = None
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -96,6 +101,15 @@ async def _first_use(signature: str, max_age: int) -> None:
         raise SlackSignatureInvalid("The request cannot be checked now; try again.") from None
     if not fresh:
         raise SlackSignatureInvalid("The request was already received.")
+
+
+async def reply(organization_id: uuid.UUID, response_url: str, text: str) -> None:
+    """Show the person who clicked the answer (best effort: they may click again)."""
+    async with SlackClient(organization_id) as client:
+        try:
+            await client.respond(response_url, text)
+        except VendorError as exc:
+            log.warning("could not answer a click in Slack: %s", exc)
 
 
 def parse(payload: dict[str, object]) -> BlockActions:

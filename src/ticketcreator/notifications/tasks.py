@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.core.db import commit, session_factory
 from ticketcreator.core.events import Topic, emit, subscriber
 from ticketcreator.core.tasks import celery_app, run_async
-from ticketcreator.notifications import slack_messages, webhooks
+from ticketcreator.notifications import slack_interactions, slack_messages, webhooks
 
 
 def enqueue(session: AsyncSession, delivery_ids: list[uuid.UUID]) -> None:
@@ -54,6 +54,14 @@ async def mark_rule_slack_message_due(session: AsyncSession, message: dict[str, 
 async def send_slack_message(session: AsyncSession, message: dict[str, Any]) -> None:
     """Post or edit one ticket's Slack message."""
     await slack_messages.send(session, uuid.UUID(message["payload"]["message_id"]))
+
+
+@subscriber(Topic.SLACK_REPLY_DUE, queue="integrations")
+async def reply_in_slack(session: AsyncSession, message: dict[str, Any]) -> None:
+    """Answer a click in Slack, visibly only to the person who clicked."""
+    payload = message["payload"]
+    organization_id = uuid.UUID(message["organization_id"])
+    await slack_interactions.reply(organization_id, payload["response_url"], payload["text"])
 
 
 async def _retry_due() -> int:
