@@ -33,7 +33,7 @@ from ticketcreator.notifications import slack_interactions
 from ticketcreator.notifications.rule_actions import NotifySlack, NotifySlackParams
 from ticketcreator.tickets.models import Ticket, TicketEvent
 
-from .slack_fake import INTERACTION_SAMPLE, FakeSlack
+from .slack_fake import INTERACTION_SAMPLE, FakeSlack, check_blocks, check_request
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 # Changes in the storm (the issue's figure is 100: SLACK_STORM_CHANGES=100 measures it).
@@ -180,6 +180,36 @@ async def _message_ts(ticket_id: str) -> dict[str, str]:
             select(SlackMessage).where(SlackMessage.ticket_id == uuid.UUID(ticket_id))
         )
         return {row.channel: str(row.ts) for row in rows}
+
+
+def test_signatures_match_slacks_worked_example() -> None:
+    """The example of api.slack.com/authentication/verifying-requests-from-slack."""
+    body = (
+        "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id="
+        "G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook"
+        "-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F39770"
+        "0885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d"
+        "2c447fce8b6703c"
+    )
+    signature = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+    assert slack_interactions.sign(SECRET, "1531420618", body.encode()) == signature
+
+
+def test_the_fake_slack_refuses_what_slack_would_refuse() -> None:
+    headers = {"authorization": "Bearer xoxb-1-2-3"}
+    kind = "application/x-www-form-urlencoded"
+    good = [{"type": "header", "text": {"type": "plain_text", "text": "T-1: Printer"}}]
+    form = {"channel": "C0GENERAL", "text": "T-1", "blocks": json.dumps(good)}
+    assert check_request("chat.postMessage", headers, kind, form) == []
+    assert check_request("chat.update", headers, kind, form) == ["ts is required"]
+    assert check_request("chat.postMessage", {}, kind, form) == ["the token is required"]
+    unknown = {**form, "colour": "red"}
+    assert check_request("chat.postMessage", headers, kind, unknown) == [
+        "colour is not a documented argument"
+    ]
+    long = [{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}]
+    assert check_request("chat.postMessage", headers, kind, {**form, "blocks": json.dumps(long)})
+    assert check_blocks([{"type": "paragraph", "text": "not a block"}])
 
 
 def test_the_interaction_model_reads_slacks_own_payload_shape() -> None:
