@@ -27,21 +27,18 @@ _WEBHOOK_ANSWERS = (200, 400, 403, 404, 410)
 
 
 class SlackRefused(VendorError):
-    """Slack answered ``ok: false`` (or an incoming webhook refused): ``error`` says why."""
+    """Slack answered ``ok: false`` with an error code (or an incoming webhook refused)."""
 
     def __init__(self, method: str, error: str, status: int | None = None) -> None:
         super().__init__(f"{method}: {error}", status)
-        self.error = error
         self.retriable = error in _RETRIABLE
 
 
 class SlackClient:
-    def __init__(
-        self, organization_id: uuid.UUID, *, transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
+    def __init__(self, organization_id: uuid.UUID) -> None:
         cfg = get_settings().slack
         budget = Budget(uuid.uuid5(organization_id, "slack"), cfg.requests_per_minute)
-        self._http = VendorClient(cfg.api_base_url, budget, transport=transport)
+        self._http = VendorClient(cfg.api_base_url, budget)
 
     async def __aenter__(self) -> SlackClient:
         return self
