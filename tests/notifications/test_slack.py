@@ -259,6 +259,10 @@ async def test_buttons_act_as_the_linked_member_and_nothing_else_gets_through(
     assert taken.status_code == 409
 
     # Forged, old and replayed requests are refused before anything is read.
+    huge = await client.post(
+        "/v1/slack/interactions", headers=click(assign, "U0AGENT01")[0], content=b"x" * 2**21
+    )
+    assert huge.status_code == 413
     forged = await post(click(assign, "U0AGENT01", secret="not-the-signing-secret"))
     old = await post(click(assign, "U0AGENT01", age=301))
     assert (forged.status_code, old.status_code) == (401, 401)

@@ -27,9 +27,11 @@ async def connection(
 async def connections_of_workspace(session: AsyncSession, team_id: str) -> list[SlackConnection]:
     """Connections to a Slack workspace that have a signing secret (usually one)."""
     rows = await session.scalars(
-        select(SlackConnection).where(
+        select(SlackConnection)
+        .where(
             SlackConnection.slack_team_id == team_id, SlackConnection.signing_secret.is_not(None)
         )
+        .order_by(SlackConnection.created_at, SlackConnection.organization_id)
     )
     return list(rows)
 

@@ -12,7 +12,13 @@ from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.deps import Session, public
-from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
+from ticketcreator.core.errors import (
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    documented,
+)
 from ticketcreator.notifications import flows, slack_settings
 from ticketcreator.notifications.errors import (
     InvalidSlackConnection,
@@ -35,6 +41,7 @@ _AUTH = (Unauthorized, Forbidden)
 _ONE = (*_AUTH, NotFound)
 
 router = APIRouter(prefix="/slack", tags=["slack"], route_class=UnitOfWorkRoute)
+_MAX_INTERACTION = 1024 * 1024  # a click's payload is a few kilobytes
 
 
 @router.put(
@@ -119,10 +126,13 @@ async def unlink_user(user_id: uuid.UUID, session: Session, principal: Person) -
     "/interactions",
     response_model=SlackAnswer,
     dependencies=[Depends(public)],
-    responses=documented(SlackSignatureInvalid),
+    responses=documented(SlackSignatureInvalid, PayloadTooLarge),
 )
 async def interactions(request: Request, session: Session) -> SlackAnswer:
     """Slack's Interactivity Request URL (public; verified with the signing secret). A click
     acts as the linked member; the answer is shown only to them."""
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > _MAX_INTERACTION:
+        raise PayloadTooLarge("A Slack interaction is at most 1 MiB, with its length declared.")
     body = await request.body()
     return await flows.interaction(session, request.headers, body)
