@@ -433,6 +433,7 @@ PREPARE: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("POST", "/v1/tickets/{ticket_ref}/restore"): _deleted_ticket,
     ("DELETE", "/v1/tickets/{ticket_ref}/watchers/{user_id}"): _watching,
     ("DELETE", "/v1/teams/{team_id}/members/{user_id}"): _team_member,
+    ("GET", "/v1/slack/teams/{team_id}/channel"): _slack_team_channel,
     ("DELETE", "/v1/slack/teams/{team_id}/channel"): _slack_team_channel,
     ("DELETE", "/v1/slack/users/{user_id}"): _slack_user,
 }

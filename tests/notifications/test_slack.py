@@ -108,6 +108,8 @@ async def test_a_ticket_has_one_message_per_channel_posted_then_edited_without_s
         json={"channel": "C0PAYMENTS"},
     )
     assert channel.status_code == 200, channel.text
+    read = await client.get(f"/v1/slack/teams/{team['id']}/channel", headers=admin.headers)
+    assert read.json() == {"team_id": team["id"], "channel": "C0PAYMENTS"}
     created = await client.post(
         "/v1/tickets",
         headers=admin.headers,

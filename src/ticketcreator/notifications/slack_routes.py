@@ -85,6 +85,16 @@ async def set_team_channel(
     return SlackTeamChannelRead(team_id=found.team_id, channel=found.channel)
 
 
+@router.get(
+    "/teams/{team_id}/channel", response_model=SlackTeamChannelRead, responses=documented(*_ONE)
+)
+async def get_team_channel(
+    team_id: uuid.UUID, session: Session, principal: CanManage
+) -> SlackTeamChannelRead:
+    found = await slack_settings.team_channel(session, principal, team_id)
+    return SlackTeamChannelRead(team_id=found.team_id, channel=found.channel)
+
+
 @router.delete(
     "/teams/{team_id}/channel",
     status_code=status.HTTP_204_NO_CONTENT,

@@ -116,13 +116,19 @@ async def set_team_channel(
     return found
 
 
-async def remove_team_channel(
+async def team_channel(
     session: AsyncSession, principal: Principal, team_id: uuid.UUID
-) -> None:
+) -> SlackTeamChannel:
     found = await repo.team_channel(session, principal.organization_id, team_id)
     if found is None:
         raise NotFound("The team has no Slack channel.")
-    await session.delete(found)
+    return found
+
+
+async def remove_team_channel(
+    session: AsyncSession, principal: Principal, team_id: uuid.UUID
+) -> None:
+    await session.delete(await team_channel(session, principal, team_id))
     await session.flush()
 
 
