@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.mail import SmtpServer
 from tests.support.routes import RouteRecorder
-from tests.support.services import QUEUES, RedisServer, Worker, prepare_database
+from tests.support.services import QUEUES, RedisServer, Worker, free_port, prepare_database
 
 TEST_DATABASE_URL = os.environ.get(
     "TC_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/ticketcreator_test"
@@ -31,6 +31,7 @@ TEST_DATABASE_URL = os.environ.get(
 _redis = RedisServer()
 _smtp = SmtpServer()
 _recorder = RouteRecorder()
+SLACK_PORT = free_port()  # the fake Slack of tests/notifications (Web API and webhooks)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -58,6 +59,10 @@ def pytest_configure(config: pytest.Config) -> None:
             "TC_INTEGRATIONS__RECONCILE_GRACE_S": "3",
             # Webhook tests deliver to receivers on 127.0.0.1 (the admin setting allows it).
             "TC_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES": "true",
+            # Slack is a fake on 127.0.0.1; messages are edited at most once a second.
+            "TC_SLACK__API_BASE_URL": f"http://127.0.0.1:{SLACK_PORT}/api",
+            "TC_SLACK__WEBHOOK_URL_PREFIX": f"http://127.0.0.1:{SLACK_PORT}/services/",
+            "TC_SLACK__UPDATE_INTERVAL_S": "1",
         }
     )
     config.pluginmanager.register(_recorder, "route-recorder")

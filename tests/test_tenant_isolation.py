@@ -67,6 +67,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/routing/calendars/{calendar_id}"): {"name": "Renamed"},
     ("PATCH", "/v1/routing/sla-policies/{policy_id}"): {"name": "Renamed"},
     ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": "Renamed"},
+    ("PUT", "/v1/slack/teams/{team_id}/channel"): {"channel": "C0ELSEWHERE"},
+    ("PUT", "/v1/slack/users/{user_id}"): {"slack_user_id": "U0ELSEWHERE"},
 }
 
 # Headers a route needs to get past protocol checks to the lookup.
@@ -405,6 +407,24 @@ async def _team_member(world: World) -> None:
     assert response.status_code in (200, 201, 204), response.text
 
 
+async def _slack_team_channel(world: World) -> None:
+    response = await world.client.put(
+        f"/v1/slack/teams/{world.ids['team_id']}/channel",
+        headers=world.a.headers,
+        json={"channel": "C0TEAMCHAN"},
+    )
+    assert response.status_code == 200, response.text
+
+
+async def _slack_user(world: World) -> None:
+    response = await world.client.put(
+        f"/v1/slack/users/{world.ids['user_id']}",
+        headers=world.a.headers,
+        json={"slack_user_id": "U0LINKED01"},
+    )
+    assert response.status_code == 200, response.text
+
+
 # State an object must be in for its owner's call to succeed (run after the factories).
 PREPARE: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("GET", "/v1/attachments/{attachment_id}/ocr"): _screenshot_text,
@@ -414,6 +434,9 @@ PREPARE: dict[tuple[str, str], Callable[[World], Awaitable[None]]] = {
     ("POST", "/v1/tickets/{ticket_ref}/restore"): _deleted_ticket,
     ("DELETE", "/v1/tickets/{ticket_ref}/watchers/{user_id}"): _watching,
     ("DELETE", "/v1/teams/{team_id}/members/{user_id}"): _team_member,
+    ("GET", "/v1/slack/teams/{team_id}/channel"): _slack_team_channel,
+    ("DELETE", "/v1/slack/teams/{team_id}/channel"): _slack_team_channel,
+    ("DELETE", "/v1/slack/users/{user_id}"): _slack_user,
 }
 
 

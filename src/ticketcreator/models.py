@@ -30,8 +30,14 @@ from ticketcreator.integrations.models import (
     TicketSync,
     WebhookDelivery,
 )
+from ticketcreator.notifications.models import (
+    SlackConnection,
+    SlackMessage,
+    SlackTeamChannel,
+    SlackUserLink,
+    WebhookEndpoint,
+)
 from ticketcreator.notifications.models import WebhookDelivery as OutgoingWebhookDelivery
-from ticketcreator.notifications.models import WebhookEndpoint
 from ticketcreator.routing.models import (
     AgentProfile,
     AgentSkill,
@@ -95,6 +101,10 @@ __all__ = [
     "RoutingRule",
     "RoutingRuleVersion",
     "SlaPolicy",
+    "SlackConnection",
+    "SlackMessage",
+    "SlackTeamChannel",
+    "SlackUserLink",
     "SyncLogEntry",
     "Tag",
     "Team",

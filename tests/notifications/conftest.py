@@ -1,15 +1,18 @@
-"""A fake customer system: an HTTP server on 127.0.0.1 that records what it receives and
-answers with the statuses a test asks for."""
+"""A fake customer system (an HTTP server on 127.0.0.1 that records what it receives and
+answers with the statuses a test asks for) and a fake Slack."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import pytest
 from starlette.types import Receive, Scope, Send
 
+from tests.notifications.slack_fake import FakeSlack
 from tests.support.local_server import serving
+from ticketcreator.core.config import get_settings
 
 
 @dataclass
@@ -49,4 +52,14 @@ async def receiver() -> AsyncIterator[Receiver]:
     fake = Receiver()
     async with serving(fake) as port:
         fake.port = port
+        yield fake
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    """The fake Slack, on the port the settings point the product at."""
+    port = urlsplit(get_settings().slack.api_base_url).port
+    assert port is not None
+    fake = FakeSlack(port)
+    async with serving(fake, port):
         yield fake

@@ -14,9 +14,9 @@ from tests.support.services import free_port
 
 
 @asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[int]:
-    """Serve ``app`` on 127.0.0.1; yields the port."""
-    port = free_port()
+async def serving(app: Any, port: int | None = None) -> AsyncIterator[int]:
+    """Serve ``app`` on 127.0.0.1 (on ``port``, or a free one); yields the port."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

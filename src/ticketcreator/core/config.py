@@ -37,6 +37,7 @@ from ticketcreator.core.config_sections import (
     RedisSection,
     RoutingSection,
     SecuritySection,
+    SlackSection,
     StorageSection,
     TicketsSection,
     TranscriptsSection,
@@ -85,6 +86,7 @@ class Settings(BaseSettings):
     routing: RoutingSection = RoutingSection()
     realtime: RealtimeSection = RealtimeSection()
     webhooks: WebhooksSection = WebhooksSection()
+    slack: SlackSection = SlackSection()
     ai_config_file: Path = Path("config/ai_config.yaml")
 
     @classmethod

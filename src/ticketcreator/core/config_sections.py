@@ -270,3 +270,12 @@ class WebhooksSection(_Section):
     disable_after_failures: int = Field(default=20, ge=1)
     disable_after_s: int = Field(default=5 * 86_400, ge=0)
     response_log_bytes: int = Field(default=2048, ge=0, le=65_536)
+
+
+class SlackSection(_Section):
+    api_base_url: str = "https://slack.com/api"
+    webhook_url_prefix: str = "https://hooks.slack.com/"
+    update_interval_s: float = Field(default=10.0, ge=0)
+    signature_max_age_s: int = Field(default=300, ge=1, le=3600)
+    requests_per_minute: int = Field(default=50, ge=1)
+    max_attempts: int = Field(default=5, ge=1)

@@ -71,7 +71,7 @@ class Topic(StrEnum):
     ROUTING_RULE_FIRED = "routing.rule_fired"  # RuleFired
     ROUTING_SLA_ESCALATED = "routing.sla_escalated"  # RuleFired: an SLA escalation's actions
     ROUTING_SLA_POLICY_CHANGED = "routing.sla_policy_changed"  # SlaPolicyChanged
-    ROUTING_NOTIFY = "routing.notify"  # RuleNotify: a rule's notify action, for one endpoint
+    ROUTING_NOTIFY = "routing.notify"  # RuleNotify: a rule's notify(_slack) action
     # Taxonomy (TaxonomyChanged)
     CATEGORY_CREATED = "category.created"
     CATEGORY_UPDATED = "category.updated"
@@ -87,6 +87,8 @@ class Topic(StrEnum):
     INVITATION_CREATED = "invitation.created"  # InvitationCreated: the e-mail is to be sent
     INTEGRATIONS_WEBHOOK_RECEIVED = "integrations.webhook_received"  # WebhookReceived
     WEBHOOK_DELIVERY_DUE = "webhook.delivery_due"  # WebhookDeliveryDue: attempt it now
+    SLACK_MESSAGE_DUE = "slack.message_due"  # SlackMessageDue: post or edit it now
+    SLACK_REPLY_DUE = "slack.reply_due"  # SlackReply: answer the person who clicked
 
 
 # Payloads
@@ -174,9 +176,10 @@ class RuleFired(TicketRef):
 
 
 class RuleNotify(TicketRef):
-    """A rule (or escalation) asks for the ticket to be announced on one webhook endpoint."""
+    """A rule (or escalation) announces the ticket: ``notify`` or ``notify_slack``."""
 
-    webhook_id: str
+    webhook_id: NotRequired[str]
+    channel: NotRequired[str]
     rule_id: str | None
     rule: str | None
 
@@ -203,6 +206,15 @@ class WebhookDeliveryDue(TypedDict):
     delivery_id: str  # an outgoing webhook delivery (notifications)
 
 
+class SlackMessageDue(TypedDict):
+    message_id: str  # a ticket's message in a Slack channel (notifications)
+
+
+class SlackReply(TypedDict):
+    response_url: str  # where Slack takes an answer to a click, shown only to who clicked
+    text: str
+
+
 # Changes to a ticket a person may see (payload: TicketChanged).
 TICKET_CHANGES = (
     Topic.TICKET_CREATED,
@@ -226,17 +238,8 @@ ATTACHMENT_CHANGES = (
     Topic.ATTACHMENT_READY,
     Topic.ATTACHMENT_FAILED,
 )
-_TAXONOMY_CHANGES = (
-    Topic.CATEGORY_CREATED,
-    Topic.CATEGORY_UPDATED,
-    Topic.CATEGORY_DELETED,
-    Topic.TEAM_CREATED,
-    Topic.TEAM_UPDATED,
-    Topic.TEAM_DELETED,
-    Topic.CUSTOM_FIELD_CREATED,
-    Topic.CUSTOM_FIELD_UPDATED,
-    Topic.CUSTOM_FIELD_DELETED,
-    Topic.TAG_DELETED,
+_TAXONOMY_CHANGES = tuple(
+    topic for topic in Topic if topic.split(".")[0] in ("category", "team", "custom_field", "tag")
 )
 
 # Topic -> the shape of its payload.
@@ -263,6 +266,8 @@ PAYLOADS: dict[Topic, type] = {
     Topic.INVITATION_CREATED: InvitationCreated,
     Topic.INTEGRATIONS_WEBHOOK_RECEIVED: WebhookReceived,
     Topic.WEBHOOK_DELIVERY_DUE: WebhookDeliveryDue,
+    Topic.SLACK_MESSAGE_DUE: SlackMessageDue,
+    Topic.SLACK_REPLY_DUE: SlackReply,
 }
 
 

@@ -1,4 +1,4 @@
-"""Errors of outgoing webhooks (problem+json)."""
+"""Errors of outgoing webhooks and Slack (problem+json)."""
 
 from __future__ import annotations
 
@@ -15,3 +15,21 @@ class UnknownEventType(AppError):
     status = 422
     slug = "unknown-event-type"
     title = "Unknown event type"
+
+
+class InvalidSlackConnection(AppError):
+    status = 422
+    slug = "invalid-slack-connection"
+    title = "Invalid Slack connection"
+
+
+class SlackSignatureInvalid(AppError):
+    status = 401
+    slug = "invalid-slack-signature"
+    title = "Slack request not verified"
+
+
+class SlackUserLinked(AppError):
+    status = 409
+    slug = "slack-user-linked"
+    title = "Slack user already linked"

@@ -1,4 +1,5 @@
-"""Outgoing webhooks: an organization's endpoints and every delivery made to them."""
+"""Outgoing webhooks (an organization's endpoints and every delivery made to them) and Slack
+(the connection, each ticket's message per channel, team channels, linked users)."""
 
 from __future__ import annotations
 
@@ -84,3 +85,76 @@ class WebhookDelivery(UUIDPrimaryKey, Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SlackConnection(Timestamps, Base):
+    """An organization's Slack app: a bot token (messages posted, then edited) or an incoming
+    webhook URL (posted once), and the signing secret its interactive buttons are checked
+    with. Secrets are sealed at rest and never returned."""
+
+    __tablename__ = "slack_connection"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True
+    )
+    slack_team_id: Mapped[str] = mapped_column(String(32), index=True)
+    bot_token: Mapped[str | None] = mapped_column(EncryptedString())
+    webhook_url: Mapped[str | None] = mapped_column(EncryptedString())  # the URL is a secret
+    signing_secret: Mapped[str | None] = mapped_column(EncryptedString())
+    last_ok_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+
+class SlackMessage(UUIDPrimaryKey, Base):
+    """A ticket's message in one channel: posted once, then edited (``ts``) as it changes.
+
+    ``due_at`` is set while an edit is scheduled: changes before then are shown by that edit,
+    so a burst of changes becomes one post and a few edits."""
+
+    __tablename__ = "slack_message"
+    __table_args__ = (UniqueConstraint("ticket_id", "channel"),)
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), index=True
+    )
+    ticket_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(40))  # a channel id, or "webhook"
+    ts: Mapped[str | None] = mapped_column(String(40))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SlackTeamChannel(Base):
+    """The Slack channel where a team's tickets are announced."""
+
+    __tablename__ = "slack_team_channel"
+
+    team_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("team.id", ondelete="CASCADE"), primary_key=True
+    )
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(40))
+
+
+class SlackUserLink(Base):
+    """Which Slack user a member is: their clicks act as them, with their permissions."""
+
+    __tablename__ = "slack_user_link"
+    __table_args__ = (UniqueConstraint("organization_id", "slack_user_id"),)
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

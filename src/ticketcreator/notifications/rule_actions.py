@@ -1,5 +1,6 @@
-"""The ``notify`` action routing rules (and SLA escalations) may take: announce the ticket on
-one of the organization's webhook endpoints (a Teams channel or a customer's system)."""
+"""The actions routing rules (and SLA escalations) may take to announce a ticket: ``notify``
+on one of the organization's webhook endpoints (a Teams channel or a customer's system), and
+``notify_slack`` in a Slack channel (its message there is then kept up to date)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any, ClassVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core.events import Topic, emit
-from ticketcreator.notifications import repository
+from ticketcreator.notifications import repository, slack_repository
+from ticketcreator.notifications.schemas import SlackChannel
 from ticketcreator.routing.actions import ActionType, ExternalAction, Params
 from ticketcreator.routing.errors import InvalidRule
 from ticketcreator.tickets.models import Ticket
@@ -48,6 +50,38 @@ class NotifyWebhook(ExternalAction):
         emit(session, Topic.ROUTING_NOTIFY, payload, organization_id=ticket.organization_id)
 
 
+class NotifySlackParams(Params):
+    channel: SlackChannel
+
+
+class NotifySlack(ExternalAction):
+    key: ClassVar[str] = "notify_slack"
+    params: ClassVar[type[Params]] = NotifySlackParams
+
+    async def check(
+        self, session: AsyncSession, organization_id: uuid.UUID, params: Params, path: str
+    ) -> None:
+        connection = await slack_repository.connection(session, organization_id)
+        if connection is None or connection.bot_token is None:
+            raise InvalidRule(f"{path}.channel", "Slack is not connected with a bot token")
+
+    def describe(self, params: Params) -> str:
+        assert isinstance(params, NotifySlackParams)
+        return f"notify Slack channel {params.channel}"
+
+    async def execute(
+        self, session: AsyncSession, ticket: Ticket, params: Params, reason: dict[str, Any]
+    ) -> None:
+        assert isinstance(params, NotifySlackParams)
+        payload = {
+            "ticket_id": str(ticket.id),
+            "channel": params.channel,
+            "rule_id": reason.get("rule_id"),
+            "rule": reason.get("rule"),
+        }
+        emit(session, Topic.ROUTING_NOTIFY, payload, organization_id=ticket.organization_id)
+
+
 def action_types() -> list[ActionType]:
     """The routing action types notifications offer (registered when a process loads)."""
-    return [NotifyWebhook()]
+    return [NotifyWebhook(), NotifySlack()]

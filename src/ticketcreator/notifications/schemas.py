@@ -1,12 +1,12 @@
-"""Request and response bodies of the webhook endpoints."""
+"""Request and response bodies of the webhook endpoints and of Slack."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ticketcreator.notifications.models import EndpointFormat
 
@@ -88,3 +88,82 @@ class DeliveryRead(BaseModel):
 
 class DeliveryList(BaseModel):
     items: list[DeliveryRead]
+
+
+# Slack
+
+SlackChannel = Annotated[
+    str, Field(pattern=r"^[CG][A-Z0-9]{2,39}$", description="A Slack channel id (`C…`, `G…`).")
+]
+
+
+class SlackConnectionSet(_Input):
+    team_id: str = Field(
+        pattern=r"^[TE][A-Z0-9]{2,31}$", description="The Slack workspace id (`T…`)."
+    )
+    bot_token: str | None = Field(
+        default=None,
+        pattern=r"^xox[bp]-[A-Za-z0-9-]{8,250}$",
+        description="A bot token (`xoxb-…`, scope `chat:write`): messages are posted, then "
+        "edited as the ticket changes. Give this or `webhook_url`.",
+    )
+    webhook_url: str | None = Field(
+        default=None,
+        max_length=500,
+        description="An incoming-webhook URL: a message is posted when a ticket is created, "
+        "and not edited after.",
+    )
+    signing_secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=128,
+        description="The app's signing secret: enables the buttons (their requests to "
+        "`POST /v1/slack/interactions` are verified with it).",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_post(self) -> SlackConnectionSet:
+        if (self.bot_token is None) == (self.webhook_url is None):
+            raise ValueError("give exactly one of bot_token and webhook_url")
+        return self
+
+
+class SlackConnectionRead(BaseModel):
+    team_id: str
+    mode: str = Field(description="`bot` (posted, then edited) or `webhook` (posted once).")
+    interactive: bool = Field(description="Whether a signing secret enables the buttons.")
+    last_ok_at: datetime | None = Field(description="Slack last accepted a call.")
+    last_error: str | None = Field(description="What Slack last refused, e.g. `not_in_channel`.")
+    last_error_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SlackChannelSet(_Input):
+    channel: SlackChannel
+
+
+class SlackTeamChannelRead(BaseModel):
+    team_id: uuid.UUID
+    channel: str
+
+
+class SlackUserLinkSet(_Input):
+    slack_user_id: str = Field(
+        pattern=r"^[UW][A-Z0-9]{2,31}$", description="The member's Slack user id (`U…`)."
+    )
+
+
+class SlackUserLinkRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    user_id: uuid.UUID
+    slack_user_id: str
+
+
+class SlackAnswer(BaseModel):
+    """What Slack shows the person who clicked (only to them)."""
+
+    response_type: str = "ephemeral"
+    replace_original: bool = False
+    text: str = ""

@@ -1,4 +1,4 @@
-"""Worker side of outgoing webhooks (``integrations`` queue)."""
+"""Worker side of outgoing webhooks and Slack (``integrations`` queue)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.core.db import commit, session_factory
 from ticketcreator.core.events import Topic, emit, subscriber
 from ticketcreator.core.tasks import celery_app, run_async
-from ticketcreator.notifications import webhooks
+from ticketcreator.notifications import slack_interactions, slack_messages, webhooks
 
 
 def enqueue(session: AsyncSession, delivery_ids: list[uuid.UUID]) -> None:
@@ -36,6 +36,32 @@ async def record_rule_notification(session: AsyncSession, message: dict[str, Any
 async def deliver_webhook(session: AsyncSession, message: dict[str, Any]) -> None:
     """One attempt of one delivery (failures are scheduled for the retry sweep)."""
     await webhooks.attempt(session, uuid.UUID(message["payload"]["delivery_id"]))
+
+
+@subscriber(slack_messages.SHOWN, queue="integrations")
+async def mark_slack_messages_due(session: AsyncSession, message: dict[str, Any]) -> None:
+    """A ticket changed: its Slack messages are to be posted or edited (debounced)."""
+    await slack_messages.ticket_changed(session, message)
+
+
+@subscriber(Topic.ROUTING_NOTIFY, queue="integrations")
+async def mark_rule_slack_message_due(session: AsyncSession, message: dict[str, Any]) -> None:
+    """A routing rule's notify_slack action: the ticket gets a message in its channel."""
+    await slack_messages.rule_notified(session, message)
+
+
+@subscriber(Topic.SLACK_MESSAGE_DUE, queue="integrations")
+async def send_slack_message(session: AsyncSession, message: dict[str, Any]) -> None:
+    """Post or edit one ticket's Slack message."""
+    await slack_messages.send(session, uuid.UUID(message["payload"]["message_id"]))
+
+
+@subscriber(Topic.SLACK_REPLY_DUE, queue="integrations")
+async def reply_in_slack(session: AsyncSession, message: dict[str, Any]) -> None:
+    """Answer a click in Slack, visibly only to the person who clicked."""
+    payload = message["payload"]
+    organization_id = uuid.UUID(message["organization_id"])
+    await slack_interactions.reply(organization_id, payload["response_url"], payload["text"])
 
 
 async def _retry_due() -> int:

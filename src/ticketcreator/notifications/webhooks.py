@@ -167,6 +167,8 @@ async def record_for_rule(session: AsyncSession, message: dict[str, Any]) -> lis
     """The delivery a rule's ``notify`` action asked for, to its one endpoint (none when the
     endpoint is gone or disabled, or the ticket is gone)."""
     payload: dict[str, Any] = message["payload"]
+    if "webhook_id" not in payload:
+        return []  # a Slack notification
     organization_id = uuid.UUID(message["organization_id"])
     endpoint = await repository.endpoint(session, organization_id, uuid.UUID(payload["webhook_id"]))
     if endpoint is None or not endpoint.enabled:

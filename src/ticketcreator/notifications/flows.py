@@ -1,0 +1,81 @@
+"""Acting on a click in Slack: as the linked member, with that member's permissions, on a
+ticket of the organization whose signing secret verified the request (never another's)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketcreator.accounts.auth import Principal
+from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Permission
+from ticketcreator.core.errors import AppError
+from ticketcreator.core.events import Topic, emit
+from ticketcreator.notifications import slack, slack_interactions, slack_repository
+from ticketcreator.notifications.schemas import SlackAnswer
+from ticketcreator.notifications.slack_client import is_webhook_url
+from ticketcreator.taxonomy import lookups as taxonomy_lookups
+from ticketcreator.tickets import service as tickets
+from ticketcreator.tickets.schemas import TicketUpdate
+
+
+async def interaction(
+    session: AsyncSession, headers: Mapping[str, str], body: bytes
+) -> SlackAnswer:
+    """Verify a request from Slack's buttons and do what was clicked; the answer is shown
+    only to the person who clicked (sent to the click's ``response_url`` after commit)."""
+    team_id, payload = slack_interactions.workspace(body)
+    candidates = await slack_repository.connections_of_workspace(session, team_id)
+    connection = await slack_interactions.verify(headers, body, candidates)
+    clicked = slack_interactions.parse(payload)
+    answer = await _answer(session, connection.organization_id, clicked)
+    if answer.text and clicked.response_url and is_webhook_url(clicked.response_url):
+        reply = {"response_url": clicked.response_url, "text": answer.text}
+        emit(session, Topic.SLACK_REPLY_DUE, reply, organization_id=connection.organization_id)
+    return answer
+
+
+async def _answer(
+    session: AsyncSession, organization_id: uuid.UUID, clicked: slack_interactions.BlockActions
+) -> SlackAnswer:
+    link = await slack_repository.link_of_slack_user(session, organization_id, clicked.user.id)
+    role = None
+    if link is not None and await slack_repository.is_active(session, link.user_id):
+        role = await taxonomy_lookups.member_role(session, organization_id, link.user_id)
+    if link is None or role is None:
+        return SlackAnswer(
+            text="Your Slack account is not linked to a member of this organization; "
+            "link it in AI Ticket Creator first."
+        )
+    principal = Principal(organization_id, role, ROLE_PERMISSIONS[role], user_id=link.user_id)
+    done = []
+    for action in clicked.actions:
+        if action.action_id not in (slack.ASSIGN_TO_ME, slack.SET_STATUS):
+            continue  # "Open" is a link: nothing to do
+        if not principal.can(Permission.TICKETS_WRITE):
+            return SlackAnswer(text="Your role may not change tickets.")
+        try:
+            async with session.begin_nested():
+                done.append(await _act(session, principal, action))
+        except (AppError, ValueError) as exc:
+            detail = exc.detail if isinstance(exc, AppError) else "The action is malformed."
+            return SlackAnswer(text=f"Nothing changed: {detail}")
+    return SlackAnswer(text=" ".join(done))
+
+
+async def _act(
+    session: AsyncSession, principal: Principal, action: slack_interactions.Action
+) -> str:
+    if action.action_id == slack.ASSIGN_TO_ME:
+        ticket = await tickets.assign(
+            session, principal, str(uuid.UUID(action.value or "")), principal.user_id, None
+        )
+        return f"{ticket.key} is assigned to you."
+    if action.selected_option is None:
+        raise ValueError("no status chosen")
+    ticket_id, status = slack.parse_status_value(action.selected_option.value)
+    ticket = await tickets.update_ticket(
+        session, principal, str(ticket_id), TicketUpdate(status=status), None
+    )
+    return f"{ticket.key} is now {status.value}."

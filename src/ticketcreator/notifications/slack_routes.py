@@ -1,0 +1,148 @@
+"""REST API of Slack: /v1/slack (the connection and team channels: administrators; linking a
+member to their Slack user: the member or an administrator; the buttons' requests: Slack)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+
+from ticketcreator.accounts.auth import Authorizer, Principal
+from ticketcreator.accounts.permissions import Permission
+from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.deps import Session, public
+from ticketcreator.core.errors import (
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    documented,
+)
+from ticketcreator.notifications import flows, slack_settings
+from ticketcreator.notifications.errors import (
+    InvalidSlackConnection,
+    SlackSignatureInvalid,
+    SlackUserLinked,
+)
+from ticketcreator.notifications.schemas import (
+    SlackAnswer,
+    SlackChannelSet,
+    SlackConnectionRead,
+    SlackConnectionSet,
+    SlackTeamChannelRead,
+    SlackUserLinkRead,
+    SlackUserLinkSet,
+)
+
+CanManage = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_MANAGE))]
+Person = Annotated[Principal, Depends(Authorizer(Permission.ACCOUNT_SELF))]
+_AUTH = (Unauthorized, Forbidden)
+_ONE = (*_AUTH, NotFound)
+
+router = APIRouter(prefix="/slack", tags=["slack"], route_class=UnitOfWorkRoute)
+_MAX_INTERACTION = 1024 * 1024  # a click's payload is a few kilobytes
+
+
+@router.put(
+    "/connection",
+    response_model=SlackConnectionRead,
+    responses=documented(*_AUTH, InvalidSlackConnection),
+)
+async def connect(
+    data: SlackConnectionSet, session: Session, principal: CanManage
+) -> SlackConnectionRead:
+    """Connect Slack (or replace the connection). Tokens and secrets are stored sealed and
+    never returned."""
+    return slack_settings.read(await slack_settings.connect(session, principal, data))
+
+
+@router.get("/connection", response_model=SlackConnectionRead, responses=documented(*_ONE))
+async def get_connection(session: Session, principal: CanManage) -> SlackConnectionRead:
+    """The connection and its health: when Slack last accepted a call, what it last refused."""
+    return slack_settings.read(await slack_settings.get(session, principal.organization_id))
+
+
+@router.post("/connection/test", response_model=SlackConnectionRead, responses=documented(*_ONE))
+async def test_connection(session: Session, principal: CanManage) -> SlackConnectionRead:
+    """Call Slack now (`auth.test`, or a message to the webhook) and record the answer."""
+    return slack_settings.read(await slack_settings.test(session, principal))
+
+
+@router.delete("/connection", status_code=status.HTTP_204_NO_CONTENT, responses=documented(*_ONE))
+async def disconnect(session: Session, principal: CanManage) -> None:
+    await slack_settings.disconnect(session, principal)
+
+
+@router.put(
+    "/teams/{team_id}/channel", response_model=SlackTeamChannelRead, responses=documented(*_ONE)
+)
+async def set_team_channel(
+    team_id: uuid.UUID, data: SlackChannelSet, session: Session, principal: CanManage
+) -> SlackTeamChannelRead:
+    """Announce the team's tickets in this channel (the app must be in it)."""
+    found = await slack_settings.set_team_channel(session, principal, team_id, data.channel)
+    return SlackTeamChannelRead(team_id=found.team_id, channel=found.channel)
+
+
+@router.get(
+    "/teams/{team_id}/channel", response_model=SlackTeamChannelRead, responses=documented(*_ONE)
+)
+async def get_team_channel(
+    team_id: uuid.UUID, session: Session, principal: CanManage
+) -> SlackTeamChannelRead:
+    found = await slack_settings.team_channel(session, principal, team_id)
+    return SlackTeamChannelRead(team_id=found.team_id, channel=found.channel)
+
+
+@router.delete(
+    "/teams/{team_id}/channel",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented(*_ONE),
+)
+async def remove_team_channel(team_id: uuid.UUID, session: Session, principal: CanManage) -> None:
+    await slack_settings.remove_team_channel(session, principal, team_id)
+
+
+@router.get("/users", response_model=list[SlackUserLinkRead], responses=documented(*_AUTH))
+async def list_links(session: Session, principal: CanManage) -> list[SlackUserLinkRead]:
+    """Which Slack user each linked member is."""
+    links = await slack_settings.links(session, principal)
+    return [SlackUserLinkRead.model_validate(link) for link in links]
+
+
+@router.put(
+    "/users/{user_id}",
+    response_model=SlackUserLinkRead,
+    responses=documented(*_ONE, SlackUserLinked),
+)
+async def link_user(
+    user_id: uuid.UUID, data: SlackUserLinkSet, session: Session, principal: Person
+) -> SlackUserLinkRead:
+    """Link a member to their Slack user: their clicks in Slack then act as them, with their
+    role. Members link themselves; administrators link anyone."""
+    link = await slack_settings.link_user(session, principal, user_id, data.slack_user_id)
+    return SlackUserLinkRead.model_validate(link)
+
+
+@router.delete(
+    "/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=documented(*_ONE)
+)
+async def unlink_user(user_id: uuid.UUID, session: Session, principal: Person) -> None:
+    await slack_settings.unlink_user(session, principal, user_id)
+
+
+@router.post(
+    "/interactions",
+    response_model=SlackAnswer,
+    dependencies=[Depends(public)],
+    responses=documented(SlackSignatureInvalid, PayloadTooLarge),
+)
+async def interactions(request: Request, session: Session) -> SlackAnswer:
+    """Slack's Interactivity Request URL (public; verified with the signing secret). A click
+    acts as the linked member; the answer is shown only to them."""
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > _MAX_INTERACTION:
+        raise PayloadTooLarge("A Slack interaction is at most 1 MiB, with its length declared.")
+    body = await request.body()
+    return await flows.interaction(session, request.headers, body)
