@@ -68,14 +68,14 @@ async def _act(
     session: AsyncSession, principal: Principal, action: slack_interactions.Action
 ) -> str:
     if action.action_id == slack.ASSIGN_TO_ME:
-        ticket = await tickets.assign(
-            session, principal, str(uuid.UUID(action.value or "")), principal.user_id, None
+        ticket = await tickets.load(
+            session, principal, str(uuid.UUID(action.value or "")), lock=True
         )
+        await tickets.assign(session, principal, ticket, principal.user_id, None)
         return f"{ticket.key} is assigned to you."
     if action.selected_option is None:
         raise ValueError("no status chosen")
     ticket_id, status = slack.parse_status_value(action.selected_option.value)
-    ticket = await tickets.update_ticket(
-        session, principal, str(ticket_id), TicketUpdate(status=status), None
-    )
+    ticket = await tickets.load(session, principal, str(ticket_id), lock=True)
+    await tickets.update_ticket(session, principal, ticket, TicketUpdate(status=status), None)
     return f"{ticket.key} is now {status.value}."
