@@ -37,8 +37,8 @@ ROOT = BENCH.parent
 # and gets, PATCHes and searches spread over the loaded tickets.
 LUA_COMMON = """
 local counter = 0
-local thread_id = 0
 local threads = {}
+-- thread_id is a global of each thread's state, set by setup()
 function setup(thread)
   thread:set("thread_id", #threads + 1)
   table.insert(threads, thread)

@@ -5,15 +5,20 @@ import time
 import uuid
 from datetime import datetime
 
+import httpx
 import pytest
+import redis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.support.factories import create_member
 from tests.support.polling import wait_for
 from tests.support.services import RedisServer, Worker
+from ticketcreator.accounts.permissions import Role
 from ticketcreator.core import consumer, events, outbox
 from ticketcreator.core.db import commit, session_factory
 from ticketcreator.core.outbox import OutboxEvent, ProcessedEvent
+from ticketcreator.core.tasks import QUEUES
 
 PROBE = "tests.support.probe_tasks.record"
 
@@ -188,3 +193,47 @@ async def test_a_failed_hand_over_after_commit_leaves_the_event_to_the_relay(
     monkeypatch.setattr(outbox, "deliver", exhausted)
     event_id = await _emit()  # the commit succeeds; the caller sees no error
     assert (await _row(event_id)).dispatched_at is None
+
+
+async def test_a_request_hands_its_events_to_a_worker_in_one_message(
+    celery_worker: Worker,
+    redis_server: RedisServer,
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+) -> None:
+    """The request only publishes the new event's id; a worker records a delivery per
+    subscriber, hands each over, and they run."""
+    owner = await create_member(session, role=Role.OWNER)
+    celery_worker.consume(False)
+    broker = redis.Redis(port=redis_server.port, db=1)
+    try:
+        created = await client.post("/v1/tickets", json={"title": "x"}, headers=owner.headers)
+        assert created.status_code == 201, created.text
+
+        async def queued() -> int:
+            return int(broker.llen("default"))
+
+        await wait_for(queued, 10, "the hand-over")
+        assert {queue: broker.llen(queue) for queue in QUEUES} == {
+            "default": 1,
+            "ai": 0,
+            "media": 0,
+            "integrations": 0,
+        }
+    finally:
+        broker.close()
+    async with session_factory()() as db:
+        event = await db.scalar(select(OutboxEvent).where(OutboxEvent.topic == "ticket.created"))
+    assert event is not None
+    assert event.dispatched_at is None
+
+    celery_worker.consume(True)
+    subscribers = {sub.task_name for sub in events.subscribers.for_topic("ticket.created")}
+
+    async def ran() -> bool:
+        async with session_factory()() as db:
+            query = select(ProcessedEvent).where(ProcessedEvent.event_id == event.id)
+            deliveries = (await db.scalars(query)).all()
+        return {d.handler for d in deliveries if d.state == "done"} == subscribers
+
+    await wait_for(ran, 60, "the deliveries of the event")

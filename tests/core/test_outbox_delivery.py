@@ -19,16 +19,17 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner, Result
 
 from tests.support.factories import create_member
+from tests.support.polling import wait_for
 from tests.support.services import RedisServer, Worker
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.attachments.models import Attachment, ProcessingStatus
 from ticketcreator.cli import app as cli
-from ticketcreator.core import events, outbox
+from ticketcreator.core import consumer, events, outbox
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import commit, session_factory, utcnow
 from ticketcreator.core.outbox import OutboxEvent, ProcessedEvent
@@ -42,6 +43,7 @@ FAST = {
     "TC_OUTBOX__RETRY_BACKOFF_S": "0.2",
     "TC_CELERY__DEFAULT_MAX_RETRIES": "2",  # three runs, then dead
     "TC_CELERY__RETRY_BACKOFF_MAX_S": "1",
+    "TC_OUTBOX__LEASE_S": "1",  # renewed three times a second while a run lasts
 }
 
 
@@ -61,7 +63,7 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> None:
     changed = settings.model_copy(
         update={
             "outbox": settings.outbox.model_copy(
-                update={"redeliver_after_s": 2.0, "retry_backoff_s": 0.2}
+                update={"redeliver_after_s": 2.0, "retry_backoff_s": 0.2, "lease_s": 1.0}
             ),
             "celery": settings.celery.model_copy(
                 update={"default_max_retries": 2, "retry_backoff_max_s": 1}
@@ -160,6 +162,89 @@ async def test_outbox_commands_list_and_replay_dead_deliveries(database: str) ->
     async with session_factory()() as db:
         states = (await db.scalars(select(ProcessedEvent.state))).all()
     assert states == ["pending"]
+
+
+async def test_a_running_delivery_holds_a_lease_not_a_lock_nor_a_transaction(
+    database: str,
+) -> None:
+    """While a subscriber waits (on a vendor, say), its delivery is claimed by a lease: no
+    connection sits idle in a transaction and the row is not locked. A second claim is refused
+    while the lease holds; once it expired another run claims it, and the first run's late
+    completion is discarded with its writes."""
+    subscriber = "probe.lease"
+    async with session_factory()() as db:
+        event = OutboxEvent(id=uuid.uuid4(), topic="probe.lease", payload={}, attempts=0)
+        db.add(event)
+        db.add(ProcessedEvent(event_id=event.id, handler=subscriber, sends=1, attempts=0))
+        await db.commit()
+    message = {**outbox.message_of(event), "delivery": 1}
+    release = asyncio.Event()
+    ran: list[str] = []
+
+    def run(name: str) -> Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]:
+        async def work(db: AsyncSession, received: dict[str, Any]) -> None:
+            ran.append(name)
+            if name == "first":
+                await release.wait()
+            await db.execute(
+                text(
+                    "UPDATE outbox_event SET payload = payload || jsonb_build_object('by', "
+                    "CAST(:name AS text), 'effects', COALESCE((payload->>'effects')::int, 0) + 1)"
+                    " WHERE id = :id"
+                ),
+                {"name": name, "id": received["id"]},
+            )
+
+        return work
+
+    first = asyncio.create_task(consumer.handle(message, subscriber, "default", run("first")))
+
+    async def started() -> bool:
+        return "first" in ran
+
+    await wait_for(started, timeout=10, what="the first run")
+    async with session_factory()() as db:
+        idle = await db.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+            )
+        )
+        assert idle == 0
+        locked = await db.execute(
+            select(ProcessedEvent)
+            .where(ProcessedEvent.event_id == event.id)
+            .with_for_update(nowait=True)
+        )
+        claimed = locked.scalar_one()
+        assert (claimed.attempts, claimed.state) == (1, "pending")
+        assert claimed.lease is not None
+        assert claimed.leased_until is not None
+        assert claimed.leased_until > utcnow()
+        await db.rollback()
+
+    await consumer.handle(message, subscriber, "default", run("second"))
+    assert ran == ["first"]  # refused: the lease holds
+
+    async with session_factory()() as db:
+        await db.execute(
+            update(ProcessedEvent)
+            .where(ProcessedEvent.event_id == event.id)
+            .values(leased_until=utcnow() - timedelta(seconds=1))
+        )
+        await db.commit()
+    await consumer.handle(message, subscriber, "default", run("third"))
+    assert ran == ["first", "third"]
+    release.set()
+    await first  # its completion comes too late
+
+    async with session_factory()() as db:
+        done = await db.get(ProcessedEvent, (event.id, subscriber))
+        stored = await db.get(OutboxEvent, event.id)
+    assert done is not None
+    assert stored is not None
+    assert (done.state, done.attempts, done.lease, done.leased_until) == ("done", 2, None, None)
+    assert (stored.payload["by"], stored.payload["effects"]) == ("third", 1)
 
 
 def test_no_task_outlives_the_broker_visibility_timeout() -> None:

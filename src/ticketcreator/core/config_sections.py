@@ -79,6 +79,8 @@ class OutboxSection(_Section):
     batch_size: int = Field(default=200, ge=1, le=10_000)
     retention_days: int = Field(default=7, ge=1)
     redeliver_after_s: float = Field(default=60.0, gt=0)
+    # A running delivery's claim; renewed every third of it while its subscriber runs.
+    lease_s: float = Field(default=60.0, ge=1)
     retry_backoff_s: float = Field(default=10.0, gt=0)
     sweep_interval_s: float = Field(default=300.0, gt=0)
     attachments_stuck_after_s: float = Field(default=900.0, gt=0)

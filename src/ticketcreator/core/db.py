@@ -4,7 +4,9 @@ A request gets one session (created on first use by the :func:`get_session` depe
 :class:`UnitOfWorkRoute` commits it exactly once, after the handler has succeeded and before
 the response is sent, so a failed commit is reported to the client; any exception rolls
 back. Services flush but never commit. After a commit, callbacks registered with
-:func:`after_commit` run (the outbox uses this to hand events to the broker).
+:func:`after_commit` run (the outbox uses this to hand events to the broker); in a request,
+in a task of their own once the response is on its way, so that a keep-alive connection's
+next request does not wait for them.
 
 A request PostgreSQL fails to end a deadlock or a serialization conflict (SQLSTATE ``40P01``,
 ``40001``) changed nothing; the unit of work runs it again from the start, up to
@@ -39,7 +41,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from starlette.background import BackgroundTask, BackgroundTasks
 
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import ConcurrentChange
@@ -132,6 +133,7 @@ _READS = frozenset({"GET", "HEAD"})
 
 
 _AFTER_COMMIT = "ticketcreator_after_commit"
+_IN_REQUEST = "ticketcreator_in_request"
 AfterCommit = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -169,8 +171,14 @@ async def get_session(request: Request) -> AsyncSession:
     if session is None:
         factory = read_session_factory() if request.method in _READS else session_factory()
         session = factory()
+        session.info[_IN_REQUEST] = True
         request.state.db_session = session
     return session
+
+
+def in_request(session: AsyncSession) -> bool:
+    """Whether ``session`` is a request's, committed by :class:`UnitOfWorkRoute`."""
+    return bool(session.info.get(_IN_REQUEST))
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -222,7 +230,7 @@ async def _attempt(
             await session.commit()
             callbacks = pop_after_commit(session)
             if callbacks:
-                _run_after_response(response, callbacks)
+                _run_after_response(callbacks)
         return response
     finally:
         session = getattr(request.state, "db_session", None)
@@ -238,10 +246,21 @@ def _replayable(request: Request) -> bool:
     return hasattr(request, "_body") or not getattr(request, "_stream_consumed", False)
 
 
-def _run_after_response(response: Response, callbacks: list[AfterCommit]) -> None:
-    tasks = BackgroundTasks()
-    if isinstance(response.background, BackgroundTask):
-        tasks.tasks.append(response.background)
-    for callback in callbacks:
-        tasks.add_task(callback)
-    response.background = tasks
+# After-commit work of requests already answered (referenced until it is done).
+_after_response: set[asyncio.Task[None]] = set()
+
+
+def _run_after_response(callbacks: list[AfterCommit]) -> None:
+    """Run a request's after-commit callbacks in a task of their own, so that the response is
+    sent and the connection takes its next request without waiting for them."""
+
+    async def run() -> None:
+        for callback in callbacks:
+            try:
+                await callback()
+            except Exception:
+                log.exception("after-commit work of a request failed")
+
+    task = asyncio.get_running_loop().create_task(run())
+    _after_response.add(task)
+    task.add_done_callback(_after_response.discard)

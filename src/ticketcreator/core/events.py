@@ -1,11 +1,11 @@
 """The event bus: every topic the system announces, who subscribes to it, and :func:`emit`.
 
 A change announces itself with ``emit(session, Topic.X, payload)`` in its own transaction;
-the outbox (:mod:`ticketcreator.core.outbox`) stores the event with the change and, once it
-is committed, delivers it to each subscriber of the topic: a Celery task declared with
-:func:`subscriber` in a ``tasks`` module. The task modules are listed in
-:mod:`ticketcreator.tasks`; a process fans events out to subscribers only once it has loaded
-them all (:meth:`Subscribers.complete`), and leaves the fan-out to the relay before.
+the outbox (:mod:`ticketcreator.core.outbox`) stores it with the change and, once committed,
+delivers it (:mod:`ticketcreator.core.handover`) to each subscriber of the topic: a Celery
+task declared with :func:`subscriber` in a ``tasks`` module (listed in
+:mod:`ticketcreator.tasks`). A process fans events out only once it has loaded them all
+(:meth:`Subscribers.complete`), and leaves the fan-out to the relay before.
 
 Every message a subscriber receives is :class:`Message`; its ``payload`` is the topic's
 payload below (the ``TypedDict`` named in :data:`PAYLOADS`).
@@ -23,9 +23,10 @@ from typing import Any, NotRequired, TypedDict
 from celery import Task
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.core import consumer, outbox
+from ticketcreator.core import consumer, handover, outbox
 from ticketcreator.core.config import get_settings
-from ticketcreator.core.db import after_commit, utcnow
+from ticketcreator.core.db import after_commit, in_request, utcnow
+from ticketcreator.core.handover import Coalescer
 from ticketcreator.core.outbox import OutboxEvent, Subscription
 from ticketcreator.core.tasks import celery_app, run_async
 
@@ -303,8 +304,7 @@ class Subscribers:
         return self._by_topic.get(topic, ())
 
     def __iter__(self) -> Iterator[Subscription]:
-        for subscriptions in self._by_topic.values():
-            yield from subscriptions
+        return (sub for subscriptions in self._by_topic.values() for sub in subscriptions)
 
     def complete(self) -> None:
         """Every task module is loaded: events may be fanned out to these subscribers."""
@@ -321,12 +321,9 @@ subscribers = Subscribers()
 def subscriber(
     topic: Topic | Iterable[Topic], *, queue: str = "default"
 ) -> Callable[[EventHandler], Task]:
-    """Make an event handler a Celery task subscribed to ``topic`` (one or several).
-
-    The handler runs in one transaction with marking its delivery done, so a redelivered
-    event is skipped; a failed handler leaves no trace and is retried with backoff, then
-    dead-lettered (see :func:`ticketcreator.core.consumer.handle`).
-    """
+    """Make an event handler a Celery task subscribed to ``topic`` (one or several): it runs
+    once per event, in one transaction with its delivery's ``done``; a failure leaves no trace
+    and is retried, then dead-lettered (see :func:`ticketcreator.core.consumer.handle`)."""
 
     def register(handler: EventHandler) -> Task:
         name = f"{handler.__module__}.{handler.__name__}"
@@ -342,9 +339,6 @@ def subscriber(
     return register
 
 
-# Emitting and delivering
-
-
 def emit(
     session: AsyncSession,
     topic: Topic,
@@ -353,8 +347,8 @@ def emit(
     organization_id: uuid.UUID | None = None,
     delay: timedelta | None = None,
 ) -> OutboxEvent:
-    """Record an event in the caller's transaction; it is delivered after commit, or
-    ``delay`` later (then by the relay, within ``outbox.relay_interval_s``)."""
+    """Record an event in the caller's transaction; it is delivered after commit (a request's
+    by a worker, a task's where it runs), or ``delay`` later (then by the relay)."""
     now = utcnow()
     event = OutboxEvent(
         id=uuid.uuid4(),
@@ -368,10 +362,11 @@ def emit(
     session.add(event)
     pending: list[uuid.UUID] = session.info.setdefault("outbox_pending", [])
     if not pending:
+        hand_overs = _to_worker if in_request(session) else _here
 
         async def deliver_pending() -> None:
             try:
-                await deliver(list(pending))
+                await hand_overs.submit(list(pending))
             except Exception:  # the change is committed; the relay hands its events over
                 log.warning("outbox hand-over after commit failed", exc_info=True)
             pending.clear()
@@ -386,6 +381,16 @@ async def deliver(event_ids: list[uuid.UUID] | None = None, limit: int = 200) ->
     :func:`ticketcreator.core.outbox.deliver`); returns how many were handed over."""
     route = subscribers.for_topic if subscribers.is_complete else None
     return await outbox.deliver(route, event_ids, limit)
+
+
+_here = Coalescer(lambda event_ids: deliver(event_ids, limit=16 * len(event_ids)))
+_to_worker = Coalescer(handover.to_worker)
+
+
+@celery_app.task(name=handover.HAND_OVER)  # type: ignore[untyped-decorator]
+def hand_over(event_ids: list[str]) -> int:
+    """Fan out events requests committed and hand their deliveries to the broker."""
+    return run_async(deliver([uuid.UUID(each) for each in event_ids], 16 * len(event_ids)))
 
 
 @celery_app.task(name="outbox.relay")  # type: ignore[untyped-decorator]

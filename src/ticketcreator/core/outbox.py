@@ -12,24 +12,27 @@ subscriber fails on it every time: then the delivery ends *dead* (dead-lettered)
 ``celery.default_max_retries`` retries, visible and replayable (see
 :mod:`ticketcreator.deliveries`). How:
 
-1. **Fan-out.** The relay (right after the request's commit, and every
-   ``outbox.relay_interval_s`` from beat) gives each new event one ``processed_event`` row per
+1. **Fan-out.** Right after the commit (:mod:`ticketcreator.core.handover`), and from the
+   relay every ``outbox.relay_interval_s``, each new event gets one ``processed_event`` row per
    subscriber, state ``pending``, in one transaction with marking the event dispatched.
 2. **Hand-over.** Each pending delivery that is due is handed to the broker as a Celery task
    message numbered with its ``sends`` count, and becomes due again ``outbox.redeliver_after_s``
    later (doubling on each further hand-over, up to an hour). A message the broker loses,
    or that a killed worker held, is thus sent again; the broker's own redeliveries are
    harmless too. Only the latest-numbered message runs; older copies are dropped.
-3. **Claim.** The subscriber's task (:mod:`ticketcreator.core.consumer`) counts the run in
-   its own short transaction (``attempts``), so a run that kills its worker still counts: a
-   delivery whose ``attempts`` reached the limit without finishing is dead-lettered instead
-   of run again (``task_reject_on_worker_lost`` cannot redeliver a poison task forever).
-4. **Work.** The subscriber runs in one transaction with the delivery row locked ``FOR
-   UPDATE`` and sets it ``done`` in that same transaction: its effects and ``done`` are
-   committed together or not at all. The lock lives as long as the worker's database
-   connection, so a second copy (a redelivery after the broker's visibility timeout, or a
-   stale hand-over) waits and then finds it done, and a killed worker's delivery is free
-   again at once; the relay skips locked (running) deliveries.
+3. **Claim.** The subscriber's task (:mod:`ticketcreator.core.consumer`) claims the delivery
+   in its own short transaction: a lease (a token, valid ``outbox.lease_s``, renewed every
+   third of that while the run lasts) and a counted run (``attempts``), so a run that kills
+   its worker still counts: a delivery whose ``attempts`` reached the limit without
+   finishing is dead-lettered instead of run again (``task_reject_on_worker_lost`` cannot
+   redeliver a poison task forever). While the lease holds, another copy (a redelivery after
+   the broker's visibility timeout, or a stale hand-over) is refused and the relay leaves the
+   delivery alone; a killed worker's lease expires and the relay hands the delivery over
+   again.
+4. **Work.** The subscriber runs in a transaction of its own (none is open while it waits on
+   a vendor) and sets the delivery ``done`` in that same transaction, only if it still holds
+   the lease: its effects and ``done`` are committed together or not at all, and a run that
+   lost its lease (expired, claimed by another run) is rolled back.
 5. **Failure.** An exception rolls the work back and records the error; the delivery is
    handed over again to run after an exponential backoff with jitter
    (``outbox.retry_backoff_s`` doubling up to ``celery.retry_backoff_max_s``, or the error's
@@ -131,6 +134,9 @@ class ProcessedEvent(Base):
     queue: Mapped[str] = mapped_column(String(50), default="default")
     state: Mapped[str] = mapped_column(String(10), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # runs started
+    # The running run's claim: only its holder may finish the delivery, until it expires.
+    lease: Mapped[uuid.UUID | None]
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sends: Mapped[int] = mapped_column(Integer, default=0)  # hand-overs to the broker
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -190,7 +196,7 @@ async def deliver(
     """
     if route is not None:
         await _fan_out(route, event_ids, limit)
-    if event_ids is not None and time.monotonic() < _broker_down_until:
+    if event_ids is not None and broker_down():
         return 0  # the broker just failed: the relay sends these, no request waits on it
     return await _send_due(event_ids, limit)
 
@@ -228,6 +234,17 @@ async def _fan_out(route: Route, event_ids: list[uuid.UUID] | None, limit: int) 
         await session.commit()
 
 
+def broker_down() -> bool:
+    """Whether the broker failed this process in the last ``outbox.relay_interval_s``."""
+    return time.monotonic() < _broker_down_until
+
+
+def broker_failed() -> None:
+    """For ``outbox.relay_interval_s``, this process leaves hand-overs to the relay."""
+    global _broker_down_until
+    _broker_down_until = time.monotonic() + get_settings().outbox.relay_interval_s
+
+
 def redeliver_after(sends: int) -> timedelta:
     """How long a handed-over delivery waits for its run before it is handed over again."""
     doublings = min(max(sends - 1, 0), _MAX_REDELIVER_DOUBLINGS)
@@ -235,8 +252,8 @@ def redeliver_after(sends: int) -> timedelta:
 
 
 async def _send_due(event_ids: list[uuid.UUID] | None, limit: int) -> int:
-    """Take due deliveries (skipping running ones, which are locked), count the hand-over and
-    commit before publishing: a copy can run only once its row is free."""
+    """Take due deliveries (a running one is due only when its lease expired unrenewed), count
+    the hand-over and commit before publishing, so the message's number is the latest."""
     async with session_factory()() as session:
         query = (
             select(ProcessedEvent, OutboxEvent)
@@ -256,14 +273,9 @@ async def _send_due(event_ids: list[uuid.UUID] | None, limit: int) -> int:
             subscription = Subscription(event.topic, delivery.handler, delivery.queue)
             batch.append((subscription, {**message_of(event), "delivery": delivery.sends}))
         await session.commit()
-    sent = 0
-    for subscription, message in batch:
-        try:
-            await asyncio.to_thread(publish, subscription, message)
-        except Exception as exc:  # the broker is down or refused: due again at once
-            await unsent(batch[sent:], exc)
-            break
-        sent += 1
+    sent, refused = await asyncio.to_thread(_publish_all, batch) if batch else (0, None)
+    if refused is not None:  # the broker is down or refused: due again at once
+        await unsent(batch[sent:], refused)
     if sent:
         global _broker_down_until
         _broker_down_until = 0.0
@@ -271,10 +283,19 @@ async def _send_due(event_ids: list[uuid.UUID] | None, limit: int) -> int:
     return sent
 
 
+def _publish_all(batch: list[tuple[Subscription, dict[str, Any]]]) -> tuple[int, Exception | None]:
+    """Publish in order until the broker refuses; how many went, and the refusal."""
+    for sent, (subscription, message) in enumerate(batch):
+        try:
+            publish(subscription, message)
+        except Exception as exc:
+            return sent, exc
+    return len(batch), None
+
+
 async def unsent(batch: list[tuple[Subscription, dict[str, Any]]], exc: Exception) -> None:
     """The broker refused these hand-overs: they are due again at once."""
-    global _broker_down_until
-    _broker_down_until = time.monotonic() + get_settings().outbox.relay_interval_s
+    broker_failed()
     error = f"{type(exc).__name__}: {exc}"[:2000]
     first = batch[0][1]
     log.warning(
