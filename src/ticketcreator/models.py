@@ -30,6 +30,7 @@ from ticketcreator.integrations.models import (
     TicketSync,
     WebhookDelivery,
 )
+from ticketcreator.notifications.email_models import EmailNotification, NotificationPreference
 from ticketcreator.notifications.models import WebhookDelivery as OutgoingWebhookDelivery
 from ticketcreator.notifications.models import WebhookEndpoint
 from ticketcreator.routing.models import (
@@ -81,11 +82,13 @@ __all__ = [
     "Comment",
     "CommentLink",
     "CustomField",
+    "EmailNotification",
     "ExternalLink",
     "IdempotencyKey",
     "Installation",
     "Invitation",
     "Membership",
+    "NotificationPreference",
     "Organization",
     "OrganizationAIModel",
     "OutboxEvent",

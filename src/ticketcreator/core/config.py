@@ -27,6 +27,7 @@ from ticketcreator.core.config_sections import (
     AppSection,
     CelerySection,
     DatabaseSection,
+    EmailNotificationsSection,
     IntegrationsSection,
     LoggingSection,
     MailSection,
@@ -85,6 +86,7 @@ class Settings(BaseSettings):
     routing: RoutingSection = RoutingSection()
     realtime: RealtimeSection = RealtimeSection()
     webhooks: WebhooksSection = WebhooksSection()
+    email_notifications: EmailNotificationsSection = EmailNotificationsSection()
     ai_config_file: Path = Path("config/ai_config.yaml")
 
     @classmethod

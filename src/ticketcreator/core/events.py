@@ -87,6 +87,7 @@ class Topic(StrEnum):
     INVITATION_CREATED = "invitation.created"  # InvitationCreated: the e-mail is to be sent
     INTEGRATIONS_WEBHOOK_RECEIVED = "integrations.webhook_received"  # WebhookReceived
     WEBHOOK_DELIVERY_DUE = "webhook.delivery_due"  # WebhookDeliveryDue: attempt it now
+    NOTIFICATION_EMAIL_DUE = "notification.email_due"  # EmailDue: send these e-mails now
 
 
 # Payloads
@@ -203,6 +204,10 @@ class WebhookDeliveryDue(TypedDict):
     delivery_id: str  # an outgoing webhook delivery (notifications)
 
 
+class EmailDue(TypedDict):
+    notification_ids: list[str]  # pending e-mail notifications of one recipient
+
+
 # Changes to a ticket a person may see (payload: TicketChanged).
 TICKET_CHANGES = (
     Topic.TICKET_CREATED,
@@ -239,8 +244,7 @@ _TAXONOMY_CHANGES = (
     Topic.TAG_DELETED,
 )
 
-# Topic -> the shape of its payload.
-PAYLOADS: dict[Topic, type] = {
+PAYLOADS: dict[Topic, type] = {  # topic -> the shape of its payload
     **dict.fromkeys(TICKET_CHANGES, TicketChanged),
     **dict.fromkeys(ATTACHMENT_CHANGES, AttachmentChanged),
     **dict.fromkeys(_TAXONOMY_CHANGES, TaxonomyChanged),
@@ -263,6 +267,7 @@ PAYLOADS: dict[Topic, type] = {
     Topic.INVITATION_CREATED: InvitationCreated,
     Topic.INTEGRATIONS_WEBHOOK_RECEIVED: WebhookReceived,
     Topic.WEBHOOK_DELIVERY_DUE: WebhookDeliveryDue,
+    Topic.NOTIFICATION_EMAIL_DUE: EmailDue,
 }
 
 

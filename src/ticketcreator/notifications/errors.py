@@ -15,3 +15,9 @@ class UnknownEventType(AppError):
     status = 422
     slug = "unknown-event-type"
     title = "Unknown event type"
+
+
+class InvalidUnsubscribeLink(AppError):
+    status = 404
+    slug = "invalid-unsubscribe-link"
+    title = "Unsubscribe link not valid"
