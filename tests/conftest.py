@@ -51,6 +51,11 @@ def pytest_configure(config: pytest.Config) -> None:
             "TC_MAIL__TIMEOUT_S": "5",
             "TC_MAIL__FROM_ADDRESS": "Ticket Creator <no-reply@example.com>",
             "TC_MAIL__INVITATION_URL": "http://testserver/v1/invitations/accept#token={token}",
+            # Ticket e-mails: changes coalesce for 2 s (not a minute), so a test sees the send.
+            "TC_EMAIL_NOTIFICATIONS__COALESCE_WINDOW_S": "2",
+            "TC_EMAIL_NOTIFICATIONS__UNSUBSCRIBE_URL": (
+                "http://testserver/v1/notifications/unsubscribe?token={token}"
+            ),
             # Vendor syncs: short waits, so retries and lost work show within a test.
             "TC_INTEGRATIONS__HTTP_TIMEOUT_S": "2",
             "TC_INTEGRATIONS__HTTP_BACKOFF_S": "0.05",

@@ -25,6 +25,7 @@ from ticketcreator.core.logging import configure_logging
 from ticketcreator.core.middleware import RequestIdMiddleware
 from ticketcreator.deliveries import routes as deliveries_routes
 from ticketcreator.integrations import routes as integrations_routes
+from ticketcreator.notifications import preference_routes as notification_preference_routes
 from ticketcreator.notifications import routes as notifications_routes
 from ticketcreator.notifications import slack_routes
 from ticketcreator.realtime import routes as realtime_routes
@@ -80,6 +81,7 @@ def api_router() -> APIRouter:
     router.include_router(realtime_routes.router)
     router.include_router(notifications_routes.router)
     router.include_router(slack_routes.router)
+    router.include_router(notification_preference_routes.router)
     return router
 
 

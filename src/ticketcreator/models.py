@@ -30,6 +30,7 @@ from ticketcreator.integrations.models import (
     TicketSync,
     WebhookDelivery,
 )
+from ticketcreator.notifications.email_models import EmailNotification, NotificationPreference
 from ticketcreator.notifications.models import (
     SlackConnection,
     SlackMessage,
@@ -87,11 +88,13 @@ __all__ = [
     "Comment",
     "CommentLink",
     "CustomField",
+    "EmailNotification",
     "ExternalLink",
     "IdempotencyKey",
     "Installation",
     "Invitation",
     "Membership",
+    "NotificationPreference",
     "Organization",
     "OrganizationAIModel",
     "OutboxEvent",

@@ -93,6 +93,14 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
                 "expires": settings.webhooks.retry_sweep_interval_s,
             },
         },
+        "notifications-email-sweep": {
+            "task": "notifications.email_sweep",
+            "schedule": timedelta(seconds=settings.email_notifications.sweep_interval_s),
+            "options": {
+                "queue": "default",
+                "expires": settings.email_notifications.sweep_interval_s,
+            },
+        },
         "uploads-expire": {
             "task": "uploads.expire",
             "schedule": timedelta(seconds=settings.uploads.expire_interval_s),

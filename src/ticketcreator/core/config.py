@@ -27,6 +27,7 @@ from ticketcreator.core.config_sections import (
     AppSection,
     CelerySection,
     DatabaseSection,
+    EmailNotificationsSection,
     IntegrationsSection,
     LoggingSection,
     MailSection,
@@ -87,6 +88,7 @@ class Settings(BaseSettings):
     realtime: RealtimeSection = RealtimeSection()
     webhooks: WebhooksSection = WebhooksSection()
     slack: SlackSection = SlackSection()
+    email_notifications: EmailNotificationsSection = EmailNotificationsSection()
     ai_config_file: Path = Path("config/ai_config.yaml")
 
     @classmethod

@@ -281,3 +281,20 @@ class SlackSection(_Section):
     signature_max_age_s: int = Field(default=300, ge=1, le=3600)
     requests_per_minute: int = Field(default=50, ge=1)
     max_attempts: int = Field(default=5, ge=1)
+
+
+class EmailNotificationsSection(_Section):
+    coalesce_window_s: float = Field(default=60.0, gt=0)
+    sweep_interval_s: float = Field(default=60.0, gt=0)
+    resend_after_s: float = Field(default=600.0, gt=0)
+    daily_digest_hour: int = Field(default=8, ge=0, le=23)
+    unsubscribe_url: str = "http://127.0.0.1:8000/v1/notifications/unsubscribe?token={token}"
+    unsubscribe_mailto: str | None = None
+    ticket_url: str = "http://127.0.0.1:8000/v1/tickets/{key}"
+
+    @field_validator("unsubscribe_url")
+    @classmethod
+    def _has_token(cls, value: str) -> str:
+        if "{token}" not in value:
+            raise ValueError("must contain {token}")
+        return value

@@ -33,16 +33,24 @@ def message(to: str, subject: str, body: str, *, key: str) -> EmailMessage:
     ``Message-ID``: a send retried after an unclear outcome carries the same id, so a copy
     that arrives twice is recognisably one message.
     """
-    sender = get_settings().mail.from_address
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     mail = EmailMessage()
-    mail["From"] = sender
+    mail["From"] = get_settings().mail.from_address
     mail["To"] = to
     mail["Subject"] = subject
     mail["Date"] = formatdate(usegmt=True)
-    mail["Message-ID"] = f"<{key}@{domain}>"
+    mail["Message-ID"] = message_id(key)
     mail.set_content(body)
     return mail
+
+
+def sender_domain() -> str:
+    """The domain of the configured sender address."""
+    return parseaddr(get_settings().mail.from_address)[1].rpartition("@")[2] or "localhost"
+
+
+def message_id(key: str) -> str:
+    """The ``Message-ID`` of the message about ``key`` (also what replies refer to)."""
+    return f"<{key}@{sender_domain()}>"
 
 
 def _deliver(config: MailSection, mail: EmailMessage) -> None:

@@ -62,6 +62,7 @@ class Topic(StrEnum):
     INVITATION_CREATED = "invitation.created"  # InvitationCreated: the e-mail is to be sent
     INTEGRATIONS_WEBHOOK_RECEIVED = "integrations.webhook_received"  # WebhookReceived
     WEBHOOK_DELIVERY_DUE = "webhook.delivery_due"  # WebhookDeliveryDue: attempt it now
+    NOTIFICATION_EMAIL_DUE = "notification.email_due"  # EmailDue: send these e-mails now
     SLACK_MESSAGE_DUE = "slack.message_due"  # SlackMessageDue: post or edit it now
     SLACK_REPLY_DUE = "slack.reply_due"  # SlackReply: answer the person who clicked
 
@@ -181,6 +182,10 @@ class WebhookDeliveryDue(TypedDict):
     delivery_id: str  # an outgoing webhook delivery (notifications)
 
 
+class EmailDue(TypedDict):
+    notification_ids: list[str]  # pending e-mail notifications of one recipient
+
+
 class SlackMessageDue(TypedDict):
     message_id: str  # a ticket's message in a Slack channel (notifications)
 
@@ -241,6 +246,7 @@ PAYLOADS: dict[Topic, type] = {
     Topic.INVITATION_CREATED: InvitationCreated,
     Topic.INTEGRATIONS_WEBHOOK_RECEIVED: WebhookReceived,
     Topic.WEBHOOK_DELIVERY_DUE: WebhookDeliveryDue,
+    Topic.NOTIFICATION_EMAIL_DUE: EmailDue,
     Topic.SLACK_MESSAGE_DUE: SlackMessageDue,
     Topic.SLACK_REPLY_DUE: SlackReply,
 }

@@ -33,3 +33,9 @@ class SlackUserLinked(AppError):
     status = 409
     slug = "slack-user-linked"
     title = "Slack user already linked"
+
+
+class InvalidUnsubscribeLink(AppError):
+    status = 404
+    slug = "invalid-unsubscribe-link"
+    title = "Unsubscribe link not valid"

@@ -1,4 +1,5 @@
-"""Worker side of outgoing webhooks and Slack (``integrations`` queue)."""
+"""Worker side of outgoing webhooks and Slack (``integrations`` queue) and of e-mail
+notifications."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.core.db import commit, session_factory
 from ticketcreator.core.events import Topic, emit, subscriber
 from ticketcreator.core.tasks import celery_app, run_async
-from ticketcreator.notifications import slack_interactions, slack_messages, webhooks
+from ticketcreator.notifications import (
+    email,
+    email_sending,
+    slack_interactions,
+    slack_messages,
+    webhooks,
+)
 
 
 def enqueue(session: AsyncSession, delivery_ids: list[uuid.UUID]) -> None:
@@ -76,3 +83,29 @@ async def _retry_due() -> int:
 def retry_due() -> int:
     """Periodic: hand deliveries whose next attempt is due to the worker."""
     return run_async(_retry_due())
+
+
+@subscriber(email.TOPICS)
+async def record_email_notifications(session: AsyncSession, message: dict[str, Any]) -> None:
+    """A change to a ticket: add it to the pending e-mail of each person it concerns."""
+    await email.record(session, message)
+
+
+@subscriber(Topic.NOTIFICATION_EMAIL_DUE, queue="integrations")
+async def send_email_notification(session: AsyncSession, message: dict[str, Any]) -> None:
+    """Send one person's due e-mail (a passing SMTP failure is retried with backoff)."""
+    ids = [uuid.UUID(value) for value in message["payload"]["notification_ids"]]
+    await email_sending.send(session, ids)
+
+
+async def _email_sweep() -> int:
+    async with session_factory()() as session:
+        count = await email_sending.sweep(session)
+        await commit(session)
+    return count
+
+
+@celery_app.task(name="notifications.email_sweep", queue="default")  # type: ignore[untyped-decorator]
+def email_sweep() -> int:
+    """Periodic: hand due digests and e-mails whose send was lost to the worker."""
+    return run_async(_email_sweep())
