@@ -2,9 +2,9 @@
 
 Starts a private Redis, two API processes (``ticketcreator serve``, as in production: uvloop,
 httptools) and a Celery worker (``default`` queue, where the stream publisher runs), opens
-``--clients`` stream WebSockets split evenly over the two processes from ``--receivers``
-processes of their own (``bench/realtime_clients.py``), then measures when each event reaches
-every client:
+``--clients`` stream WebSockets, each as a member of its own, split evenly over the two
+processes from ``--receivers`` processes of their own (``bench/realtime_clients.py``), then
+measures when each event reaches every client:
 
 - **fan-out**: an event appended to Redis (as the worker does) until a client has it:
   Redis pub/sub -> both API processes -> every connection;
@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -58,14 +59,34 @@ def rss(pid: int) -> int:
     raise KeyError("VmRSS")
 
 
-async def prepare(url: str) -> tuple[str, uuid.UUID, uuid.UUID]:
-    """A fresh, migrated database with an organization, an agent and a ticket."""
+async def prepare(url: str, clients: int) -> tuple[str, list[str], uuid.UUID, uuid.UUID]:
+    """A fresh, migrated database with an organization, an agent and a ticket, and a member
+    (an agent too) with a session of their own for each client."""
     from bench.common import fresh_database
 
+    from ticketcreator.accounts.models import AuthSession, Membership, User
     from ticketcreator.accounts.permissions import Role
-    from ticketcreator.core.db import dispose_engine
+    from ticketcreator.accounts.tokens import issue_access_token
+    from ticketcreator.core.db import dispose_engine, session_factory, utcnow
 
     token, org_id = await fresh_database(url, Role.AGENT)
+    async with session_factory()() as session:
+        users = [
+            User(email=f"reader{i}@example.com", name=f"Reader {i}", password_hash="-",
+                 is_active=True)
+            for i in range(clients)
+        ]  # fmt: skip
+        session.add_all(users)
+        await session.flush()
+        until = utcnow() + timedelta(days=1)
+        logins = [AuthSession(user_id=u.id, organization_id=org_id, expires_at=until)
+                  for u in users]  # fmt: skip
+        session.add_all(logins)
+        session.add_all(Membership(organization_id=org_id, user_id=u.id, role=Role.AGENT)
+                        for u in users)  # fmt: skip
+        await session.flush()
+        tokens = [issue_access_token(login.user_id, org_id, login.id)[0] for login in logins]
+        await session.commit()
     async with httpx.AsyncClient(transport=_local_app(), base_url="http://bench") as http:
         created = await http.post(
             "/v1/tickets",
@@ -75,7 +96,7 @@ async def prepare(url: str) -> tuple[str, uuid.UUID, uuid.UUID]:
         created.raise_for_status()
         ticket_id = uuid.UUID(created.json()["id"])
     await dispose_engine()
-    return token, org_id, ticket_id
+    return token, tokens, org_id, ticket_id
 
 
 def _local_app() -> httpx.ASGITransport:
@@ -121,15 +142,14 @@ def published_at(stream_id: str) -> float:
 class Receivers:
     """The receiver processes (``bench/realtime_clients.py``) and their pipes."""
 
-    def __init__(self, count: int, ports: list[int], token: str, clients: int, deflate: bool):
+    def __init__(self, count: int, ports: list[int], tokens: list[str], deflate: bool):
         context = multiprocessing.get_context("spawn")
         self.pipes: list[Connection] = []
         self.processes: list[multiprocessing.process.BaseProcess] = []
         for i in range(count):
-            share = clients // count + (1 if i < clients % count else 0)
             ours, theirs = context.Pipe()
             process = context.Process(
-                target=realtime_clients.receive, args=(ports, token, share, deflate, theirs)
+                target=realtime_clients.receive, args=(ports, tokens[i::count], deflate, theirs)
             )
             process.start()
             self.pipes.append(ours)
@@ -175,13 +195,13 @@ class Receivers:
 
 
 async def measure(args: argparse.Namespace, ports: list[int], pids: list[int], token: str,
-                  org_id: uuid.UUID, ticket_id: uuid.UUID) -> None:  # fmt: skip
+                  tokens: list[str], org_id: uuid.UUID, ticket_id: uuid.UUID) -> None:  # fmt: skip
     from ticketcreator.accounts.permissions import Permission
     from ticketcreator.realtime import bus
     from ticketcreator.realtime.events import Access
 
     before = [rss(pid) for pid in pids]
-    receivers = Receivers(args.receivers, ports, token, args.clients, args.deflate)
+    receivers = Receivers(args.receivers, ports, tokens, args.deflate)
     deflated = sum(m[1] for m in await receivers.next("connected", wait_s=300))
     await asyncio.sleep(2.0)
     after = [rss(pid) for pid in pids]
@@ -264,8 +284,7 @@ def main() -> None:
     parser.add_argument(
         "--reauth-s", type=float, default=10.0,
         help="how often each stream checks its credential again (production: 60 s); short, so "
-        "that every connection does it while events are measured (all clients share one "
-        "member's token, so most checks find it in the principal cache)",
+        "that every connection does it (one database query each) while events are measured",
     )  # fmt: skip
     parser.add_argument(
         "--database-url", default=os.environ.get("TC_BENCH_DATABASE_URL", DEFAULT_DB)
@@ -288,7 +307,7 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        token, org_id, ticket_id = asyncio.run(prepare(args.database_url))
+        token, tokens, org_id, ticket_id = asyncio.run(prepare(args.database_url, args.clients))
         ports = [free_port(), free_port()]
         for i, port in enumerate(ports):
             processes.append(start(
@@ -305,7 +324,7 @@ def main() -> None:
         for port in ports:
             wait_healthy(port)
         pids = [p.pid for p in processes[:2]]
-        asyncio.run(measure(args, ports, pids, token, org_id, ticket_id))
+        asyncio.run(measure(args, ports, pids, token, tokens, org_id, ticket_id))
     finally:
         for process in processes:
             process.terminate()

@@ -94,16 +94,14 @@ class Reader(asyncio.Protocol):
                 self.transport.write(chunk)
 
 
-def receive(ports: list[int], token: str, clients: int, deflate: bool, pipe: Connection) -> None:
-    """The body of one receiver process."""
-    uvloop.run(_receive(ports, token, clients, deflate, pipe))
+def receive(ports: list[int], tokens: list[str], deflate: bool, pipe: Connection) -> None:
+    """The body of one receiver process: one client per token (each a member of its own)."""
+    uvloop.run(_receive(ports, tokens, deflate, pipe))
 
 
-async def _receive(
-    ports: list[int], token: str, clients: int, deflate: bool, pipe: Connection
-) -> None:
+async def _receive(ports: list[int], tokens: list[str], deflate: bool, pipe: Connection) -> None:
     loop = asyncio.get_running_loop()
-    tally = Tally(clients, pipe)
+    tally = Tally(len(tokens), pipe)
     gate = asyncio.Semaphore(25)  # connections being opened at once
 
     async def open_one(i: int) -> Reader:
@@ -111,12 +109,12 @@ async def _receive(
         url = f"ws://127.0.0.1:{port}/v1/stream"
         async with gate:
             _, reader = await loop.create_connection(
-                lambda: Reader(url, token, deflate, tally), "127.0.0.1", port
+                lambda: Reader(url, tokens[i], deflate, tally), "127.0.0.1", port
             )
             await asyncio.wait_for(reader.ready, 60)
         return reader
 
-    readers = await asyncio.gather(*(open_one(i) for i in range(clients)))
+    readers = await asyncio.gather(*(open_one(i) for i in range(len(tokens))))
     pipe.send(("connected", sum(r.ready.result() for r in readers)))
     await asyncio.to_thread(pipe.recv)  # the bench's only command: stop
     for reader in readers:
