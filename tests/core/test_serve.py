@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
 import pytest
 import uvicorn
 
-from ticketcreator import cli
+from ticketcreator import cli, main
 from ticketcreator.core.config import get_settings
 
 
@@ -35,3 +36,14 @@ def test_serve_runs_uvloop_and_httptools(monkeypatch: pytest.MonkeyPatch) -> Non
     assert calls[0]["http"] == "httptools"
     assert calls[0]["workers"] == 2
     assert calls[0]["proxy_headers"] is False, "the app trusts `api.trusted_proxies` only"
+    assert calls[0]["ws_per_message_deflate"] is False, "no compressor per stream connection"
+
+
+def test_the_served_app_keeps_its_startup_objects_out_of_collections() -> None:
+    gc.unfreeze()
+    try:
+        app = main.create_served_app()
+        assert app.routes
+        assert gc.get_freeze_count() > 10_000  # the imports and the app's routes and models
+    finally:
+        gc.unfreeze()

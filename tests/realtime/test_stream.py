@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -20,9 +20,12 @@ from tests.support.factories import Member, create_member
 from tests.support.polling import wait_for
 from tests.support.services import Worker
 from tests.support.settings import overridden
-from ticketcreator.accounts.permissions import Role
+from ticketcreator.accounts.auth import principals
+from ticketcreator.accounts.permissions import Permission, Role
+from ticketcreator.core.db import session_factory
 from ticketcreator.core.outbox import OutboxEvent, ProcessedEvent
-from ticketcreator.realtime.events import STREAMED
+from ticketcreator.realtime import bus
+from ticketcreator.realtime.events import STREAMED, Access
 
 from .conftest import ApiServer, Watcher, watch
 
@@ -312,7 +315,7 @@ async def test_upload_and_media_progress_reach_the_uploader_and_the_team_only(
     assert sockets[2].events == []  # another reporter's upload is none of their business
 
 
-async def test_an_open_stream_ends_when_its_session_does_and_takes_a_renewed_token(
+async def test_an_open_stream_checks_its_credential_beside_the_events_and_ends_with_it(
     client: httpx.AsyncClient,
     session: AsyncSession,
     api_server: ApiServer,
@@ -328,6 +331,19 @@ async def test_an_open_stream_ends_when_its_session_does_and_takes_a_renewed_tok
         await socket.connection.send("not json")  # ignored
         for _ in range(3):
             await socket.until(lambda f: f["type"] == "stream.heartbeat", timeout=10)
+        # A check waits for the database beside the stream, not in its way: with the sessions
+        # locked, checks fall due and wait, and events still arrive.
+        async with session_factory()() as locker:
+            await locker.execute(text("LOCK TABLE auth_session IN ACCESS EXCLUSIVE MODE"))
+            principals.clear()
+            await asyncio.sleep(0.5)
+            access = Access(organization_id=agent.org_id, permission=Permission.TICKETS_READ)
+            event = {"type": "ticket.updated", "organization_id": str(agent.org_id), "data": {}}
+            stream_id = await bus.publish(access, json.dumps(event))
+            got = await socket.until(lambda f: f["type"] == "ticket.updated", timeout=10)
+            assert got["id"] == stream_id
+            await locker.rollback()
+        await asyncio.sleep(0.5)  # the waiting check ends (and caches the caller) before logout
         logout = await client.post("/v1/auth/logout", headers=agent.headers)
         assert logout.status_code == 204, logout.text
         with pytest.raises(ConnectionClosed) as closed:

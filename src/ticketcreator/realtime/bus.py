@@ -106,6 +106,7 @@ class Entry:
     """One event as read from Redis, prepared once for all the connections that get it."""
 
     id: str
+    key: tuple[int, int]  # the id, comparable (:func:`parse_id`)
     access: Access
     type: str
     body: str  # the event as sent: JSON with its id first
@@ -114,6 +115,7 @@ class Entry:
     def of(cls, stream_id: str, access_json: str, event: str) -> Entry:
         return cls(
             stream_id,
+            parse_id(stream_id),
             Access.from_json(access_json),
             json.loads(event)["type"],
             with_id(stream_id, event),
@@ -190,11 +192,14 @@ class Hub:
     """The fan-out of one API process: one pub/sub subscription, many listeners.
 
     Started by the first listener and stopped after the last one leaves, on the event loop
-    that serves the connections.
+    that serves the connections. Its connections check their credentials again through
+    ``credential_checks``, a few at a time, so that a thousand streams opened together never
+    take the database pool from the requests.
     """
 
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
+        self.credential_checks = asyncio.Semaphore(get_settings().realtime.reauth_concurrency)
         self.listeners: dict[uuid.UUID, set[Listener]] = {}
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -132,15 +133,16 @@ class Stream:
         self.credential = credential
         self.scope = scope
         self.last_event_id = last_event_id
-        self._checked_at = time.monotonic()
+        self._check_due = time.monotonic() + _check_interval()
+        self._check: asyncio.Task[None] | None = None
 
     def accepts(self, access: Access) -> bool:
         return may_receive(self.principal, self.visibility, self.scope, access)
 
     def renew(self, credential: Credential) -> None:
-        """A new credential (e.g. a refreshed access token); checked on the next heartbeat."""
+        """A new credential (e.g. a refreshed access token); checked on the next frame."""
         self.credential = credential
-        self._checked_at = 0.0
+        self._check_due = 0.0
 
     async def frames(self) -> AsyncIterator[Frame]:
         cfg = get_settings().realtime
@@ -151,40 +153,42 @@ class Stream:
         try:
             current = await bus.latest_id(organization_id)
             resume_from = self.last_event_id
-            last = current
+            last = bus.parse_id(current)
             yield Frame(FrameKind.READY, id=resume_from or current)
             if resume_from is not None:
-                last = resume_from
+                last = bus.parse_id(resume_from)
                 async for frame in self._replay(organization_id, resume_from):
                     if frame.id is not None:
-                        last = frame.id
+                        last = bus.parse_id(frame.id)
                     yield frame
             while True:
                 try:
                     entry = await asyncio.wait_for(listener.queue.get(), cfg.heartbeat_s)
                 except TimeoutError:
-                    await self._recheck(cfg.reauth_interval_s)
+                    self._check_credential(listener)
                     yield Frame(FrameKind.HEARTBEAT)
                     continue
+                self._check_credential(listener)
                 if listener.overflowed:
                     raise SlowClient(
                         f"More than {cfg.queue_size} events were waiting for this client."
                     )
                 if listener.resync:
                     listener.resync = False
-                    async for frame in self._replay(organization_id, last):
+                    async for frame in self._replay(organization_id, _id_of(last)):
                         if frame.id is not None:
-                            last = frame.id
+                            last = bus.parse_id(frame.id)
                         yield frame
                     continue
-                if entry is None or bus.parse_id(entry.id) <= bus.parse_id(last):
+                if entry is None or entry.key <= last:
                     continue
-                last = entry.id
-                await self._recheck(cfg.reauth_interval_s)
-                if self.accepts(entry.access):
+                last = entry.key
+                if self.accepts(entry.access):  # again: the role may have changed since
                     yield Frame(FrameKind.EVENT, id=entry.id, type=entry.type, body=entry.body)
         finally:
             hub.remove(listener)
+            if self._check is not None:
+                self._check.cancel()
 
     async def _replay(self, organization_id: uuid.UUID, after: str) -> AsyncIterator[Frame]:
         try:
@@ -195,11 +199,26 @@ class Stream:
             latest = await bus.latest_id(organization_id)
             yield Frame(FrameKind.RESET, id=latest, body=str(gap))
 
-    async def _recheck(self, interval: float) -> None:
-        """Authenticate again when due; a lost session or membership ends the stream."""
-        if time.monotonic() - self._checked_at < interval:
-            return
-        async with session_factory()() as session:
+    def _check_credential(self, listener: bus.Listener) -> None:
+        """End the stream if the last check of the credential failed; start one when due.
+
+        The check reads the database, so it runs beside the stream rather than in its way:
+        events keep flowing (to the principal as last checked) while it runs, and a failed
+        check wakes the stream to end it.
+        """
+        check = self._check
+        if check is not None:
+            if not check.done():
+                return
+            self._check = None
+            check.result()  # Unauthorized or Forbidden: the stream ends
+        if time.monotonic() >= self._check_due:
+            self._check = asyncio.create_task(self._recheck(), name="realtime-credential-check")
+            self._check.add_done_callback(_wake_if_failed(listener))
+
+    async def _recheck(self) -> None:
+        """Authenticate again; a lost session or membership ends the stream."""
+        async with bus.hub().credential_checks, session_factory()() as session:
             principal = await self.credential.principal(session)
             await session.commit()
         if principal.organization_id != self.principal.organization_id:
@@ -208,4 +227,22 @@ class Stream:
             raise Forbidden(f"Your role or key scope no longer allows `{STREAM_PERMISSION}`.")
         self.principal = principal
         self.visibility = tickets.visibility(principal)
-        self._checked_at = time.monotonic()
+        self._check_due = time.monotonic() + _check_interval()
+
+
+def _check_interval() -> float:
+    """``reauth_interval_s``, less up to a quarter at random: streams opened together (after a
+    deploy, say) spread their checks out instead of querying the database all at once."""
+    return get_settings().realtime.reauth_interval_s * random.uniform(0.75, 1.0)  # noqa: S311
+
+
+def _wake_if_failed(listener: bus.Listener) -> Callable[[asyncio.Task[None]], None]:
+    def done(check: asyncio.Task[None]) -> None:
+        if not check.cancelled() and check.exception() is not None:
+            listener.wake()
+
+    return done
+
+
+def _id_of(key: tuple[int, int]) -> str:
+    return f"{key[0]}-{key[1]}"
