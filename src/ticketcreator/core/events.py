@@ -23,7 +23,7 @@ from typing import Any, NotRequired, TypedDict
 from celery import Task
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.core import consumer, outbox
+from ticketcreator.core import consumer, outbox, reactions
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import after_commit, utcnow
 from ticketcreator.core.outbox import OutboxEvent, Subscription
@@ -373,6 +373,7 @@ def emit(
 
         after_commit(session, deliver_pending)
     pending.append(event.id)
+    reactions.queue(session, event)
     return event
 
 
