@@ -242,22 +242,24 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
-def _comparison(op: str, value: Any) -> Callable[[Any], bool]:
+def _comparison(op: str, value: Any, read: Callable[[Facts], Any]) -> Test:
+    """``read(facts) <op> value`` as one closure."""
     if op == "eq":
-        return lambda actual: bool(actual == value)
+        return lambda facts: bool(read(facts) == value)
     if op == "neq":
-        return lambda actual: bool(actual != value)
+        return lambda facts: bool(read(facts) != value)
     if op == "in":
-        return lambda actual: actual in value
+        return lambda facts: read(facts) in value
     if op == "not_in":
-        return lambda actual: actual not in value
+        return lambda facts: read(facts) not in value
     if op == "is_set":
-        return lambda actual: actual is not None and actual != ""
+        return lambda facts: (actual := read(facts)) is not None and actual != ""
     if op == "is_not_set":
-        return lambda actual: actual is None or actual == ""
+        return lambda facts: (actual := read(facts)) is None or actual == ""
     order = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}[op]
 
-    def ordered(actual: Any) -> bool:
+    def ordered(facts: Facts) -> bool:
+        actual = read(facts)
         if actual is None:
             return False
         try:
@@ -283,8 +285,9 @@ def _test(condition: Condition) -> Test:
     op, value = condition.op, condition.value
     match condition.field:
         case "priority" if op in ("gte", "lte"):
-            rank = _comparison(op, _PRIORITY_RANK[value])
-            return lambda facts: rank(_PRIORITY_RANK[facts.priority])
+            return _comparison(
+                op, _PRIORITY_RANK[value], lambda facts: _PRIORITY_RANK[facts.priority]
+            )
         case "tags":
             if op == "contains":
                 return lambda facts: value in facts.tags
@@ -328,38 +331,44 @@ def _test(condition: Condition) -> Test:
                 )
 
             return open_now
-    read, compare = _reader(condition), _comparison(op, value)
-    return lambda facts: compare(read(facts))
+    return _comparison(op, value, _reader(condition))
 
 
 def _group_explain(mode: str, items: tuple[Condition | Group, ...]) -> Explain:
-    explains = [item.explain if isinstance(item, Group) else _held(item) for item in items]
+    # (the group's explain, None) or (the condition's test, its description)
+    parts: list[tuple[Any, str | None]] = [
+        (item.explain, None) if isinstance(item, Group) else (item.test, item.description)
+        for item in items
+    ]
     if mode == "all":
 
         def every(facts: Facts) -> list[str] | None:
             reasons: list[str] = []
-            for explain in explains:
-                why = explain(facts)
-                if why is None:
+            for check, description in parts:
+                if description is None:
+                    why = check(facts)
+                    if why is None:
+                        return None
+                    reasons += why
+                elif check(facts):
+                    reasons.append(description)
+                else:
                     return None
-                reasons += why
             return reasons or ["always (no conditions)"]
 
         return every
 
     def first(facts: Facts) -> list[str] | None:
-        for explain in explains:
-            why = explain(facts)
-            if why is not None:
-                return why
+        for check, description in parts:
+            if description is None:
+                why = check(facts)
+                if why is not None:
+                    return list(why)
+            elif check(facts):
+                return [description]
         return None
 
     return first
-
-
-def _held(condition: Condition) -> Explain:
-    test, description = condition.test, condition.description
-    return lambda facts: [description] if test(facts) else None
 
 
 def describe(condition: Condition) -> str:
