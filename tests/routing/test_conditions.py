@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from ticketcreator.routing.calendar import hours_of
-from ticketcreator.routing.conditions import Facts, evaluate, parse
+from ticketcreator.routing.conditions import evaluate, parse
 from ticketcreator.routing.errors import InvalidRule
+from ticketcreator.routing.facts import Facts
 
 CATEGORY = str(uuid.uuid4())
 CALENDAR = str(uuid.uuid4())

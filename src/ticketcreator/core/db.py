@@ -3,10 +3,11 @@
 A request gets one session (created on first use by the :func:`get_session` dependency).
 :class:`UnitOfWorkRoute` commits it exactly once, after the handler has succeeded and before
 the response is sent, so a failed commit is reported to the client; any exception rolls
-back. Services flush but never commit. After a commit, callbacks registered with
-:func:`after_commit` run (the outbox uses this to hand events to the broker); in a request,
-in a task of their own once the response is on its way, so that a keep-alive connection's
-next request does not wait for them.
+back. Services flush but never commit. Before the commit, callbacks registered with
+:func:`before_commit` run in the transaction (the reactions to its events); after it, those
+registered with :func:`after_commit` (the outbox uses this to hand events to the broker): in a
+request, in a task of their own once the response is on its way, so that a keep-alive
+connection's next request does not wait for them.
 
 A request PostgreSQL fails to end a deadlock or a serialization conflict (SQLSTATE ``40P01``,
 ``40001``) changed nothing; the unit of work runs it again from the start, up to
@@ -32,7 +33,7 @@ from typing import Any
 
 from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, event, func
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -40,7 +41,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import ConcurrentChange
@@ -147,8 +148,32 @@ def pop_after_commit(session: AsyncSession) -> list[AfterCommit]:
     return callbacks
 
 
+_BEFORE_COMMIT = "ticketcreator_before_commit"
+
+
+def before_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run ``callback`` in this session's transaction before it commits (work that commits
+    with the change or not at all; the events use it for their reactions)."""
+    session.info.setdefault(_BEFORE_COMMIT, []).append(callback)
+
+
+async def run_before_commit(session: AsyncSession) -> None:
+    """Run the callbacks registered so far, and those they register, in order."""
+    while callbacks := session.info.pop(_BEFORE_COMMIT, None):
+        for callback in callbacks:
+            await callback()
+
+
+@event.listens_for(Session, "before_commit")
+def _unran_before_commit(session: Session) -> None:
+    if session.info.pop(_BEFORE_COMMIT, None):
+        log.error("committed without running its before-commit work; commit with core.db.commit")
+
+
 async def commit(session: AsyncSession) -> None:
-    """Commit, then run the after-commit callbacks (for code outside a request: tasks, CLI)."""
+    """Run the before-commit callbacks, commit, then run the after-commit callbacks (for code
+    outside a request: tasks, CLI)."""
+    await run_before_commit(session)
     await session.commit()
     for callback in pop_after_commit(session):
         await callback()
@@ -162,6 +187,7 @@ async def release_connection(session: AsyncSession) -> None:
     which the unit of work commits as usual. After-commit callbacks still run after that
     final commit.
     """
+    await run_before_commit(session)
     await session.commit()
 
 
@@ -227,6 +253,7 @@ async def _attempt(
         response = await handler(request)
         session: AsyncSession | None = getattr(request.state, "db_session", None)
         if session is not None:
+            await run_before_commit(session)
             await session.commit()
             callbacks = pop_after_commit(session)
             if callbacks:
@@ -236,6 +263,7 @@ async def _attempt(
         session = getattr(request.state, "db_session", None)
         if session is not None:
             request.state.db_session = None
+            session.info.pop(_BEFORE_COMMIT, None)
             pop_after_commit(session)
             await session.close()
 

@@ -23,7 +23,7 @@ from typing import Any, TypedDict
 from celery import Task
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.core import consumer, handover, outbox
+from ticketcreator.core import consumer, handover, outbox, reactions
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import after_commit, in_request, utcnow
 from ticketcreator.core.handover import Coalescer
@@ -151,6 +151,7 @@ def emit(
 
         after_commit(session, deliver_pending)
     pending.append(event.id)
+    reactions.queue(session, event)
     return event
 
 

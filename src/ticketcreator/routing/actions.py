@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.routing.conditions import Facts
 from ticketcreator.routing.errors import InvalidRule
+from ticketcreator.routing.facts import Facts
 from ticketcreator.routing.models import Strategy
 from ticketcreator.taxonomy.schemas import TagName
 from ticketcreator.tickets.models import Priority, Ticket
@@ -93,15 +93,23 @@ class ExternalAction(ActionType):
 
 
 _registry: dict[str, ActionType] = {}
+_generation = [0]  # counts changes of the registry: rules parsed before a change are stale
 
 
 def register(action: ActionType) -> None:
     """Make an action type available to rules and escalations (idempotent per key)."""
     _registry[action.key] = action
+    _generation[0] += 1
 
 
 def unregister(key: str) -> None:
     _registry.pop(key, None)
+    _generation[0] += 1
+
+
+def generation() -> int:
+    """Changes with every (un)registration: the key of rules whose actions were parsed."""
+    return _generation[0]
 
 
 def registered() -> list[str]:

@@ -9,8 +9,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, delete, func, literal, or_, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    Select,
+    String,
+    Uuid,
+    all_,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.models import Membership, User
@@ -151,28 +167,21 @@ class Candidate:
     score: int
 
 
-async def candidates(
-    session: AsyncSession,
-    organization_id: uuid.UUID,
-    team_id: uuid.UUID,
-    strategy: Strategy,
-    default_capacity: int,
-    category_id: str | None,
-    language: str | None,
-    now: datetime,
-    limit: int,
-) -> list[Candidate]:
-    """Members of the team who may take a ticket now and have a free slot, best first.
-
-    Available: no profile (online by default), online, or away past their ``away_until``.
-    Order: round-robin by the team's last assignment to each (never first); least open
-    tickets; skills by the summed levels of matching category and language skills.
-    """
+def _best_candidate(strategy: Strategy, lock: bool) -> Select[Any]:
+    """The statement of :func:`best_candidate` for one strategy (parameters bound later)."""
+    organization_id = bindparam("organization_id", type_=Uuid)
+    team_id = bindparam("team_id", type_=Uuid)
     open_count = _open_count(organization_id, TeamMember.user_id).label("open_count")
-    capacity = func.coalesce(AgentProfile.capacity, default_capacity).label("capacity")
+    capacity = func.coalesce(AgentProfile.capacity, bindparam("default_capacity", type_=Integer))
     skill_match = [
-        and_(AgentSkill.kind == SkillKind.CATEGORY, AgentSkill.value == (category_id or "")),
-        and_(AgentSkill.kind == SkillKind.LANGUAGE, AgentSkill.value == (language or "")),
+        and_(
+            AgentSkill.kind == SkillKind.CATEGORY,
+            AgentSkill.value == bindparam("category", type_=String),
+        ),
+        and_(
+            AgentSkill.kind == SkillKind.LANGUAGE,
+            AgentSkill.value == bindparam("language", type_=String),
+        ),
     ]
     score = (
         select(func.coalesce(func.sum(AgentSkill.level), 0))
@@ -185,10 +194,11 @@ async def candidates(
         if strategy is Strategy.SKILLS
         else literal(0, Integer)
     ).label("score")
-    inner = (
+    now = bindparam("now", type_=DateTime(timezone=True))
+    members = (
         select(
             TeamMember.user_id.label("user_id"),
-            capacity,
+            capacity.label("capacity"),
             open_count,
             score,
             AssignmentCursor.last_assigned_at.label("last_assigned_at"),
@@ -217,6 +227,7 @@ async def candidates(
         )
         .where(
             TeamMember.team_id == team_id,
+            TeamMember.user_id != all_(bindparam("skip", type_=ARRAY(Uuid))),
             or_(
                 AgentProfile.user_id.is_(None),
                 AgentProfile.availability == Availability.ONLINE,
@@ -229,42 +240,107 @@ async def candidates(
         )
         .subquery()
     )
-    last = inner.c.last_assigned_at.asc().nulls_first()
+    last = members.c.last_assigned_at.asc().nulls_first()
     order = {
-        Strategy.ROUND_ROBIN: (last, inner.c.user_id),
-        Strategy.LEAST_OPEN: (inner.c.open_count, last, inner.c.user_id),
-        Strategy.SKILLS: (inner.c.score.desc(), inner.c.open_count, last, inner.c.user_id),
+        Strategy.ROUND_ROBIN: (last, members.c.user_id),
+        Strategy.LEAST_OPEN: (members.c.open_count, last, members.c.user_id),
+        Strategy.SKILLS: (members.c.score.desc(), members.c.open_count, last, members.c.user_id),
     }[strategy]
-    rows = await session.execute(
-        select(inner.c.user_id, inner.c.capacity, inner.c.open_count, inner.c.score)
-        .where(inner.c.open_count < inner.c.capacity)
+    ranked = (
+        select(members.c.user_id, members.c.capacity, members.c.open_count, members.c.score)
+        .where(members.c.open_count < members.c.capacity)
         .order_by(*order)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
+        .subquery()
     )
-    return [Candidate(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows.all()]
+    query = select(ranked.c.user_id, ranked.c.capacity, ranked.c.open_count, ranked.c.score)
+    if lock:  # tried best first; an agent another assignment holds is passed over
+        key = func.hashtextextended(literal("agent:") + cast(ranked.c.user_id, String), 0)
+        query = query.where(func.pg_try_advisory_xact_lock(key))
+    return query.limit(1)
+
+
+# Built once per strategy: an assignment runs one for every ticket.
+_BEST = {(s, lock): _best_candidate(s, lock) for s in Strategy for lock in (False, True)}
+
+
+async def best_candidate(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    team_id: uuid.UUID,
+    strategy: Strategy,
+    *,
+    default_capacity: int,
+    category_id: str | None,
+    language: str | None,
+    now: datetime,
+    limit: int,
+    lock: bool,
+    skip: Sequence[uuid.UUID] = (),
+) -> Candidate | None:
+    """The member of the team who may take a ticket now and has a free slot, best first.
+
+    Available: no profile (online by default), online, or away past their ``away_until``.
+    Order: round-robin by the team's last assignment to each (never first); least open
+    tickets; skills by the summed levels of matching category and language skills. With
+    ``lock``, the first of the best ``limit`` whose assignment lock this transaction gets
+    (``pg_try_advisory_xact_lock``, held until it ends); ``skip`` leaves agents out.
+    """
+    connection = await session.connection()  # prebuilt Core statements skip the ORM layer
+    row = (
+        await connection.execute(
+            _BEST[(strategy, lock)],
+            {
+                "organization_id": organization_id,
+                "team_id": team_id,
+                "default_capacity": default_capacity,
+                "category": category_id or "",
+                "language": language or "",
+                "now": now,
+                "limit": limit,
+                "skip": list(skip),
+            },
+        )
+    ).first()
+    return Candidate(row[0], int(row[1]), int(row[2]), int(row[3])) if row else None
+
+
+def _lock_team() -> Select[Any]:
+    team_id = bindparam("team_id", type_=Uuid)
+    key = func.hashtextextended(literal("team:") + cast(team_id, String), 0)
+    strategy = select(TeamRouting.strategy).where(TeamRouting.team_id == team_id)
+    return select(func.pg_advisory_xact_lock(key), strategy.scalar_subquery())
+
+
+def _take_slot() -> Any:
+    team_id = bindparam("team_id", type_=Uuid)
+    user_id = bindparam("user_id", type_=Uuid)
+    moment = func.clock_timestamp()
+    free = select(team_id, user_id, moment).where(
+        _open_count(bindparam("organization_id", type_=Uuid), user_id)
+        < bindparam("capacity", type_=Integer)
+    )
+    return (
+        insert(AssignmentCursor)
+        .from_select(["team_id", "user_id", "last_assigned_at"], free)
+        .on_conflict_do_update(
+            index_elements=[AssignmentCursor.team_id, AssignmentCursor.user_id],
+            set_={"last_assigned_at": moment},
+        )
+        .returning(AssignmentCursor.user_id)
+    )
+
+
+_LOCK_TEAM = _lock_team()
+_TAKE_SLOT = _take_slot()
 
 
 async def lock_team(session: AsyncSession, team_id: uuid.UUID) -> Strategy | None:
     """Serialize assignments within a team until the transaction ends; returns the team's
     configured strategy (None: not set) in the same round trip."""
-    strategy = select(TeamRouting.strategy).where(TeamRouting.team_id == team_id)
-    row = (
-        await session.execute(
-            select(
-                func.pg_advisory_xact_lock(func.hashtextextended(f"team:{team_id}", 0)),
-                strategy.scalar_subquery(),
-            )
-        )
-    ).one()
+    connection = await session.connection()
+    row = (await connection.execute(_LOCK_TEAM, {"team_id": team_id})).one()
     return Strategy(row[1]) if row[1] is not None else None
-
-
-async def try_lock_agent(session: AsyncSession, user_id: uuid.UUID) -> bool:
-    """Hold the agent's assignment lock until the transaction ends; False if another holds it."""
-    got = await session.scalar(
-        select(func.pg_try_advisory_xact_lock(func.hashtextextended(f"agent:{user_id}", 0)))
-    )
-    return bool(got)
 
 
 async def take_slot(
@@ -277,17 +353,14 @@ async def take_slot(
     """Count the agent's open tickets afresh and, if one slot is free, record the assignment
     in the team's round-robin order; one statement, run under the agent's lock (its snapshot
     starts after the lock was taken, so it sees every assignment committed before)."""
-    moment = func.clock_timestamp()
-    free = select(literal(team_id), literal(user_id), moment).where(
-        _open_count(organization_id, user_id) < capacity
-    )
-    result = await session.execute(
-        insert(AssignmentCursor)
-        .from_select(["team_id", "user_id", "last_assigned_at"], free)
-        .on_conflict_do_update(
-            index_elements=[AssignmentCursor.team_id, AssignmentCursor.user_id],
-            set_={"last_assigned_at": moment},
-        )
-        .returning(AssignmentCursor.user_id)
+    connection = await session.connection()
+    result = await connection.execute(
+        _TAKE_SLOT,
+        {
+            "team_id": team_id,
+            "user_id": user_id,
+            "organization_id": organization_id,
+            "capacity": capacity,
+        },
     )
     return result.first() is not None

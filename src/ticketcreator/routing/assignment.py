@@ -2,13 +2,14 @@
 always within each agent's capacity and availability.
 
 Concurrency: an assignment takes the team's advisory lock (assignments within a team run one
-after the other, so round-robin stays fair however many workers assign at once), then the
-chosen agent's lock with ``pg_try_advisory_xact_lock`` and counts the agent's open tickets
-again under it. Both locks last until the transaction commits, when the new assignment
-becomes visible to the next count: two workers never both give away an agent's last free
-slot, even from two teams. An agent whose lock is held (by another team's assignment) is
-skipped, never waited for, so locks are never taken in conflicting orders.
-"""
+after the other, so round-robin stays fair however many workers assign at once), then, in
+one statement, the best candidate whose agent lock ``pg_try_advisory_xact_lock`` gets, and
+counts the agent's open tickets again under it in a statement of its own (whose snapshot
+starts after the lock was taken). Both locks last until the transaction commits, when the
+new assignment becomes visible to the next count: two workers never both give away an
+agent's last free slot, even from two teams. An agent whose lock is held (by another team's
+assignment) is skipped, never waited for, so locks are never taken in conflicting orders.
+Three statements per assignment, whatever the size of the team."""
 
 from __future__ import annotations
 
@@ -70,25 +71,28 @@ async def choose(
         configured = await agent_repo.lock_team(session, team_id)
         strategy = strategy or configured or Strategy.ROUND_ROBIN
     strategy = strategy or await team_strategy(session, team_id)
-    found = await agent_repo.candidates(
-        session,
-        organization_id,
-        team_id,
-        strategy,
-        settings.default_capacity,
-        category_id,
-        language,
-        now,
-        settings.candidate_limit,
-    )
-    for candidate in found:
-        if lock:
-            if not await agent_repo.try_lock_agent(session, candidate.user_id):
-                continue
-            if not await agent_repo.take_slot(
-                session, organization_id, team_id, candidate.user_id, candidate.capacity
-            ):
-                continue
+    full: list[uuid.UUID] = []  # locked, but filled meanwhile by another team's assignment
+    while len(full) < settings.candidate_limit:
+        candidate = await agent_repo.best_candidate(
+            session,
+            organization_id,
+            team_id,
+            strategy,
+            default_capacity=settings.default_capacity,
+            category_id=category_id,
+            language=language,
+            now=now,
+            limit=settings.candidate_limit - len(full),
+            lock=lock,
+            skip=full,
+        )
+        if candidate is None:
+            break
+        if lock and not await agent_repo.take_slot(
+            session, organization_id, team_id, candidate.user_id, candidate.capacity
+        ):
+            full.append(candidate.user_id)
+            continue
         return Choice(
             team_id,
             strategy,

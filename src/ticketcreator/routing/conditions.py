@@ -9,53 +9,31 @@ condition or a group of conditions (groups nest one level). A condition is
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
+import operator
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ticketcreator.routing.calendar import Hours
 from ticketcreator.routing.errors import InvalidRule
+from ticketcreator.routing.facts import Facts
 from ticketcreator.tickets.models import Priority, Source, TicketType
 
 _PRIORITY_RANK = {priority.value: rank for rank, priority in enumerate(Priority)}
 _CONFIDENCE_KEYS = ("category", "priority", "type", "language")
 _MAX_ITEMS = 50
 _MAX_PATTERN = 300
-_TEXT_LIMIT = 20_000  # characters of title + description searched by text conditions
 
 SET_OPS = ("eq", "neq", "in", "not_in")
 ORDER_OPS = ("gt", "gte", "lt", "lte")
 
 
-@dataclass
-class Facts:
-    """What conditions look at: a ticket, or a draft sent to the dry-run."""
-
-    category_id: str | None = None
-    priority: str = Priority.NORMAL.value
-    type: str = TicketType.BUG.value
-    source: str = Source.API.value
-    tags: set[str] = field(default_factory=set)
-    language: str | None = None
-    reporter_email: str | None = None
-    text: str = ""
-    page_urls: list[str] = field(default_factory=list)
-    custom_fields: dict[str, Any] = field(default_factory=dict)
-    confidence: dict[str, float] = field(default_factory=dict)
-    team_id: str | None = None
-    now: datetime | None = None
-    calendars: dict[str, Hours] = field(default_factory=dict)
-
-    @property
-    def reporter_domain(self) -> str | None:
-        if not self.reporter_email or "@" not in self.reporter_email:
-            return None
-        return self.reporter_email.rsplit("@", 1)[1].lower()
+Test = Callable[[Facts], bool]
+Explain = Callable[[Facts], list[str] | None]  # why it holds, in words; None: it does not
 
 
 @dataclass(frozen=True)
@@ -174,12 +152,23 @@ class Condition:
     value: Any
     key: str | None = None
     calendar_id: str | None = None
+    # Set from the others when parsed: the reason shown when it holds, and its test.
+    description: str = dataclasses.field(default="", compare=False)
+    test: Test = dataclasses.field(default=lambda facts: False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "description", describe(self))
+        object.__setattr__(self, "test", _test(self))
 
 
 @dataclass(frozen=True)
 class Group:
     mode: str  # all | any
     items: tuple[Condition | Group, ...]
+    explain: Explain = dataclasses.field(default=lambda facts: None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "explain", _group_explain(self.mode, self.items))
 
 
 def parse(raw: Any, path: str = "conditions", depth: int = 0) -> Group:
@@ -253,87 +242,133 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
-def _compare(op: str, actual: Any, value: Any) -> bool:
+def _comparison(op: str, value: Any, read: Callable[[Facts], Any]) -> Test:
+    """``read(facts) <op> value`` as one closure."""
     if op == "eq":
-        return bool(actual == value)
+        return lambda facts: bool(read(facts) == value)
     if op == "neq":
-        return bool(actual != value)
+        return lambda facts: bool(read(facts) != value)
     if op == "in":
-        return actual in value
+        return lambda facts: read(facts) in value
     if op == "not_in":
-        return actual not in value
+        return lambda facts: read(facts) not in value
     if op == "is_set":
-        return actual is not None and actual != ""
+        return lambda facts: (actual := read(facts)) is not None and actual != ""
     if op == "is_not_set":
-        return actual is None or actual == ""
-    if actual is None:
-        return False
-    try:
-        if op == "gt":
-            return bool(actual > value)
-        if op == "gte":
-            return bool(actual >= value)
-        if op == "lt":
-            return bool(actual < value)
-        if op == "lte":
-            return bool(actual <= value)
-    except TypeError:  # a text field compared with a number: the condition does not hold
-        return False
-    raise AssertionError(op)
+        return lambda facts: (actual := read(facts)) is None or actual == ""
+    order = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}[op]
+
+    def ordered(facts: Facts) -> bool:
+        actual = read(facts)
+        if actual is None:
+            return False
+        try:
+            return bool(order(actual, value))
+        except TypeError:  # a text field compared with a number: the condition does not hold
+            return False
+
+    return ordered
 
 
-def _holds(condition: Condition, facts: Facts) -> bool:
+def _reader(condition: Condition) -> Callable[[Facts], Any]:
+    key = condition.key or ""
+    if condition.field == "custom_field":
+        return lambda facts: facts.custom_fields.get(key)
+    if condition.field == "ai_confidence":
+        return lambda facts: facts.confidence.get(key)
+    name = {"category": "category_id"}.get(condition.field, condition.field)
+    return operator.attrgetter(name)  # priority, type, source, language, reporter_domain
+
+
+def _test(condition: Condition) -> Test:
+    """The condition as a function of the facts, built once when the rule is parsed."""
     op, value = condition.op, condition.value
     match condition.field:
-        case "category":
-            return _compare(op, facts.category_id, value)
-        case "priority":
-            if op in ("gte", "lte"):
-                return _compare(op, _PRIORITY_RANK[facts.priority], _PRIORITY_RANK[value])
-            return _compare(op, facts.priority, value)
-        case "type":
-            return _compare(op, facts.type, value)
-        case "source":
-            return _compare(op, facts.source, value)
+        case "priority" if op in ("gte", "lte"):
+            return _comparison(
+                op, _PRIORITY_RANK[value], lambda facts: _PRIORITY_RANK[facts.priority]
+            )
         case "tags":
             if op == "contains":
-                return value in facts.tags
+                return lambda facts: value in facts.tags
             if op == "not_contains":
-                return value not in facts.tags
+                return lambda facts: value not in facts.tags
+            wanted = frozenset(value)
             if op == "contains_any":
-                return bool(facts.tags & set(value))
-            return set(value) <= facts.tags
-        case "language":
-            return _compare(op, facts.language, value)
-        case "reporter_domain":
-            domain = facts.reporter_domain
-            if op == "ends_with":
-                return domain is not None and (domain == value or domain.endswith("." + value))
-            return _compare(op, domain, value)
+                return lambda facts: not wanted.isdisjoint(facts.tags)
+            return lambda facts: wanted <= facts.tags
+        case "reporter_domain" if op == "ends_with":
+            suffix = "." + value
+            return lambda facts: (
+                facts.reporter_domain is not None
+                and (facts.reporter_domain == value or facts.reporter_domain.endswith(suffix))
+            )
         case "text":
-            text = facts.text[:_TEXT_LIMIT]
             if op == "matches":
-                return _regex(value).search(text) is not None
-            found = value in text.lower()
-            return found if op == "contains" else not found
-        case "page_url":
-            urls = [url.lower() for url in facts.page_urls]
+                pattern = _regex(value)
+                return lambda facts: pattern.search(facts.searched_text) is not None
             if op == "contains":
-                return any(value in url for url in urls)
+                return lambda facts: value in facts.lowered_text
+            return lambda facts: value not in facts.lowered_text
+        case "page_url":
+            if op == "contains":
+                return lambda facts: any(value in url for url in facts.lowered_urls)
             if op == "glob":
-                return any(fnmatch.fnmatchcase(url, value) for url in urls)
-            return any(_regex(value).search(url) for url in facts.page_urls)
-        case "custom_field":
-            return _compare(op, facts.custom_fields.get(condition.key or ""), value)
+                return lambda facts: any(
+                    fnmatch.fnmatchcase(url, value) for url in facts.lowered_urls
+                )
+            pattern = _regex(value)
+            return lambda facts: any(pattern.search(url) for url in facts.page_urls)
         case "business_hours":
-            hours = facts.calendars.get(condition.calendar_id or "")
-            if hours is None or facts.now is None:
-                return False
-            return hours.is_open(facts.now) is value
-        case "ai_confidence":
-            confidence = facts.confidence.get(condition.key or "")
-            return _compare(op, confidence, value)
-    raise AssertionError(condition.field)
+            calendar = condition.calendar_id or ""
+
+            def open_now(facts: Facts) -> bool:
+                hours = facts.calendars.get(calendar)
+                return (
+                    hours is not None
+                    and facts.now is not None
+                    and hours.is_open(facts.now) is value
+                )
+
+            return open_now
+    return _comparison(op, value, _reader(condition))
+
+
+def _group_explain(mode: str, items: tuple[Condition | Group, ...]) -> Explain:
+    # (the group's explain, None) or (the condition's test, its description)
+    parts: list[tuple[Any, str | None]] = [
+        (item.explain, None) if isinstance(item, Group) else (item.test, item.description)
+        for item in items
+    ]
+    if mode == "all":
+
+        def every(facts: Facts) -> list[str] | None:
+            reasons: list[str] = []
+            for check, description in parts:
+                if description is None:
+                    why = check(facts)
+                    if why is None:
+                        return None
+                    reasons += why
+                elif check(facts):
+                    reasons.append(description)
+                else:
+                    return None
+            return reasons or ["always (no conditions)"]
+
+        return every
+
+    def first(facts: Facts) -> list[str] | None:
+        for check, description in parts:
+            if description is None:
+                why = check(facts)
+                if why is not None:
+                    return list(why)
+            elif check(facts):
+                return [description]
+        return None
+
+    return first
 
 
 def describe(condition: Condition) -> str:
@@ -347,17 +382,5 @@ def describe(condition: Condition) -> str:
 
 def evaluate(group: Group, facts: Facts) -> tuple[bool, list[str]]:
     """Whether the group holds, and the conditions that made it hold."""
-    reasons: list[str] = []
-    for item in group.items:
-        if isinstance(item, Group):
-            held, why = evaluate(item, facts)
-        else:
-            held, why = _holds(item, facts), [describe(item)]
-        if held and group.mode == "any":
-            return True, why
-        if not held and group.mode == "all":
-            return False, []
-        reasons.extend(why)
-    if group.mode == "any":
-        return False, []
-    return True, reasons or ["always (no conditions)"]
+    why = group.explain(facts)
+    return (True, why) if why is not None else (False, [])

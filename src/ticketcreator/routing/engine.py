@@ -21,8 +21,9 @@ from ticketcreator.routing import actions, conditions
 from ticketcreator.routing import repository as repo
 from ticketcreator.routing.actions import Plan
 from ticketcreator.routing.calendar import Hours, hours_of
-from ticketcreator.routing.conditions import Facts, Group
+from ticketcreator.routing.conditions import Group
 from ticketcreator.routing.errors import InvalidRule
+from ticketcreator.routing.facts import Facts
 from ticketcreator.routing.models import RoutingRule
 from ticketcreator.tickets.models import Ticket
 
@@ -31,7 +32,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CompiledRule:
-    """A rule as the engine runs it: parsed conditions, actions as stored."""
+    """A rule as the engine runs it: conditions and actions parsed (``actions`` None: an
+    action type is no longer registered, ``problem`` says which; the rule is skipped)."""
 
     id: uuid.UUID
     name: str
@@ -39,10 +41,16 @@ class CompiledRule:
     triggers: frozenset[str]
     stop: bool
     group: Group
-    actions: list[dict[str, Any]]
+    actions: tuple[actions.Parsed, ...] | None
+    problem: str | None = None
 
 
 def compile_rule(rule: RoutingRule) -> CompiledRule:
+    try:
+        parsed: tuple[actions.Parsed, ...] | None = tuple(actions.parse(rule.actions))
+        problem = None
+    except InvalidRule as exc:
+        parsed, problem = None, str(exc)
     return CompiledRule(
         id=rule.id,
         name=rule.name,
@@ -50,57 +58,77 @@ def compile_rule(rule: RoutingRule) -> CompiledRule:
         triggers=frozenset(rule.triggers),
         stop=rule.stop,
         group=conditions.parse(rule.conditions),
-        actions=list(rule.actions),
+        actions=parsed,
+        problem=problem,
+    )
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """An organization's enabled rules in order, and the calendars their conditions name."""
+
+    rules: tuple[CompiledRule, ...]
+    calendar_ids: frozenset[uuid.UUID]
+
+    def listening(self, trigger: str) -> int:
+        return sum(1 for rule in self.rules if trigger in rule.triggers)
+
+
+def compile_rules(rules: Sequence[RoutingRule]) -> RuleSet:
+    compiled = tuple(compile_rule(rule) for rule in rules)
+    return RuleSet(
+        compiled,
+        frozenset(
+            uuid.UUID(condition.calendar_id)
+            for rule in compiled
+            for condition in conditions.walk(rule.group)
+            if condition.calendar_id
+        ),
     )
 
 
 _CACHED_ORGANIZATIONS = 1000
-_rulesets: OrderedDict[uuid.UUID, tuple[tuple[int, datetime | None], list[CompiledRule]]] = (
-    OrderedDict()
-)
+# organization -> ((rules version, action registry generation), its compiled rules)
+_rulesets: OrderedDict[uuid.UUID, tuple[tuple[int, int], RuleSet]] = OrderedDict()
 
 
-async def active_rules(session: AsyncSession, organization_id: uuid.UUID) -> list[CompiledRule]:
-    """The organization's enabled rules in order, parsed once per process and reused while
-    the rules' stamp (count and latest change) stays the same."""
-    stamp = await repo.rules_stamp(session, organization_id)
+async def active_rules(
+    session: AsyncSession, organization_id: uuid.UUID, version: int | None = None
+) -> RuleSet:
+    """The organization's enabled rules, parsed once per process and rules version (read
+    here unless the caller read it with the ticket's facts): a change to a rule raises the
+    version, and the next ticket is evaluated with the changed rules."""
+    if version is None:
+        version = await repo.rules_version(session, organization_id)
+    key = (version, actions.generation())
     cached = _rulesets.get(organization_id)
-    if cached is not None and cached[0] == stamp:
+    if cached is not None and cached[0] == key:
         _rulesets.move_to_end(organization_id)
         return cached[1]
-    rules = [
-        compile_rule(rule)
-        for rule in await repo.list_rules(session, organization_id, enabled_only=True)
-    ]
-    _rulesets[organization_id] = (stamp, rules)
+    ruleset = compile_rules(await repo.list_rules(session, organization_id, enabled_only=True))
+    _rulesets[organization_id] = (key, ruleset)
+    _rulesets.move_to_end(organization_id)
     if len(_rulesets) > _CACHED_ORGANIZATIONS:
         _rulesets.popitem(last=False)
-    return rules
-
-
-def calendar_ids(rules: Sequence[CompiledRule]) -> set[uuid.UUID]:
-    return {
-        uuid.UUID(condition.calendar_id)
-        for rule in rules
-        for condition in conditions.walk(rule.group)
-        if condition.calendar_id
-    }
+    return ruleset
 
 
 async def load_calendars(
-    session: AsyncSession, organization_id: uuid.UUID, rules: Sequence[CompiledRule]
+    session: AsyncSession, organization_id: uuid.UUID, ruleset: RuleSet
 ) -> dict[str, Hours]:
-    ids = calendar_ids(rules)
+    if not ruleset.calendar_ids:
+        return {}
     return {
         str(calendar.id): hours_of(calendar.timezone, calendar.hours, calendar.holidays)
-        for calendar in await repo.calendars_by_id(session, organization_id, sorted(ids))
+        for calendar in await repo.calendars_by_id(
+            session, organization_id, sorted(ruleset.calendar_ids)
+        )
     }
 
 
-async def facts_of(
-    session: AsyncSession, ticket: Ticket, calendars: dict[str, Hours], now: datetime
+def _facts(
+    ticket: Ticket, context: repo.TicketContext, calendars: dict[str, Hours], now: datetime
 ) -> Facts:
-    context = await repo.ticket_context(session, ticket)
     return Facts(
         category_id=str(ticket.category_id) if ticket.category_id else None,
         priority=ticket.priority.value,
@@ -119,19 +147,34 @@ async def facts_of(
     )
 
 
-def plan(rules: Sequence[CompiledRule], facts: Facts, trigger: str) -> Plan:
+async def facts_of(
+    session: AsyncSession, ticket: Ticket, calendars: dict[str, Hours], now: datetime
+) -> Facts:
+    return _facts(ticket, await repo.ticket_context(session, ticket), calendars, now)
+
+
+async def prepare(session: AsyncSession, ticket: Ticket, now: datetime) -> tuple[RuleSet, Facts]:
+    """The organization's rules and the ticket's facts: one query (the rules' version comes
+    with the facts), plus the rules when they changed and calendars when rules name any."""
+    context = await repo.ticket_context(session, ticket)
+    ruleset = await active_rules(session, ticket.organization_id, context.rules_version)
+    calendars = await load_calendars(session, ticket.organization_id, ruleset)
+    return ruleset, _facts(ticket, context, calendars, now)
+
+
+def plan(ruleset: RuleSet, facts: Facts, trigger: str) -> Plan:
     """Evaluate the rules listening to ``trigger``, in order."""
     result = Plan(facts=facts)
-    for rule in rules:
+    for rule in ruleset.rules:
         if trigger not in rule.triggers:
             continue
         held, reasons = conditions.evaluate(rule.group, facts)
         if not held:
             continue
-        try:
-            parsed = actions.parse(rule.actions)
-        except InvalidRule as exc:  # an action type that is no longer registered
-            log.warning("routing rule skipped", extra={"rule_id": str(rule.id), "error": str(exc)})
+        if rule.actions is None:  # an action type that is no longer registered
+            log.warning(
+                "routing rule skipped", extra={"rule_id": str(rule.id), "error": rule.problem}
+            )
             continue
         reason = {
             "rule_id": str(rule.id),
@@ -140,7 +183,7 @@ def plan(rules: Sequence[CompiledRule], facts: Facts, trigger: str) -> Plan:
             "trigger": trigger,
             "matched": reasons,
         }
-        done = [item.action.plan(item.params, result, reason) for item in parsed]
+        done = [item.action.plan(item.params, result, reason) for item in rule.actions]
         result.fired.append({**reason, "actions": done})
         if rule.stop:
             break

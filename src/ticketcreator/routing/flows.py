@@ -34,8 +34,6 @@ from ticketcreator.tickets.schemas import TicketUpdate
 
 log = logging.getLogger(__name__)
 
-PEOPLE = frozenset({ActorKind.USER.value, ActorKind.API_KEY.value})
-
 
 def system_principal(organization_id: uuid.UUID) -> Principal:
     return AutomatedPrincipal(
@@ -69,12 +67,10 @@ async def route(
 ) -> Plan | None:
     """Evaluate the organization's rules on the (locked) ticket and apply what fires."""
     now = now or utcnow()
-    rules = await engine.active_rules(session, ticket.organization_id)
-    if not rules:
+    ruleset, facts = await engine.prepare(session, ticket, now)
+    if not ruleset.rules:
         return None
-    calendars = await engine.load_calendars(session, ticket.organization_id, rules)
-    facts = await engine.facts_of(session, ticket, calendars, now)
-    plan = engine.plan(rules, facts, trigger.value)
+    plan = engine.plan(ruleset, facts, trigger.value)
     if plan.fired:
         await apply(session, ticket, plan, now)
     return plan
@@ -174,9 +170,15 @@ async def on_triaged(session: AsyncSession, ticket_id: uuid.UUID) -> None:
     await _recompute_sla(session, ticket, None, now)
 
 
+async def on_changed_by_person(session: AsyncSession, ticket_id: uuid.UUID) -> None:
+    """A person changed the ticket: the rules listening to ``updated``."""
+    ticket = await locked_ticket(session, ticket_id)
+    if ticket is not None:
+        await route(session, ticket, Trigger.UPDATED)
+
+
 async def on_updated(session: AsyncSession, message: dict[str, Any]) -> None:
-    """Status changes move the SLA clocks; priority and category changes recompute them; a
-    person's change runs the rules listening to ``updated``."""
+    """Status changes move the SLA clocks; priority and category changes recompute them."""
     payload = message["payload"]
     ticket = await locked_ticket(session, uuid.UUID(payload["ticket_id"]))
     if ticket is None:
@@ -192,8 +194,6 @@ async def on_updated(session: AsyncSession, message: dict[str, Any]) -> None:
             repo.record_event(
                 session, ticket, f"sla_{happened}", "status", {"status": status["new"]}
             )
-    if payload.get("actor_kind") in PEOPLE:
-        await route(session, ticket, Trigger.UPDATED, now)
     if {"priority", "category_id"} & changes.keys():
         await _recompute_sla(session, ticket, None, now)
 

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -103,6 +104,18 @@ class RoutingRuleVersion(Base):
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RoutingRuleSet(Base):
+    """The version of an organization's rules, raised by every change to them (created,
+    edited, moved, deleted): processes keep the parsed rules while it stays the same."""
+
+    __tablename__ = "routing_rule_set"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 class TeamRouting(Base):

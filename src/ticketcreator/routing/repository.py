@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, delete, func, select, update
+from sqlalchemy import Select, Text, Uuid, bindparam, cast, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.models import User
@@ -19,6 +20,7 @@ from ticketcreator.core.db import utcnow
 from ticketcreator.routing.models import (
     BusinessCalendar,
     RoutingRule,
+    RoutingRuleSet,
     RoutingRuleVersion,
     SlaPolicy,
     TicketSla,
@@ -239,41 +241,64 @@ class TicketContext:
     page_urls: list[str]
     language: str | None
     confidence: dict[str, float]
+    rules_version: int
 
 
-async def ticket_context(session: AsyncSession, ticket: Ticket) -> TicketContext:
-    """What rules read besides the ticket row, in one round trip: the reporter's address,
-    the captured page URLs, and the language and confidences of the latest triage run."""
-    email = select(User.email).where(User.id == ticket.reporter_id).scalar_subquery()
-    urls = (
-        select(func.array_agg(Capture.page_url))
-        .where(Capture.ticket_id == ticket.id, Capture.page_url != "")
-        .scalar_subquery()
+def _context_statement() -> Select[Any]:
+    ticket_id = bindparam("ticket_id", type_=Uuid)
+    email = select(User.email).where(User.id == bindparam("reporter_id", type_=Uuid))
+    urls = select(func.array_agg(Capture.page_url)).where(
+        Capture.ticket_id == ticket_id, Capture.page_url != ""
     )
     latest = (
         select(AIDecision.run_id)
-        .where(AIDecision.ticket_id == ticket.id)
+        .where(AIDecision.ticket_id == ticket_id)
         .order_by(AIDecision.created_at.desc())
         .limit(1)
         .scalar_subquery()
     )
-    decisions = (
-        select(
-            func.jsonb_agg(
-                func.jsonb_build_object(
-                    "agent",
-                    AIDecision.agent,
-                    "language",
-                    AIDecision.output["language"],
-                    "confidence",
-                    AIDecision.confidence,
-                )
+    decisions = select(
+        func.jsonb_agg(
+            func.jsonb_build_object(
+                "agent",
+                AIDecision.agent,
+                "language",
+                AIDecision.output["language"],
+                "confidence",
+                AIDecision.confidence,
             )
         )
-        .where(AIDecision.ticket_id == ticket.id, AIDecision.run_id == latest)
-        .scalar_subquery()
+    ).where(AIDecision.ticket_id == ticket_id, AIDecision.run_id == latest)
+    version = select(RoutingRuleSet.version).where(
+        RoutingRuleSet.organization_id == bindparam("organization_id", type_=Uuid)
     )
-    row = (await session.execute(select(email, urls, decisions))).one()
+    return select(
+        email.scalar_subquery(),
+        urls.scalar_subquery(),
+        decisions.scalar_subquery(),
+        func.coalesce(version.scalar_subquery(), 0),
+    )
+
+
+# Built once: routing reads it for every ticket it evaluates.
+_CONTEXT = _context_statement()
+
+
+async def ticket_context(session: AsyncSession, ticket: Ticket) -> TicketContext:
+    """What rules read besides the ticket row, in one round trip: the reporter's address,
+    the captured page URLs, the language and confidences of the latest triage run, and the
+    version of the organization's rules."""
+    connection = await session.connection()  # a prebuilt Core statement: no ORM layer
+    row = (
+        await connection.execute(
+            _CONTEXT,
+            {
+                "ticket_id": ticket.id,
+                "reporter_id": ticket.reporter_id,
+                "organization_id": ticket.organization_id,
+            },
+        )
+    ).one()
     language: str | None = None
     confidence: dict[str, float] = {}
     for decision in row[2] or []:
@@ -286,21 +311,27 @@ async def ticket_context(session: AsyncSession, ticket: Ticket) -> TicketContext
             confidence.update(
                 {k: float(v) for k, v in values.items() if k in ("category", "priority", "type")}
             )
-    return TicketContext(row[0], list(row[1] or []), language, confidence)
+    return TicketContext(row[0], list(row[1] or []), language, confidence, int(row[3]))
 
 
-async def rules_stamp(
-    session: AsyncSession, organization_id: uuid.UUID
-) -> tuple[int, datetime | None]:
-    """Changes whenever a rule of the organization is created, changed, moved or deleted."""
-    row = (
-        await session.execute(
-            select(func.count(), func.max(RoutingRule.updated_at)).where(
-                RoutingRule.organization_id == organization_id
-            )
+async def rules_version(session: AsyncSession, organization_id: uuid.UUID) -> int:
+    version = await session.scalar(
+        select(RoutingRuleSet.version).where(RoutingRuleSet.organization_id == organization_id)
+    )
+    return int(version or 0)
+
+
+async def raise_rules_version(session: AsyncSession, organization_id: uuid.UUID) -> None:
+    """Mark the organization's rules changed (in the changing transaction: the new version
+    is seen with the change, and concurrent changes each raise it)."""
+    await session.execute(
+        insert(RoutingRuleSet)
+        .values(organization_id=organization_id, version=1)
+        .on_conflict_do_update(
+            index_elements=[RoutingRuleSet.organization_id],
+            set_={"version": RoutingRuleSet.version + 1},
         )
-    ).one()
-    return int(row[0]), row[1]
+    )
 
 
 # Timeline

@@ -16,8 +16,9 @@ from ticketcreator.core.errors import NotFound
 from ticketcreator.routing import actions, assignment, conditions, engine
 from ticketcreator.routing import repository as repo
 from ticketcreator.routing.calendar import Hours
-from ticketcreator.routing.conditions import Facts, Group
+from ticketcreator.routing.conditions import Group
 from ticketcreator.routing.errors import InvalidOrder, InvalidRule
+from ticketcreator.routing.facts import Facts
 from ticketcreator.routing.models import RoutingRule, RoutingRuleVersion
 from ticketcreator.routing.schemas import (
     DryRunRequest,
@@ -133,6 +134,7 @@ async def create_rule(session: AsyncSession, principal: Principal, data: RuleCre
         item.position = index
     await session.flush()
     session.add(_version(principal, rule))
+    await repo.raise_rules_version(session, organization_id)
     await session.flush()
     return rule
 
@@ -156,6 +158,7 @@ async def update_rule(
     rule.version += 1
     rule.updated_at = utcnow()
     session.add(_version(principal, rule))
+    await repo.raise_rules_version(session, rule.organization_id)
     await session.flush()
     return rule
 
@@ -169,6 +172,7 @@ async def delete_rule(session: AsyncSession, principal: Principal, rule_id: uuid
     for index, item in enumerate(await repo.list_rules(session, principal.organization_id)):
         item.position = index
         item.updated_at = now
+    await repo.raise_rules_version(session, principal.organization_id)
     await session.flush()
 
 
@@ -186,6 +190,7 @@ async def reorder_rules(
     for index, rule_id in enumerate(data.rule_ids):
         rules[rule_id].position = index
         rules[rule_id].updated_at = now
+    await repo.raise_rules_version(session, principal.organization_id)
     await session.flush()
     return await repo.list_rules(session, principal.organization_id)
 
@@ -227,14 +232,14 @@ async def dry_run(session: AsyncSession, principal: Principal, data: DryRunReque
         raise InvalidRule("ticket", "send either `ticket` or `draft`")
     now = data.at or utcnow()
     organization_id = principal.organization_id
-    rules = await engine.active_rules(session, organization_id)
-    calendars = await engine.load_calendars(session, organization_id, rules)
     if data.ticket is not None:
         ticket = await tickets.load(session, principal, data.ticket)
-        facts = await engine.facts_of(session, ticket, calendars, now)
+        ruleset, facts = await engine.prepare(session, ticket, now)
     else:
+        ruleset = await engine.active_rules(session, organization_id)
+        calendars = await engine.load_calendars(session, organization_id, ruleset)
         facts = _draft_facts(data, calendars, now)
-    plan = engine.plan(rules, facts, data.trigger.value)
+    plan = engine.plan(ruleset, facts, data.trigger.value)
     preview = None
     if plan.assign is not None:
         team = plan.assign.team_id or (uuid.UUID(facts.team_id) if facts.team_id else None)
@@ -253,7 +258,7 @@ async def dry_run(session: AsyncSession, principal: Principal, data: DryRunReque
         else:
             preview = {"reason": "no team"}
     return DryRunResult(
-        evaluated=sum(1 for rule in rules if data.trigger.value in rule.triggers),
+        evaluated=ruleset.listening(data.trigger.value),
         fired=[FiredRule.model_validate(item) for item in plan.fired],
         changes={k: str(v.value if hasattr(v, "value") else v) for k, v in plan.changes.items()},
         add_tags=plan.add_tags,

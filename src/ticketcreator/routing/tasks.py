@@ -1,4 +1,5 @@
-"""Worker side of routing: rules after triage and on changes, SLA clocks, the SLA checker."""
+"""Routing's reactions and subscribers: rules after triage and on a person's changes (in the
+transaction of the change), SLA clocks, the SLA checker."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import commit, session_factory
 from ticketcreator.core.events import Topic, subscriber
+from ticketcreator.core.reactions import reaction
 from ticketcreator.core.tasks import celery_app, run_async
+from ticketcreator.tickets.models import ActorKind
 
 
 @subscriber(Topic.TICKET_CREATED)
@@ -20,15 +23,31 @@ async def attach_default_sla(session: AsyncSession, message: dict[str, Any]) -> 
     await flows.on_created(session, uuid.UUID(message["payload"]["ticket_id"]))
 
 
-@subscriber(Topic.TICKET_TRIAGED)
+@reaction(Topic.TICKET_TRIAGED)
 async def route_triaged(session: AsyncSession, message: dict[str, Any]) -> None:
+    """The rules listening to ``triaged``, in the transaction that records the triage."""
     from ticketcreator.routing import flows
 
     await flows.on_triaged(session, uuid.UUID(message["payload"]["ticket_id"]))
 
 
+_PEOPLE = frozenset({ActorKind.USER.value, ActorKind.API_KEY.value})
+
+
+def _by_a_person(payload: dict[str, Any]) -> bool:
+    return payload.get("actor_kind") in _PEOPLE
+
+
+@reaction(Topic.TICKET_UPDATED, when=_by_a_person)
+async def route_changed(session: AsyncSession, message: dict[str, Any]) -> None:
+    """The rules listening to ``updated``, in the transaction of the person's change."""
+    from ticketcreator.routing import flows
+
+    await flows.on_changed_by_person(session, uuid.UUID(message["payload"]["ticket_id"]))
+
+
 @subscriber(Topic.TICKET_UPDATED)
-async def route_updated(session: AsyncSession, message: dict[str, Any]) -> None:
+async def track_changes(session: AsyncSession, message: dict[str, Any]) -> None:
     from ticketcreator.routing import flows
 
     await flows.on_updated(session, message)

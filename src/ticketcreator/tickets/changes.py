@@ -1,6 +1,7 @@
 """Changing a locked ticket, in named steps: check the new values, set the fields that differ,
 add and remove tags; then bump the version, write one event per change, refresh the search
-document and announce the change (``ticket.updated``, and the topic of a field that has one).
+document and announce the change (``ticket.updated``, and the topic of a field that has one),
+whose reactions (routing rules on a person's change) then run in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ticketcreator.accounts.permissions import Role
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.events import Topic
+from ticketcreator.core.reactions import react
 from ticketcreator.taxonomy import lookups as taxonomy_lookups
 from ticketcreator.taxonomy import service as taxonomy
 from ticketcreator.taxonomy.models import Category, Team
@@ -79,6 +81,7 @@ async def apply(
     if {"title", "description"} & changes.keys():
         await repo.refresh_search(session, ticket.id, get_settings().tickets.search_language)
     _announce(session, principal, ticket, applied)
+    await react(session)  # e.g. routing rules on a person's change: the caller sees their work
     return applied
 
 
