@@ -48,7 +48,10 @@ async def locked_ticket(
     session: AsyncSession, ticket_id: uuid.UUID, organization_id: uuid.UUID | None = None
 ) -> Ticket | None:
     """The ticket under its row lock (None when gone); the organization is looked up unless
-    the caller knows it (an outbox message carries it)."""
+    the caller knows it (an outbox message carries it). A ticket this transaction already
+    locked (the change the rules react to) is not read again."""
+    if (ticket := tickets.held(session, ticket_id)) is not None:
+        return ticket
     organization_id = organization_id or await session.scalar(
         select(Ticket.organization_id).where(Ticket.id == ticket_id)
     )

@@ -14,7 +14,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import OWN_TICKETS_ONLY, Permission
@@ -35,6 +37,7 @@ from ticketcreator.tickets.schemas import BulkUpdate, TicketCreate, TicketRead, 
 from ticketcreator.tickets.visibility import Visibility
 
 _MAX_NUMBER = 2**31 - 1
+_LOCKED = "ticketcreator_locked_tickets"
 
 
 def visibility(principal: Principal) -> Visibility:
@@ -88,7 +91,23 @@ async def load(
     )
     if ticket is None:
         raise NotFound(f"No ticket {ref!r}.")
+    if lock:
+        session.info.setdefault(_LOCKED, {})[ticket.id] = ticket
     return ticket
+
+
+def held(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket | None:
+    """The live ticket this transaction already holds under its row lock (loaded with
+    ``lock``), so that work joining the transaction, such as the rules reacting to a change,
+    does not read it again; None when it holds none."""
+    ticket: Ticket | None = session.info.get(_LOCKED, {}).get(ticket_id)
+    return ticket if ticket is not None and ticket.deleted_at is None else None
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _release_held(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the row locks end with the outermost transaction
+        session.info.pop(_LOCKED, None)
 
 
 def check_if_match(ticket: Ticket, if_match: str | None) -> None:
