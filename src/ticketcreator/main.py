@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -20,7 +22,7 @@ from ticketcreator.attachments import routes as attachments_routes
 from ticketcreator.captures import routes as captures_routes
 from ticketcreator.core import health
 from ticketcreator.core.config import Settings, get_settings
-from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.db import UnitOfWorkRoute, finish_after_response_work
 from ticketcreator.core.errors import PROBLEM_JSON, Problem, install_error_handlers
 from ticketcreator.core.logging import configure_logging
 from ticketcreator.core.middleware import RequestIdMiddleware
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.logging.level, settings.logging.json_format)
     docs = settings.api.docs_enabled
     app = FastAPI(
+        lifespan=_lifespan,
         title=settings.app.name,
         version=__version__,
         description=DESCRIPTION,
@@ -144,6 +147,12 @@ def create_served_app() -> FastAPI:
     gc.collect()
     gc.freeze()
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await finish_after_response_work()  # hand over what answered requests committed
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -16,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core import events
 from ticketcreator.core.config import get_settings
-from ticketcreator.core.db import UnitOfWorkRoute, get_session, session_factory
+from ticketcreator.core.db import UnitOfWorkRoute, after_commit, get_session, session_factory
+from ticketcreator.core.deps import public
 from ticketcreator.core.errors import Conflict, install_error_handlers
 from ticketcreator.core.logging import JsonFormatter
 from ticketcreator.core.middleware import RequestIdMiddleware
@@ -214,3 +216,27 @@ def test_plain_log_format_can_be_chosen(capsys: pytest.CaptureFixture[str]) -> N
         assert "INFO ticketcreator.test [-] plain line" in capsys.readouterr().err
     finally:
         configure_logging("INFO", json_format=True)
+
+
+async def test_a_stopping_api_finishes_what_answered_requests_committed(database: str) -> None:
+    from ticketcreator.main import create_app
+
+    app = create_app()
+    handed_over: list[str] = []
+    router = APIRouter(route_class=UnitOfWorkRoute)
+
+    @router.post("/probe/after-commit", dependencies=[Depends(public)])
+    async def slow_after_commit(session: Annotated[AsyncSession, Depends(get_session)]) -> None:
+        async def hand_over() -> None:
+            await asyncio.sleep(0.3)
+            handed_over.append("done")
+
+        after_commit(session, hand_over)
+
+    app.include_router(router)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+            assert (await http.post("/probe/after-commit")).status_code == 200
+        assert handed_over == []  # the answer did not wait for it
+    assert handed_over == ["done"]  # the stopping app did

@@ -25,7 +25,7 @@ from tests.uploads.helpers import (
 )
 from ticketcreator.accounts.models import Organization
 from ticketcreator.attachments.models import Attachment
-from ticketcreator.core.db import commit, utcnow
+from ticketcreator.core.db import commit, finish_after_response_work, utcnow
 from ticketcreator.core.outbox import OutboxEvent
 from ticketcreator.storage import get_storage
 from ticketcreator.uploads import service
@@ -322,6 +322,7 @@ async def test_termination(client: httpx.AsyncClient, session: AsyncSession) -> 
     deleted = await client.delete(location, headers={**member.headers, **TUS})
     assert deleted.status_code == 204
     assert (await client.head(location, headers={**member.headers, **TUS})).status_code == 404
+    await finish_after_response_work()  # its parts are dropped once the answer is sent
     assert await get_storage().delete_prefix(upload.storage_prefix) == 0
 
     finished = await create_upload(client, member.headers, 0, filetype="")

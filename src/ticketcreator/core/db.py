@@ -292,3 +292,12 @@ def _run_after_response(callbacks: list[AfterCommit]) -> None:
     task = asyncio.get_running_loop().create_task(run())
     _after_response.add(task)
     task.add_done_callback(_after_response.discard)
+
+
+async def finish_after_response_work() -> None:
+    """Wait until the after-commit work of the requests already answered by this event loop
+    is done: a stopping API process hands over what it committed instead of leaving it to the
+    relay."""
+    loop = asyncio.get_running_loop()
+    while running := [task for task in _after_response if task.get_loop() is loop]:
+        await asyncio.gather(*running, return_exceptions=True)
