@@ -92,8 +92,14 @@ async def load(
     if ticket is None:
         raise NotFound(f"No ticket {ref!r}.")
     if lock:
-        session.info.setdefault(_LOCKED, {})[ticket.id] = ticket
+        hold(session, ticket)
     return ticket
+
+
+def hold(session: AsyncSession, ticket: Ticket) -> None:
+    """Record that this transaction holds ``ticket`` under its row lock (see :func:`held`);
+    for callers that lock it with a query of their own."""
+    session.info.setdefault(_LOCKED, {})[ticket.id] = ticket
 
 
 def held(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket | None:

@@ -66,6 +66,7 @@ from ticketcreator.core.events import Topic, emit
 from ticketcreator.privacy.redaction import redact
 from ticketcreator.taxonomy import lookups as taxonomy_lookups
 from ticketcreator.tickets import changes as ticket_changes
+from ticketcreator.tickets import service as tickets_service
 from ticketcreator.tickets.actors import AutomatedPrincipal
 from ticketcreator.tickets.models import ActorKind, Ticket
 from ticketcreator.tickets.schemas import TicketUpdate
@@ -218,6 +219,7 @@ async def _record(
     ticket = await repo.ticket(session, gathered.ticket_id, lock=True)
     if ticket is None:
         return None
+    tickets_service.hold(session, ticket)  # the rules reacting to the run use this row
     organization_id, config, settings = ticket.organization_id, gathered.config, gathered.settings
     content = gathered.content
     title_problem = analysis.title_problem(content.title) or (
