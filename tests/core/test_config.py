@@ -74,6 +74,21 @@ def test_bad_value_names_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
 
 
+@pytest.mark.parametrize(
+    ("variable", "key"),
+    [
+        ("TC_MAIL__INVITATION_URL", r"mail\.invitation_url"),
+        ("TC_EMAIL_NOTIFICATIONS__UNSUBSCRIBE_URL", r"email_notifications\.unsubscribe_url"),
+    ],
+)
+def test_a_link_sent_by_e_mail_must_say_where_its_token_goes(
+    monkeypatch: pytest.MonkeyPatch, variable: str, key: str
+) -> None:
+    monkeypatch.setenv(variable, "https://support.example.com/accept")
+    with pytest.raises(ConfigError, match=rf"{key}: .*must contain \{{token\}}"):
+        load_settings()
+
+
 def test_unknown_key_in_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = tmp_path / "settings.yaml"
     bad.write_text("database:\n  pool_sise: 3\n")

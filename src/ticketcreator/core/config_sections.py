@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -16,6 +17,16 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+
+def _has_token(value: str) -> str:
+    if "{token}" not in value:
+        raise ValueError("must contain {token}")
+    return value
+
+
+TokenUrl = Annotated[str, AfterValidator(_has_token)]
+"""A link sent in an e-mail, with ``{token}`` where the secret goes."""
 
 
 class _Section(BaseModel):
@@ -217,14 +228,7 @@ class MailSection(_Section):
     password: SecretStr | None = None
     timeout_s: float = Field(default=10.0, gt=0)
     from_address: str = "AI Ticket Creator <no-reply@localhost>"
-    invitation_url: str = "http://127.0.0.1:8000/v1/invitations/accept#token={token}"
-
-    @field_validator("invitation_url")
-    @classmethod
-    def _has_token(cls, value: str) -> str:
-        if "{token}" not in value:
-            raise ValueError("must contain {token}")
-        return value
+    invitation_url: TokenUrl = "http://127.0.0.1:8000/v1/invitations/accept#token={token}"
 
 
 class IntegrationsSection(_Section):
@@ -289,13 +293,6 @@ class EmailNotificationsSection(_Section):
     sweep_interval_s: float = Field(default=60.0, gt=0)
     resend_after_s: float = Field(default=600.0, gt=0)
     daily_digest_hour: int = Field(default=8, ge=0, le=23)
-    unsubscribe_url: str = "http://127.0.0.1:8000/v1/notifications/unsubscribe?token={token}"
+    unsubscribe_url: TokenUrl = "http://127.0.0.1:8000/v1/notifications/unsubscribe?token={token}"
     unsubscribe_mailto: str | None = None
     ticket_url: str = "http://127.0.0.1:8000/v1/tickets/{key}"
-
-    @field_validator("unsubscribe_url")
-    @classmethod
-    def _has_token(cls, value: str) -> str:
-        if "{token}" not in value:
-            raise ValueError("must contain {token}")
-        return value
