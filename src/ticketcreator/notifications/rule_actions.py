@@ -17,6 +17,19 @@ from ticketcreator.routing.errors import InvalidRule
 from ticketcreator.tickets.models import Ticket
 
 
+def _announce(session: AsyncSession, ticket: Ticket, reason: dict[str, Any], **target: str) -> None:
+    """A ``routing.notify`` event in the routing's transaction, naming the rule and where to
+    announce the ticket (a webhook endpoint or a Slack channel); the notifications worker
+    sends it."""
+    payload = {
+        "ticket_id": str(ticket.id),
+        **target,
+        "rule_id": reason.get("rule_id"),
+        "rule": reason.get("rule"),
+    }
+    emit(session, Topic.ROUTING_NOTIFY, payload, organization_id=ticket.organization_id)
+
+
 class NotifyParams(Params):
     webhook_id: uuid.UUID
 
@@ -39,15 +52,8 @@ class NotifyWebhook(ExternalAction):
     async def execute(
         self, session: AsyncSession, ticket: Ticket, params: Params, reason: dict[str, Any]
     ) -> None:
-        """An event in the routing's transaction; the notifications worker sends it."""
         assert isinstance(params, NotifyParams)
-        payload = {
-            "ticket_id": str(ticket.id),
-            "webhook_id": str(params.webhook_id),
-            "rule_id": reason.get("rule_id"),
-            "rule": reason.get("rule"),
-        }
-        emit(session, Topic.ROUTING_NOTIFY, payload, organization_id=ticket.organization_id)
+        _announce(session, ticket, reason, webhook_id=str(params.webhook_id))
 
 
 class NotifySlackParams(Params):
@@ -73,13 +79,7 @@ class NotifySlack(ExternalAction):
         self, session: AsyncSession, ticket: Ticket, params: Params, reason: dict[str, Any]
     ) -> None:
         assert isinstance(params, NotifySlackParams)
-        payload = {
-            "ticket_id": str(ticket.id),
-            "channel": params.channel,
-            "rule_id": reason.get("rule_id"),
-            "rule": reason.get("rule"),
-        }
-        emit(session, Topic.ROUTING_NOTIFY, payload, organization_id=ticket.organization_id)
+        _announce(session, ticket, reason, channel=params.channel)
 
 
 def action_types() -> list[ActionType]:
