@@ -11,7 +11,7 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from tests.notifications.slack_fake import FakeSlack
-from tests.support.local_server import serving
+from tests.support.local_server import read_request, serving
 from ticketcreator.core.config import get_settings
 
 
@@ -33,14 +33,7 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}/hooks"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert scope["type"] == "http"
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        headers, body = await read_request(scope, receive)
         self.requests.append(Received(scope["path"], headers, body))
         status = self.statuses.pop(0) if self.statuses else 200
         await send({"type": "http.response.start", "status": status, "headers": []})

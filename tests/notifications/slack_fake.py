@@ -28,6 +28,8 @@ from urllib.parse import parse_qsl
 from jsonschema import Draft4Validator, Draft7Validator
 from starlette.types import Receive, Scope, Send
 
+from tests.support.local_server import read_request
+
 CONTRACTS = Path(os.environ.get("TC_CONTRACTS_DIR", "/work/shared/contracts")) / "slack"
 SPEC: dict[str, Any] = json.loads((CONTRACTS / "slack-web-chat.swagger2.json").read_text())
 INTERACTION_SAMPLE: dict[str, Any] = json.loads(
@@ -224,14 +226,7 @@ class FakeSlack:
         return f"http://127.0.0.1:{self.port}/services/actions/T0TEAM001/42/answer"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert scope["type"] == "http"
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        headers, raw = await read_request(scope, receive)
         status, extra, body = self._answer(scope["path"], headers, raw)
         payload = json.dumps(body).encode() if isinstance(body, dict) else str(body).encode()
         kind = b"application/json" if isinstance(body, dict) else b"text/plain"

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
+from starlette.types import Receive, Scope
 
 from tests.support.services import free_port
 
@@ -28,3 +29,15 @@ async def serving(app: Any, port: int | None = None) -> AsyncIterator[int]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 15)
+
+
+async def read_request(scope: Scope, receive: Receive) -> tuple[dict[str, str], bytes]:
+    """The headers (lower-case names) and the whole body of an HTTP request to a fake."""
+    assert scope["type"] == "http"
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    return {k.decode().lower(): v.decode() for k, v in scope["headers"]}, body
