@@ -36,15 +36,12 @@ from ticketcreator.integrations.schemas import (
     TicketLinkRead,
     WebhookAccepted,
 )
-from ticketcreator.tickets.deps import ReadableTicket, ticket_of_path
+from ticketcreator.tickets.deps import AgentTicket, CanWrite, ReadableTicket
 from ticketcreator.tickets.errors import LinkExists
-from ticketcreator.tickets.models import Ticket
 
 Reader = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_READ))]
 Manager = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_MANAGE))]
-_TICKET_WRITER = Authorizer(Permission.TICKETS_WRITE)
-TicketWriter = Annotated[Principal, Depends(_TICKET_WRITER)]
-SyncedTicket = Annotated[Ticket, Depends(ticket_of_path(_TICKET_WRITER))]
+TicketWriter = CanWrite
 _AUTH = (Unauthorized, Forbidden)
 router = APIRouter(prefix="/integrations", route_class=UnitOfWorkRoute, tags=["integrations"])
 
@@ -156,7 +153,7 @@ async def sync_log(
     responses=documented(*_AUTH, NotFound, InstallationDisabled),
 )
 async def sync_now(
-    installation_id: uuid.UUID, ticket: SyncedTicket, session: Session, principal: TicketWriter
+    installation_id: uuid.UUID, ticket: AgentTicket, session: Session, principal: TicketWriter
 ) -> SyncQueued:
     """Send the ticket to the vendor now (creates the issue if it has none; retries a
     sync that gave up)."""
@@ -174,7 +171,7 @@ async def sync_now(
 )
 async def link_existing(
     installation_id: uuid.UUID,
-    ticket: SyncedTicket,
+    ticket: AgentTicket,
     data: LinkExternal,
     session: Session,
     principal: TicketWriter,

@@ -47,12 +47,9 @@ from ticketcreator.routing.schemas import (
     TicketSlaRead,
 )
 from ticketcreator.taxonomy.errors import InUse, NameTaken
-from ticketcreator.tickets.deps import ticket_of_path
-from ticketcreator.tickets.models import Ticket
+from ticketcreator.tickets.deps import AgentTicket, CanWrite
 
-_AGENT = Authorizer(Permission.TICKETS_WRITE)
-Agent = Annotated[Principal, Depends(_AGENT)]
-AgentsTicket = Annotated[Ticket, Depends(ticket_of_path(_AGENT))]
+Agent = CanWrite
 Admin = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_MANAGE))]
 _AUTH = (Unauthorized, Forbidden)
 _RULES: list[str | Enum] = ["routing rules"]
@@ -355,6 +352,6 @@ async def delete_policy(policy_id: uuid.UUID, session: Session, principal: Admin
     response_model=TicketSlaRead,
     responses=documented(*_AUTH, NotFound),
 )
-async def ticket_sla(ticket: AgentsTicket, session: Session) -> TicketSlaRead:
+async def ticket_sla(ticket: AgentTicket, session: Session) -> TicketSlaRead:
     """The ticket's SLA: policy, targets, remaining business time, warnings and breaches."""
     return await policies.ticket_sla(session, ticket)

@@ -57,9 +57,9 @@ ReadableTicket = Annotated[Ticket, Depends(ticket_of_path(_READ))]
 """The path's ticket, for a caller with `tickets:read`."""
 WritableTicket = Annotated[Ticket, Depends(ticket_of_path(_WRITE, lock=True))]
 """The path's ticket, locked, for a caller with `tickets:write`."""
-LinkableTicket = Annotated[Ticket, Depends(ticket_of_path(_WRITE))]
-"""The path's ticket, for a caller with `tickets:write` changing what is tied to it (not its
-row, so not locked)."""
+AgentTicket = Annotated[Ticket, Depends(ticket_of_path(_WRITE))]
+"""The path's ticket, not locked, for a caller with `tickets:write` who reads it or changes
+what is tied to it (links, syncs), not its row."""
 CommentableTicket = Annotated[Ticket, Depends(ticket_of_path(_COMMENT))]
 """The path's ticket, for a caller with `comments:write`."""
 DeletableTicket = Annotated[Ticket, Depends(ticket_of_path(_DELETE, lock=True))]

@@ -12,9 +12,9 @@ from ticketcreator.core.errors import documented
 from ticketcreator.tickets import links, watchers
 from ticketcreator.tickets.deps import (
     TICKET_ERRORS,
+    AgentTicket,
     CanRead,
     CanWrite,
-    LinkableTicket,
     ReadableTicket,
 )
 from ticketcreator.tickets.errors import InvalidWatcher, LinkExists
@@ -90,7 +90,7 @@ async def list_links(ticket: ReadableTicket, session: Session) -> list[LinkRead]
     responses=documented(*TICKET_ERRORS, LinkExists),
 )
 async def add_link(
-    ticket: LinkableTicket,
+    ticket: AgentTicket,
     data: LinkCreate,
     session: Session,
     principal: CanWrite,
@@ -106,7 +106,7 @@ async def add_link(
     responses=documented(*TICKET_ERRORS),
 )
 async def remove_link(
-    ticket: LinkableTicket,
+    ticket: AgentTicket,
     link_id: uuid.UUID,
     session: Session,
     principal: CanWrite,
