@@ -65,3 +65,16 @@ def test_access_log_lines_of_a_real_server_hold_no_signature_or_token(tmp_path: 
     assert any("/v1/invitations/accept?token=[REDACTED]" in line for line in access)
     ours = [line for line in lines if line["logger"] == "ticketcreator.access"]
     assert {line["path"] for line in ours} >= {"/v1/invitations/accept"}
+
+
+async def test_urls_of_outgoing_calls_reach_no_log_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A Slack incoming webhook or a click's response_url is a credential in its path; the
+    HTTP client's own request lines would print it."""
+    from ticketcreator.core.logging import configure_logging
+
+    secret = "XyZ-webhook-path-secret-123"
+    configure_logging("INFO", json_format=True)
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, text="ok"))
+    async with httpx.AsyncClient(transport=transport) as client:
+        await client.post(f"https://hooks.slack.com/services/T0/B0/{secret}", json={"text": "x"})
+    assert secret not in capsys.readouterr().err

@@ -67,6 +67,7 @@ class RedactSecrets(logging.Filter):
 
 
 REDACTED_LOGGERS = ("uvicorn.access", "ticketcreator.access")
+QUIET_LOGGERS = ("httpx", "httpcore")
 
 
 class _RequestIdFilter(logging.Filter):
@@ -93,6 +94,11 @@ def configure_logging(level: str, json_format: bool) -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    for name in QUIET_LOGGERS:
+        # Their request lines print whole URLs, and a webhook's URL is often its credential
+        # (Slack's incoming webhooks and response_url, customers' endpoints); our own code
+        # records vendor calls without them (sync log, delivery log).
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     for name in REDACTED_LOGGERS:
         # Also on the loggers: they keep masking if a server installs its own handlers.
         logger = logging.getLogger(name)
