@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -87,6 +88,37 @@ async def test_a_client_that_does_not_read_is_dropped_and_the_others_get_everyth
     await fast.close()
 
 
+async def test_a_client_that_stops_taking_frames_is_ended_before_its_queue_fills(
+    session: AsyncSession, api_server: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = await create_member(session, role=Role.AGENT)
+    access = Access(organization_id=agent.org_id, permission=Permission.TICKETS_READ)
+    with overridden(monkeypatch, TC_REALTIME__QUEUE_SIZE="1000", TC_REALTIME__SEND_TIMEOUT_S="1"):
+        stuck = await connect(
+            api_server.ws,
+            subprotocols=[
+                Subprotocol("ticketcreator"),
+                Subprotocol(f"ticketcreator.bearer.{agent.token}"),
+            ],
+            compression=None,
+            max_queue=1,
+        )
+        assert json.loads(await stuck.recv())["type"] == "stream.ready"  # then it stops reading
+        hub = bus.hub()
+        [listener] = hub.listeners[agent.org_id]
+        # 400 events of 64 KiB fill the socket buffers; fewer than the queue holds.
+        for n in range(400):
+            await bus.publish(access, _event(agent.org_id, n, 64_000))
+        for _ in range(100):  # the hub's clock ends the send stuck for over a second
+            if hub.size == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert hub.size == 0
+        assert listener.stalled
+        assert not listener.overflowed
+    stuck.transport.abort()
+
+
 async def test_the_hub_resyncs_its_clients_after_redis_comes_back(
     session: AsyncSession, api_server: ApiServer, redis_server: RedisServer
 ) -> None:
@@ -120,5 +152,38 @@ def test_a_full_listener_is_removed_from_the_fan_out() -> None:
         assert listener.overflowed
         assert hub.listeners == {}
         hub.dispatch(raw)  # nobody listens any more: nothing happens
+
+    asyncio.run(scenario())
+
+
+def test_the_hub_clock_asks_idle_listeners_for_heartbeats_and_ends_stalled_sends() -> None:
+    async def scenario() -> None:
+        hub = bus.Hub()
+        organization = uuid.uuid4()
+        idle = bus.Listener(organization, lambda access: True, size=10)
+        stuck = bus.Listener(organization, lambda access: True, size=10)
+        sender = asyncio.create_task(asyncio.sleep(3600))
+        stuck.consumer = sender
+        hub.listeners[organization] = {idle, stuck}
+        now = time.monotonic()
+        stuck.handing()
+        hub.tick(now + 1)  # heartbeat 15 s and send timeout 10 s (the defaults): nothing due
+        assert not idle.heartbeat_due
+        assert idle.queue.empty()
+        assert not stuck.stalled
+        assert not sender.done()
+        hub.tick(now + 15.5)
+        assert idle.heartbeat_due
+        assert idle.queue.get_nowait() is None
+        assert stuck.stalled
+        assert not stuck.heartbeat_due
+        await asyncio.sleep(0)
+        assert sender.cancelled()
+        hub.tick(now + 16)  # one heartbeat asked at a time
+        assert idle.queue.empty()
+        idle.heartbeat_due = False
+        idle.taken()
+        hub.tick(time.monotonic() + 1)
+        assert not idle.heartbeat_due
 
     asyncio.run(scenario())

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from tests.support.factories import Member, create_member
 from tests.support.polling import wait_for
 from tests.support.services import Worker
 from tests.support.settings import overridden
+from tests.support.statements import statements_matching
 from ticketcreator.accounts.auth import principals
 from ticketcreator.accounts.permissions import Permission, Role
 from ticketcreator.core.db import session_factory
@@ -350,3 +352,37 @@ async def test_an_open_stream_checks_its_credential_beside_the_events_and_ends_w
             await socket.until(lambda f: False, timeout=10)
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 4401
+
+
+async def test_open_streams_are_checked_again_in_batches_of_one_query(
+    session: AsyncSession, api_server: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    members = [await create_member(session, role=Role.AGENT) for _ in range(20)]
+    with overridden(
+        monkeypatch,
+        TC_REALTIME__REAUTH_INTERVAL_S="1",
+        TC_REALTIME__HEARTBEAT_S="0.3",
+        TC_API__PRINCIPAL_CACHE_S="0",
+    ):
+        sockets = [await watch(api_server, member) for member in members]
+        with statements_matching(SESSION_READ) as seen:
+            await asyncio.sleep(3.0)
+        # Each stream fell due three times or more (every 0.75 to 1 s): over 60 checks, sent
+        # as a query per quarter second at most, not one each.
+        assert 2 <= len(seen) <= 14, len(seen)
+        # A member removed meanwhile loses their stream within an interval and a batch.
+        async with session_factory()() as admin:
+            await admin.execute(
+                text("DELETE FROM membership WHERE user_id = :user"), {"user": members[0].user.id}
+            )
+            await admin.commit()
+        with pytest.raises(ConnectionClosed) as closed:
+            await sockets[0].until(lambda f: False, timeout=10)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4401
+        for socket in sockets[1:]:
+            assert socket.connection.close_code is None
+            await socket.close()
+
+
+SESSION_READ = re.compile(r"^SELECT\b.*\bauth_session\b", re.DOTALL)

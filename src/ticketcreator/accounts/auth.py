@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -31,7 +32,7 @@ from starlette.routing import BaseRoute
 
 from ticketcreator.accounts.models import ApiKey, AuthSession, Membership, User
 from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Permission, Role
-from ticketcreator.accounts.tokens import decode_access_token, same_hash
+from ticketcreator.accounts.tokens import AccessClaims, decode_access_token, same_hash
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import get_session, utcnow
 from ticketcreator.core.deps import public
@@ -141,41 +142,88 @@ def _unauthorized(detail: str) -> Unauthorized:
 
 
 async def principal_from_jwt(session: AsyncSession, token: str) -> Principal:
-    cache_key = "jwt:" + hashlib.sha256(token.encode()).hexdigest()
-    cached = principals.get(cache_key)
-    if cached is not None:
-        return cached
-    claims = decode_access_token(token)
-    row = (
-        await session.execute(
-            select(Membership.role, AuthSession.revoked_at, AuthSession.expires_at)
-            .join(User, User.id == Membership.user_id)
-            .join(
-                AuthSession,
-                (AuthSession.user_id == Membership.user_id)
-                & (AuthSession.organization_id == Membership.organization_id),
+    return _one(await principals_from_jwts(session, [token]), token)
+
+
+async def principals_from_jwts(
+    session: AsyncSession, tokens: Collection[str]
+) -> dict[str, Principal | Unauthorized]:
+    """The caller of each access token, or why it is refused; one query for those not cached
+    (open streams check their callers again in batches)."""
+    found: dict[str, Principal | Unauthorized] = {}
+    claims_of: dict[str, AccessClaims] = {}
+    for token in tokens:
+        cached = principals.get(_jwt_cache_key(token))
+        if cached is not None:
+            found[token] = cached
+            continue
+        try:
+            claims_of[token] = decode_access_token(token)
+        except Unauthorized as refused:
+            found[token] = refused
+    if not claims_of:
+        return found
+    rows = {
+        row.id: row
+        for row in await session.execute(
+            select(
+                AuthSession.id,
+                AuthSession.user_id,
+                AuthSession.organization_id,
+                AuthSession.revoked_at,
+                AuthSession.expires_at,
+                Membership.role,
             )
+            .join(
+                Membership,
+                (Membership.user_id == AuthSession.user_id)
+                & (Membership.organization_id == AuthSession.organization_id),
+            )
+            .join(User, User.id == AuthSession.user_id)
             .where(
-                AuthSession.id == claims.session_id,
-                Membership.user_id == claims.user_id,
-                Membership.organization_id == claims.organization_id,
+                AuthSession.id.in_({claims.session_id for claims in claims_of.values()}),
                 User.is_active.is_(True),
             )
         )
-    ).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
-        raise _unauthorized("The session has ended; log in again.")
-    principal = Principal(
-        organization_id=claims.organization_id,
-        role=row.role,
-        permissions=ROLE_PERMISSIONS[row.role],
-        user_id=claims.user_id,
-        session_id=claims.session_id,
-    )
-    # Reused until the token or its session expires, whichever is first (within the bound).
-    ends = min(claims.expires_at, row.expires_at).timestamp()
-    principals.put(cache_key, principal, _cache_seconds(ends))
-    return principal
+    }
+    now = utcnow()
+    for token, claims in claims_of.items():
+        row = rows.get(claims.session_id)
+        if (
+            row is None
+            or (row.user_id, row.organization_id) != (claims.user_id, claims.organization_id)
+            or row.revoked_at is not None
+            or row.expires_at <= now
+        ):
+            found[token] = _unauthorized("The session has ended; log in again.")
+            continue
+        principal = Principal(
+            organization_id=claims.organization_id,
+            role=row.role,
+            permissions=ROLE_PERMISSIONS[row.role],
+            user_id=claims.user_id,
+            session_id=claims.session_id,
+        )
+        # Reused until the token or its session expires, whichever is first (within the bound).
+        ends = min(claims.expires_at, row.expires_at).timestamp()
+        principals.put(_jwt_cache_key(token), principal, _cache_seconds(ends))
+        found[token] = principal
+    return found
+
+
+def _jwt_cache_key(token: str) -> str:
+    return "jwt:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def _api_key_cache_key(key: str) -> str:
+    return "key:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def _one(found: dict[str, Principal | Unauthorized], credential: str) -> Principal:
+    result = found[credential]
+    if isinstance(result, Unauthorized):
+        raise result
+    return result
 
 
 def split_api_key(key: str) -> str | None:
@@ -187,36 +235,62 @@ def split_api_key(key: str) -> str | None:
 
 
 async def principal_from_api_key(session: AsyncSession, key: str) -> Principal:
-    cache_key = "key:" + hashlib.sha256(key.encode()).hexdigest()
-    cached = principals.get(cache_key)
-    if cached is not None:
-        return cached
-    prefix = split_api_key(key)
-    api_key = (
-        await session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)) if prefix else None
-    )
-    record = api_key.first() if api_key is not None else None
+    return _one(await principals_from_api_keys(session, [key]), key)
+
+
+async def principals_from_api_keys(
+    session: AsyncSession, keys: Collection[str]
+) -> dict[str, Principal | Unauthorized]:
+    """The caller of each API key, or why it is refused; one query for those not cached,
+    and one update of the last use of those not used for a minute."""
+    found: dict[str, Principal | Unauthorized] = {}
+    prefix_of: dict[str, str] = {}
+    for key in keys:
+        cached = principals.get(_api_key_cache_key(key))
+        if cached is not None:
+            found[key] = cached
+            continue
+        prefix = split_api_key(key)
+        if prefix is None:
+            found[key] = _unauthorized("The API key is invalid, expired or revoked.")
+        else:
+            prefix_of[key] = prefix
+    if not prefix_of:
+        return found
+    records = {
+        record.prefix: record
+        for record in await session.scalars(
+            select(ApiKey).where(ApiKey.prefix.in_(set(prefix_of.values())))
+        )
+    }
     now = utcnow()
-    if (
-        record is None
-        or not same_hash(key, record.key_hash)
-        or record.revoked_at is not None
-        or (record.expires_at is not None and record.expires_at <= now)
-    ):
-        raise _unauthorized("The API key is invalid, expired or revoked.")
-    if record.last_used_at is None or now - record.last_used_at > _LAST_USED_RESOLUTION:
-        await session.execute(update(ApiKey).where(ApiKey.id == record.id).values(last_used_at=now))
-    scopes = frozenset(Permission(scope) for scope in record.scopes)
-    principal = Principal(
-        organization_id=record.organization_id,
-        role=record.role,
-        permissions=ROLE_PERMISSIONS[record.role] & scopes,
-        api_key_id=record.id,
-        user_id=record.created_by,
-    )
-    expires = record.expires_at.timestamp() if record.expires_at is not None else None
-    principals.put(cache_key, principal, _cache_seconds(expires))
-    return principal
+    used: set[uuid.UUID] = set()
+    for key, prefix in prefix_of.items():
+        record = records.get(prefix)
+        if (
+            record is None
+            or not same_hash(key, record.key_hash)
+            or record.revoked_at is not None
+            or (record.expires_at is not None and record.expires_at <= now)
+        ):
+            found[key] = _unauthorized("The API key is invalid, expired or revoked.")
+            continue
+        if record.last_used_at is None or now - record.last_used_at > _LAST_USED_RESOLUTION:
+            used.add(record.id)
+        scopes = frozenset(Permission(scope) for scope in record.scopes)
+        principal = Principal(
+            organization_id=record.organization_id,
+            role=record.role,
+            permissions=ROLE_PERMISSIONS[record.role] & scopes,
+            api_key_id=record.id,
+            user_id=record.created_by,
+        )
+        expires = record.expires_at.timestamp() if record.expires_at is not None else None
+        principals.put(_api_key_cache_key(key), principal, _cache_seconds(expires))
+        found[key] = principal
+    if used:
+        await session.execute(update(ApiKey).where(ApiKey.id.in_(used)).values(last_used_at=now))
+    return found
 
 
 async def authenticate(

@@ -261,7 +261,7 @@ class RealtimeSection(_Section):
     queue_size: int = Field(default=1000, ge=1)
     heartbeat_s: float = Field(default=15.0, gt=0)
     reauth_interval_s: float = Field(default=60.0, gt=0)
-    reauth_concurrency: int = Field(default=4, ge=1)
+    reauth_batch: int = Field(default=500, ge=1, le=10_000)
     auth_timeout_s: float = Field(default=5.0, gt=0)
     send_timeout_s: float = Field(default=10.0, gt=0)
     replay_page: int = Field(default=500, ge=1, le=10_000)

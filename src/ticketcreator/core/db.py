@@ -117,17 +117,30 @@ def get_engine() -> AsyncEngine:
 async def dispose_engine() -> None:
     engine = _engines.pop(os.getpid(), None)
     if engine is not None:
+        for autocommit in (False, True):
+            _factories.pop((id(engine), autocommit), None)
         await engine.dispose()
 
 
+_factories: dict[tuple[int, bool], async_sessionmaker[AsyncSession]] = {}
+
+
+def _factory(engine: AsyncEngine, autocommit: bool) -> async_sessionmaker[AsyncSession]:
+    key = (id(engine), autocommit)
+    found = _factories.get(key)
+    if found is None:
+        bind = engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine
+        found = _factories[key] = async_sessionmaker(bind, expire_on_commit=False, autoflush=False)
+    return found
+
+
 def session_factory() -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(get_engine(), expire_on_commit=False, autoflush=False)
+    return _factory(get_engine(), autocommit=False)
 
 
 def read_session_factory() -> async_sessionmaker[AsyncSession]:
     """Sessions whose statements commit on their own (no BEGIN/COMMIT), for reads."""
-    engine = get_engine().execution_options(isolation_level="AUTOCOMMIT")
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    return _factory(get_engine(), autocommit=True)
 
 
 _READS = frozenset({"GET", "HEAD"})

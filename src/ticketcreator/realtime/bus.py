@@ -19,9 +19,11 @@ import contextlib
 import json
 import logging
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -163,7 +165,11 @@ class Listener:
     """One connection's inbox: a bounded queue the hub fills and the connection drains.
 
     The hub never waits for a connection: when the queue is full the listener is marked
-    ``overflowed`` and dropped from the fan-out, and the connection closes itself.
+    ``overflowed`` and dropped from the fan-out, and the connection closes itself. The hub's
+    clock (:meth:`Hub.tick`) also asks for a heartbeat when the connection has sent nothing
+    for ``heartbeat_s``, and marks it ``stalled`` (cancelling the task that sends to it) when
+    a frame has waited ``send_timeout_s`` for the client to take it. One clock per process,
+    rather than a timer per frame, keeps the cost of each event to a queue put and a send.
     """
 
     def __init__(
@@ -174,6 +180,11 @@ class Listener:
         self.queue: asyncio.Queue[Entry | None] = asyncio.Queue(maxsize=size)
         self.overflowed = False
         self.resync = False  # the hub lost Redis for a while: read the stream to catch up
+        self.heartbeat_due = False
+        self.stalled = False
+        self.consumer: asyncio.Task[Any] | None = None  # the task sending the frames
+        self.idle_since = time.monotonic()  # when the connection last took a frame
+        self.handed_at: float | None = None  # when a frame was handed over and not yet taken
 
     def offer(self, entry: Entry) -> bool:
         try:
@@ -187,21 +198,48 @@ class Listener:
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(None)
 
+    def drop(self) -> None:
+        """Out of the fan-out (too far behind): wake the connection to end, or end the send
+        it is stuck in."""
+        if self.handed_at is not None and self.consumer is not None:
+            self.stalled = True
+            self.consumer.cancel()
+        else:
+            self.wake()
+
+    def handing(self) -> None:
+        """A frame goes to the client now."""
+        self.handed_at = time.monotonic()
+
+    def taken(self) -> None:
+        """The client took it."""
+        self.handed_at = None
+        self.idle_since = time.monotonic()
+
+    def check(self, now: float, heartbeat_s: float, send_timeout_s: float) -> None:
+        handed_at = self.handed_at
+        if handed_at is not None:
+            if now - handed_at > send_timeout_s and not self.stalled:
+                self.stalled = True
+                if self.consumer is not None:
+                    self.consumer.cancel()
+        elif now - self.idle_since >= heartbeat_s and not self.heartbeat_due:
+            self.heartbeat_due = True
+            self.wake()
+
 
 class Hub:
     """The fan-out of one API process: one pub/sub subscription, many listeners.
 
     Started by the first listener and stopped after the last one leaves, on the event loop
-    that serves the connections. Its connections check their credentials again through
-    ``credential_checks``, a few at a time, so that a thousand streams opened together never
-    take the database pool from the requests.
+    that serves the connections.
     """
 
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.credential_checks = asyncio.Semaphore(get_settings().realtime.reauth_concurrency)
         self.listeners: dict[uuid.UUID, set[Listener]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._clock: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
     @property
@@ -213,6 +251,7 @@ class Hub:
         if self._task is None or self._task.done():
             self._ready.clear()
             self._task = asyncio.create_task(self._run(), name="realtime-hub")
+            self._clock = asyncio.create_task(self._keep_time(), name="realtime-hub-clock")
         await self._ready.wait()
 
     def remove(self, listener: Listener) -> None:
@@ -224,6 +263,23 @@ class Hub:
         if not self.listeners and self._task is not None:
             self._task.cancel()
             self._task = None
+            if self._clock is not None:
+                self._clock.cancel()
+                self._clock = None
+
+    async def _keep_time(self) -> None:
+        cfg = get_settings().realtime
+        period = min(1.0, cfg.heartbeat_s / 4, cfg.send_timeout_s / 4)
+        while True:
+            await asyncio.sleep(period)
+            self.tick(time.monotonic())
+
+    def tick(self, now: float) -> None:
+        """Heartbeats due and stalled sends, for every listener (see :class:`Listener`)."""
+        cfg = get_settings().realtime
+        for group in self.listeners.values():
+            for listener in group:
+                listener.check(now, cfg.heartbeat_s, cfg.send_timeout_s)
 
     async def _run(self) -> None:
         cfg = get_settings().redis
@@ -272,7 +328,7 @@ class Hub:
         for listener in list(group):
             if listener.accepts(entry.access) and not listener.offer(entry):
                 self.remove(listener)
-                listener.wake()
+                listener.drop()
 
 
 _hubs: dict[tuple[int, int], Hub] = {}

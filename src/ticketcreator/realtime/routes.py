@@ -153,12 +153,15 @@ async def _serve(websocket: WebSocket, stream: Stream) -> None:
 
 
 async def _send_frames(websocket: WebSocket, stream: Stream) -> None:
-    timeout = get_settings().realtime.send_timeout_s
-    async for frame in stream.frames():
-        try:
-            await asyncio.wait_for(websocket.send_text(_socket_text(frame)), timeout)
-        except TimeoutError:
+    stream.sender = asyncio.current_task()
+    try:
+        async with contextlib.aclosing(stream.frames()) as frames:
+            async for frame in frames:
+                await websocket.send_text(_socket_text(frame))
+    except asyncio.CancelledError:
+        if stream.stalled:  # the hub gave up on a frame the client did not take in time
             raise SlowClient("The client did not take a message in time.") from None
+        raise
 
 
 def _socket_text(frame: Frame) -> str:
