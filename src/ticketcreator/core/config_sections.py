@@ -26,7 +26,7 @@ def _has_token(value: str) -> str:
 
 
 TokenUrl = Annotated[str, AfterValidator(_has_token)]
-"""A link sent in an e-mail, with ``{token}`` where the secret goes."""
+"""A link sent in an e-mail or a message, with ``{token}`` where the secret goes."""
 
 
 class _Section(BaseModel):
@@ -286,6 +286,8 @@ class SlackSection(_Section):
     signature_max_age_s: int = Field(default=300, ge=1, le=3600)
     requests_per_minute: int = Field(default=50, ge=1)
     max_attempts: int = Field(default=5, ge=1)
+    link_url: TokenUrl = "http://127.0.0.1:8000/slack/link#token={token}"
+    link_ttl_s: int = Field(default=600, ge=60, le=3600)
 
 
 class EmailNotificationsSection(_Section):

@@ -145,10 +145,11 @@ class SlackTeamChannel(Base):
 
 
 class SlackUserLink(Base):
-    """Which Slack user a member is: their clicks act as them, with their permissions."""
+    """Which Slack user a member is: their clicks act as them, with their permissions. Made
+    only from a link Slack vouched for (:mod:`ticketcreator.notifications.slack_links`)."""
 
     __tablename__ = "slack_user_link"
-    __table_args__ = (UniqueConstraint("organization_id", "slack_user_id"),)
+    __table_args__ = (UniqueConstraint("organization_id", "slack_team_id", "slack_user_id"),)
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True
@@ -156,5 +157,6 @@ class SlackUserLink(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
     )
+    slack_team_id: Mapped[str] = mapped_column(String(32))
     slack_user_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
