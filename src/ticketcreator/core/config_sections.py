@@ -277,6 +277,7 @@ class WebhooksSection(_Section):
     disable_after_failures: int = Field(default=20, ge=1)
     disable_after_s: int = Field(default=5 * 86_400, ge=0)
     response_log_bytes: int = Field(default=2048, ge=0, le=65_536)
+    teams_coalesce_window_s: float = Field(default=60.0, gt=0)
 
 
 class SlackSection(_Section):
