@@ -64,6 +64,11 @@ def pytest_configure(config: pytest.Config) -> None:
             "TC_INTEGRATIONS__RECONCILE_GRACE_S": "3",
             # Webhook tests deliver to receivers on 127.0.0.1 (the admin setting allows it).
             "TC_WEBHOOKS__ALLOW_PRIVATE_ADDRESSES": "true",
+            # Teams cards: changes are held for 10 s after a card (not a minute); a run may
+            # set its own window (the Teams storm test measures against it).
+            "TC_WEBHOOKS__TEAMS_COALESCE_WINDOW_S": os.environ.get(
+                "TC_WEBHOOKS__TEAMS_COALESCE_WINDOW_S", "10"
+            ),
             # Slack is a fake on 127.0.0.1; messages are edited at most once a second.
             "TC_SLACK__API_BASE_URL": f"http://127.0.0.1:{SLACK_PORT}/api",
             "TC_SLACK__WEBHOOK_URL_PREFIX": f"http://127.0.0.1:{SLACK_PORT}/services/",

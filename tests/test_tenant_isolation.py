@@ -68,7 +68,6 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/routing/sla-policies/{policy_id}"): {"name": "Renamed"},
     ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": "Renamed"},
     ("PUT", "/v1/slack/teams/{team_id}/channel"): {"channel": "C0ELSEWHERE"},
-    ("PUT", "/v1/slack/users/{user_id}"): {"slack_user_id": "U0ELSEWHERE"},
 }
 
 # Headers a route needs to get past protocol checks to the lookup.
@@ -417,12 +416,20 @@ async def _slack_team_channel(world: World) -> None:
 
 
 async def _slack_user(world: World) -> None:
-    response = await world.client.put(
-        f"/v1/slack/users/{world.ids['user_id']}",
-        headers=world.a.headers,
-        json={"slack_user_id": "U0LINKED01"},
-    )
-    assert response.status_code == 200, response.text
+    """A's member linked to a Slack user (as confirming a link Slack offered stores it)."""
+    from ticketcreator.core.db import commit, session_factory
+    from ticketcreator.notifications.models import SlackUserLink
+
+    async with session_factory()() as db:
+        db.add(
+            SlackUserLink(
+                organization_id=world.a.org_id,
+                user_id=uuid.UUID(world.ids["user_id"]),
+                slack_team_id="T0TEAM001",
+                slack_user_id="U0LINKED01",
+            )
+        )
+        await commit(db)
 
 
 # State an object must be in for its owner's call to succeed (run after the factories).

@@ -36,6 +36,7 @@ from ticketcreator.notifications.models import (
     SlackMessage,
     SlackTeamChannel,
     SlackUserLink,
+    TeamsCard,
     WebhookEndpoint,
 )
 from ticketcreator.notifications.models import WebhookDelivery as OutgoingWebhookDelivery
@@ -115,6 +116,7 @@ __all__ = [
     "Team",
     "TeamMember",
     "TeamRouting",
+    "TeamsCard",
     "Ticket",
     "TicketCounter",
     "TicketEmbedding",

@@ -19,12 +19,13 @@ from tests.support.factories import Member, create_member
 from tests.support.mail import SmtpServer
 from tests.support.polling import wait_for
 from tests.support.services import Worker
+from tests.support.settings import overridden
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.core import events
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.tasks import RetriableError
-from ticketcreator.notifications import email_sending
+from ticketcreator.notifications import email_compose, email_sending
 from ticketcreator.notifications.email_models import EmailNotification, NotificationStatus
 
 pytestmark = pytest.mark.usefixtures("database")
@@ -145,7 +146,8 @@ async def test_a_storm_of_changes_is_one_threaded_email_per_person_who_may_read_
         assert "Checkout &lt;b&gt;roken (96)" in _html(mail)
         assert "<b>roken" not in _html(mail)
         assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        assert "<mailto:unsubscribe@example.com?subject=unsubscribe%20" in mail["List-Unsubscribe"]
+        # Only the one-click link: no inbound unsubscribe mailbox is configured.
+        assert re.fullmatch(r"<http://testserver/[^<>,]+>", mail["List-Unsubscribe"])
     # The e-mail announcing the ticket is the root of its thread; the watcher's first e-mail
     # (and every later one) replies to it.
     for person in (reporter, agent):
@@ -283,3 +285,14 @@ async def _counts(session: AsyncSession, expected: dict[uuid.UUID, int]) -> bool
     )
     await session.commit()
     return dict(rows.all()) == expected
+
+
+def test_a_mailto_unsubscribe_is_offered_only_with_a_mailbox_that_processes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    link = "<http://testserver/v1/notifications/unsubscribe?token=k1.a%2Fb.c>"
+    assert email_compose.list_unsubscribe("k1.a/b.c") == link
+    with overridden(monkeypatch, TC_EMAIL_NOTIFICATIONS__UNSUBSCRIBE_MAILTO="leave@example.com"):
+        assert email_compose.list_unsubscribe("k1.a/b.c") == (
+            f"{link}, <mailto:leave@example.com?subject=unsubscribe%20k1.a/b.c>"
+        )

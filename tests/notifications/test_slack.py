@@ -1,7 +1,7 @@
 """Slack: a ticket's Block Kit message per channel, posted once and edited as the ticket
 changes (without storms), read from a fake Slack that checks every call against Slack's Web
 API description; buttons whose requests are verified with the signing secret and act as the
-linked member, with that member's role, in that member's organization only."""
+member Slack vouched for, with that member's role, in that member's organization only."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import itertools
 import json
 import math
 import os
+import re
 import time
 import uuid
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import httpx
 from sqlalchemy import select
@@ -71,6 +72,7 @@ def click(
     """A signed ``block_actions`` request, shaped like Slack's SDK sample."""
     payload = copy.deepcopy(INTERACTION_SAMPLE)
     payload["team"]["id"] = team
+    payload["trigger_id"] = uuid.uuid4().hex  # each click is a request of its own
     payload["response_url"] = get_settings().slack.webhook_url_prefix + "actions/T0TEAM001/1/a"
     payload["user"].update(id=user, team_id=team)
     payload["actions"] = [{**payload["actions"][0], **action} for action in actions]
@@ -219,6 +221,39 @@ def test_the_interaction_model_reads_slacks_own_payload_shape() -> None:
     assert [a.action_id for a in clicked.actions] == [""]
 
 
+def link_token(answer: str) -> str:
+    """The token of the "link your account" link in the answer to a click."""
+    [token] = re.findall(r"#token=([^|>]+)", answer)
+    return unquote(token)
+
+
+async def offered_link(client: httpx.AsyncClient, slack_user: str, **signed: Any) -> str:
+    """Click as ``slack_user`` (no link yet): the answer offers a link; its token."""
+    headers, body = click(
+        [{"action_id": "open", "type": "button", "url": "https://example.com"}],
+        slack_user,
+        **signed,
+    )
+    answer = await client.post("/v1/slack/interactions", headers=headers, content=body)
+    assert answer.status_code == 200, answer.text
+    assert "not linked" in answer.json()["text"]
+    return link_token(answer.json()["text"])
+
+
+async def link(
+    client: httpx.AsyncClient, member: Member, slack_user: str, **signed: Any
+) -> dict[str, Any]:
+    """Link ``member`` to ``slack_user`` as a person does: a click in Slack is answered with
+    a link, which the member opens signed in and confirms."""
+    token = await offered_link(client, slack_user, **signed)
+    confirmed = await client.post(
+        "/v1/slack/user-links", headers=member.headers, json={"token": token}
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    result: dict[str, Any] = confirmed.json()
+    return result
+
+
 async def test_buttons_act_as_the_linked_member_and_nothing_else_gets_through(
     client: httpx.AsyncClient, session: AsyncSession, slack: FakeSlack, celery_worker: Worker
 ) -> None:
@@ -237,27 +272,24 @@ async def test_buttons_act_as_the_linked_member_and_nothing_else_gets_through(
         headers, body = request
         return await client.post("/v1/slack/interactions", headers=headers, content=body)
 
-    # Linking: a member links themself, only an administrator links others.
-    assert (
-        await client.put(
-            f"/v1/slack/users/{agent.user.id}",
-            headers=viewer.headers,
-            json={"slack_user_id": "U0AGENT01"},
-        )
-    ).status_code == 403
-    for member, slack_user in ((agent, "U0AGENT01"), (viewer, "U0VIEWER1")):
-        linked = await client.put(
-            f"/v1/slack/users/{member.user.id}",
-            headers=member.headers,
-            json={"slack_user_id": slack_user},
-        )
-        assert linked.status_code == 200, linked.text
-    taken = await client.put(
-        f"/v1/slack/users/{admin.user.id}",
-        headers=admin.headers,
-        json={"slack_user_id": "U0AGENT01"},
+    # Before Slack vouched for them, a Slack user's click changes nothing: it is answered
+    # with a link to their account.
+    early = await post(click(assign, "U0AGENT01"))
+    assert early.status_code == 200
+    assert "nothing changed" in early.json()["text"]
+    second_token = link_token(early.json()["text"])
+    linked = await link(client, agent, "U0AGENT01")
+    assert linked == {
+        "user_id": str(agent.user.id),
+        "team_id": "T0TEAM001",
+        "slack_user_id": "U0AGENT01",
+    }
+    await link(client, viewer, "U0VIEWER1")
+    taken = await client.post(
+        "/v1/slack/user-links", headers=admin.headers, json={"token": second_token}
     )
     assert taken.status_code == 409
+    assert taken.headers["content-type"] == "application/problem+json"
 
     # Forged, old and replayed requests are refused before anything is read.
     huge = await client.post(
@@ -302,11 +334,7 @@ async def test_buttons_act_as_the_linked_member_and_nothing_else_gets_through(
     # A member of another organization, verified with that organization's secret, reaches
     # only that organization: the ticket is not found there.
     outsider = await create_member(session, other_admin.organization, Role.AGENT)
-    await client.put(
-        f"/v1/slack/users/{outsider.user.id}",
-        headers=outsider.headers,
-        json={"slack_user_id": "U0OUTSIDE"},
-    )
+    await link(client, outsider, "U0OUTSIDE", secret="another-orgs-signing-secret")
     elsewhere = await post(click(assign, "U0OUTSIDE", secret="another-orgs-signing-secret"))
     assert elsewhere.json()["text"].startswith("Nothing changed: No ticket")
 

@@ -26,7 +26,7 @@ def _has_token(value: str) -> str:
 
 
 TokenUrl = Annotated[str, AfterValidator(_has_token)]
-"""A link sent in an e-mail, with ``{token}`` where the secret goes."""
+"""A link sent in an e-mail or a message, with ``{token}`` where the secret goes."""
 
 
 class _Section(BaseModel):
@@ -277,6 +277,7 @@ class WebhooksSection(_Section):
     disable_after_failures: int = Field(default=20, ge=1)
     disable_after_s: int = Field(default=5 * 86_400, ge=0)
     response_log_bytes: int = Field(default=2048, ge=0, le=65_536)
+    teams_coalesce_window_s: float = Field(default=60.0, gt=0)
 
 
 class SlackSection(_Section):
@@ -286,6 +287,8 @@ class SlackSection(_Section):
     signature_max_age_s: int = Field(default=300, ge=1, le=3600)
     requests_per_minute: int = Field(default=50, ge=1)
     max_attempts: int = Field(default=5, ge=1)
+    link_url: TokenUrl = "http://127.0.0.1:8000/slack/link#token={token}"
+    link_ttl_s: int = Field(default=600, ge=60, le=3600)
 
 
 class EmailNotificationsSection(_Section):

@@ -65,6 +65,7 @@ class Topic(StrEnum):
     NOTIFICATION_EMAIL_DUE = "notification.email_due"  # EmailDue: send these e-mails now
     SLACK_MESSAGE_DUE = "slack.message_due"  # SlackMessageDue: post or edit it now
     SLACK_REPLY_DUE = "slack.reply_due"  # SlackReply: answer the person who clicked
+    TEAMS_CARD_DUE = "teams.card_due"  # TeamsCardDue: send the held changes as one card
 
 
 # Payloads
@@ -195,6 +196,10 @@ class SlackReply(TypedDict):
     text: str
 
 
+class TeamsCardDue(TicketRef):
+    endpoint_id: str  # a Teams endpoint with changes to the ticket held (notifications)
+
+
 # Changes to a ticket a person may see (payload: TicketChanged).
 TICKET_CHANGES = (
     Topic.TICKET_CREATED,
@@ -249,4 +254,5 @@ PAYLOADS: dict[Topic, type] = {
     Topic.NOTIFICATION_EMAIL_DUE: EmailDue,
     Topic.SLACK_MESSAGE_DUE: SlackMessageDue,
     Topic.SLACK_REPLY_DUE: SlackReply,
+    Topic.TEAMS_CARD_DUE: TeamsCardDue,
 }

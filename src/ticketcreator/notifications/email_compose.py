@@ -4,7 +4,9 @@ Every e-mail about a ticket belongs to the ticket's thread: the one announcing i
 carries the thread's ``Message-ID`` (``<ticket.<id>@domain>``), every other one its own id
 and ``In-Reply-To``/``References`` naming the thread, so mail clients show a ticket's
 e-mails as one conversation. ``List-Unsubscribe`` offers the one-click link (RFC 8058, with
-``List-Unsubscribe-Post``) and a mailto address.
+``List-Unsubscribe-Post``); a mailto address only when an inbound mailbox that processes
+unsubscribe requests is configured (``email_notifications.unsubscribe_mailto``), since an
+address whose mail nobody reads would unsubscribe no one.
 """
 
 from __future__ import annotations
@@ -55,10 +57,14 @@ def unsubscribe_url(token: str) -> str:
     return template.replace("{token}", quote(token, safe=""))
 
 
-def _unsubscribe_mailto(token: str) -> str:
+def list_unsubscribe(token: str) -> str:
+    """The ``List-Unsubscribe`` header: the one-click link, and the mailbox when one is
+    configured."""
+    offers = [unsubscribe_url(token)]
     address = get_settings().email_notifications.unsubscribe_mailto
-    address = address or f"unsubscribe@{mail.sender_domain()}"
-    return f"mailto:{address}?subject={quote('unsubscribe ' + token)}"
+    if address:
+        offers.append(f"mailto:{address}?subject={quote('unsubscribe ' + token)}")
+    return ", ".join(f"<{offer}>" for offer in offers)
 
 
 def compose(
@@ -99,7 +105,7 @@ def compose(
         thread = mail.message_id(thread_key(tickets[0].ticket_id))
         message["In-Reply-To"] = thread
         message["References"] = thread
-    message["List-Unsubscribe"] = f"<{link}>, <{_unsubscribe_mailto(unsubscribe_token)}>"
+    message["List-Unsubscribe"] = list_unsubscribe(unsubscribe_token)
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"
     return message

@@ -35,6 +35,12 @@ class SlackUserLinked(AppError):
     title = "Slack user already linked"
 
 
+class InvalidSlackLink(AppError):
+    status = 400
+    slug = "invalid-slack-link"
+    title = "Slack link not valid"
+
+
 class InvalidUnsubscribeLink(AppError):
     status = 404
     slug = "invalid-unsubscribe-link"

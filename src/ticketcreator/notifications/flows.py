@@ -1,5 +1,6 @@
 """Acting on a click in Slack: as the linked member, with that member's permissions, on a
-ticket of the organization whose signing secret verified the request (never another's)."""
+ticket of the organization whose signing secret verified the request (never another's). A
+Slack user with no link acts on nothing and is offered a link (:mod:`.slack_links`)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Permission
+from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import AppError
 from ticketcreator.core.events import Topic, emit
-from ticketcreator.notifications import slack, slack_interactions, slack_repository
+from ticketcreator.notifications import slack, slack_interactions, slack_links, slack_repository
 from ticketcreator.notifications.schemas import SlackAnswer
 from ticketcreator.notifications.slack_client import is_webhook_url
 from ticketcreator.taxonomy import lookups as taxonomy_lookups
@@ -39,15 +41,22 @@ async def interaction(
 async def _answer(
     session: AsyncSession, organization_id: uuid.UUID, clicked: slack_interactions.BlockActions
 ) -> SlackAnswer:
-    link = await slack_repository.link_of_slack_user(session, organization_id, clicked.user.id)
-    role = None
-    if link is not None and await slack_repository.is_active(session, link.user_id):
-        role = await taxonomy_lookups.member_role(session, organization_id, link.user_id)
-    if link is None or role is None:
+    link = await slack_repository.link_of_slack_user(
+        session, organization_id, clicked.team.id, clicked.user.id
+    )
+    if link is None:
+        token = slack_links.issue(organization_id, clicked.team.id, clicked.user.id)
+        minutes = get_settings().slack.link_ttl_s // 60
         return SlackAnswer(
-            text="Your Slack account is not linked to a member of this organization; "
-            "link it in AI Ticket Creator first."
+            text="Your Slack account is not linked to AI Ticket Creator yet, so nothing "
+            f"changed. Link it here, signed in (the link works once, for {minutes} "
+            f"minutes): <{slack_links.url(token)}|link your account>"
         )
+    role = None
+    if await slack_repository.is_active(session, link.user_id):
+        role = await taxonomy_lookups.member_role(session, organization_id, link.user_id)
+    if role is None:
+        return SlackAnswer(text="Your linked account may no longer act in this organization.")
     principal = Principal(organization_id, role, ROLE_PERMISSIONS[role], user_id=link.user_id)
     done = []
     for action in clicked.actions:

@@ -1,5 +1,6 @@
-"""Outgoing webhooks (an organization's endpoints and every delivery made to them) and Slack
-(the connection, each ticket's message per channel, team channels, linked users)."""
+"""Outgoing webhooks (an organization's endpoints, every delivery made to them, and the cards
+held for a Teams endpoint) and Slack (the connection, each ticket's message per channel, team
+channels, linked users)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,29 @@ class WebhookDelivery(UUIDPrimaryKey, Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class TeamsCard(Base):
+    """A ticket's cards to one Teams endpoint (a Workflows webhook cannot edit a posted card).
+
+    A change with no card sent within the coalescing window is sent at once; the changes
+    after it, until the window ends, are ``held`` and sent as one card at ``due_at``, showing
+    the ticket as it is then and listing them."""
+
+    __tablename__ = "teams_card"
+
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_endpoint.id", ondelete="CASCADE"), primary_key=True
+    )
+    ticket_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True
+    )
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), index=True
+    )
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    held: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+
+
 class SlackConnection(Timestamps, Base):
     """An organization's Slack app: a bot token (messages posted, then edited) or an incoming
     webhook URL (posted once), and the signing secret its interactive buttons are checked
@@ -145,10 +169,11 @@ class SlackTeamChannel(Base):
 
 
 class SlackUserLink(Base):
-    """Which Slack user a member is: their clicks act as them, with their permissions."""
+    """Which Slack user a member is: their clicks act as them, with their permissions. Made
+    only from a link Slack vouched for (:mod:`ticketcreator.notifications.slack_links`)."""
 
     __tablename__ = "slack_user_link"
-    __table_args__ = (UniqueConstraint("organization_id", "slack_user_id"),)
+    __table_args__ = (UniqueConstraint("organization_id", "slack_team_id", "slack_user_id"),)
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True
@@ -156,5 +181,6 @@ class SlackUserLink(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
     )
+    slack_team_id: Mapped[str] = mapped_column(String(32))
     slack_user_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

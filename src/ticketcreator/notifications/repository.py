@@ -1,4 +1,5 @@
-"""Queries of outgoing webhooks; everything a caller reaches is filtered by organization."""
+"""Queries of outgoing webhooks and of the cards held for Teams endpoints; everything a caller
+reaches is filtered by organization."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.notifications.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from ticketcreator.notifications.models import (
+    DeliveryStatus,
+    TeamsCard,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from ticketcreator.tickets.models import Ticket
 
 
@@ -66,6 +72,16 @@ async def add_delivery(session: AsyncSession, delivery: WebhookDelivery) -> bool
         .returning(WebhookDelivery.id)
     )
     return result.first() is not None
+
+
+async def recorded(session: AsyncSession, endpoint_id: uuid.UUID, event_id: uuid.UUID) -> bool:
+    """Whether the event already became a delivery to the endpoint."""
+    found = await session.scalar(
+        select(WebhookDelivery.id).where(
+            WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.event_id == event_id
+        )
+    )
+    return found is not None
 
 
 async def deliveries(
@@ -128,3 +144,33 @@ async def due(session: AsyncSession, now: datetime, limit: int) -> list[uuid.UUI
 
 async def ticket(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket | None:
     return await session.get(Ticket, ticket_id)
+
+
+async def lock_card(
+    session: AsyncSession, endpoint: WebhookEndpoint, ticket_id: uuid.UUID
+) -> TeamsCard:
+    """The ticket's cards to a Teams endpoint (created when new), locked."""
+    await session.execute(
+        insert(TeamsCard)
+        .values(
+            endpoint_id=endpoint.id,
+            ticket_id=ticket_id,
+            organization_id=endpoint.organization_id,
+            held=[],
+        )
+        .on_conflict_do_nothing()
+    )
+    found = await lock_held_card(session, endpoint.id, ticket_id)
+    assert found is not None
+    return found
+
+
+async def lock_held_card(
+    session: AsyncSession, endpoint_id: uuid.UUID, ticket_id: uuid.UUID
+) -> TeamsCard | None:
+    return await session.scalar(
+        select(TeamsCard)
+        .where(TeamsCard.endpoint_id == endpoint_id, TeamsCard.ticket_id == ticket_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )

@@ -148,9 +148,11 @@ class SlackTeamChannelRead(BaseModel):
     channel: str
 
 
-class SlackUserLinkSet(_Input):
-    slack_user_id: str = Field(
-        pattern=r"^[UW][A-Z0-9]{2,31}$", description="The member's Slack user id (`U…`)."
+class SlackUserLinkConfirm(_Input):
+    token: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="The token of the link Slack showed the Slack user after a click.",
     )
 
 
@@ -158,6 +160,7 @@ class SlackUserLinkRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     user_id: uuid.UUID
+    team_id: str = Field(validation_alias="slack_team_id", description="The Slack workspace.")
     slack_user_id: str
 
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 
 from ticketcreator.core.config import get_settings
+from ticketcreator.core.errors import AppError
 from ticketcreator.core.ratelimit import get_limiter
 from ticketcreator.integrations.http import VendorError
 from ticketcreator.notifications.errors import SlackSignatureInvalid
@@ -88,19 +89,21 @@ async def verify(
     for connection in candidates:
         assert connection.signing_secret is not None
         if hmac.compare_digest(sign(connection.signing_secret, timestamp, body), signature):
-            await _first_use(signature, max_age)
+            await first_use(_SEEN_KEY + signature, 2 * max_age, SlackSignatureInvalid, "request")
             return connection
     raise SlackSignatureInvalid("The request's signature does not verify.")
 
 
-async def _first_use(signature: str, max_age: int) -> None:
+async def first_use(key: str, ttl_s: int, refused: type[AppError], what: str) -> None:
+    """Remember ``key`` (in Redis, for ``ttl_s``); ``refused`` when it was already used, or
+    when that cannot be told now."""
     try:
-        fresh = await get_limiter().client.set(_SEEN_KEY + signature, 1, nx=True, ex=2 * max_age)
+        fresh = await get_limiter().client.set(key, 1, nx=True, ex=ttl_s)
     except RedisError:
-        log.warning("cannot tell a replayed Slack request from a new one; refusing it")
-        raise SlackSignatureInvalid("The request cannot be checked now; try again.") from None
+        log.warning("cannot tell a used Slack %s from a new one; refusing it", what)
+        raise refused(f"The {what} cannot be checked now; try again.") from None
     if not fresh:
-        raise SlackSignatureInvalid("The request was already received.")
+        raise refused(f"The {what} was already used.")
 
 
 async def reply(organization_id: uuid.UUID, response_url: str, text: str) -> None:

@@ -97,11 +97,12 @@ async def link(
 
 
 async def link_of_slack_user(
-    session: AsyncSession, organization_id: uuid.UUID, slack_user_id: str
+    session: AsyncSession, organization_id: uuid.UUID, team_id: str, slack_user_id: str
 ) -> SlackUserLink | None:
     return await session.scalar(
         select(SlackUserLink).where(
             SlackUserLink.organization_id == organization_id,
+            SlackUserLink.slack_team_id == team_id,
             SlackUserLink.slack_user_id == slack_user_id,
         )
     )

@@ -1,5 +1,6 @@
 """REST API of Slack: /v1/slack (the connection and team channels: administrators; linking a
-member to their Slack user: the member or an administrator; the buttons' requests: Slack)."""
+member to their Slack user: the member, with the link Slack showed them; unlinking: the
+member or an administrator; the buttons' requests: Slack)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 
 from ticketcreator.accounts.auth import Authorizer, Principal
+from ticketcreator.accounts.errors import NotAPerson
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.deps import Session, public
@@ -19,9 +21,10 @@ from ticketcreator.core.errors import (
     Unauthorized,
     documented,
 )
-from ticketcreator.notifications import flows, slack_settings
+from ticketcreator.notifications import flows, slack_links, slack_settings
 from ticketcreator.notifications.errors import (
     InvalidSlackConnection,
+    InvalidSlackLink,
     SlackSignatureInvalid,
     SlackUserLinked,
 )
@@ -31,8 +34,8 @@ from ticketcreator.notifications.schemas import (
     SlackConnectionRead,
     SlackConnectionSet,
     SlackTeamChannelRead,
+    SlackUserLinkConfirm,
     SlackUserLinkRead,
-    SlackUserLinkSet,
 )
 
 CanManage = Annotated[Principal, Depends(Authorizer(Permission.CONFIG_MANAGE))]
@@ -111,17 +114,18 @@ async def list_links(session: Session, principal: CanManage) -> list[SlackUserLi
     return [SlackUserLinkRead.model_validate(link) for link in links]
 
 
-@router.put(
-    "/users/{user_id}",
+@router.post(
+    "/user-links",
     response_model=SlackUserLinkRead,
-    responses=documented(*_ONE, SlackUserLinked),
+    responses=documented(*_AUTH, NotAPerson, InvalidSlackLink, SlackUserLinked),
 )
-async def link_user(
-    user_id: uuid.UUID, data: SlackUserLinkSet, session: Session, principal: Person
+async def confirm_link(
+    data: SlackUserLinkConfirm, session: Session, principal: Person
 ) -> SlackUserLinkRead:
-    """Link a member to their Slack user: their clicks in Slack then act as them, with their
-    role. Members link themselves; administrators link anyone."""
-    link = await slack_settings.link_user(session, principal, user_id, data.slack_user_id)
+    """Link yourself to the Slack user who was offered the link (after a click in Slack):
+    their clicks then act as you, with your role. The link works once, for a few minutes,
+    in the organization it was made for."""
+    link = await slack_links.confirm(session, principal, data.token)
     return SlackUserLinkRead.model_validate(link)
 
 
@@ -140,7 +144,8 @@ async def unlink_user(user_id: uuid.UUID, session: Session, principal: Person) -
 )
 async def interactions(request: Request, session: Session) -> SlackAnswer:
     """Slack's Interactivity Request URL (public; verified with the signing secret). A click
-    acts as the linked member; the answer is shown only to them."""
+    acts as the linked member; a Slack user with no link is offered one. The answer is shown
+    only to the person who clicked."""
     declared = request.headers.get("content-length", "")
     if not declared.isdigit() or int(declared) > _MAX_INTERACTION:
         raise PayloadTooLarge("A Slack interaction is at most 1 MiB, with its length declared.")

@@ -1,5 +1,6 @@
 """An organization's Slack set-up: its connection (secrets sealed, never returned), the
-channel of each team, and which Slack user each member is."""
+channel of each team, and which Slack user each member is (linked in
+:mod:`ticketcreator.notifications.slack_links`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import Forbidden, NotFound
 from ticketcreator.integrations.http import VendorError
 from ticketcreator.notifications import slack_repository as repo
-from ticketcreator.notifications.errors import InvalidSlackConnection, SlackUserLinked
+from ticketcreator.notifications.errors import InvalidSlackConnection
 from ticketcreator.notifications.models import SlackConnection, SlackTeamChannel, SlackUserLink
 from ticketcreator.notifications.schemas import SlackConnectionRead, SlackConnectionSet
 from ticketcreator.notifications.slack_client import SlackClient, is_webhook_url
@@ -132,38 +133,13 @@ async def remove_team_channel(
     await session.flush()
 
 
-async def _member(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> None:
-    """Only administrators link others; the member must belong to the organization."""
+async def unlink_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> None:
+    """Members unlink themselves; administrators unlink anyone."""
     if user_id != principal.user_id and not principal.can(Permission.CONFIG_MANAGE):
         raise Forbidden(
-            "Only administrators link other members to Slack.",
+            "Only administrators unlink other members from Slack.",
             required_permission=Permission.CONFIG_MANAGE.value,
         )
-    if await taxonomy_lookups.member_role(session, principal.organization_id, user_id) is None:
-        raise NotFound("No such member.")
-
-
-async def link_user(
-    session: AsyncSession, principal: Principal, user_id: uuid.UUID, slack_user_id: str
-) -> SlackUserLink:
-    """Link a member to their Slack user (a Slack user stands for one member only)."""
-    await _member(session, principal, user_id)
-    taken = await repo.link_of_slack_user(session, principal.organization_id, slack_user_id)
-    if taken is not None and taken.user_id != user_id:
-        raise SlackUserLinked("This Slack user is linked to another member.")
-    found = await repo.link(session, principal.organization_id, user_id)
-    if found is None:
-        found = SlackUserLink(
-            organization_id=principal.organization_id, user_id=user_id, created_at=utcnow()
-        )
-        session.add(found)
-    found.slack_user_id = slack_user_id
-    await session.flush()
-    return found
-
-
-async def unlink_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> None:
-    await _member(session, principal, user_id)
     found = await repo.link(session, principal.organization_id, user_id)
     if found is None:
         raise NotFound("The member is not linked to Slack.")

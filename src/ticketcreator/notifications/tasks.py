@@ -39,6 +39,12 @@ async def record_rule_notification(session: AsyncSession, message: dict[str, Any
     enqueue(session, await webhooks.record_for_rule(session, message))
 
 
+@subscriber(Topic.TEAMS_CARD_DUE, queue="integrations")
+async def record_held_teams_card(session: AsyncSession, message: dict[str, Any]) -> None:
+    """A Teams endpoint's coalescing window ended: the changes held become one card."""
+    enqueue(session, await webhooks.record_held_card(session, message))
+
+
 @subscriber(Topic.WEBHOOK_DELIVERY_DUE, queue="integrations")
 async def deliver_webhook(session: AsyncSession, message: dict[str, Any]) -> None:
     """One attempt of one delivery (failures are scheduled for the retry sweep)."""

@@ -1,14 +1,19 @@
-"""Microsoft Teams: ticket events as Adaptive Cards 1.5, for Workflows ("post to a channel
+"""Microsoft Teams: ticket changes as Adaptive Cards 1.5, for Workflows ("post to a channel
 when a webhook request is received") and incoming-webhook URLs.
 
-The request is the Bot Framework-style message Teams expects, with one card attachment.
-Teams refuses messages over about 28 KB, so a card that would be larger has its description
-cut (ending in "…") and keeps its "Open ticket" link to the rest.
+The request is the Bot Framework-style message Teams expects, with one card attachment. A
+card shows the ticket as it is when the card is made and the changes it announces: one (its
+kind is the card's heading) or several held together (:mod:`.teams_cards`), listed, the
+latest :data:`LISTED` of them. Only what the card showed before is named: status and
+priority values, the names of other changed fields, a rule's name. Teams refuses messages
+over about 28 KB, so a card that would be larger has its description cut (ending in "…")
+and keeps its "Open ticket" link to the rest.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +21,7 @@ from ticketcreator.core.events import Topic
 
 MAX_BYTES = 27_000  # Teams' limit is ~28 KB for the whole request; keep a margin
 CARD_VERSION = "1.5"
+LISTED = 20  # changes named on one card; earlier ones are counted
 _TITLES: dict[str, str] = {
     Topic.TICKET_CREATED: "New ticket",
     Topic.TICKET_UPDATED: "Ticket updated",
@@ -27,6 +33,7 @@ _TITLES: dict[str, str] = {
     Topic.TICKET_RESTORED: "Ticket restored",
     Topic.ROUTING_NOTIFY: "Routing rule matched",
 }
+_VALUES_SHOWN = ("status", "priority")  # on the card anyway
 
 
 @dataclass(frozen=True)
@@ -39,8 +46,50 @@ class TicketSummary:
     url: str
 
 
-def _card(event_type: str, ticket: TicketSummary, description: str) -> dict[str, Any]:
-    heading = _TITLES.get(event_type, event_type)
+@dataclass(frozen=True)
+class Change:
+    """One change a card announces: the event's topic and what it changed."""
+
+    topic: str
+    detail: str = ""
+
+    @property
+    def line(self) -> str:
+        title = _TITLES.get(self.topic, self.topic)
+        return f"{title}: {self.detail}" if self.detail else title
+
+
+def change_of(topic: str, payload: dict[str, Any]) -> Change:
+    """What an event changed, in the terms a card may show."""
+    if topic == Topic.TICKET_UPDATED:
+        parts = [_field(c) for c in payload.get("changes", []) if isinstance(c, dict)]
+        return Change(topic, ", ".join(parts))
+    if topic == Topic.TICKET_STATUS_CHANGED:
+        return Change(topic, f"{payload.get('old')} → {payload.get('new')}")
+    if topic == Topic.ROUTING_NOTIFY:
+        return Change(topic, str(payload.get("rule") or ""))
+    return Change(topic)
+
+
+def _field(change: dict[str, Any]) -> str:
+    field = str(change.get("field", ""))
+    if field in _VALUES_SHOWN:
+        return f"{field} {change.get('old')} → {change.get('new')}"
+    return field.removesuffix("_id")
+
+
+def _listing(changes: Sequence[Change]) -> str:
+    lines = [f"- {change.line}" for change in changes[-LISTED:]]
+    if len(changes) > LISTED:
+        lines.insert(0, f"- … and {len(changes) - LISTED} earlier changes")
+    return "\n".join(lines)
+
+
+def _card(ticket: TicketSummary, changes: Sequence[Change], description: str) -> dict[str, Any]:
+    if len(changes) == 1:
+        heading = _TITLES.get(changes[0].topic, changes[0].topic)
+    else:
+        heading = f"{len(changes)} changes"
     body: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": heading, "size": "small", "isSubtle": True, "wrap": True},
         {
@@ -59,6 +108,8 @@ def _card(event_type: str, ticket: TicketSummary, description: str) -> dict[str,
             ],
         },
     ]
+    if len(changes) > 1 or any(change.detail for change in changes):
+        body.append({"type": "TextBlock", "text": _listing(changes), "wrap": True})
     if description:
         body.append({"type": "TextBlock", "text": description, "wrap": True})
     return {
@@ -83,16 +134,17 @@ def _size(message: dict[str, Any]) -> int:
     return len(json.dumps(message, separators=(",", ":")).encode())
 
 
-def message(event_type: str, ticket: TicketSummary) -> dict[str, Any]:
-    """The Teams request for one ticket event, within :data:`MAX_BYTES`."""
-    full = _envelope(_card(event_type, ticket, ticket.description))
+def message(ticket: TicketSummary, changes: Sequence[Change]) -> dict[str, Any]:
+    """The Teams request announcing ``changes`` (at least one) to the ticket, within
+    :data:`MAX_BYTES`."""
+    full = _envelope(_card(ticket, changes, ticket.description))
     if _size(full) <= MAX_BYTES:
         return full
-    overhead = _size(_envelope(_card(event_type, ticket, "")))
+    overhead = _size(_envelope(_card(ticket, changes, "")))
     budget = MAX_BYTES - overhead - 64
     text = ticket.description
     # Cut by bytes (JSON escaping can make a character take several), then on a word.
     while text and len(json.dumps(text).encode()) > budget:
         text = text[: max(len(text) * budget // len(json.dumps(text).encode()) - 1, 0)]
     cut = text.rsplit(" ", 1)[0] if " " in text[-200:] else text
-    return _envelope(_card(event_type, ticket, cut.rstrip() + " …"))
+    return _envelope(_card(ticket, changes, cut.rstrip() + " …"))

@@ -4,7 +4,9 @@ manual redelivery, and endpoints disabled after failing persistently.
 
 Deliveries are recorded by an outbox subscriber (so an event is offered once per endpoint,
 even if the outbox hands it over twice), attempted right after (a ``webhook.delivery_due``
-event), and retried by the ``webhooks.retry_due`` beat task when their time comes.
+event), and retried by the ``webhooks.retry_due`` beat task when their time comes. A
+customer's system (standard format) gets every event; a Teams endpoint gets cards, at most
+one per ticket per coalescing window (:mod:`.teams_cards`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ticketcreator.accounts.auth import Principal
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import NotFound
-from ticketcreator.notifications import addresses, repository, signing, teams
+from ticketcreator.notifications import addresses, repository, signing, teams_cards
 from ticketcreator.notifications.errors import UnknownEventType, UnsafeUrl
 from ticketcreator.notifications.models import (
     DeliveryStatus,
@@ -33,6 +35,7 @@ from ticketcreator.notifications.models import (
 )
 from ticketcreator.notifications.schemas import WebhookCreate, WebhookUpdate
 from ticketcreator.realtime.events import STREAMED
+from ticketcreator.tickets.models import Ticket
 
 # The events a customer's system may subscribe to: the same as the real-time stream's.
 EVENT_TYPES = sorted(STREAMED)
@@ -142,22 +145,22 @@ async def record(session: AsyncSession, message: dict[str, Any]) -> list[uuid.UU
         return []
     payload: dict[str, Any] = message["payload"]
     organization_id = message.get("organization_id")
-    if organization_id is None and payload.get("ticket_id"):
-        ticket = await repository.ticket(session, uuid.UUID(payload["ticket_id"]))
+    ticket: Ticket | None = None
+    if organization_id is None:
+        ticket = await _ticket(session, payload)
         organization_id = str(ticket.organization_id) if ticket else None
     if organization_id is None:
         return []
     created = []
     standard = {"type": topic, "timestamp": message["occurred_at"], "data": payload}
-    card: dict[str, Any] | None = None
     for endpoint in await repository.subscribed(session, uuid.UUID(organization_id), topic):
-        body = standard
+        body: dict[str, Any] | None = standard
         if endpoint.format == EndpointFormat.TEAMS.value:
-            card = card or await _teams_message(session, topic, payload)
-            if card is None:
+            ticket = ticket or await _ticket(session, payload)
+            if ticket is None or ticket.organization_id != endpoint.organization_id:
                 continue  # not about a ticket: nothing to show in a channel
-            body = card
-        delivery_id = await _offer(session, endpoint, message, body)
+            body = await teams_cards.card_now(session, endpoint, ticket, message)
+        delivery_id = None if body is None else await _offer(session, endpoint, message, body)
         if delivery_id is not None:
             created.append(delivery_id)
     return created
@@ -180,15 +183,33 @@ async def record_for_rule(session: AsyncSession, message: dict[str, Any]) -> lis
         "data": data,
     }
     if endpoint.format == EndpointFormat.TEAMS.value:
-        body = await _teams_message(session, message["topic"], payload)
+        ticket = await _ticket(session, payload)
+        if ticket is None or ticket.organization_id != organization_id:
+            return []
+        body = await teams_cards.card_now(session, endpoint, ticket, message)
     if body is None:
         return []
     delivery_id = await _offer(session, endpoint, message, body)
     return [] if delivery_id is None else [delivery_id]
 
 
+async def record_held_card(session: AsyncSession, message: dict[str, Any]) -> list[uuid.UUID]:
+    """The card of the changes held for a Teams endpoint, as one delivery (``teams.card_due``)."""
+    held = await teams_cards.held_card(session, message)
+    if held is None:
+        return []
+    endpoint, event_type, card = held
+    delivery_id = await _offer(session, endpoint, message, card, event_type=event_type)
+    return [] if delivery_id is None else [delivery_id]
+
+
 async def _offer(
-    session: AsyncSession, endpoint: WebhookEndpoint, message: dict[str, Any], body: dict[str, Any]
+    session: AsyncSession,
+    endpoint: WebhookEndpoint,
+    message: dict[str, Any],
+    body: dict[str, Any],
+    *,
+    event_type: str | None = None,
 ) -> uuid.UUID | None:
     """A pending delivery of ``body`` for the event to the endpoint, due now; None when the
     event was already recorded for it (a redelivered event)."""
@@ -198,7 +219,7 @@ async def _offer(
         organization_id=endpoint.organization_id,
         endpoint_id=endpoint.id,
         event_id=uuid.UUID(message["id"]),
-        event_type=message["topic"],
+        event_type=event_type or message["topic"],
         payload=body,
         status=DeliveryStatus.PENDING.value,
         next_attempt_at=now,
@@ -207,23 +228,9 @@ async def _offer(
     return delivery.id if await repository.add_delivery(session, delivery) else None
 
 
-async def _teams_message(
-    session: AsyncSession, topic: str, payload: dict[str, Any]
-) -> dict[str, Any] | None:
+async def _ticket(session: AsyncSession, payload: dict[str, Any]) -> Ticket | None:
     ticket_id = payload.get("ticket_id")
-    ticket = await repository.ticket(session, uuid.UUID(ticket_id)) if ticket_id else None
-    if ticket is None:
-        return None
-    base = get_settings().app.public_base_url.rstrip("/")
-    summary = teams.TicketSummary(
-        key=ticket.key,
-        title=ticket.title,
-        description=ticket.description or "",
-        status=str(ticket.status),
-        priority=str(ticket.priority),
-        url=f"{base}/v1/tickets/{ticket.key}",
-    )
-    return teams.message(topic, summary)
+    return await repository.ticket(session, uuid.UUID(ticket_id)) if ticket_id else None
 
 
 def backoff(attempt: int) -> float:
