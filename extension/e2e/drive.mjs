@@ -6,7 +6,9 @@
 //
 // The plan: {scenario: "screenshot" | "recording" | "interrupted", extension: dist dir, page: URL,
 // api: API base URL, apiKey | {email, password}, seconds, title, description, waitForTriage
-// (default true: wait for the editor to show the triage), uploadBytesPerSecond (interrupted)}.
+// (default true: wait for the editor to show the triage), uploadBytesPerSecond (interrupted),
+// microphone (a WAV file: Chromium's fake microphone says it once, from when the recorder opens
+// the microphone), playAt (seconds into the recording when the page plays its <audio id=sound>)}.
 // Prints progress lines ("event <name> <json>") and, last, "result <json>".
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -29,6 +31,12 @@ const args = [
   `--allowlisted-extension-id=${id}`, "--auto-accept-this-tab-capture",
   "--autoplay-policy=no-user-gesture-required",
 ];
+if (plan.microphone) {
+  // A fake microphone that says the WAV once; its permission prompt is accepted as a person would
+  // (the fake-UI switch would also replace the tab capture's devices, and tab capture would fail).
+  args.push("--use-fake-device-for-media-stream", `--use-file-for-fake-audio-capture=${plan.microphone}%noloop`,
+    "--auto-accept-camera-and-microphone-capture");
+}
 
 const context = await chromium.launchPersistentContext(profile, {
   headless: false, executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args, viewport: { width: 1280, height: 800 },
@@ -90,9 +98,9 @@ try {
     await page.click("#break");
     const started = await worker.evaluate((tab) => globalThis.commands["record-tab"]({ tabId: tab, mic: true, countdown: 1 }), tabId);
     say("recording", started);
-    // The narration is spoken by the page: Chromium's fake-microphone switches break tab capture
-    // (docs/extension.md, "Testing").
-    await page.evaluate(() => document.querySelector("#narration")?.play());
+    if (plan.playAt != null) {
+      setTimeout(() => page.evaluate(() => document.querySelector("#sound").play()).catch(() => {}), plan.playAt * 1000);
+    }
     const seconds = plan.seconds ?? 10;
     if (plan.pauseAt) {
       // Pause after the narration, resume a second later: the pause is not in the recording.
