@@ -9,7 +9,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -176,3 +178,33 @@ def test_an_upload_cut_off_by_an_api_outage_resumes_and_files_one_ticket(
     methods = [r["method"] for r in requests]
     assert "HEAD" in methods, methods
     assert "PATCH" in methods[methods.index("HEAD") :], methods
+
+
+def test_a_discarded_recording_uploads_ahead_but_becomes_nothing(
+    extension_dist: Path, site: str, narration: Path, owner: Owner, drives: list[Drive]
+) -> None:
+    key = owner.api_key()
+    drive = Drive(
+        _plan(
+            "discarded", extension_dist, site, owner.api,
+            apiKey=key, seconds=10, playAt=5, microphone=str(narration),
+        )
+    )  # fmt: skip
+    drives.append(drive)
+    result = drive.result()
+
+    # While the person looked at the recording, all of it but its end went up: unfinished.
+    assert result["length"] > 64 * 1024, result  # more than the end held back
+    assert result["offsets"], result
+    assert 0 < max(result["offsets"]) < result["length"], result
+    # Discarding it terminated the upload: its bytes are gone, and nothing became an attachment
+    # or a ticket.
+    [deletion] = [u for u in result["uploads"] if u["method"] == "DELETE"]
+    assert deletion["status"] == 204, result
+    url = urljoin(owner.api + "/v1/uploads/", result["uploadUrl"])
+    gone = httpx.head(url, headers={"X-API-Key": key, "Tus-Resumable": "1.0.0"}, timeout=30)
+    assert gone.status_code == 404, gone.headers
+    upload_id = url.rstrip("/").rsplit("/", 1)[-1]
+    attachment = httpx.get(f"{owner.api}/v1/attachments/{upload_id}", headers=owner.headers)
+    assert attachment.status_code == 404, attachment.text
+    assert owner.get("/v1/tickets")["items"] == []
