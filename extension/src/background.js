@@ -49,8 +49,8 @@ async function collect(tabId) {
 
 // ------------------------------------------------------------------ captures
 
-async function openEditor(draftId) {
-  await chrome.tabs.create({ url: chrome.runtime.getURL(`editor.html?draft=${draftId}`) });
+function openEditor(draftId) {
+  return chrome.tabs.create({ url: chrome.runtime.getURL(`editor.html?draft=${draftId}`) });
 }
 
 // Without fetch(): the extension's policy allows no `data:` requests.
@@ -136,12 +136,15 @@ async function controlRecording(type) {
 }
 
 // The person stopped: the editor opens at once, while the offscreen document stores the
-// recording as its draft together with the page's context (one write).
+// recording as its draft together with the page's context (one write). If the recording had
+// stopped already (at a cap), that editor closes again: the cap's own editor is on its way.
 async function stopRecording(recording) {
-  const context = recording.tabId != null ? await collect(recording.tabId).catch(() => null) : null;
   const draftId = crypto.randomUUID();
+  const editor = openEditor(draftId);
+  const context = recording.tabId != null ? await collect(recording.tabId).catch(() => null) : null;
   const answer = await chrome.runtime.sendMessage({ target: "offscreen", type: "stop", context, draftId });
-  if (answer?.ok) await openEditor(draftId);
+  const tab = await editor;
+  if (!answer?.ok) await chrome.tabs.remove(tab.id);
   return answer;
 }
 
