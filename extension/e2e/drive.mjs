@@ -4,15 +4,18 @@
 //
 //   node e2e/drive.mjs '<json plan>'
 //
-// The plan: {scenario: "screenshot" | "recording" | "interrupted", extension: dist dir, page: URL,
-// api: API base URL, apiKey | {email, password}, seconds, title, description, waitForTriage
-// (default true: wait for the editor to show the triage), uploadBytesPerSecond (interrupted)}.
+// The plan: {scenario: "screenshot" | "recording" | "interrupted" | "discarded", extension: dist
+// dir, page: URL, api: API base URL, apiKey | {email, password}, seconds, title, description, waitForTriage
+// (default true: wait for the editor to show the triage), uploadBytesPerSecond (interrupted),
+// microphone (a WAV file: Chromium's fake microphone says it once, from when the recorder opens
+// the microphone), playAt (seconds into the recording when the page plays its <audio id=sound>)}.
 // Prints progress lines ("event <name> <json>") and, last, "result <json>".
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { manifestId } from "../scripts/extension-id.mjs";
+import { HELD_BYTES } from "../src/lib/held.js";
 
 const plan = JSON.parse(process.argv[2]);
 const say = (name, data = {}) => console.log(`event ${name} ${JSON.stringify(data)}`);
@@ -29,12 +32,18 @@ const args = [
   `--allowlisted-extension-id=${id}`, "--auto-accept-this-tab-capture",
   "--autoplay-policy=no-user-gesture-required",
 ];
+if (plan.microphone) {
+  // A fake microphone that says the WAV once; its permission prompt is accepted as a person would
+  // (the fake-UI switch would also replace the tab capture's devices, and tab capture would fail).
+  args.push("--use-fake-device-for-media-stream", `--use-file-for-fake-audio-capture=${plan.microphone}%noloop`,
+    "--auto-accept-camera-and-microphone-capture");
+}
 
 const context = await chromium.launchPersistentContext(profile, {
   headless: false, executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args, viewport: { width: 1280, height: 800 },
 });
 const consoleErrors = [];
-try {
+drive: try {
   let [worker] = context.serviceWorkers();
   worker ??= await context.waitForEvent("serviceworker", { timeout: 30_000 });
   if (!worker.url().startsWith(`chrome-extension://${id}/`)) throw new Error(`unexpected extension ${worker.url()}`);
@@ -78,6 +87,13 @@ try {
   }
   say("collecting", { tabId });
 
+  // The uploads' answers, from every page of the browser (the editor's start before it is seen).
+  const uploads = [];
+  context.on("response", (response) => {
+    if (!response.url().includes("/v1/uploads")) return;
+    const request = response.request();
+    uploads.push({ method: request.method(), url: response.url(), status: response.status(), length: request.headers()["upload-length"], offset: response.headers()["upload-offset"], location: response.headers().location });
+  });
   const editorOpened = context.waitForEvent("page", { predicate: (p) => p.url().includes("/editor.html"), timeout: 120_000 });
   editorOpened.catch(() => {}); // awaited below; a failure before that is reported instead
   let stopClickedAt = null;
@@ -90,9 +106,9 @@ try {
     await page.click("#break");
     const started = await worker.evaluate((tab) => globalThis.commands["record-tab"]({ tabId: tab, mic: true, countdown: 1 }), tabId);
     say("recording", started);
-    // The narration is spoken by the page: Chromium's fake-microphone switches break tab capture
-    // (docs/extension.md, "Testing").
-    await page.evaluate(() => document.querySelector("#narration")?.play());
+    if (plan.playAt != null) {
+      setTimeout(() => page.evaluate(() => document.querySelector("#sound").play()).catch(() => {}), plan.playAt * 1000);
+    }
     const seconds = plan.seconds ?? 10;
     if (plan.pauseAt) {
       // Pause after the narration, resume a second later: the pause is not in the recording.
@@ -114,6 +130,22 @@ try {
   editor.on("console", (message) => message.type() === "error" && consoleErrors.push(`editor: ${message.text()}`));
   await editor.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
   const readyAt = Date.now();
+  if (plan.scenario === "discarded") {
+    // The recording uploads while the person looks at it, all but its end; they discard it.
+    const created = () => uploads.find((u) => u.method === "POST" && u.status === 201);
+    for (let i = 0; i < 600 && !created(); i += 1) await sleep(100);
+    const creation = created();
+    const length = Number(creation.length);
+    const held = () => length <= HELD_BYTES || uploads.some((u) => u.method === "PATCH" && Number(u.offset) === length - HELD_BYTES);
+    for (let i = 0; i < 600 && !held(); i += 1) await sleep(100);
+    await sleep(1000); // nothing more goes up while the person hesitates
+    const before = uploads.filter((u) => u.method === "PATCH").map((u) => Number(u.offset));
+    const closed = editor.waitForEvent("close", { timeout: 30_000 });
+    await editor.click("#discard");
+    await closed;
+    console.log(`result ${JSON.stringify({ uploadUrl: creation.location, length, offsets: before, uploads, consoleErrors })}`);
+    break drive;
+  }
   if (plan.scenario === "screenshot") {
     const canvas = await editor.locator("#canvas").boundingBox();
     const at = (fx, fy) => [canvas.x + canvas.width * fx, canvas.y + canvas.height * fy];

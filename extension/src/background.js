@@ -49,8 +49,8 @@ async function collect(tabId) {
 
 // ------------------------------------------------------------------ captures
 
-async function openEditor(draftId) {
-  await chrome.tabs.create({ url: chrome.runtime.getURL(`editor.html?draft=${draftId}`) });
+function openEditor(draftId) {
+  return chrome.tabs.create({ url: chrome.runtime.getURL(`editor.html?draft=${draftId}`) });
 }
 
 // Without fetch(): the extension's policy allows no `data:` requests.
@@ -128,23 +128,37 @@ async function startRecording({ tabId, kind, mic, countdown = COUNTDOWN_S }) {
 async function controlRecording(type) {
   const { recording } = await chrome.storage.session.get("recording");
   if (!recording) throw new Error("Nothing is being recorded.");
+  if (type === "stop") return stopRecording(recording);
   const answer = await chrome.runtime.sendMessage({ target: "offscreen", type });
-  if (type === "pause" || type === "resume") {
-    await chrome.storage.session.set({ recording: { ...recording, state: type === "pause" ? "paused" : "recording" } });
-    await setBadge(type === "pause" ? "II" : "REC");
-  }
+  await chrome.storage.session.set({ recording: { ...recording, state: type === "pause" ? "paused" : "recording" } });
+  await setBadge(type === "pause" ? "II" : "REC");
   return answer;
 }
 
-// The offscreen document stored the recording as a draft; add the page's context and open it.
-async function recordingDone({ draftId, stoppedAt }) {
-  const { recording } = await chrome.storage.session.get("recording");
-  await chrome.storage.session.remove("recording");
-  await setBadge("");
-  const draft = await drafts.get(draftId);
-  const context = recording?.tabId != null ? await collect(recording.tabId).catch(() => null) : null;
-  await drafts.put({ ...draft, context: context ?? { console: [], network: [], steps: [], page: { url: "", title: "", viewport: null } }, stoppedAt });
-  await openEditor(draftId);
+// The person stopped: the editor opens at once, while the offscreen document stores the
+// recording as its draft together with the page's context (one write). If the recording had
+// stopped already (at a cap), that editor closes again: the cap's own editor is on its way.
+async function stopRecording(recording) {
+  const draftId = crypto.randomUUID();
+  const editor = openEditor(draftId);
+  const context = recording.tabId != null ? await collect(recording.tabId).catch(() => null) : null;
+  const answer = await chrome.runtime.sendMessage({ target: "offscreen", type: "stop", context, draftId });
+  const tab = await editor;
+  if (!answer?.ok) await chrome.tabs.remove(tab.id);
+  return answer;
+}
+
+// The offscreen document stored the recording. Stopped by the organization's caps (or the
+// browser's "Stop sharing"), it has neither the page's context nor an editor yet.
+async function recordingDone({ draftId, opened }) {
+  if (!opened) {
+    const { recording } = await chrome.storage.session.get("recording");
+    const draft = await drafts.get(draftId);
+    const context = recording?.tabId != null ? await collect(recording.tabId).catch(() => null) : null;
+    await drafts.put({ ...draft, context: context ?? { console: [], network: [], steps: [], page: { url: "", title: "", viewport: null } } });
+    await openEditor(draftId);
+  }
+  await Promise.all([chrome.storage.session.remove("recording"), setBadge("")]);
 }
 
 // ------------------------------------------------------------------ my tickets, tokens

@@ -1,5 +1,6 @@
 // The editor: annotate the screenshot (or watch the recording), write a title and a
-// description, and file it. Filing queues the submission (IndexedDB), uploads the media with
+// description, and file it. A recording starts uploading as soon as the editor has it (all but
+// its end, see UploadAhead). Filing queues the submission (IndexedDB), finishes the upload with
 // tus, creates the capture with an Idempotency-Key, then shows what the AI made of it.
 import { api, credentials } from "./lib/api.js";
 import { rectFrom, render, toImagePoint } from "./lib/annotate.js";
@@ -7,7 +8,7 @@ import { IdbStore } from "./lib/db.js";
 import { State, SubmissionQueue } from "./lib/queue.js";
 import { remember } from "./lib/tickets.js";
 import { percent, summarize } from "./lib/triage.js";
-import { tusUpload } from "./lib/upload.js";
+import { UploadAhead, tusUpload } from "./lib/upload.js";
 
 const $ = (id) => document.getElementById(id);
 const drafts = new IdbStore("drafts");
@@ -16,6 +17,7 @@ const draftId = new URLSearchParams(location.search).get("draft");
 const shapes = [];
 let image = null;
 let tool = "arrow";
+let ahead = null; // this page's recording, uploading while the person writes the ticket
 
 // ------------------------------------------------------------------ the capture
 
@@ -117,9 +119,11 @@ async function software() {
   };
 }
 
+const platform = software(); // asked once, while the person writes
+
 async function captureBody(draft) {
   const context = draft.context ?? {};
-  const { browser, os } = await software();
+  const { browser, os } = await platform;
   const title = $("title").value.trim();
   const description = $("description").value;
   return {
@@ -142,6 +146,12 @@ async function captureBody(draft) {
 
 const queue = new SubmissionQueue(new IdbStore("queue"), {
   upload: async (item, { onUrl, onProgress }) => {
+    if (ahead && item.id === draftId) {
+      // Finish the upload that went ahead; if it failed, the next attempt resumes from its URL.
+      const started = ahead;
+      ahead = null;
+      return started.finish({ onUrl, onProgress });
+    }
     const { apiBase } = await creds.settings();
     return tusUpload(item, { apiBase, headers: () => creds.headers(), onUrl, onProgress });
   },
@@ -194,9 +204,7 @@ async function runUntilFiled() {
 }
 
 async function filed(capture) {
-  await drafts.delete(draftId);
-  const { ticketLink = "" } = await chrome.storage.local.get("ticketLink");
-  const { apiBase } = await creds.settings();
+  const [{ ticketLink = "" }, { apiBase }] = await Promise.all([chrome.storage.local.get("ticketLink"), creds.settings(), drafts.delete(draftId)]);
   const link = (ticketLink || `${apiBase}/v1/tickets/{key}`).replace("{key}", capture.ticket_key);
   $("progress").hidden = true;
   $("status").textContent = "";
@@ -262,9 +270,31 @@ async function showTriage(key) {
 
 // ------------------------------------------------------------------ start
 
+// The editor of a recording opens when the person stops it, while the offscreen document
+// stores it: resolves when it is stored.
+function recordingStored() {
+  return new Promise((resolve) => {
+    chrome.runtime.onMessage.addListener(function stored(message) {
+      if (message?.type !== "recording-done" || message.draftId !== draftId) return;
+      chrome.runtime.onMessage.removeListener(stored);
+      resolve();
+    });
+  });
+}
+
 async function main() {
-  const pending = draftId ? await queue.store.get(draftId) : null;
-  const draft = draftId ? await drafts.get(draftId) : null;
+  const stored = recordingStored();
+  // Read before the draft: a recording is stored before it stops being "the recording".
+  const { recording } = await chrome.storage.session.get("recording");
+  let [pending, draft, { apiBase }] = draftId
+    ? await Promise.all([queue.store.get(draftId), drafts.get(draftId), creds.settings()])
+    : [null, null, {}];
+  if (draftId && !draft && !pending && recording) {
+    $("status").textContent = "Saving the recording…";
+    await stored;
+    draft = await drafts.get(draftId);
+    $("status").textContent = "";
+  }
   if (pending?.state === State.FILED) return filed(pending.capture);
   if (!draft && !pending) {
     $("status").textContent = "This capture was filed or discarded already.";
@@ -277,6 +307,7 @@ async function main() {
     $("progress").hidden = false;
     return runUntilFiled();
   }
+  if (draft.kind !== "screenshot" && apiBase) ahead = new UploadAhead(draft, { apiBase, headers: () => creds.headers() });
   $("form").addEventListener("submit", (event) => {
     event.preventDefault();
     fileIt(draft).catch((error) => {
@@ -285,6 +316,7 @@ async function main() {
     });
   });
   $("discard").addEventListener("click", async () => {
+    await ahead?.discard();
     await drafts.delete(draftId);
     window.close();
   });

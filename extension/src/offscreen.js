@@ -66,29 +66,32 @@ function elapsedMs() {
   return Date.now() - session.started - session.pausedMs;
 }
 
-function stop() {
+// The person stopped: the page's console, requests and steps, and the id of the draft their
+// editor is waiting for. Stopped at a cap: neither.
+function stop(context = null, draftId = null) {
   if (!session || session.recorder.state === "inactive") return { ok: false };
-  session.stoppedAt = Date.now();
+  session.context = context;
+  session.draftId = draftId;
   clearInterval(session.timer);
   session.recorder.stop();
   return { ok: true };
 }
 
 async function finish(kind, mimeType) {
-  const { chunks, source, microphone, audio, stoppedAt } = session;
+  const { chunks, source, microphone, audio, context, draftId } = session;
   const durationMs = elapsedMs();
   for (const track of [...source.getTracks(), ...(microphone?.getTracks() ?? [])]) track.stop();
   await audio.close();
   session = null;
-  const id = crypto.randomUUID();
+  const id = draftId ?? crypto.randomUUID();
   const media = new Blob(chunks, { type: "video/webm" });
-  await drafts.put({ id, kind, media, filename: `${kind === "tab_recording" ? "tab" : "screen"}-recording.webm`, filetype: "video/webm", mimeType, durationMs, createdAt: Date.now() });
-  await chrome.runtime.sendMessage({ target: "background", type: "recording-done", draftId: id, stoppedAt: stoppedAt ?? Date.now() });
+  await drafts.put({ id, kind, media, filename: `${kind === "tab_recording" ? "tab" : "screen"}-recording.webm`, filetype: "video/webm", mimeType, durationMs, context, createdAt: Date.now() });
+  await chrome.runtime.sendMessage({ target: "background", type: "recording-done", draftId: id, opened: Boolean(draftId) });
 }
 
 const handlers = {
   start,
-  stop: async () => stop(),
+  stop: async ({ context, draftId }) => stop(context, draftId),
   pause: async () => {
     if (session?.recorder.state !== "recording") return { ok: false };
     session.recorder.pause();

@@ -28,6 +28,8 @@ DRIVER = EXTENSION / "e2e" / "drive.mjs"
 PASSWORD = "a long enough password"
 SECRET = "qs-secret-5f3c1a9e7d2b"
 SENTENCE = "The payment button shows a spinner forever after I enter my card."
+# What the page itself says during a recording (the tab's sound, mixed with the microphone).
+TAB_SENTENCE = "Then the whole screen turns grey."
 
 # The page where "the problem" happens: a console error, an unhandled rejection and a failed
 # request whose URL carries a token; a moving box so a recording has something to show.
@@ -39,7 +41,7 @@ animation:move 2s linear infinite alternate}}
 </head><body><h1>Checkout</h1>
 <label>Password <input id="password" type="password" value="hunter2-correct-horse"></label>
 <button id="break">Pay now</button><div id="box"></div>
-<audio id="narration" src="/narration.wav" preload="auto"></audio>
+<audio id="sound" src="/sound.wav" preload="auto"></audio>
 <script>
 document.getElementById("break").addEventListener("click", async () => {{
   console.error("Payment widget failed: TypeError: cart.total is undefined");
@@ -54,11 +56,11 @@ document.getElementById("break").addEventListener("click", async () => {{
 
 
 class _Site(BaseHTTPRequestHandler):
-    narration = b""
+    sound = b""
 
     def do_GET(self) -> None:
-        wav = self.path == "/narration.wav"
-        body = self.narration if wav else PAGE.encode()
+        wav = self.path == "/sound.wav"
+        body = self.sound if wav else PAGE.encode()
         self.send_response(200)
         self.send_header("Content-Type", "audio/wav" if wav else "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -77,12 +79,21 @@ class _Site(BaseHTTPRequestHandler):
         return
 
 
+def _speak(sentence: str, wav: Path) -> Path:
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), sentence], check=True)
+    return wav
+
+
+@pytest.fixture(scope="module")
+def narration(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SENTENCE spoken by espeak-ng: what the fake microphone says."""
+    return _speak(SENTENCE, tmp_path_factory.mktemp("microphone") / "narration.wav")
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The shop's checkout page; its narration is SENTENCE spoken by espeak-ng."""
-    wav = tmp_path_factory.mktemp("site") / "narration.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), SENTENCE], check=True)
-    _Site.narration = wav.read_bytes()
+    """The shop's checkout page; its sound is TAB_SENTENCE spoken by espeak-ng."""
+    _Site.sound = _speak(TAB_SENTENCE, tmp_path_factory.mktemp("site") / "sound.wav").read_bytes()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Site)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

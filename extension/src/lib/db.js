@@ -3,7 +3,18 @@
 const NAME = "ticketcreator";
 const STORES = ["drafts", "queue"];
 
+// One connection per page or worker, opened on first use and kept.
+let connection = null;
+
 function open() {
+  connection ??= connect().catch((error) => {
+    connection = null;
+    throw error;
+  });
+  return connection;
+}
+
+function connect() {
   return new Promise((resolve, reject) => {
     const request = indexedDB.open(NAME, 1);
     request.onupgradeneeded = () => {
@@ -13,7 +24,17 @@ function open() {
         }
       }
     };
-    request.onsuccess = () => resolve(request.result);
+    request.onsuccess = () => {
+      const db = request.result;
+      db.onversionchange = () => {
+        db.close();
+        connection = null;
+      };
+      db.onclose = () => {
+        connection = null;
+      };
+      resolve(db);
+    };
     request.onerror = () => reject(request.error);
   });
 }
@@ -24,10 +45,7 @@ function run(storeName, mode, operation) {
       new Promise((resolve, reject) => {
         const tx = db.transaction(storeName, mode);
         const request = operation(tx.objectStore(storeName));
-        tx.oncomplete = () => {
-          db.close();
-          resolve(request.result);
-        };
+        tx.oncomplete = () => resolve(request.result);
         tx.onerror = () => reject(tx.error);
       }),
   );
