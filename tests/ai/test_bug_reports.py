@@ -97,6 +97,58 @@ def test_a_data_exposure_goes_to_the_security_category(quantized_encoder: MiniLM
     assert classifier.classes[int(proba.argmax())] == "Security"
 
 
+# Another organization's taxonomy, in its own names and one-line descriptions: the readings
+# the labelling rules imply (a failing feature is not an outage, looks are the interface,
+# a named tool's connection is an integration, lost records are data, a weakness is
+# security) must not depend on our category names.
+OTHER_CATEGORIES = [
+    LabelSpec("Money", "Invoices, refunds, card payments and plan changes"),
+    LabelSpec("Access and privacy", "Login, passwords, user permissions and privacy"),
+    LabelSpec("Availability", "The service is down, unreachable or slow"),
+    LabelSpec("Look and feel", "Layout, typos, translations and how screens look"),
+    LabelSpec("Connectors", "Integrations with other tools, webhooks and the API"),
+    LabelSpec("Records", "Missing, duplicated or lost records; imports and exports"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        (
+            "Typo on the invoice page. The heading says 'Invocie' instead of 'Invoice'.",
+            "Look and feel",
+        ),
+        (
+            "Checkout broken. Clicking Pay shows 'Something went wrong'. "
+            "Console: POST /api/checkout 500 (Internal Server Error)",
+            "Money",
+        ),
+        (
+            "Everything is down. The whole app shows 503 Service Unavailable for all of us.",
+            "Availability",
+        ),
+        (
+            "HubSpot sync stopped. Contacts are no longer pushed to HubSpot since Monday.",
+            "Connectors",
+        ),
+        (
+            "Projects gone. All projects of our team were deleted overnight, months of work.",
+            "Records",
+        ),
+        (
+            "Weak passwords. The sign-up form accepts 123456, please add password rules.",
+            "Access and privacy",
+        ),
+    ],
+)
+def test_the_labelling_rules_hold_for_another_organization_s_categories(
+    quantized_encoder: MiniLMEncoder, text: str, category: str
+) -> None:
+    classifier = category_classifier(quantized_encoder, OTHER_CATEGORIES)
+    [proba] = classifier.predict_proba([text], quantized_encoder.encode([text]))
+    assert classifier.classes[int(proba.argmax())] == category
+
+
 def _eval(minilm_dir: Path, *extra: str) -> Result:
     args = ["eval", "--test", str(HOLDOUT), "--models-dir", str(minilm_dir.parent), *extra]
     return CliRunner().invoke(app, args)
