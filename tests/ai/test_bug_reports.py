@@ -13,6 +13,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from ticketcreator.ai.cli import app
+from ticketcreator.ai.local.category_rules import RULE_WEIGHT, CategoryRules
 from ticketcreator.ai.local.encoder import MiniLMEncoder
 from ticketcreator.ai.local.impact import PRIORITY_SCALE, TYPES, assess, priority_level, ticket_type
 from ticketcreator.ai.local.triage import category_classifier
@@ -108,6 +109,7 @@ OTHER_CATEGORIES = [
     LabelSpec("Look and feel", "Layout, typos, translations and how screens look"),
     LabelSpec("Connectors", "Integrations with other tools, webhooks and the API"),
     LabelSpec("Records", "Missing, duplicated or lost records; imports and exports"),
+    LabelSpec("Phone app", "The iPhone and Android apps"),
 ]
 
 
@@ -139,6 +141,15 @@ OTHER_CATEGORIES = [
             "Weak passwords. The sign-up form accepts 123456, please add password rules.",
             "Access and privacy",
         ),
+        (
+            "Key in page source. Our secret API key is printed in plain text in the page "
+            "source of the settings page.",
+            "Access and privacy",
+        ),
+        (
+            "Keyboard covers the field. On the iPhone app the keyboard hides the comment box.",
+            "Phone app",
+        ),
     ],
 )
 def test_the_labelling_rules_hold_for_another_organization_s_categories(
@@ -147,6 +158,33 @@ def test_the_labelling_rules_hold_for_another_organization_s_categories(
     classifier = category_classifier(quantized_encoder, OTHER_CATEGORIES)
     [proba] = classifier.predict_proba([text], quantized_encoder.encode([text]))
     assert classifier.classes[int(proba.argmax())] == category
+
+
+def _rule_scores(text: str) -> dict[str, float]:
+    [row] = CategoryRules(OTHER_CATEGORIES).scores([text])
+    return {
+        category.name: float(score) for category, score in zip(OTHER_CATEGORIES, row, strict=True)
+    }
+
+
+def test_an_exposure_outweighs_every_other_reading() -> None:
+    scores = _rule_scores(
+        "Webhook secret. The Stripe webhook signing secret is shown in plain text to anyone "
+        "who opens the settings page."
+    )
+    assert scores["Connectors"] == RULE_WEIGHT  # a named tool's webhook
+    # Similarities of one report to two categories differ by less than 1.
+    assert scores["Access and privacy"] - scores["Connectors"] >= 1.0
+
+
+def test_the_named_phone_app_points_to_the_app_category() -> None:
+    assert _rule_scores("Crash. The Android app closes on start. Web works.")["Phone app"] > 0
+    assert _rule_scores("Crash. The page closes on start.")["Phone app"] == 0
+
+
+def test_availability_needs_the_report_to_say_down_or_slow() -> None:
+    assert _rule_scores("Checkout broken. POST /api/checkout 500")["Availability"] < 0
+    assert _rule_scores("Site down. Every page gives 502 Bad Gateway.")["Availability"] == 0
 
 
 def _eval(minilm_dir: Path, *extra: str) -> Result:
