@@ -3,12 +3,12 @@
 The labelling rules of ``docs/ai.md`` file a report by the product area that is broken, with
 readings a support lead applies whatever the organization calls its categories: a data
 exposure or a security weakness is security; lost records are data; a typo or a wrong colour
-is the interface; a named tool's sync or import is an integration; the phone or tablet app
-named points to the mobile category; and availability only when
-the report says the product is down, unreachable or slow (a checkout failing with 500 is a
-payment problem). Each rule finds its *kind* of category by patterns on the category's name
-and one-line description, so it works for any organization's taxonomy, and its reading of the
-report by patterns on the report (most of them :func:`~.impact.assess`'s signals).
+is the interface; a named tool's sync or import is an integration; a named phone or tablet
+app points to the mobile category; and availability only when the report says the product
+is down, unreachable or slow (a checkout failing with 500 is a payment problem). Each rule
+finds its *kind* of category by patterns on the category's name and one-line description, so
+it works for any organization's taxonomy, and its reading of the report by patterns on the
+report (most of them :func:`~.impact.assess`'s signals).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _rx(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
     return re.compile(pattern, flags)
 
 
-SECURITY_KIND: Final = _rx(r"secur|privacy|permission|access\s+rights")
+_SECURITY_KIND: Final = _rx(r"secur|privacy|permission|access\s+rights")
 _RECORDS_KIND: Final = _rx(r"\blost\b|\bloss\b|\bmissing\b|\bdeleted\b")
 _LOOKS_KIND: Final = _rx(r"typo|translation|layout|how\s+\w+\s+looks?|\bdesign|\bui\b|interface")
 _INTEGRATION_KIND: Final = _rx(r"\bapi\b|webhook|integration|connection|other\s+tools")
@@ -88,8 +88,8 @@ class CategoryRule:
 
 
 RULES: Final = (
-    CategoryRule(SECURITY_KIND, lambda impact, _: impact.exposure, EXPOSURE_WEIGHT),
-    CategoryRule(SECURITY_KIND, lambda impact, _: impact.weakness, RULE_WEIGHT),
+    CategoryRule(_SECURITY_KIND, lambda impact, _: impact.exposure, EXPOSURE_WEIGHT),
+    CategoryRule(_SECURITY_KIND, lambda impact, _: impact.weakness, RULE_WEIGHT),
     CategoryRule(_RECORDS_KIND, lambda impact, _: impact.data_loss, RULE_WEIGHT),
     CategoryRule(_LOOKS_KIND, lambda impact, _: impact.cosmetic, RULE_WEIGHT),
     CategoryRule(_MOBILE_KIND, lambda _, text: bool(_MOBILE_APP.search(text)), RULE_WEIGHT),
