@@ -21,7 +21,8 @@ from ticketcreator.ai.local.zeroshot import LabelSpec
 from ticketcreator.tickets.models import Priority, TicketType
 
 REPO = Path(__file__).resolve().parents[2]
-HOLDOUT = REPO / "data" / "bug_reports" / "holdout.csv"
+BUG_REPORTS = REPO / "data" / "bug_reports"
+HOLDOUT = BUG_REPORTS / "holdout.csv"
 QUICKSTART = (
     "Checkout button does nothing. Clicking Pay shows a spinner forever. Console: Uncaught "
     "TypeError: Cannot read properties of undefined (reading 'total') at checkout.js:212. "
@@ -187,8 +188,8 @@ def test_availability_needs_the_report_to_say_down_or_slow() -> None:
     assert _rule_scores("Site down. Every page gives 502 Bad Gateway.")["Availability"] == 0
 
 
-def _eval(minilm_dir: Path, *extra: str) -> Result:
-    args = ["eval", "--test", str(HOLDOUT), "--models-dir", str(minilm_dir.parent), *extra]
+def _eval(minilm_dir: Path, *extra: str, test: Path = HOLDOUT) -> Result:
+    args = ["eval", "--test", str(test), "--models-dir", str(minilm_dir.parent), *extra]
     return CliRunner().invoke(app, args)
 
 
@@ -201,13 +202,48 @@ def test_eval_scores_a_bug_report_file_zero_shot(minilm_dir: Path) -> None:
     assert priority["confusion"]["labels"] == list(PRIORITY_SCALE)
     assert sum(map(sum, priority["confusion"]["matrix"])) == 95
     assert len(category["confusion"]["labels"]) == 10
-    # Measured on the held-back reports (see docs/ai.md for the numbers and their history).
-    assert priority["accuracy"] >= 0.70
-    assert priority["within_one"] >= 0.95
-    assert priority["urgent_recall"] >= 0.85
-    assert kind["accuracy"] >= 0.75
-    assert category["accuracy"] >= 0.70  # measured 0.737: the 0.75 target is not reached
     assert 0 < report["latency_ms_p50"] < 200  # bench/ai_triage.py measures the 30 ms target
+
+
+# The numbers measured on each set (docs/ai.md), less one or two reports: a change that
+# loses more fails. The blind set was measured once, after the category rules were fixed; its
+# priority (0.659) and urgent recall (0.5625, 9 of 16) are below the targets.
+MEASURED = {
+    "dev.csv": {
+        "priority": 0.84,
+        "within_one": 0.98,
+        "urgent": 0.94,
+        "type": 0.96,
+        "category": 0.81,
+    },
+    "holdout.csv": {
+        "priority": 0.74,
+        "within_one": 0.97,
+        "urgent": 0.85,
+        "type": 0.82,
+        "category": 0.77,
+    },
+    "blind.csv": {
+        "priority": 0.64,
+        "within_one": 0.94,
+        "urgent": 0.56,
+        "type": 0.83,
+        "category": 0.82,
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(MEASURED))
+def test_zero_shot_triage_keeps_its_measured_numbers(minilm_dir: Path, name: str) -> None:
+    result = _eval(minilm_dir, "--json", test=BUG_REPORTS / name)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    least = MEASURED[name]
+    assert report["priority"]["accuracy"] >= least["priority"]
+    assert report["priority"]["within_one"] >= least["within_one"]
+    assert report["priority"]["urgent_recall"] >= least["urgent"]
+    assert report["type"]["accuracy"] >= least["type"]
+    assert report["category"]["accuracy"] >= least["category"]
 
 
 def test_eval_prints_accuracies_and_confusion_matrices(minilm_dir: Path) -> None:
