@@ -9,8 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from ticketcreator.ai.cli import app
 from ticketcreator.ai.local.category_rules import RULE_WEIGHT, CategoryRules
