@@ -78,6 +78,64 @@ def _triage(text: str) -> tuple[str, str]:
             "feature_request",
         ),
         ("Please rename our workspace to Nordlicht GmbH, no hurry.", "low", "task"),
+        # Serious impact in any phrasing, and serious words around a calm problem.
+        (
+            "Vouchers. Customers are shown the gift card balances of other households, names "
+            "included.",
+            "urgent",
+            "bug",
+        ),
+        (
+            "Old volunteer. We deactivated a volunteer in June; yesterday he still opened the "
+            "donor list.",
+            "urgent",
+            "bug",
+        ),
+        (
+            "Prices. The supplier import overwrote our sale prices with zeros.",
+            "urgent",
+            "bug",
+        ),
+        (
+            "Kiosk. The kiosk declines every card since noon, we are losing bookings.",
+            "urgent",
+            "incident",
+        ),
+        (
+            "Newsletter. No member receives the newsletter since the update, there is no "
+            "workaround.",
+            "urgent",
+            "bug",
+        ),
+        (
+            "Shift plan. Several volunteers don't see the shift plan on Android since Friday. "
+            "Desktop works.",
+            "high",
+            "bug",
+        ),
+        (
+            "Sync doubles entries. The Outlook sync doubles every meeting of Mr. Okafor.",
+            "normal",
+            "bug",
+        ),
+        (
+            "Wrong wording. On the 'Cancel all bookings' page the confirm button is translated "
+            "as 'Abort'.",
+            "low",
+            "bug",
+        ),
+        (
+            "Top-ups. Since Monday customers are charged twice for their top-ups.",
+            "urgent",
+            "incident",
+        ),
+        ("Contracts. The nightly cleanup deleted all our archived contracts.", "urgent", "bug"),
+        (
+            "Depot. The whole depot is idle since 6:00, the scanners reject our logins.",
+            "urgent",
+            "incident",
+        ),
+        ("Team name. Could you rename our team to Night Shift? no rush.", "low", "task"),
     ],
 )
 def test_a_support_lead_s_reading(text: str, priority: str, kind: str) -> None:
