@@ -263,8 +263,10 @@ def test_eval_scores_a_bug_report_file_zero_shot(minilm_dir: Path) -> None:
 
 
 # The numbers measured on each set (docs/ai.md), less one or two reports: a change that
-# loses more fails. The blind set was measured once, after the category rules were fixed; its
-# priority (0.659) and urgent recall (0.5625, 9 of 16) are below the targets.
+# loses more fails. The blind set was measured once after the priority rules were generalised
+# on dev, dev2 and the held-back set (it had been measured once before, at priority 0.659 and
+# urgent recall 0.5625); its priority (0.692) and urgent recall (0.6875, 11 of 16) are still
+# below the targets.
 MEASURED = {
     "dev.csv": {
         "priority": 0.84,
@@ -273,19 +275,26 @@ MEASURED = {
         "type": 0.96,
         "category": 0.81,
     },
+    "dev2.csv": {
+        "priority": 0.92,
+        "within_one": 0.98,
+        "urgent": 0.92,
+        "type": 0.95,
+        "category": 0.72,
+    },
     "holdout.csv": {
         "priority": 0.74,
         "within_one": 0.97,
         "urgent": 0.85,
-        "type": 0.82,
+        "type": 0.83,
         "category": 0.77,
     },
     "blind.csv": {
-        "priority": 0.64,
+        "priority": 0.67,
         "within_one": 0.94,
-        "urgent": 0.56,
-        "type": 0.83,
-        "category": 0.82,
+        "urgent": 0.62,
+        "type": 0.84,
+        "category": 0.83,
     },
 }
 
