@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from ticketcreator.ai.cli import app
+from ticketcreator.ai.local.category_rules import RULE_WEIGHT, CategoryRules
 from ticketcreator.ai.local.encoder import MiniLMEncoder
 from ticketcreator.ai.local.impact import PRIORITY_SCALE, TYPES, assess, priority_level, ticket_type
 from ticketcreator.ai.local.triage import category_classifier
@@ -20,7 +20,8 @@ from ticketcreator.ai.local.zeroshot import LabelSpec
 from ticketcreator.tickets.models import Priority, TicketType
 
 REPO = Path(__file__).resolve().parents[2]
-HOLDOUT = REPO / "data" / "bug_reports" / "holdout.csv"
+BUG_REPORTS = REPO / "data" / "bug_reports"
+HOLDOUT = BUG_REPORTS / "holdout.csv"
 QUICKSTART = (
     "Checkout button does nothing. Clicking Pay shows a spinner forever. Console: Uncaught "
     "TypeError: Cannot read properties of undefined (reading 'total') at checkout.js:212. "
@@ -77,6 +78,64 @@ def _triage(text: str) -> tuple[str, str]:
             "feature_request",
         ),
         ("Please rename our workspace to Nordlicht GmbH, no hurry.", "low", "task"),
+        # Serious impact in any phrasing, and serious words around a calm problem.
+        (
+            "Vouchers. Customers are shown the gift card balances of other households, names "
+            "included.",
+            "urgent",
+            "bug",
+        ),
+        (
+            "Old volunteer. We deactivated a volunteer in June; yesterday he still opened the "
+            "donor list.",
+            "urgent",
+            "bug",
+        ),
+        (
+            "Prices. The supplier import overwrote our sale prices with zeros.",
+            "urgent",
+            "bug",
+        ),
+        (
+            "Kiosk. The kiosk declines every card since noon, we are losing bookings.",
+            "urgent",
+            "incident",
+        ),
+        (
+            "Newsletter. No member receives the newsletter since the update, there is no "
+            "workaround.",
+            "urgent",
+            "bug",
+        ),
+        (
+            "Shift plan. Several volunteers don't see the shift plan on Android since Friday. "
+            "Desktop works.",
+            "high",
+            "bug",
+        ),
+        (
+            "Sync doubles entries. The Outlook sync doubles every meeting of Mr. Okafor.",
+            "normal",
+            "bug",
+        ),
+        (
+            "Wrong wording. On the 'Cancel all bookings' page the confirm button is translated "
+            "as 'Abort'.",
+            "low",
+            "bug",
+        ),
+        (
+            "Top-ups. Since Monday customers are charged twice for their top-ups.",
+            "urgent",
+            "incident",
+        ),
+        ("Contracts. The nightly cleanup deleted all our archived contracts.", "urgent", "bug"),
+        (
+            "Depot. The whole depot is idle since 6:00, the scanners reject our logins.",
+            "urgent",
+            "incident",
+        ),
+        ("Team name. Could you rename our team to Night Shift? no rush.", "low", "task"),
     ],
 )
 def test_a_support_lead_s_reading(text: str, priority: str, kind: str) -> None:
@@ -97,8 +156,97 @@ def test_a_data_exposure_goes_to_the_security_category(quantized_encoder: MiniLM
     assert classifier.classes[int(proba.argmax())] == "Security"
 
 
-def _eval(minilm_dir: Path, *extra: str) -> Result:
-    args = ["eval", "--test", str(HOLDOUT), "--models-dir", str(minilm_dir.parent), *extra]
+# Another organization's taxonomy, in its own names and one-line descriptions: the readings
+# the labelling rules imply (a failing feature is not an outage, looks are the interface,
+# a named tool's connection is an integration, lost records are data, a weakness is
+# security) must not depend on our category names.
+OTHER_CATEGORIES = [
+    LabelSpec("Money", "Invoices, refunds, card payments and plan changes"),
+    LabelSpec("Access and privacy", "Login, passwords, user permissions and privacy"),
+    LabelSpec("Availability", "The service is down, unreachable or slow"),
+    LabelSpec("Look and feel", "Layout, typos, translations and how screens look"),
+    LabelSpec("Connectors", "Integrations with other tools, webhooks and the API"),
+    LabelSpec("Records", "Missing, duplicated or lost records; imports and exports"),
+    LabelSpec("Phone app", "The iPhone and Android apps"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        (
+            "Typo on the invoice page. The heading says 'Invocie' instead of 'Invoice'.",
+            "Look and feel",
+        ),
+        (
+            "Checkout broken. Clicking Pay shows 'Something went wrong'. "
+            "Console: POST /api/checkout 500 (Internal Server Error)",
+            "Money",
+        ),
+        (
+            "Everything is down. The whole app shows 503 Service Unavailable for all of us.",
+            "Availability",
+        ),
+        (
+            "HubSpot sync stopped. Contacts are no longer pushed to HubSpot since Monday.",
+            "Connectors",
+        ),
+        (
+            "Projects gone. All projects of our team were deleted overnight, months of work.",
+            "Records",
+        ),
+        (
+            "Weak passwords. The sign-up form accepts 123456, please add password rules.",
+            "Access and privacy",
+        ),
+        (
+            "Key in page source. Our secret API key is printed in plain text in the page "
+            "source of the settings page.",
+            "Access and privacy",
+        ),
+        (
+            "Keyboard covers the field. On the iPhone app the keyboard hides the comment box.",
+            "Phone app",
+        ),
+    ],
+)
+def test_the_labelling_rules_hold_for_another_organization_s_categories(
+    quantized_encoder: MiniLMEncoder, text: str, category: str
+) -> None:
+    classifier = category_classifier(quantized_encoder, OTHER_CATEGORIES)
+    [proba] = classifier.predict_proba([text], quantized_encoder.encode([text]))
+    assert classifier.classes[int(proba.argmax())] == category
+
+
+def _rule_scores(text: str) -> dict[str, float]:
+    [row] = CategoryRules(OTHER_CATEGORIES).scores([text])
+    return {
+        category.name: float(score) for category, score in zip(OTHER_CATEGORIES, row, strict=True)
+    }
+
+
+def test_an_exposure_outweighs_every_other_reading() -> None:
+    scores = _rule_scores(
+        "Webhook secret. The Stripe webhook signing secret is shown in plain text to anyone "
+        "who opens the settings page."
+    )
+    assert scores["Connectors"] == RULE_WEIGHT  # a named tool's webhook
+    # Similarities of one report to two categories differ by less than 1.
+    assert scores["Access and privacy"] - scores["Connectors"] >= 1.0
+
+
+def test_the_named_phone_app_points_to_the_app_category() -> None:
+    assert _rule_scores("Crash. The Android app closes on start. Web works.")["Phone app"] > 0
+    assert _rule_scores("Crash. The page closes on start.")["Phone app"] == 0
+
+
+def test_availability_needs_the_report_to_say_down_or_slow() -> None:
+    assert _rule_scores("Checkout broken. POST /api/checkout 500")["Availability"] < 0
+    assert _rule_scores("Site down. Every page gives 502 Bad Gateway.")["Availability"] == 0
+
+
+def _eval(minilm_dir: Path, *extra: str, test: Path = HOLDOUT) -> Result:
+    args = ["eval", "--test", str(test), "--models-dir", str(minilm_dir.parent), *extra]
     return CliRunner().invoke(app, args)
 
 
@@ -111,13 +259,57 @@ def test_eval_scores_a_bug_report_file_zero_shot(minilm_dir: Path) -> None:
     assert priority["confusion"]["labels"] == list(PRIORITY_SCALE)
     assert sum(map(sum, priority["confusion"]["matrix"])) == 95
     assert len(category["confusion"]["labels"]) == 10
-    # Measured on the held-back reports (see docs/ai.md for the numbers and their history).
-    assert priority["accuracy"] >= 0.70
-    assert priority["within_one"] >= 0.95
-    assert priority["urgent_recall"] >= 0.85
-    assert kind["accuracy"] >= 0.75
-    assert category["accuracy"] >= 0.70  # measured 0.737: the 0.75 target is not reached
     assert 0 < report["latency_ms_p50"] < 200  # bench/ai_triage.py measures the 30 ms target
+
+
+# The numbers measured on each set (docs/ai.md), less one or two reports: a change that
+# loses more fails. The blind set was measured once after the priority rules were generalised
+# on dev, dev2 and the held-back set (it had been measured once before, at priority 0.659 and
+# urgent recall 0.5625); its priority (0.692) and urgent recall (0.6875, 11 of 16) are still
+# below the targets.
+MEASURED = {
+    "dev.csv": {
+        "priority": 0.84,
+        "within_one": 0.98,
+        "urgent": 0.94,
+        "type": 0.96,
+        "category": 0.81,
+    },
+    "dev2.csv": {
+        "priority": 0.92,
+        "within_one": 0.98,
+        "urgent": 0.92,
+        "type": 0.95,
+        "category": 0.72,
+    },
+    "holdout.csv": {
+        "priority": 0.74,
+        "within_one": 0.97,
+        "urgent": 0.85,
+        "type": 0.83,
+        "category": 0.77,
+    },
+    "blind.csv": {
+        "priority": 0.67,
+        "within_one": 0.94,
+        "urgent": 0.62,
+        "type": 0.84,
+        "category": 0.83,
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(MEASURED))
+def test_zero_shot_triage_keeps_its_measured_numbers(minilm_dir: Path, name: str) -> None:
+    result = _eval(minilm_dir, "--json", test=BUG_REPORTS / name)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    least = MEASURED[name]
+    assert report["priority"]["accuracy"] >= least["priority"]
+    assert report["priority"]["within_one"] >= least["within_one"]
+    assert report["priority"]["urgent_recall"] >= least["urgent"]
+    assert report["type"]["accuracy"] >= least["type"]
+    assert report["category"]["accuracy"] >= least["category"]
 
 
 def test_eval_prints_accuracies_and_confusion_matrices(minilm_dir: Path) -> None:

@@ -29,7 +29,9 @@ _PEOPLE = (
     r"(?:customers?|users?|clients?|employees?|students?|drivers?|guests?|staff|merchants?|"
     r"sellers?|patients?|teachers?|instructors?|members?|people|agents?|shoppers?|buyers?|"
     r"accounts?|workers?|colleagues?|team\s+members?|recipients?|schools?|locations?|"
-    r"(?:\w+\s+)?team|office|reps|pickers|packers|doctors|nurses|visitors|attendees|tenants)"
+    r"(?:\w+\s+)?team|office|reps|pickers|packers|doctors|nurses|visitors|attendees|tenants|"
+    # any role: parents, residents, receptionists, technicians, operators, trainees
+    r"(?!\w*(?:ments|degrees)\b)[a-z]+(?:ers|ors|ents|ists|ians|ees|ants))"
 )
 _THINGS = (
     r"(?:orders?|payments?|invoices?|pages?|requests?|calls?|transactions?|bookings?|"
@@ -48,10 +50,21 @@ _EVERYONE = _rx(
     r"\b(?:at|for|in|from|on|to)\s+(?:all|any)\s+(?:of\s+)?(?:our\s+|the\s+|its\s+)?(?:\w+\s+)?"
     r"(?:entrances|shops|stores|warehouses|sites|locations|branches|events|offices|clinics|"
     r"connected|regions|devices|browsers)\b|\bthousands\s+of\b",
-    r"\b(?:whole|entire)\s+(?:\w+\s+)?(?:company|team|office|school|university|fleet|staff|store|shop|"
-    r"storefront|site|app|platform|organi[sz]ation|hr\s+team|department)",
+    r"\b(?:whole|entire)\s+(?!(?:day|morning|afternoon|evening|night|week|month|quarter|year|time|"
+    r"thing|text|line|word|list|row|column|field|page|screen|image|file|process)\b)[a-z]+",
+    # a group as the subject of what fails: "Patients can't book", "our drivers cannot start"
+    rf"(?:^|[.!?:;,]\s+|\bour\s+|\b(?:since|from)\s+\S+(?:\s+\S+)?\s+){_PEOPLE}\s+(?:can(?:no|')?t|can\s+not|don'?t|do\s+not|"
+    r"are\s+(?:unable|not\s+able|(?:being\s+)?(?:charged|billed|debited|shown|sent)))\b",
     r"\bfor\s+all\s+(?:of\s+)?us\b|\bfor\s+us\s+and\s+our\s+customers\b|\bhundreds\s+of\b",
     r"\b(?:all|any)\s+(?:of\s+)?(?:our|their)\s+\d+\b|\bin\s+all\s+\d+\b",
+    # "no parent receives", "no order can be picked", "no e-prescription ... has reached"
+    r"\bno\s+(?!longer\b|more\b|way\b|idea\b)[a-z][\w-]*\s+(?:[\w'-]+\s+){0,5}?"
+    r"(?:can|could|receives?|gets?|sees?|has\s+(?:reached|arrived|come)|arrives?)\b",
+)
+# Every item of one named person or of the reporter: one person's scope, not everyone's.
+_ONE_PERSONS = _rx(
+    r"\b(?:every|all)\s+(?:\w+\s+){1,2}?(?:of|for)\s+(?:me|mine|him|her|my|his|"
+    r"(?:dr|mr|mrs|ms)\b\.?)",
 )
 # Several people or a large share of them.
 _MANY = _rx(
@@ -64,6 +77,12 @@ _MANY = _rx(
     r"kilometers|miles)[a-z]+s\b",
     r"\ba\s+lot\s+of\s+(?:our\s+)?" + _PEOPLE + r"|\bteam\s+of\s+\d+",
     r"\bsome\s+of\s+our\s+customers\b|\bcustomers\s+are\s+complaining\b",
+    r"\b(?:several|many|dozens\s+of|lots\s+of|a\s+lot\s+of)\s+(?:of\s+(?:our|the|them)\s+)?"
+    r"(?:[a-z][\w-]*\s+)?(?!times|days|hours|minutes|seconds|weeks|months|years|ways|things|"
+    r"steps|clicks|attempts|tries|fields|pages|rows)[a-z][\w-]*s\b",
+    # a whole part of the customer base: "customers in the north zone"
+    r"\b[a-z]+s\s+in\s+(?:the|our)\s+(?:\w+\s+)?(?:zone|region|area|district|branch|city|"
+    r"country|building)\b",
 )
 # The affected person cannot do the thing at all.
 _BLOCKED = _rx(
@@ -71,7 +90,7 @@ _BLOCKED = _rx(
     r"impossible\s+to|won'?t\s+let)\b(?!\s+(?:find|figure|see\s+(?:where|how)))",
     r"\b(?:locked\s+out|stuck|blocked|halted|offline|read-only|idle|standing\s+still|"
     r"rejected|not\s+accepted)\b",
-    r"\b(?:nobody|no\s+one|none\s+of\s+\w+)\b[^.]{0,40}\bcan\b",
+    r"\b(?:nobody|no\s+one|none\s+of\s+\w+)\b[^.]{0,40}\bcan\b|\bno\s+[a-z][\w-]*\s+can\b",
     r"\bdoes\s+nothing\b|\bnothing\s+happens\b|\bnothing\s+(?:gets?|is\s+being)\b|\bno\s+(?:orders|sales)\b",
     r"\bstopped\s+(?:working|receiving|posting|syncing|writing|refunding|moving)\b",
     r"\b(?:fails?|failing)\s+(?:every\s+time|for\s+every|with)\b|\bevery\s+time\b",
@@ -80,7 +99,7 @@ _BLOCKED = _rx(
 )
 # The reporter says how to get along meanwhile.
 _WORKAROUND = _rx(
-    r"\bwork-?around\b|\bworks\s+(?:fine|eventually|ok)\b|\bstill\s+(?:works?|readable)\b",
+    r"(?<!\bno\s)(?<!without\s)(?<!without\sa\s)\bwork-?around\b|\bworks\s+(?:fine|eventually|ok)\b|\bstill\s+(?:works?|readable)\b",
     r"\b(?:refresh(?:ing)?|reloading)\s+(?:the\s+page\s+)?(?:fixes|helps|shows)\b|"
     r"\bafter\s+a\s+refresh\b|\bwhen\s+i\s+refresh\b",
     r"\b(?:manually|by\s+hand|in\s+excel|in\s+a\s+spreadsheet)\b",
@@ -98,6 +117,11 @@ _MONEY = _rx(
     r"\b(?:salar(?:y|ies)|payroll)\b.*\b(?:wrong|too\s+low|not\s+be\s+paid)\b|\bnot\s+be\s+paid\b",
     r"\bmoney\b|\bsales\s+day\b|\bno\s+orders\b|\bcan'?t\s+buy\b|\bnobody\s+can\s+buy\b",
     r"\b\d[\d,.]*\s*(?:eur|usd|chf|gbp|k)\b|[€$£]\s?\d",
+    # business walking away, amounts wrong, cards refused
+    r"\b(?:losing|lost)\s+(?:\w+\s+)?(?:orders|bookings|business|guests|clients|sales|customers)\b|"
+    r"\bwalk(?:s|ing)?\s+out\b|\bdeclin(?:es|ed|ing)\b|\bovercharg\w*",
+    r"\bwrong\s+(?:amounts?|prices?|totals?|sums?|rates?)\b|"
+    r"\b(?:vat|tax|fees?|prices?|amounts?)\b[^.]{0,30}\btwice\b|\bfor\s+nothing\b",
 )
 _DATA_LOSS = _rx(
     r"\b(?:are|were|got|been)\s+(?:all\s+)?(?:gone|deleted|wiped|erased|lost)\b",
@@ -106,6 +130,8 @@ _DATA_LOSS = _rx(
     r"\b(?:lost|losing)\s+(?:all\s+|their\s+|our\s+)?(?:work|data|history|notes|material)\b",
     r"\bdeletes\s+(?:it|them|the|all|every)\b|\bmonths\s+of\b[^.]*\bgone\b|\bdata\s+loss\b",
     r"\b(?:restore|backup)\b|\bhave\s+nothing\b|\bis\s+being\s+lost\b",
+    r"\boverwr(?:ote|itten|ites|iting)\b|\bno\s+(?:\w+\s+)?cop(?:y|ies)\b|"
+    r"(?<!\bi\s)(?<!\bwe\s)\b(?:deleted|wiped|erased)\s+(?:all|every|our|my|their|\d+)\b",
 )
 # Someone sees or can take what they must not: other customers' data, secrets, sessions.
 _EXPOSURE = _rx(
@@ -120,7 +146,17 @@ _EXPOSURE = _rx(
     r"\bany(?:one|body|\s+(?:\w+\s+)?(?:user|student|customer|employee|visitor|guest|driver|member|"
     r"patient|person))\s+can\s+(?:see|open|download|read|access|view|join)\b|\bin\s+plain\s+text\b",
     r"\b(?:data|details|information)\s+(?:is\s+|are\s+)?exposed\b|\bexposed\b",
-    r"\b(?:former|removed|deactivated|ex-)\s*(?:employee|user|staff)\b[^.]*\bstill\b",
+    # data of another party: "balances of other households", "the report of another child"
+    r"\b(?:of|from|belonging\s+to)\s+(?:an)?other\s+(?!(?:page|tab|browser|device|day|time|"
+    r"week|month|version|screen|step|tool|system|app|file|folder|project|board|workspace|"
+    r"list|sheet|calendar|provider|format|one|way)s?\b)[a-z]+|\ba\s+neighbou?r'?s\b|"
+    r"\bnext\s+door\b",
+    r"\bcan\b[^.]{0,60}\b(?:for|of|into|to)\s+any\s+(?:\w+\s+){0,3}?(?:accounts?|users?|"
+    r"customers?|profiles?)\b",
+    # a person removed, still inside
+    r"\b(?:former|removed|deactivated|disabled|offboarded|fired)\b.{0,160}?\b(?:(?:he|she|they)\b"
+    r".{0,40}?\bstill\b|still\s+(?:\w+\s+)?(?:logs?|signs?)\s+in|still\s+has\s+access|"
+    r"(?:employee|user|staff)\b[^.]*\bstill\b)",
     r"\bleft\s+(?:the\s+company\s+)?on\s+bad\s+terms\b|\bsecret\s+(?:api\s+)?key\b",
     r"\bshould\s+(?:definitely\s+)?not\s+be\s+possible\b|\bprivacy\s+issue\b",
 )
@@ -136,7 +172,7 @@ _OUTAGE = _rx(
     r"\bnot\s+reachable\b|\bunreachable\b|\bERR_CONNECTION\w*|\bERR_TOO_MANY_REDIRECTS\b|"
     r"\bblank\s+(?:white\s+)?page\b",
     r"\bcrash(?:es|ed)?\b[^.]*\b(?:launch|start|immediately|scan)",
-    r"\bstatus\s+page\b|\bspinner\s+forever\b|\bredirect\s+loop\b|\bunavailable\b",
+    r"\bout\s+of\s+(?:service|order)\b|\bstatus\s+page\b|\bspinner\s+forever\b|\bredirect\s+loop\b|\bunavailable\b",
     r"\bnot\s+(?:updated|loading)\b[^.]*\b(?:hours?|all|every)\b|\btimes?\s+out\b|\btimeouts?\b",
 )
 _DEADLINE = _rx(
@@ -153,7 +189,7 @@ _CALM = _rx(
 )
 # A problem that only touches looks and wording.
 _COSMETIC = _rx(
-    r"\btypo\b|\bmisspell\w*|\bcosmetic\b|\btranslation\b|\bin\s+english\s+when\b",
+    r"\btypo\b|\bmisspell\w*|\bcosmetic\b|\btranslat\w*|\bwording\b|\bin\s+english\s+when\b",
     r"\b(?:blurry|pixelated|colou?r|icons?|logo|font|tooltip|plural|footer|splash\s+screen|"
     r"slogan|decimals?|spelling)\b",
 )
@@ -193,6 +229,9 @@ _DEFECT = _rx(
     r"\bduplicate|\btwice\b|\b(?:arrives?|comes?|fires?|runs?|sent|goes?\s+out)\s+(?:\w+\s+)?late\b|\bcut\s+off\b|\boverlaps?\b|\bshows?\b[^.]*\binstead\b|"
     r"\bskips?\b|\bgone\b|\bempty\b|\bdisappear|\bwon'?t\b|\bnothing\b|\blocked\b|\bblurry\b|"
     r"\bpixelated\b|\bloops?\b|\bnot\s+possible\b|\bbut\s+the\b|\bdrains?\b",
+    r"\boverwr\w+|\bwiped\b|\berased\b|\bdeclin(?:es|ed)\b|\bout\s+of\s+service\b|"
+    r"\bnot\s+(?:be\s+)?(?:informed|delivered|received)\b|\bno\s+[a-z][\w-]*\s+(?:[\w'-]+\s+){0,5}?"
+    r"(?:receives?|gets?|has\s+(?:reached|arrived))\b",
 )
 _SECURITY_WEAKNESS = _rx(
     r"\bpassword\s+rules\b|\brate\s+limit\b.*\b(?:never|add)|\bnot\s+slowed\s+down\b|"
@@ -202,6 +241,9 @@ _SECURITY_WEAKNESS = _rx(
 _CORE = _rx(
     r"\b(?:check\s*out|checkout|pay(?:ment|ments)?|buy|orders?|log\s*ins?|logins?|sign\s*in|"
     r"sso|2fa|booking|deposits?|payroll|payslips|exam|grades?|route|deliver(?:y|ies)|shipped)\b",
+    # the business's own customers kept waiting or sent away
+    r"\b(?:waiting|queu(?:e|ing)|standing)\s+(?:at|in)\s+(?:the\s+)?\w+|\bphones?\s+(?:\w+\s+)?"
+    r"(?:ringing|does\s+not\s+stop)|\bturn\w*\s+(?:\w+\s+)?away\b|\bcan(?:no|')?t\s+leave\b",
 )
 
 
@@ -246,7 +288,7 @@ def assess(title: str, body: str = "") -> Impact:
         title, _, body = title.partition(". ")
     text = f"{title}. {body}" if body else title
     return Impact(
-        everyone=bool(_EVERYONE.search(text)),
+        everyone=bool(_EVERYONE.search(_ONE_PERSONS.sub(" ", text))),
         many=bool(_MANY.search(text)),
         blocked=bool(_BLOCKED.search(text)),
         workaround=bool(_WORKAROUND.search(text)),
@@ -281,11 +323,13 @@ def ticket_type(impact: Impact) -> str:
         return "incident"
     if impact.wish and not impact.defect:
         return "feature_request"
+    if impact.task and not impact.defect:
+        return "task"  # a request, even when phrased as a question ("could you ...?")
     if impact.question and not impact.defect:
         return "question"
     if impact.task and not (impact.defect and (impact.everyone or impact.many)):
         return "task"
-    if impact.question and not impact.blocked:
+    if impact.question and not (impact.blocked or impact.data_loss or impact.exposure):
         return "question"
     return "bug"
 
@@ -330,7 +374,7 @@ def priority_decision(impact: Impact, type_: str) -> tuple[str, str]:
         if impact.deadline or impact.money or impact.blocked:
             return "high", "task blocking work"
         return "normal", "task"
-    if impact.cosmetic and not (impact.blocked or impact.money or broad):
+    if impact.cosmetic and not (impact.blocked or impact.money):
         return "low", "cosmetic"
     if impact.calm:
         return "normal", "reporter says it can wait"

@@ -30,8 +30,9 @@ from ticketcreator.ai.local.base import (
     softmax,
     to_predictions,
 )
+from ticketcreator.ai.local.category_rules import CategoryRules
 from ticketcreator.ai.local.encoder import MiniLMEncoder
-from ticketcreator.ai.local.impact import PRIORITY_SCALE, TYPES, assess
+from ticketcreator.ai.local.impact import PRIORITY_SCALE, TYPES
 from ticketcreator.ai.local.impact_classifiers import ImpactPriorityClassifier, ImpactTypeClassifier
 from ticketcreator.ai.local.learned import (
     LinearTextModel,
@@ -43,7 +44,6 @@ from ticketcreator.ai.local.learned import (
 )
 from ticketcreator.ai.local.memory import LabelMemory
 from ticketcreator.ai.local.zeroshot import (
-    SECURITY_LABEL,
     CuePriorityClassifier,
     LabelSpec,
     ZeroShotClassifier,
@@ -69,8 +69,6 @@ CATEGORY_WORD_WEIGHT: Final = 0.5
 # rest become suggestions. Which label wins does not change.
 CATEGORY_TEMPERATURE: Final = 0.175
 CATEGORY_PHRASE_WEIGHT: Final = 1.0
-# Enough to outweigh any similarity: exposure decides (dev set: category 0.743 -> 0.763).
-SECURITY_BONUS: Final = 1.0
 # A type "implies" a priority when at least this share of at least this many rows agree.
 _IMPLY_SHARE: Final = 0.99
 _IMPLY_MIN_ROWS: Final = 10
@@ -236,10 +234,11 @@ class CategoryClassifier:
 
     Scores add up the similarity of the ticket to each category's text (name, description and
     the words of its product area, see :data:`~.zeroshot.AREA_HINTS`), to the category's best
-    description phrase, and the words they share. A report that exposes data to the wrong
-    people belongs to the security category whatever part of the product leaks it, as a
-    support lead files it: such reports (see :func:`~.impact.assess`) get
-    :data:`SECURITY_BONUS` on categories that name security, privacy or permissions.
+    description phrase, and the words they share; then the labelling rules' readings of the
+    report (:mod:`~.category_rules`): a data exposure goes to the category that names
+    security, privacy or permissions whatever part of the product leaks it, lost records to
+    data, looks to the interface, a named tool's sync to integrations, and the availability
+    category needs the report to say the product is down or slow.
     """
 
     def __init__(self, embedder: Embedder, categories: Sequence[LabelSpec | str]) -> None:
@@ -251,10 +250,8 @@ class CategoryClassifier:
             phrase_weight=CATEGORY_PHRASE_WEIGHT,
             area_hints=True,
         )
-        specs = [c if isinstance(c, LabelSpec) else LabelSpec(c) for c in categories]
-        self._security = np.array(
-            [bool(SECURITY_LABEL.search(f"{c.name} {c.description}")) for c in specs],
-            dtype=np.float32,
+        self._rules = CategoryRules(
+            [c if isinstance(c, LabelSpec) else LabelSpec(c) for c in categories]
         )
 
     @property
@@ -262,10 +259,7 @@ class CategoryClassifier:
         return self._inner.classes
 
     def predict_proba(self, texts: Sequence[str], embeddings: FloatArray) -> FloatArray:
-        scores = self._inner.scores(texts, embeddings)
-        if self._security.any():
-            exposed = np.array([assess(text).exposure for text in texts], dtype=np.float32)
-            scores = scores + SECURITY_BONUS * np.outer(exposed, self._security)
+        scores = self._inner.scores(texts, embeddings) + self._rules.scores(texts)
         return softmax(scores / CATEGORY_TEMPERATURE)
 
 

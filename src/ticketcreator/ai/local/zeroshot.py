@@ -111,7 +111,6 @@ AREA_HINTS: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
         ),
     )
 )
-SECURITY_LABEL: Final = re.compile(r"secur|privacy|permission|access\s+rights", re.IGNORECASE)
 
 _CODE_NAME = re.compile(r"^[A-Za-z]*[_-]?\d+$")
 
