@@ -53,8 +53,18 @@ _EVERYONE = _rx(
     r"\b(?:whole|entire)\s+(?!(?:day|morning|afternoon|evening|night|week|month|quarter|year|time|"
     r"thing|text|line|word|list|row|column|field|page|screen|image|file|process)\b)[a-z]+",
     # a group as the subject of what fails: "Patients can't book", "our drivers cannot start"
-    rf"(?:^|[.!?:;,]\s+|\bour\s+|\b(?:since|from)\s+\S+(?:\s+\S+)?\s+){_PEOPLE}\s+(?:can(?:no|')?t|can\s+not|don'?t|do\s+not|"
+    rf"(?:^|[.!?:;,]\s+|\bour\s+|\b(?:since|from)\s+\S+(?:\s+\S+)?\s+){_PEOPLE}\s+(?:can(?:no|')?t|can\s+not|no\s+can|not\s+can|don'?t|do\s+not|"
     r"are\s+(?:unable|not\s+able|(?:being\s+)?(?:charged|billed|debited|shown|sent)))\b",
+    # each as the subject or the scope: "Each staff member gets", "for each farm", "rejects each"
+    r"(?:^|[.!?]\s+|\b(?:for|at|in|on|from|to|[a-z]+s)\s+)each\s+(?!one\b|time\b|other\b)[a-z]+",
+    # none as a quantity: "zero online sales", "no carer's phone rang"
+    r"\bzero\s+(?:[a-z]+\s+)?[a-z]+s\b|\bno\s+(?!longer\b|more\b)[a-z]+'s\s+(?:\w+\s+){0,2}?"
+    r"(?:rang|came|arrived|worked|\w+ed)\b",
+    # reproduced by others: "same for my colleagues"
+    r"\bsame\s+for\s+(?:my|our|all|every|the\s+other)\s+\w+",
+    # a group reporting it cannot: "clients are telling us they haven't been able to book"
+    rf"\b{_PEOPLE}\s+(?:[\w']+\s+){{0,6}}?they\s+(?:can(?:no|')?t|can\s+not|(?:have|are)(?:n'?t|\s+not)\s+"
+    r"been\s+able|are\s+unable)\b",
     r"\bfor\s+all\s+(?:of\s+)?us\b|\bfor\s+us\s+and\s+our\s+customers\b|\bhundreds\s+of\b",
     r"\b(?:all|any)\s+(?:of\s+)?(?:our|their)\s+\d+\b|\bin\s+all\s+\d+\b",
     # "no parent receives", "no order can be picked", "no e-prescription ... has reached"
@@ -70,9 +80,14 @@ _ONE_PERSONS = _rx(
 _MANY = _rx(
     r"\bmany\s+(?:of\s+our\s+)?(?:\w+\s+)?" + _PEOPLE,
     r"\bseveral\s+(?:of\s+our\s+)?" + _PEOPLE + r"|\bseveral\s+of\s+our\b",
-    r"\b(?:a\s+third|half|most)\s+of\s+(?:our|the)\b",
+    r"\b(?:a\s+(?:third|quarter|fifth|tenth)|half|most|\d+\s*%)\s+of\s+(?:our|the|all)\b",
+    # part of the people, sites or devices: "some of our 12 shops", "some Android phones"
+    r"\bsome\s+(?:of\s+(?:our|the)\s+)?(?:\d+\s+)?(?:[a-z]+\s+)?(?:(?!orders\b)"
+    + _PEOPLE
+    + r"|shops|stores|"
+    r"sites|branches|restaurants|salons|phones|devices|tablets|terminals)\b",
     r"\b(?:\d{2,}|dozens\s+of)\s+(?:\w+\s+)?(?:" + _PEOPLE + r"|orders|invoices|bookings)\b",
-    r"\b(?:\d{2,}|\d{1,3}(?:,\d{3})+)\s+(?:[a-z]+\s+)?(?!seconds|minutes|hours|days|weeks|"
+    r"(?<!than\s)(?<!over\s)\b(?:\d{2,}|\d{1,3}(?:,\d{3})+)\s+(?:[a-z]+\s+)?(?!seconds|minutes|hours|days|weeks|"
     r"months|years|rows|pages|percent|times|characters|degrees|items|euros|dollars|pixels|"
     r"kilometers|miles)[a-z]+s\b",
     r"\ba\s+lot\s+of\s+(?:our\s+)?" + _PEOPLE + r"|\bteam\s+of\s+\d+",
@@ -86,15 +101,16 @@ _MANY = _rx(
 )
 # The affected person cannot do the thing at all.
 _BLOCKED = _rx(
-    r"\b(?:can(?:no|')?t|can\s+not|unable\s+to|not\s+able\s+to|no\s+way\s+to|"
+    r"\b(?:can(?:no|')?t|can\s+not|no\s+can|not\s+can|unable\s+to|not\s+able\s+to|no\s+way\s+to|"
+    r"(?:have|has)(?:n'?t|\s+not)\s+been\s+able\s+to|"
     r"impossible\s+to|won'?t\s+let)\b(?!\s+(?:find|figure|see\s+(?:where|how)))",
     r"\b(?:locked\s+out|stuck|blocked|halted|offline|read-only|idle|standing\s+still|"
-    r"rejected|not\s+accepted)\b",
+    r"reject(?:s|ed)?|not\s+accepted)\b|\b(?:spins?|spinning|loads?|loading|hangs?)\s+forever\b",
     r"\b(?:nobody|no\s+one|none\s+of\s+\w+)\b[^.]{0,40}\bcan\b|\bno\s+[a-z][\w-]*\s+can\b",
     r"\bdoes\s+nothing\b|\bnothing\s+happens\b|\bnothing\s+(?:gets?|is\s+being)\b|\bno\s+(?:orders|sales)\b",
     r"\bstopped\s+(?:working|receiving|posting|syncing|writing|refunding|moving)\b",
     r"\b(?:fails?|failing)\s+(?:every\s+time|for\s+every|with)\b|\bevery\s+time\b",
-    r"\bhave\s+(?:had\s+)?to\s+(?:stop|disable)\b|\bwe'?ve\s+(?:stopped|told)\b",
+    r"\b(?:have|had)\s+(?:had\s+)?to\s+(?:stop|disable)\b|\bwe'?ve\s+(?:stopped|told)\b",
     r"\bneed(?:s)?\s+(?:access|it|the|them|a\s+fix|this)\b.*\b(?:today|tomorrow|tonight|by)\b",
 )
 # The reporter says how to get along meanwhile.
@@ -106,7 +122,7 @@ _WORKAROUND = _rx(
     r"\b(?:(?:web|website|chrome|gmail|iphone|ios|desktop|email\s+reminders)\s+(?:still\s+)?"
     r"(?:works?|is\s+fine|shows))\b",
     r"\b(?:the\s+)?(?:others?|rest)\s+(?:sync\s+)?(?:fine|(?:of\s+the\s+app\s+)?is\s+(?:quick|fine))\b",
-    r"\bis\s+fine\b|\bare\s+fine\b|\bworks\b\.?$|\bit\s+works\b|\bthe\s+link\s+in\b.*\bworks\b",
+    r"(?<!other\s)(?<!others\s)\bis\s+fine\b|(?<!others\s)(?<![a-z]s\s)\bare\s+fine\b|\bworks\b\.?$|\bit\s+works\b|\bthe\s+link\s+in\b.*\bworks\b",
     r"\bi\s+(?:use|check|copy|rotate|convert|deny|switch|then)\b|\binstead\s*,?\s+which\b",
     r"\bas\s+a\s+workaround\b|\bcan\s+(?:email|still|reformat|use)\b|\bsmaller\s+\w+\s+are\s+fine\b",
 )
@@ -120,6 +136,10 @@ _MONEY = _rx(
     # business walking away, amounts wrong, cards refused
     r"\b(?:losing|lost)\s+(?:\w+\s+)?(?:orders|bookings|business|guests|clients|sales|customers)\b|"
     r"\bwalk(?:s|ing)?\s+out\b|\bdeclin(?:es|ed|ing)\b|\bovercharg\w*",
+    r"\b(?:paid|pay\s+out)\s+(?:out|nothing|from|per)\b|\btips\b|\bpay\s+full\s+price\b|"
+    r"\bdiscount\b[^.]{0,30}\bnot\b|\bleft\s+without\s+(?:paying|buying|ordering)\b|"
+    r"\b(?:people|customers|clients|guests|shoppers)\s+(?:\w+\s+){0,5}?and\s+(?:leave|walk\s+away)\b|"
+    r"\bcan(?:no|')?t\s+sell\b|\bcannot\s+sell\b|\bzero\s+(?:\w+\s+)?sales\b|"
     r"\bwrong\s+(?:amounts?|prices?|totals?|sums?|rates?)\b|"
     r"\b(?:vat|tax|fees?|prices?|amounts?)\b[^.]{0,30}\btwice\b|\bfor\s+nothing\b",
 )
@@ -130,7 +150,7 @@ _DATA_LOSS = _rx(
     r"\b(?:lost|losing)\s+(?:all\s+|their\s+|our\s+)?(?:work|data|history|notes|material)\b",
     r"\bdeletes\s+(?:it|them|the|all|every)\b|\bmonths\s+of\b[^.]*\bgone\b|\bdata\s+loss\b",
     r"\b(?:restore|backup)\b|\bhave\s+nothing\b|\bis\s+being\s+lost\b",
-    r"\boverwr(?:ote|itten|ites|iting)\b|\bno\s+(?:\w+\s+)?cop(?:y|ies)\b|"
+    r"\boverwr(?:ite|ote|itten|ites|iting)\b|\bno\s+(?:\w+\s+)?cop(?:y|ies)\b|"
     r"(?<!\bi\s)(?<!\bwe\s)\b(?:deleted|wiped|erased)\s+(?:all|every|our|my|their|\d+)\b",
 )
 # Someone sees or can take what they must not: other customers' data, secrets, sessions.
@@ -147,7 +167,7 @@ _EXPOSURE = _rx(
     r"patient|person))\s+can\s+(?:see|open|download|read|access|view|join)\b|\bin\s+plain\s+text\b",
     r"\b(?:data|details|information)\s+(?:is\s+|are\s+)?exposed\b|\bexposed\b",
     # data of another party: "balances of other households", "the report of another child"
-    r"\b(?:of|from|belonging\s+to)\s+(?:an)?other\s+(?!(?:page|tab|browser|device|day|time|"
+    r"\b(?:of|from|belonging\s+to)\s+(?:the\s+|a\s+)?(?:an)?(?:other|different)\s+(?!(?:page|tab|browser|device|day|time|"
     r"week|month|version|screen|step|tool|system|app|file|folder|project|board|workspace|"
     r"list|sheet|calendar|provider|format|one|way)s?\b)[a-z]+|\ba\s+neighbou?r'?s\b|"
     r"\bnext\s+door\b",
@@ -157,6 +177,8 @@ _EXPOSURE = _rx(
     r"\b(?:former|removed|deactivated|disabled|offboarded|fired)\b.{0,160}?\b(?:(?:he|she|they)\b"
     r".{0,40}?\bstill\b|still\s+(?:\w+\s+)?(?:logs?|signs?)\s+in|still\s+has\s+access|"
     r"(?:employee|user|staff)\b[^.]*\bstill\b)",
+    r"\b(?:deactivated|removed|disabled)\s+(?:his|her|their)\s+account\b.{0,120}?\b(?:him|her|them|he|she|they)\s+\w+ing\b",
+    r"\banyone\s+who\b[^.]{0,40}\bcan\s+(?:use|see|open|read|redeem)\b|\bnot\s+theirs\b",
     r"\bleft\s+(?:the\s+company\s+)?on\s+bad\s+terms\b|\bsecret\s+(?:api\s+)?key\b",
     r"\bshould\s+(?:definitely\s+)?not\s+be\s+possible\b|\bprivacy\s+issue\b",
 )
@@ -175,6 +197,11 @@ _OUTAGE = _rx(
     r"\bout\s+of\s+(?:service|order)\b|\bstatus\s+page\b|\bspinner\s+forever\b|\bredirect\s+loop\b|\bunavailable\b",
     r"\bnot\s+(?:updated|loading)\b[^.]*\b(?:hours?|all|every)\b|\btimes?\s+out\b|\btimeouts?\b",
 )
+# A change in the product that started at a point in time: the mark of an incident.
+_ONSET = _rx(
+    r"\bsince\s+(?:the\s+|this\s+|last\s+|yesterday|today|\d)|\bafter\s+(?:the|your)\s+"
+    r"(?:deploy|update|release|upgrade|new\s+version|maintenance)\b",
+)
 _DEADLINE = _rx(
     r"\b(?:today|tonight|this\s+(?:afternoon|morning|evening)|tomorrow|by\s+\d|"
     r"before\s+(?:the\s+)?(?:weekend|launch|monday|friday)|due\s+(?!date)(?:on\s+)?\w+|deadline|"
@@ -189,6 +216,7 @@ _CALM = _rx(
 )
 # A problem that only touches looks and wording.
 _COSMETIC = _rx(
+    r"\bin\s+(?:german|french|spanish|italian|dutch|polish|english)\b[^.]{0,40}\b(?:says|reads)\b|"
     r"\btypo\b|\bmisspell\w*|\bcosmetic\b|\btranslat\w*|\bwording\b|\bin\s+english\s+when\b",
     r"\b(?:blurry|pixelated|colou?r|icons?|logo|font|tooltip|plural|footer|splash\s+screen|"
     r"slogan|decimals?|spelling)\b",
@@ -240,7 +268,7 @@ _SECURITY_WEAKNESS = _rx(
 # Paths whose failure stops the business: paying, signing in, the product as a whole.
 _CORE = _rx(
     r"\b(?:check\s*out|checkout|pay(?:ment|ments)?|buy|orders?|log\s*ins?|logins?|sign\s*in|"
-    r"sso|2fa|booking|deposits?|payroll|payslips|exam|grades?|route|deliver(?:y|ies)|shipped)\b",
+    r"sso|2fa|booking|deposits?|payroll|payslips|exam|grades?|route|deliver(?:y|ies)|shipped|sell|clock\s+in|boarding|purchases?)\b",
     # the business's own customers kept waiting or sent away
     r"\b(?:waiting|queu(?:e|ing)|standing)\s+(?:at|in)\s+(?:the\s+)?\w+|\bphones?\s+(?:\w+\s+)?"
     r"(?:ringing|does\s+not\s+stop)|\bturn\w*\s+(?:\w+\s+)?away\b|\bcan(?:no|')?t\s+leave\b",
@@ -269,6 +297,7 @@ class Impact:
     defect: bool
     weakness: bool
     core: bool
+    onset: bool
 
     @property
     def signals(self) -> tuple[str, ...]:
@@ -306,6 +335,7 @@ def assess(title: str, body: str = "") -> Impact:
         defect=bool(_DEFECT.search(text)),
         weakness=bool(_SECURITY_WEAKNESS.search(text)),
         core=bool(_CORE.search(text)),
+        onset=bool(_ONSET.search(text)),
     )
 
 
@@ -319,6 +349,8 @@ def ticket_type(impact: Impact) -> str:
         return "incident"
     if impact.many and impact.outage and not impact.workaround:
         return "incident"
+    if impact.outage and impact.core and impact.money and impact.onset and not impact.workaround:
+        return "incident"  # a core path failing since a point in time, and business lost
     if impact.everyone and (impact.money or impact.data_loss) and impact.defect:
         return "incident"
     if impact.wish and not impact.defect:
