@@ -11,11 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from tests.support.factories import create_member
+from tests.support.factories import Member, create_member
 from tests.support.services import RedisServer
 from tests.support.settings import overridden
 from ticketcreator.accounts.permissions import Permission, Role
@@ -29,6 +29,19 @@ from .conftest import ApiServer, watch
 def small_queues(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     with overridden(monkeypatch, TC_REALTIME__QUEUE_SIZE="5", TC_REALTIME__SEND_TIMEOUT_S="1"):
         yield
+
+
+async def connect_not_reading(api_server: ApiServer, member: Member) -> ClientConnection:
+    """A stream client that buffers one message at most: it stops reading when the test does."""
+    return await connect(
+        api_server.ws,
+        subprotocols=[
+            Subprotocol("ticketcreator"),
+            Subprotocol(f"ticketcreator.bearer.{member.token}"),
+        ],
+        compression=None,
+        max_queue=1,
+    )
 
 
 def _event(organization_id: uuid.UUID, n: int, size: int) -> str:
@@ -49,15 +62,7 @@ async def test_a_client_that_does_not_read_is_dropped_and_the_others_get_everyth
     agent = await create_member(session, role=Role.AGENT)
     access = Access(organization_id=agent.org_id, permission=Permission.TICKETS_READ)
     fast = await watch(api_server, agent)
-    slow = await connect(
-        api_server.ws,
-        subprotocols=[
-            Subprotocol("ticketcreator"),
-            Subprotocol(f"ticketcreator.bearer.{agent.token}"),
-        ],
-        compression=None,
-        max_queue=1,
-    )
+    slow = await connect_not_reading(api_server, agent)
     assert json.loads(await slow.recv())["type"] == "stream.ready"  # then it stops reading
     hub = bus.hub()
     assert hub.size == 2
@@ -94,15 +99,7 @@ async def test_a_client_that_stops_taking_frames_is_ended_before_its_queue_fills
     agent = await create_member(session, role=Role.AGENT)
     access = Access(organization_id=agent.org_id, permission=Permission.TICKETS_READ)
     with overridden(monkeypatch, TC_REALTIME__QUEUE_SIZE="1000", TC_REALTIME__SEND_TIMEOUT_S="1"):
-        stuck = await connect(
-            api_server.ws,
-            subprotocols=[
-                Subprotocol("ticketcreator"),
-                Subprotocol(f"ticketcreator.bearer.{agent.token}"),
-            ],
-            compression=None,
-            max_queue=1,
-        )
+        stuck = await connect_not_reading(api_server, agent)
         assert json.loads(await stuck.recv())["type"] == "stream.ready"  # then it stops reading
         hub = bus.hub()
         [listener] = hub.listeners[agent.org_id]

@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -331,14 +331,23 @@ class Hub:
                 listener.drop()
 
 
+class OfLoop(Protocol):
+    loop: asyncio.AbstractEventLoop
+
+
+def of_this_loop[T: OfLoop](registry: dict[tuple[int, int], T], make: Callable[[], T]) -> T:
+    """The object of ``registry`` made for this process and running event loop."""
+    loop = asyncio.get_running_loop()
+    key = (os.getpid(), id(loop))
+    found = registry.get(key)
+    if found is None or found.loop is not loop:
+        found = registry[key] = make()
+    return found
+
+
 _hubs: dict[tuple[int, int], Hub] = {}
 
 
 def hub() -> Hub:
     """The hub of this process and event loop."""
-    loop = asyncio.get_running_loop()
-    key = (os.getpid(), id(loop))
-    found = _hubs.get(key)
-    if found is None or found.loop is not loop:
-        found = _hubs[key] = Hub()
-    return found
+    return of_this_loop(_hubs, Hub)

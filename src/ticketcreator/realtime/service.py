@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 import random
 import time
 import uuid
@@ -314,12 +313,7 @@ _checks: dict[tuple[int, int], CredentialChecks] = {}
 
 def checks() -> CredentialChecks:
     """The credential checks of this process and event loop."""
-    loop = asyncio.get_running_loop()
-    key = (os.getpid(), id(loop))
-    found = _checks.get(key)
-    if found is None or found.loop is not loop:
-        found = _checks[key] = CredentialChecks()
-    return found
+    return bus.of_this_loop(_checks, CredentialChecks)
 
 
 def _check_interval() -> float:
