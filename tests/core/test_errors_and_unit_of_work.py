@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.core import events
+from ticketcreator.core import db, events
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import UnitOfWorkRoute, after_commit, get_session, session_factory
 from ticketcreator.core.deps import public
@@ -240,3 +240,16 @@ async def test_a_stopping_api_finishes_what_answered_requests_committed(database
             assert (await http.post("/probe/after-commit")).status_code == 200
         assert handed_over == []  # the answer did not wait for it
     assert handed_over == ["done"]  # the stopping app did
+
+
+@pytest.mark.timeout(20)
+async def test_finishing_after_response_work_returns_when_a_done_task_awaits_its_callback() -> None:
+    # A task that has just finished stays in the set until its done callback runs on the
+    # next turn of the loop; waiting for the work must give the loop that turn, not spin.
+    finished = asyncio.get_running_loop().create_task(asyncio.sleep(0))
+    await finished
+    db._after_response.add(finished)  # as if its done callback had not run yet
+    try:
+        await asyncio.wait_for(db.finish_after_response_work(), 5)
+    finally:
+        db._after_response.discard(finished)

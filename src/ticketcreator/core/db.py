@@ -312,5 +312,7 @@ async def finish_after_response_work() -> None:
     is done: a stopping API process hands over what it committed instead of leaving it to the
     relay."""
     loop = asyncio.get_running_loop()
-    while running := [task for task in _after_response if task.get_loop() is loop]:
-        await asyncio.gather(*running, return_exceptions=True)
+    # Only the tasks not done yet: a finished one stays in the set until its done callback
+    # runs, and awaiting it again would return without ever letting that callback run.
+    while running := [t for t in _after_response if t.get_loop() is loop and not t.done()]:
+        await asyncio.wait(running)
