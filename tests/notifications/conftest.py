@@ -4,6 +4,7 @@ answers with the statuses a test asks for) and a fake Slack."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -40,11 +41,18 @@ class Receiver:
         await send({"type": "http.response.body", "body": b"thanks" if status < 300 else b"nope"})
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
+@asynccontextmanager
+async def running_receiver() -> AsyncIterator[Receiver]:
+    """A fake webhook receiver serving on a free port."""
     fake = Receiver()
     async with serving(fake) as port:
         fake.port = port
+        yield fake
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with running_receiver() as fake:
         yield fake
 
 

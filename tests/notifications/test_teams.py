@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import create_member
-from tests.support.local_server import serving
 from tests.support.polling import wait_for
 from tests.support.services import Worker
 from ticketcreator.accounts.permissions import Role
@@ -31,7 +30,7 @@ from ticketcreator.core.db import commit, session_factory, utcnow
 from ticketcreator.notifications import teams, webhooks
 from ticketcreator.notifications.models import TeamsCard, WebhookDelivery
 
-from .conftest import Receiver
+from .conftest import Receiver, running_receiver
 
 # Changes in the storm (the issue's figure is 100: TEAMS_STORM_CHANGES=100 measures it).
 STORM = int(os.environ.get("TEAMS_STORM_CHANGES", "25"))
@@ -124,9 +123,7 @@ async def test_a_teams_endpoint_gets_a_card_for_each_ticket_event(
 @pytest.fixture
 async def customer() -> AsyncIterator[Receiver]:
     """A second receiver: a customer's own system (standard webhooks)."""
-    fake = Receiver()
-    async with serving(fake) as port:
-        fake.port = port
+    async with running_receiver() as fake:
         yield fake
 
 
