@@ -54,6 +54,31 @@ def eval_command(
     _eval_tickets(train, test, mode or Mode.LEARNED, baseline, models_dir, as_json)
 
 
+@app.command("train-urgency")
+def train_urgency_command(
+    data: Annotated[Path, typer.Option("--data", exists=True, file_okay=False)] = Path(
+        "data/bug_reports"
+    ),
+    out: Annotated[Path | None, typer.Option("--out", dir_okay=False)] = None,
+    models_dir: Annotated[Path, typer.Option("--models-dir")] = _DEFAULT_MODELS_DIR,
+) -> None:
+    """Retrain the zero-shot urgency model from the bug-report sets in DATA and write its
+    weights to OUT (default: the weights file the product ships)."""
+    import numpy as np
+
+    from ticketcreator.ai.evaluation import BUG_REPORT_COLUMNS, read_rows, row_text
+    from ticketcreator.ai.local.urgency import TRAINING_SETS, WEIGHTS_FILE, train_urgency
+
+    rows = [
+        row for name in TRAINING_SETS for row in read_rows(data / f"{name}.csv", BUG_REPORT_COLUMNS)
+    ]
+    embeddings = _encoder(models_dir).encode([row_text(row) for row in rows])
+    urgent = np.array([row["priority"] == "urgent" for row in rows])
+    target = out or WEIGHTS_FILE
+    target.write_text(train_urgency(embeddings, urgent).to_json() + "\n", encoding="utf-8")
+    typer.echo(f"{target}: trained on {len(rows)} reports, {int(urgent.sum())} urgent")
+
+
 def _refuse(message: str) -> NoReturn:
     typer.echo(message, err=True)
     raise typer.Exit(code=2)

@@ -1,0 +1,96 @@
+"""Whether a bug report is urgent, read from its MiniLM embedding by a small learned model.
+
+The impact rules of :mod:`~.impact` read urgency from words, and on reports written after
+they were tuned they rate a third of the urgent ones ``high`` or ``normal``: the words for
+"everyone is blocked" or "we are losing business" vary more than patterns can follow. This
+model reads the same decision from the sentence embedding the triage computes anyway: a
+logistic regression (384 weights and a bias) trained on the product's bug-report sets
+(``data/bug_reports``, :data:`TRAINING_SETS`), urgent against every other level. It only
+raises the rules' ``high`` or ``normal`` to ``urgent`` when it is confident
+(:func:`escalates`); every other decision stays the rules'.
+
+The shipped weights (``urgency.json`` next to this module) are written by
+``ticketcreator ai train-urgency``, which retrains them from the sets; inference is a dot
+product in numpy. How the model and its thresholds were chosen, with the leave-one-set-out
+numbers, is in ``docs/ai.md`` (step 8).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from ticketcreator.ai.local.base import FloatArray
+from ticketcreator.ai.local.encoder import EMBEDDING_DIM
+
+WEIGHTS_FILE: Final = Path(__file__).with_name("urgency.json")
+# The product's bug-report sets (``data/bug_reports/<name>.csv``) the weights are trained on.
+TRAINING_SETS: Final = (
+    "dev",
+    "dev2",
+    "dev3",
+    "holdout",
+    "holdout2",
+    "holdout3",
+    "blind",
+    "blind2",
+)
+# Inverse regularisation strength of the logistic regression; classes are weighted to balance
+# (about one report in four is urgent). Leave-one-set-out with the thresholds below, 30 gave
+# the same numbers and 100 a mean urgent recall 0.02 lower (docs/ai.md, step 8).
+REGULARISATION: Final = 10.0
+# Least probability of "urgent" that raises the rules' level: a "high" report needs 0.6, a
+# "normal" one, two levels away, 0.8.
+ESCALATE_FROM: Final[dict[str, float]] = {"high": 0.6, "normal": 0.8}
+
+
+@dataclass(frozen=True)
+class UrgencyModel:
+    """Probability that a report is urgent, from its unit-length MiniLM embedding."""
+
+    weights: FloatArray
+    bias: float
+
+    def probability(self, embeddings: FloatArray) -> FloatArray:
+        """P(urgent) for each row of ``embeddings`` (rows: reports, columns: 384 dimensions)."""
+        logits = embeddings.astype(np.float64) @ self.weights.astype(np.float64) + self.bias
+        return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float32)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"bias": float(self.bias), "weights": [float(w) for w in self.weights]}, indent=0
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> UrgencyModel:
+        data = json.loads(text)
+        weights = np.asarray(data["weights"], dtype=np.float64)
+        if weights.shape != (EMBEDDING_DIM,):
+            raise ValueError(f"urgency weights need {EMBEDDING_DIM} values, not {weights.size}")
+        return cls(weights=weights.astype(np.float32), bias=float(data["bias"]))
+
+
+def train_urgency(embeddings: FloatArray, urgent: np.ndarray) -> UrgencyModel:
+    """Fit the model to reports' embeddings and whether each one is urgent."""
+    model = LogisticRegression(C=REGULARISATION, class_weight="balanced", max_iter=5000)
+    model.fit(embeddings.astype(np.float64), np.asarray(urgent, dtype=bool))
+    return UrgencyModel(
+        weights=np.asarray(model.coef_[0], dtype=np.float32), bias=float(model.intercept_[0])
+    )
+
+
+def escalates(level: str, probability: float) -> bool:
+    """Whether the rules' ``level`` becomes ``urgent`` at this probability of urgency."""
+    return level in ESCALATE_FROM and probability >= ESCALATE_FROM[level]
+
+
+@cache
+def shipped_urgency() -> UrgencyModel:
+    """The model shipped with the product, read once per process."""
+    return UrgencyModel.from_json(WEIGHTS_FILE.read_text(encoding="utf-8"))
