@@ -56,8 +56,22 @@ def _check_shape(report: dict[str, object]) -> None:
     assert 0 < p50 <= p99
 
 
-def test_learned_eval_json(sample: tuple[Path, Path], minilm_dir: Path) -> None:
-    report = _run(sample, minilm_dir.parent, "--mode", "learned")
+@pytest.fixture(scope="module")
+def learned(
+    sample: tuple[Path, Path], minilm_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, object]:
+    """The learned mode's report (it trains, the slow part, once for the module's tests), on
+    the test sample with the first five Endava rows' priority left empty."""
+    train, test = sample
+    rows = read_rows(test)
+    for row in [row for row in rows if row["source"] == "endava"][:5]:
+        row["priority"] = ""
+    partial = _write(tmp_path_factory.mktemp("partial") / "partial.csv", rows)
+    return _run((train, partial), minilm_dir.parent, "--mode", "learned")
+
+
+def test_learned_eval_json(learned: dict[str, object]) -> None:
+    report = learned
     _check_shape(report)
     endava = report["endava"]
     assert isinstance(endava, dict)
@@ -112,16 +126,10 @@ def test_a_file_without_the_needed_columns_is_refused(
 
 
 def test_rows_without_a_label_are_not_scored_for_that_task(
-    sample: tuple[Path, Path], minilm_dir: Path, tmp_path: Path
+    sample: tuple[Path, Path], learned: dict[str, object]
 ) -> None:
-    train, test = sample
-    rows = read_rows(test)
-    endava = [row for row in rows if row["source"] == "endava"]
-    for row in endava[:5]:
-        row["priority"] = ""
-    partial = _write(tmp_path / "partial.csv", rows)
-    report = _run((train, partial), minilm_dir.parent, "--mode", "learned")
-    scores = report["endava"]
+    endava = [row for row in read_rows(sample[1]) if row["source"] == "endava"]
+    scores = learned["endava"]
     assert isinstance(scores, dict)
     assert scores["category"]["n"] == len(endava)
     assert scores["priority"]["n"] == len(endava) - 5
