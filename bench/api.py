@@ -158,8 +158,9 @@ def load_with_wrk(
     ).stdout
     os.unlink(handle.name)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = millis(_field(r"50%\s+(\S+)", output))
-    p99 = millis(_field(r"99%\s+(\S+)", output))
+    # Lines of wrk's latency distribution (a thread-stats line may end in "79.50%").
+    p50 = millis(_field(r"(?m)^\s+50%\s+(\S+)", output))
+    p99 = millis(_field(r"(?m)^\s+99%\s+(\S+)", output))
     errors = int(_field(r"Non-2xx or 3xx responses:\s+(\d+)", output) or 0)
     errors += int(_field(r"timeout (\d+)", output) or 0)
     return rate, p50, p99, errors
