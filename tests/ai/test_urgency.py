@@ -30,13 +30,27 @@ def _model(probability: float) -> UrgencyModel:
     return UrgencyModel(weights=np.zeros(EMBEDDING_DIM, dtype=np.float32), bias=bias)
 
 
+FAILING = assess("Totals wrong. The counter shows 3, the list 4. Refreshing fixes it.")
+VAGUE = assess("Elsewhere. Something happened elsewhere and we are not sure what it is.")
+
+
 def test_a_confident_model_raises_high_and_normal_but_never_lowers() -> None:
-    assert escalates("high", 0.6)
-    assert not escalates("high", 0.59)
-    assert escalates("normal", 0.8)
-    assert not escalates("normal", 0.79)
-    assert not escalates("low", 0.99)
-    assert not escalates("urgent", 0.0)
+    assert escalates("high", 0.6, FAILING)
+    assert not escalates("high", 0.59, FAILING)
+    assert escalates("normal", 0.8, FAILING)
+    assert not escalates("normal", 0.79, FAILING)
+    assert not escalates("low", 0.99, FAILING)
+    assert not escalates("urgent", 0.0, FAILING)
+
+
+def test_a_normal_report_with_nothing_failing_or_at_stake_is_never_raised() -> None:
+    # The shipped model gave this text 0.97: wording alone, with no impact to weigh.
+    assert VAGUE.signals == ()
+    assert not escalates("normal", 0.99, VAGUE)
+    vectors = np.zeros((3, EMBEDDING_DIM), dtype=np.float32)
+    texts = ["Elsewhere", "hello", "Elsewhere. Something happened elsewhere, not sure what."]
+    proba = ImpactPriorityClassifier(_model(0.99)).predict_proba(texts, vectors)
+    assert [PRIORITY_SCALE[int(row.argmax())] for row in proba] == ["normal"] * 3
 
 
 @pytest.mark.parametrize(
@@ -56,7 +70,8 @@ def test_the_classifier_takes_urgent_from_a_confident_model_only(
     for probability, expected in ((sure, "urgent" if rules != "low" else rules), (unsure, rules)):
         [proba] = ImpactPriorityClassifier(_model(probability)).predict_proba([text], vectors)
         assert PRIORITY_SCALE[int(proba.argmax())] == expected
-    [raised] = ImpactPriorityClassifier(_model(0.99)).predict_proba(["x. y"], vectors)
+    failing = "Totals wrong. The counter shows 3, the list 4."
+    [raised] = ImpactPriorityClassifier(_model(0.99)).predict_proba([failing], vectors)
     # A raised level is applied: above the agents' 0.6 threshold, below a rule's 0.75.
     assert PRIORITY_SCALE[int(raised.argmax())] == "urgent"
     assert 0.6 < raised.max() < 0.75
@@ -90,8 +105,8 @@ def test_retraining_from_the_sets_gives_the_shipped_model(
     assert retrained.bias == pytest.approx(shipped.bias, abs=1e-3)
     vectors = np.concatenate([vectors for _, vectors in bug_reports.values()])
     for level in ("high", "normal"):
-        assert [escalates(level, p) for p in retrained.probability(vectors)] == [
-            escalates(level, p) for p in shipped.probability(vectors)
+        assert [escalates(level, p, FAILING) for p in retrained.probability(vectors)] == [
+            escalates(level, p, FAILING) for p in shipped.probability(vectors)
         ]
 
 

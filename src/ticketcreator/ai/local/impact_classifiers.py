@@ -51,7 +51,7 @@ class ImpactPriorityClassifier:
             impact = assess(text)
             level, reason = priority_decision(impact, ticket_type(impact))
             sure = _DEFAULT_CONFIDENCE if reason == "default" else _DECIDED_CONFIDENCE
-            if escalates(level, float(urgency[row])):
+            if escalates(level, float(urgency[row]), impact):
                 level, sure = "urgent", _ESCALATED_CONFIDENCE
             out[row] = _peaked(len(PRIORITY_SCALE), PRIORITY_SCALE.index(level), sure)
         return out
