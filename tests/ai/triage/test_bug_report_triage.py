@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +15,7 @@ from tests.support.factories import create_member
 from tests.support.polling import wait_for
 from tests.support.services import Worker
 from ticketcreator.accounts.permissions import Role
+from ticketcreator.ai.evaluation import BUG_REPORT_COLUMNS, read_rows
 from ticketcreator.ai.triage import service
 from ticketcreator.core.db import commit
 from ticketcreator.taxonomy.demo import DEMO_CATEGORIES
@@ -115,3 +118,53 @@ async def test_a_new_organization_s_report_is_triaged_by_the_worker_with_its_cat
     assert current["category_id"] == ids["Payments & billing"]
     view = (await client.get(f"/v1/tickets/{ticket['id']}/ai", headers=reporter.headers)).json()
     assert view["summary"].startswith("Clicking Pay shows a spinner forever.")
+
+
+BLIND3 = Path(__file__).resolve().parents[3] / "data" / "bug_reports" / "blind3.csv"
+LEVELS = ("urgent", "high", "normal", "low")
+
+
+async def test_a_new_organization_s_reports_read_back_through_the_api(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The issue's own check: a new organization names its categories with one-line
+    descriptions, its reporter files the 100 reports of blind3.csv, each is triaged, and the
+    ticket is read back. What the ticket shows is what was applied: a category or type under
+    the categorization agent's threshold stays a suggestion and does not count."""
+    rows = read_rows(BLIND3, BUG_REPORT_COLUMNS)
+    admin = await create_member(session, role=Role.ADMIN)
+    reporter = await create_member(session, admin.organization, role=Role.REPORTER)
+    names = {}
+    for name, description in {row["category"]: row["category_description"] for row in rows}.items():
+        made = await client.post(
+            "/v1/categories", headers=admin.headers, json={"name": name, "description": description}
+        )
+        assert made.status_code == 201, made.text
+        names[made.json()["id"]] = name
+    shown = []
+    for row in rows:
+        ticket = await create_ticket(client, reporter, row["title"], row["description"])
+        assert await service.triage(session, uuid.UUID(str(ticket["id"]))) is not None
+        await commit(session)
+        url = f"/v1/tickets/{ticket['id']}"
+        shown.append((row, (await client.get(url, headers=admin.headers)).json()))
+
+    def share(matches: Callable[[dict[str, str], dict[str, Any]], bool]) -> float:
+        return sum(matches(row, body) for row, body in shown) / len(shown)
+
+    urgent = [body["priority"] for row, body in shown if row["priority"] == "urgent"]
+    measured = {
+        "priority": share(lambda row, body: body["priority"] == row["priority"]),
+        "within_one": share(
+            lambda row, body: (
+                abs(LEVELS.index(body["priority"]) - LEVELS.index(row["priority"])) <= 1
+            )
+        ),
+        "urgent": urgent.count("urgent") / len(urgent),
+        "type": share(lambda row, body: body["type"] == row["type"]),
+        "category": share(lambda row, body: names.get(body["category_id"]) == row["category"]),
+    }
+    print(f"\nblind3 read back through the API: {measured}")
+    # Measured (docs/ai.md, step 10): 0.77, 0.98, 0.84, 0.84, 0.74; less one or two reports.
+    least = {"priority": 0.75, "within_one": 0.96, "urgent": 0.8, "type": 0.82, "category": 0.72}
+    assert all(measured[key] >= least[key] for key in least), measured

@@ -216,7 +216,7 @@ async def test_config_patch_is_stored_per_organization_and_audited(
 
     other = await create_member(session, role=Role.ADMIN)
     theirs = (await client.get("/v1/ai/config", headers=other.headers)).json()
-    assert theirs["config"]["categorization_agent"]["confidence_threshold"] == 0.6
+    assert theirs["config"]["categorization_agent"]["confidence_threshold"] == 0.5
     assert theirs["overrides"] == {}
 
     reverted = await client.patch(

@@ -49,7 +49,7 @@ from ticketcreator.core.modelstore import ModelStore
 ENCODER_NAME: Final = "all-MiniLM-L6-v2-int8"
 ZERO_SHOT_VERSION: Final = "zero-shot"
 KNOWN_TAG_CONFIDENCE: Final = 0.9
-NEW_TAG_CONFIDENCE: Final = 0.55  # below the agents' default 0.6: suggested, not applied
+NEW_TAG_CONFIDENCE: Final = 0.45  # below the categorization agent's default 0.5: suggested
 TITLE_CONFIDENCE: Final = 0.7
 _LEARNED_CACHE_SIZE: Final = 32
 
