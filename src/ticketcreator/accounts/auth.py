@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -32,7 +32,7 @@ from starlette.routing import BaseRoute
 
 from ticketcreator.accounts.models import ApiKey, AuthSession, Membership, User
 from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Permission, Role
-from ticketcreator.accounts.tokens import AccessClaims, decode_access_token, same_hash
+from ticketcreator.accounts.tokens import decode_access_token, same_hash
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import get_session, utcnow
 from ticketcreator.core.deps import public
@@ -150,17 +150,7 @@ async def principals_from_jwts(
 ) -> dict[str, Principal | Unauthorized]:
     """The caller of each access token, or why it is refused; one query for those not cached
     (open streams check their callers again in batches)."""
-    found: dict[str, Principal | Unauthorized] = {}
-    claims_of: dict[str, AccessClaims] = {}
-    for token in tokens:
-        cached = principals.get(_jwt_cache_key(token))
-        if cached is not None:
-            found[token] = cached
-            continue
-        try:
-            claims_of[token] = decode_access_token(token)
-        except Unauthorized as refused:
-            found[token] = refused
+    found, claims_of = _not_cached(tokens, _jwt_cache_key, decode_access_token)
     if not claims_of:
         return found
     rows = {
@@ -211,6 +201,25 @@ async def principals_from_jwts(
     return found
 
 
+def _not_cached[T](
+    credentials: Collection[str], cache_key: Callable[[str], str], parse: Callable[[str], T]
+) -> tuple[dict[str, Principal | Unauthorized], dict[str, T]]:
+    """The callers of the credentials found in the cache, or why a credential is refused
+    (``parse`` raises :class:`Unauthorized`); and the others parsed, to be looked up."""
+    found: dict[str, Principal | Unauthorized] = {}
+    parsed: dict[str, T] = {}
+    for credential in credentials:
+        cached = principals.get(cache_key(credential))
+        if cached is not None:
+            found[credential] = cached
+            continue
+        try:
+            parsed[credential] = parse(credential)
+        except Unauthorized as refused:
+            found[credential] = refused
+    return found, parsed
+
+
 def _jwt_cache_key(token: str) -> str:
     return "jwt:" + hashlib.sha256(token.encode()).hexdigest()
 
@@ -234,6 +243,13 @@ def split_api_key(key: str) -> str | None:
     return parts[1]
 
 
+def _api_key_prefix(key: str) -> str:
+    prefix = split_api_key(key)
+    if prefix is None:
+        raise _unauthorized("The API key is invalid, expired or revoked.")
+    return prefix
+
+
 async def principal_from_api_key(session: AsyncSession, key: str) -> Principal:
     return _one(await principals_from_api_keys(session, [key]), key)
 
@@ -243,18 +259,7 @@ async def principals_from_api_keys(
 ) -> dict[str, Principal | Unauthorized]:
     """The caller of each API key, or why it is refused; one query for those not cached,
     and one update of the last use of those not used for a minute."""
-    found: dict[str, Principal | Unauthorized] = {}
-    prefix_of: dict[str, str] = {}
-    for key in keys:
-        cached = principals.get(_api_key_cache_key(key))
-        if cached is not None:
-            found[key] = cached
-            continue
-        prefix = split_api_key(key)
-        if prefix is None:
-            found[key] = _unauthorized("The API key is invalid, expired or revoked.")
-        else:
-            prefix_of[key] = prefix
+    found, prefix_of = _not_cached(keys, _api_key_cache_key, _api_key_prefix)
     if not prefix_of:
         return found
     records = {
