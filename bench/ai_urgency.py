@@ -19,11 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ticketcreator.ai.evaluation import BUG_REPORT_COLUMNS, read_rows, row_text
-from ticketcreator.ai.local.impact import PRIORITY_SCALE, assess, priority_level, ticket_type
+from ticketcreator.ai.evaluation import (
+    BUG_REPORT_COLUMNS,
+    priority_scores,
+    read_rows,
+    row_text,
+    task_scores,
+)
+from ticketcreator.ai.local.impact import assess, priority_level, ticket_type
 from ticketcreator.ai.local.impact_classifiers import ImpactPriorityClassifier
 from ticketcreator.ai.local.triage import triage_encoder
-from ticketcreator.ai.local.urgency import TRAINING_SETS, train_urgency
+from ticketcreator.ai.local.urgency import TRAINING_SETS, train_leaving_out
 from ticketcreator.core.modelstore import ModelStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,15 +38,11 @@ NOT_TUNED_ON = ("holdout2", "holdout3", "blind", "blind2")
 
 
 def scores(truth: list[str], predicted: list[str]) -> tuple[float, float, float]:
-    """Accuracy, accuracy within one level, recall of urgent."""
-    level = PRIORITY_SCALE.index
-    pairs = list(zip(truth, predicted, strict=True))
-    urgent = [p for t, p in pairs if t == "urgent"]
-    return (
-        sum(t == p for t, p in pairs) / len(pairs),
-        sum(abs(level(t) - level(p)) <= 1 for t, p in pairs) / len(pairs),
-        urgent.count("urgent") / len(urgent),
-    )
+    """Accuracy, accuracy within one level, recall of urgent, as ``ai eval`` reports them
+    (four decimals)."""
+    levels = priority_scores(truth, predicted)
+    accuracy = float(task_scores(truth, predicted)["accuracy"])
+    return accuracy, levels["within_one"], levels["urgent_recall"]
 
 
 def main() -> None:
@@ -54,35 +56,31 @@ def main() -> None:
     }
     texts = {name: [row_text(row) for row in rows] for name, rows in sets.items()}
     vectors = {name: encoder.encode(texts[name]) for name in sets}
+    truths = {name: [row["priority"] for row in rows] for name, rows in sets.items()}
     table: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {}
-    print(f"{'set':9} {'n':>4}  urgent recall   accuracy        within one")
+    print(f"{'set':9} {'n':>4}  urgent recall     accuracy          within one")
     for name, rows in sets.items():
-        others = [other for other in sets if other != name]
-        model = train_urgency(
-            np.concatenate([vectors[other] for other in others]),
-            np.array([row["priority"] == "urgent" for other in others for row in sets[other]]),
-        )
-        classifier = ImpactPriorityClassifier(model)
+        classifier = ImpactPriorityClassifier(train_leaving_out(name, vectors, truths))
         proba = classifier.predict_proba(texts[name], vectors[name])
         after = [classifier.classes[int(i)] for i in proba.argmax(axis=1)]
         before = []
         for text in texts[name]:
             impact = assess(text)
             before.append(priority_level(impact, ticket_type(impact)))
-        truth = [row["priority"] for row in rows]
+        truth = truths[name]
         table[name] = (scores(truth, before), scores(truth, after))
         (acc0, one0, urg0), (acc1, one1, urg1) = table[name]
         print(
-            f"{name:9} {len(rows):4}  {urg0:.3f} -> {urg1:.3f}  {acc0:.3f} -> {acc1:.3f}"
-            f"  {one0:.3f} -> {one1:.3f}"
+            f"{name:9} {len(rows):4}  {urg0:.4f} -> {urg1:.4f}  {acc0:.4f} -> {acc1:.4f}"
+            f"  {one0:.4f} -> {one1:.4f}"
         )
     for label, names in (("mean, all", list(table)), ("mean, not tuned on", NOT_TUNED_ON)):
         before_mean = np.mean([table[name][0] for name in names], axis=0)
         after_mean = np.mean([table[name][1] for name in names], axis=0)
         print(
-            f"{label}: urgent recall {before_mean[2]:.3f} -> {after_mean[2]:.3f}, accuracy "
-            f"{before_mean[0]:.3f} -> {after_mean[0]:.3f}, within one "
-            f"{before_mean[1]:.3f} -> {after_mean[1]:.3f}"
+            f"{label}: urgent recall {before_mean[2]:.4f} -> {after_mean[2]:.4f}, accuracy "
+            f"{before_mean[0]:.4f} -> {after_mean[0]:.4f}, within one "
+            f"{before_mean[1]:.4f} -> {after_mean[1]:.4f}"
         )
 
 

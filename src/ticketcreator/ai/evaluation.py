@@ -304,14 +304,16 @@ def evaluate_bug_reports(rows: Sequence[Row], embedder: Embedder) -> Report:
             "confusion": confusion(truth, predicted, _order(known, truth, predicted)),
         }
         if task == "priority":
-            scores.update(_priority_scores(truth, predicted))
+            scores.update(priority_scores(truth, predicted))
         report[task] = scores
     report["latency_ms_p50"] = percentile_ms(timed.seconds, 50)
     report["latency_ms_p99"] = percentile_ms(timed.seconds, 99)
     return report
 
 
-def _priority_scores(truth: Sequence[str], predicted: Sequence[str]) -> Report:
+def priority_scores(truth: Sequence[str], predicted: Sequence[str]) -> Report:
+    """Accuracy within one priority level, recall of ``urgent`` and how many were urgent
+    (rows with a true priority only)."""
     pairs = [(t, p) for t, p in zip(truth, predicted, strict=True) if t in PRIORITY_SCALE]
     level = PRIORITY_SCALE.index
     within = sum(abs(level(t) - level(p)) <= 1 for t, p in pairs if p in PRIORITY_SCALE)

@@ -18,6 +18,7 @@ numbers, is in ``docs/ai.md`` (step 8).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -99,6 +100,20 @@ def train_urgency(embeddings: FloatArray, urgent: np.ndarray) -> UrgencyModel:
     model.fit(embeddings.astype(np.float64), np.asarray(urgent, dtype=bool))
     return UrgencyModel(
         weights=np.asarray(model.coef_[0], dtype=np.float32), bias=float(model.intercept_[0])
+    )
+
+
+def train_leaving_out(
+    left_out: str,
+    embeddings: Mapping[str, FloatArray],
+    priorities: Mapping[str, Sequence[str]],
+) -> UrgencyModel:
+    """The model trained on every set but ``left_out`` (sets by name: their reports'
+    embeddings and true priorities), to be measured on the set it has not seen."""
+    others = [name for name in embeddings if name != left_out]
+    return train_urgency(
+        np.concatenate([embeddings[name] for name in others]),
+        np.array([level == "urgent" for name in others for level in priorities[name]]),
     )
 
 
