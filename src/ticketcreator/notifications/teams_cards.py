@@ -40,7 +40,12 @@ async def card_now(
     held for the card at the end of the window."""
     row = await repository.lock_card(session, endpoint, ticket.id)
     change = teams.change_of(message["topic"], message["payload"])
-    entry = {"event_id": message["id"], "topic": change.topic, "detail": change.detail}
+    entry = {
+        "event_id": message["id"],
+        "at": message["occurred_at"],
+        "topic": change.topic,
+        "detail": change.detail,
+    }
     if any(held["event_id"] == message["id"] for held in row.held) or await repository.recorded(
         session, endpoint.id, uuid.UUID(message["id"])
     ):
@@ -83,7 +88,11 @@ async def held_card(
     assert ticket is not None  # and with its ticket
     if not endpoint.enabled:
         return None
-    changes = [teams.Change(entry["topic"], entry["detail"]) for entry in held]
+    # Workers handle a ticket's events concurrently, so they are held in the order they were
+    # handled; the card lists them in the order they happened (UTC ISO times sort as text;
+    # an entry held before its time was recorded comes first).
+    in_order = sorted(held, key=lambda entry: str(entry.get("at", "")))
+    changes = [teams.Change(entry["topic"], entry["detail"]) for entry in in_order]
     return endpoint, changes[-1].topic, teams.message(summary(ticket), changes)
 
 
