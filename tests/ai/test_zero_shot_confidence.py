@@ -35,13 +35,17 @@ def test_a_clear_ticket_is_confident(
     classifier = category_classifier(quantized_encoder, CATEGORIES)
     [proba] = classifier.predict_proba([text], quantized_encoder.encode([text]))
     assert classifier.classes[int(proba.argmax())] == category
-    assert proba.max() > 0.7  # measured 0.76-0.98
+    assert proba.max() > 0.7  # measured 0.93-1.00
 
 
 @pytest.mark.parametrize(
     "text",
     [
+        # Nothing specific to file them by (ai/local/zeroshot.py, names_something).
         "Something is wrong",
+        "Problem. It does not work, please fix",
+        "not working. it stopped working today",
+        # Specific, but about none of these categories.
         "How do I export my reports to CSV?",
         "Please add dark mode to the dashboard",
     ],
@@ -49,4 +53,5 @@ def test_a_clear_ticket_is_confident(
 def test_a_vague_ticket_stays_a_suggestion(quantized_encoder: MiniLMEncoder, text: str) -> None:
     classifier = category_classifier(quantized_encoder, CATEGORIES)
     [proba] = classifier.predict_proba([text], quantized_encoder.encode([text]))
-    assert proba.max() < 0.5  # measured 0.37-0.40; with the former temperature 0.66-0.99
+    # Measured 0.29-0.45 (0.37-0.40 at the former temperature 0.175, 0.66-0.99 at 0.03).
+    assert proba.max() < 0.5

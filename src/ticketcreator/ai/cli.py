@@ -54,29 +54,37 @@ def eval_command(
     _eval_tickets(train, test, mode or Mode.LEARNED, baseline, models_dir, as_json)
 
 
-@app.command("train-urgency")
-def train_urgency_command(
+@app.command("train-zero-shot")
+def train_zero_shot_command(
     data: Annotated[Path, typer.Option("--data", exists=True, file_okay=False)] = Path(
         "data/bug_reports"
     ),
-    out: Annotated[Path | None, typer.Option("--out", dir_okay=False)] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out-dir", file_okay=False)] = None,
     models_dir: Annotated[Path, typer.Option("--models-dir")] = _DEFAULT_MODELS_DIR,
 ) -> None:
-    """Retrain the zero-shot urgency model from the bug-report sets in DATA and write its
-    weights to OUT (default: the weights file the product ships)."""
+    """Retrain the zero-shot urgency and type models from the bug-report sets in DATA and
+    write their weights to OUT_DIR (default: the weights files the product ships)."""
     import numpy as np
 
     from ticketcreator.ai.evaluation import BUG_REPORT_COLUMNS, read_rows, row_text
-    from ticketcreator.ai.local.urgency import TRAINING_SETS, WEIGHTS_FILE, train_urgency
+    from ticketcreator.ai.local import kinds, urgency
 
     rows = [
-        row for name in TRAINING_SETS for row in read_rows(data / f"{name}.csv", BUG_REPORT_COLUMNS)
+        row
+        for name in urgency.TRAINING_SETS
+        for row in read_rows(data / f"{name}.csv", BUG_REPORT_COLUMNS)
     ]
     embeddings = _encoder(models_dir).encode([row_text(row) for row in rows])
     urgent = np.array([row["priority"] == "urgent" for row in rows])
-    target = out or WEIGHTS_FILE
-    target.write_text(train_urgency(embeddings, urgent).to_json() + "\n", encoding="utf-8")
-    typer.echo(f"{target}: trained on {len(rows)} reports, {int(urgent.sum())} urgent")
+    trained = {
+        urgency.WEIGHTS_FILE: urgency.train_urgency(embeddings, urgent).to_json(),
+        kinds.WEIGHTS_FILE: kinds.train_kinds(embeddings, [row["type"] for row in rows]).to_json(),
+    }
+    for shipped, weights in trained.items():
+        target = out_dir / shipped.name if out_dir else shipped
+        target.write_text(weights + "\n", encoding="utf-8")
+        typer.echo(f"{target}: trained on {len(rows)} reports")
+    typer.echo(f"{int(urgent.sum())} of them urgent")
 
 
 def _refuse(message: str) -> NoReturn:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -120,26 +121,57 @@ async def test_a_new_organization_s_report_is_triaged_by_the_worker_with_its_cat
     assert view["summary"].startswith("Clicking Pay shows a spinner forever.")
 
 
-BLIND3 = Path(__file__).resolve().parents[3] / "data" / "bug_reports" / "blind3.csv"
+BUG_REPORTS = Path(__file__).resolve().parents[3] / "data" / "bug_reports"
+# Read back through the API (docs/ai.md, steps 13 and 15), less one or two reports. blind3 is
+# among the zero-shot models' training sets; blind6 (the product's taxonomy) and blind7 (its
+# author's own eight categories) were written from the rulebook alone and never trained on.
+READ_BACK = {
+    "blind3.csv": {
+        "priority": 0.82,
+        "within_one": 0.97,
+        "urgent": 0.92,
+        "type": 0.88,
+        "category": 0.83,
+    },
+    "blind6.csv": {
+        "priority": 0.76,
+        "within_one": 0.96,
+        "urgent": 0.92,
+        "type": 0.86,
+        "category": 0.82,
+    },
+    "blind7.csv": {
+        "priority": 0.67,
+        "within_one": 0.94,
+        "urgent": 0.88,
+        "type": 0.85,
+        "category": 0.7,
+    },
+}
 
 
+@pytest.mark.parametrize("name", sorted(READ_BACK))
 async def test_a_new_organization_s_reports_read_back_through_the_api(
-    client: httpx.AsyncClient, session: AsyncSession
+    client: httpx.AsyncClient, session: AsyncSession, name: str
 ) -> None:
     """The issue's own check: a new organization names its categories with one-line
-    descriptions, its reporter files the 100 reports of blind3.csv, each is triaged, and the
+    descriptions, its reporter files the 100 reports of a set, each is triaged, and the
     ticket is read back. What the ticket shows is what was applied: a category or type under
     the categorization agent's threshold stays a suggestion and does not count."""
-    rows = read_rows(BLIND3, BUG_REPORT_COLUMNS)
+    rows = read_rows(BUG_REPORTS / name, BUG_REPORT_COLUMNS)
     admin = await create_member(session, role=Role.ADMIN)
     reporter = await create_member(session, admin.organization, role=Role.REPORTER)
     names = {}
-    for name, description in {row["category"]: row["category_description"] for row in rows}.items():
+    for category, description in {
+        row["category"]: row["category_description"] for row in rows
+    }.items():
         made = await client.post(
-            "/v1/categories", headers=admin.headers, json={"name": name, "description": description}
+            "/v1/categories",
+            headers=admin.headers,
+            json={"name": category, "description": description},
         )
         assert made.status_code == 201, made.text
-        names[made.json()["id"]] = name
+        names[made.json()["id"]] = category
     shown = []
     for row in rows:
         ticket = await create_ticket(client, reporter, row["title"], row["description"])
@@ -165,7 +197,6 @@ async def test_a_new_organization_s_reports_read_back_through_the_api(
             *read_back("category", lambda body: names.get(body["category_id"]))
         )["accuracy"],
     }
-    print(f"\nblind3 read back through the API: {measured}")
-    # Measured (docs/ai.md, step 10): 0.77, 0.98, 0.84, 0.84, 0.74; less one or two reports.
-    least = {"priority": 0.75, "within_one": 0.96, "urgent": 0.8, "type": 0.82, "category": 0.72}
+    print(f"\n{name} read back through the API: {measured}")
+    least = READ_BACK[name]
     assert all(measured[key] >= least[key] for key in least), measured

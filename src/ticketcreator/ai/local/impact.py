@@ -141,7 +141,7 @@ def priority_decision(impact: Impact, type_: str) -> tuple[str, str]:
         impact.everyone
         and impact.defect
         and not (impact.workaround or impact.calm or impact.cosmetic or impact.weakness)
-        and type_ not in ("question", "task")
+        and not asking
     ):
         return "urgent", "wrong for everyone"
     if type_ == "feature_request":

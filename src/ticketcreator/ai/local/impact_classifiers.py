@@ -1,7 +1,9 @@
 """The impact rules of :mod:`ticketcreator.ai.local.impact` as zero-shot classifiers: each
 text gets the rules' priority or type, with a confidence measured on the development set.
-Priority also asks the urgency model of :mod:`~.urgency` whether a report the rules rate
-``high`` or ``normal`` is urgent."""
+Both ask the type model of :mod:`~.kinds` whether a report the rules read as a bug is a
+question, a wish or a request (the type decides part of the priority); priority also asks
+the urgency model of :mod:`~.urgency` whether a report the rules rate ``high`` or ``normal``
+is urgent."""
 
 from __future__ import annotations
 
@@ -11,9 +13,16 @@ from typing import Final
 import numpy as np
 
 from ticketcreator.ai.local.base import Embedder, FloatArray
-from ticketcreator.ai.local.impact import PRIORITY_SCALE, assess, priority_decision, ticket_type
+from ticketcreator.ai.local.impact import (
+    PRIORITY_SCALE,
+    Impact,
+    assess,
+    priority_decision,
+    ticket_type,
+)
+from ticketcreator.ai.local.kinds import KindModel, shipped_kinds
 from ticketcreator.ai.local.urgency import UrgencyModel, escalates, shipped_urgency
-from ticketcreator.ai.local.zeroshot import LabelSpec, ZeroShotClassifier
+from ticketcreator.ai.local.zeroshot import LabelSpec, ZeroShotClassifier, names_something
 
 # How often each decision was right on the development set of bug reports (152 rows): the
 # default "normal" 0.83, the other rules together 0.89 (questions 0.62). A confidence states
@@ -37,8 +46,9 @@ class ImpactPriorityClassifier:
     becomes ``urgent`` when the urgency model (:mod:`~.urgency`) is confident it is.
     """
 
-    def __init__(self, urgency: UrgencyModel | None = None) -> None:
+    def __init__(self, urgency: UrgencyModel | None = None, kinds: KindModel | None = None) -> None:
         self._urgency = urgency if urgency is not None else shipped_urgency()
+        self._kinds = kinds if kinds is not None else shipped_kinds()
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -47,9 +57,8 @@ class ImpactPriorityClassifier:
     def predict_proba(self, texts: Sequence[str], embeddings: FloatArray) -> FloatArray:
         out = np.zeros((len(texts), len(PRIORITY_SCALE)), dtype=np.float32)
         urgency = self._urgency.probability(embeddings)
-        for row, text in enumerate(texts):
-            impact = assess(text)
-            level, reason = priority_decision(impact, ticket_type(impact))
+        for row, (impact, type_) in enumerate(read_types(texts, embeddings, self._kinds)):
+            level, reason = priority_decision(impact, type_)
             sure = _DEFAULT_CONFIDENCE if reason == "default" else _DECIDED_CONFIDENCE
             if escalates(level, float(urgency[row]), impact):
                 level, sure = "urgent", _ESCALATED_CONFIDENCE
@@ -71,10 +80,12 @@ _TYPE_RULE_SHARE: Final = 0.55
 
 
 class ImpactTypeClassifier:
-    """Zero-shot type: :func:`ticket_type` decides, similarity to the types sets confidence."""
+    """Zero-shot type: :func:`ticket_type`, refined by the type model (:mod:`~.kinds`), decides;
+    similarity to the types sets confidence."""
 
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: Embedder, kinds: KindModel | None = None) -> None:
         self._similar = ZeroShotClassifier(embedder, TYPE_LABELS)
+        self._kinds = kinds if kinds is not None else shipped_kinds()
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -83,11 +94,25 @@ class ImpactTypeClassifier:
     def predict_proba(self, texts: Sequence[str], embeddings: FloatArray) -> FloatArray:
         similar = self._similar.predict_proba(texts, embeddings)
         rules = np.zeros_like(similar)
-        for row, text in enumerate(texts):
-            rules[row, self.classes.index(ticket_type(assess(text)))] = 1.0
+        for row, (_, type_) in enumerate(read_types(texts, embeddings, self._kinds)):
+            rules[row, self.classes.index(type_)] = 1.0
         return np.asarray(
             _TYPE_RULE_SHARE * rules + (1 - _TYPE_RULE_SHARE) * similar, dtype=np.float32
         )
+
+
+def read_types(
+    texts: Sequence[str], embeddings: FloatArray, kinds: KindModel
+) -> list[tuple[Impact, str]]:
+    """Each text's impact readings and its type: the rules', refined by the type model when
+    the text names something (a bare "Ticket 2" would be re-typed by its wording alone)."""
+    probabilities = kinds.probabilities(embeddings)
+    out = []
+    for text, row in zip(texts, probabilities, strict=True):
+        impact = assess(text)
+        type_ = ticket_type(impact)
+        out.append((impact, kinds.refine(type_, row) if names_something(text) else type_))
+    return out
 
 
 def _peaked(size: int, index: int, confidence: float) -> FloatArray:

@@ -10,7 +10,7 @@ raises the rules' ``high``, or a ``normal`` in which they read some impact, to `
 when it is confident (:func:`escalates`); every other decision stays the rules'.
 
 The shipped weights (``urgency.json`` next to this module) are written by
-``ticketcreator ai train-urgency``, which retrains them from the sets; inference is a dot
+``ticketcreator ai train-zero-shot``, which retrains them from the sets; inference is a dot
 product in numpy. How the model and its thresholds were chosen, with the leave-one-set-out
 numbers, is in ``docs/ai.md`` (step 8).
 """
@@ -42,6 +42,9 @@ TRAINING_SETS: Final = (
     "holdout3",
     "blind",
     "blind2",
+    "blind3",
+    "blind4",
+    "blind5",
 )
 # Inverse regularisation strength of the logistic regression; classes are weighted to balance
 # (about one report in four is urgent). Leave-one-set-out with the thresholds below, 30 gave

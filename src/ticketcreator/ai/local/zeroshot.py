@@ -170,6 +170,33 @@ def _stemmed_words(text: str) -> list[str]:
     return out
 
 
+# Words any complaint may use whatever is broken ("it doesn't work, please fix"): they name no
+# part of a product, so a category cannot be read from them.
+_GENERIC_WORDS: Final = frozenset(
+    _stemmed_words(
+        "bug issue problem error help test ticket question request support urgent asap broken "
+        "fix work wrong stop stopped today happen thing does doesn don isn won hello hi thanks"
+    )
+)
+
+
+# A text with fewer specific words than this ("Something is wrong", "Problem. It does not
+# work, please fix", "Ticket 2") names nothing to read a category or a kind of request from:
+# what a model makes of it comes from wording alone. Every report of the bug-report sets has
+# at least four.
+MIN_SPECIFIC_WORDS: Final = 3
+
+
+def specific_words(text: str) -> list[str]:
+    """The text's content words (stemmed) that are not generic complaint words."""
+    return [word for word in _stemmed_words(text) if word not in _GENERIC_WORDS]
+
+
+def names_something(text: str) -> bool:
+    """Whether the text has at least :data:`MIN_SPECIFIC_WORDS` specific words."""
+    return len(specific_words(text)) >= MIN_SPECIFIC_WORDS
+
+
 class _WordMatcher:
     """Cosine between a text's and each label prompt's TF-IDF vectors over the prompts' words.
 
