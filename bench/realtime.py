@@ -8,10 +8,10 @@ measures when each event reaches every client:
 
 - **fan-out**: an event appended to Redis (as the worker does) until a client has it:
   Redis pub/sub -> both API processes -> every connection;
-- **status change**: ``PATCH /v1/tickets/{id}`` until a client has its
-  ``ticket.status_changed`` event, from the commit (the response; the API commits just before
-  it) in two stages: *commit -> publish* (outbox -> Celery -> the worker appends it to Redis,
-  read from the milliseconds of its stream id) and *publish -> client*.
+- **status change**: ``PATCH /v1/tickets/{id}`` until a client has its ``ticket.updated``
+  event (the one event a change is streamed as), from the commit (the response; the API
+  commits just before it) in two stages: *commit -> publish* (outbox -> Celery -> the worker
+  appends it to Redis, read from the milliseconds of its stream id) and *publish -> client*.
 
 Receipt times are taken in ``data_received``, before parsing, with ``time.time()``, the clock
 every process on this machine shares. The clients offer permessage-deflate, as browsers do
@@ -231,7 +231,7 @@ async def measure(args: argparse.Namespace, ports: list[int], pids: list[int], t
                                        json={"status": status})  # fmt: skip
             committed = time.time()  # the change was committed just before the response
             changed.raise_for_status()
-            stream_id = await receivers.complete(event_type="ticket.status_changed")
+            stream_id = await receivers.complete(event_type="ticket.updated")
             committed_at[stream_id] = committed
             await asyncio.sleep(0.2)
     arrivals, _ = await receivers.stop()

@@ -78,6 +78,16 @@ def seen(watcher: Watcher) -> set[tuple[str, str | None]]:
     return {(e["type"], e["ticket_id"]) for e in watcher.events}
 
 
+def changed(watcher: Watcher) -> set[tuple[str, str | None, str | None, str | None]]:
+    """The changes ``ticket.updated`` events carried: (field, ticket, old, new)."""
+    return {
+        (change["field"], e["ticket_id"], change["old"], change["new"])
+        for e in watcher.events
+        if e["type"] == "ticket.updated"
+        for change in e["data"]["changes"]
+    }
+
+
 async def test_every_event_reaches_who_may_read_it_and_nobody_else(
     client: httpx.AsyncClient, session: AsyncSession, api_server: ApiServer, celery_worker: Worker
 ) -> None:
@@ -129,13 +139,18 @@ async def test_every_event_reaches_who_may_read_it_and_nobody_else(
     everything_in_a = {
         ("ticket.created", mine_id),
         ("ticket.created", theirs_id),
-        ("ticket.assigned", mine_id),
         ("ticket.commented", mine_id),
-        ("ticket.status_changed", mine_id),
         ("ticket.created", last_other["id"]),
+    }
+    # One event per change: the assignment and the status change are ticket.updated's changes.
+    changes_in_a = {
+        ("assignee_id", mine_id, None, agent_id),
+        ("status", mine_id, "open", "in_progress"),
     }
     assert everything_in_a <= seen(sockets["owner"])
     assert everything_in_a <= seen(sockets["viewer"])
+    assert changes_in_a <= changed(sockets["owner"])
+    assert changes_in_a <= changed(sockets["viewer"])
     for name in ("owner", "viewer", "agent_mine", "reporter", "other_reporter", "stranger"):
         events = sockets[name].events
         # Tenant: nothing of the other organization, ever.
@@ -143,6 +158,7 @@ async def test_every_event_reaches_who_may_read_it_and_nobody_else(
         assert {e["organization_id"] for e in events} <= {expected_org}, name
         ids = [e["id"] for e in events]
         assert len(ids) == len(set(ids)), f"{name} got an event twice"
+        assert not {e["type"] for e in events} & {"ticket.status_changed", "ticket.assigned"}
     assert seen(sockets["stranger"]) >= {("ticket.created", last_stranger["id"])}
 
     comments = {
@@ -160,11 +176,36 @@ async def test_every_event_reaches_who_may_read_it_and_nobody_else(
     # "mine": the ticket the agent reported and the one assigned to it, nothing else.
     agent_tickets = {e["ticket_id"] for e in sockets["agent_mine"].events}
     assert agent_tickets == {mine_id, theirs_id}
-    assert ("ticket.assigned", mine_id) in seen(sockets["agent_mine"])
+    assert ("assignee_id", mine_id, None, agent_id) in changed(sockets["agent_mine"])
     # One ticket: only that ticket's events (it was subscribed after its creation).
     assert {e["ticket_id"] for e in ticket_socket.events} == {mine_id}
-    assert ("ticket.status_changed", mine_id) in seen(ticket_socket)
+    assert ("status", mine_id, "open", "in_progress") in changed(ticket_socket)
     await ticket_socket.close()
+
+
+async def test_the_assignee_a_ticket_is_taken_from_hears_of_it(
+    client: httpx.AsyncClient, session: AsyncSession, api_server: ApiServer, celery_worker: Worker
+) -> None:
+    """ "My tickets": the change that takes a ticket away from its assignee still reaches them
+    (it is the last thing they hear of it), as one ``ticket.updated``."""
+    owner = await create_member(session, role=Role.OWNER)
+    agent = await create_member(session, owner.organization, Role.AGENT)
+    agent_id = str(agent.user.id)
+    ticket = await create_ticket(client, owner, "Passed around")
+    socket = await watch(api_server, agent, "scope=mine")
+    url = f"/v1/tickets/{ticket['id']}/assignee"
+    given = await client.put(url, headers=owner.headers, json={"assignee_id": agent_id})
+    assert given.status_code == 200, given.text
+    await socket.until(lambda f: f["type"] == "ticket.updated")
+    taken = await client.delete(url, headers=owner.headers)
+    assert taken.status_code == 200, taken.text
+    last = await socket.until(
+        lambda f: f["type"] == "ticket.updated" and f["data"]["changes"][0]["new"] is None
+    )
+    assert last["data"]["changes"] == [{"field": "assignee_id", "old": agent_id, "new": None}]
+    await socket.drain(1.0)
+    assert not {f["type"] for f in socket.frames} & {"ticket.assigned", "ticket.status_changed"}
+    await socket.close()
 
 
 async def test_a_reconnecting_client_misses_nothing(

@@ -10,6 +10,11 @@ An outbox message becomes a stream event in two parts, kept apart on purpose:
 
 Only the topics in :data:`STREAMED` are streamed. Anything else (invitations, configuration,
 training requests) stays server-side by default, so a new topic never leaks by accident.
+
+A change to a ticket is streamed once, as ``ticket.updated`` with its ``changes`` (field,
+old, new): a status change or an assignment is one of them. ``ticket.status_changed`` and
+``ticket.assigned`` repeat it for webhooks and notifications, which subscribe to one kind of
+change; streaming them too would send every connection two frames for one change.
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ class Subject(StrEnum):
     UPLOAD = "upload"  # the payload names an upload; only its uploader follows it
 
 
+# Repeated by ``ticket.updated``'s changes (see above).
+_REPEATS: frozenset[Topic] = frozenset({Topic.TICKET_STATUS_CHANGED, Topic.TICKET_ASSIGNED})
 _TICKET_TOPICS = (
-    *TICKET_CHANGES,
+    *(topic for topic in TICKET_CHANGES if topic not in _REPEATS),
     Topic.TICKET_TRIAGED,
     Topic.TICKET_CONTENT_ADDED,
     Topic.CAPTURE_CREATED,

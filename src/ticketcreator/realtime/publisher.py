@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.core.events import Topic
 from ticketcreator.realtime import bus, repository
 from ticketcreator.realtime.events import STREAMED, Access, Subject, TicketPeople, event_json
 
@@ -44,7 +43,7 @@ async def publish(session: AsyncSession, message: dict[str, Any]) -> str | None:
         rows = await repository.tickets(session, [ticket_id])
         if rows:
             organization = rows[0][1]
-        people = await _people(session, [ticket_id], payload, message["topic"])
+        people = await _people(session, [ticket_id], payload)
     if organization is None:
         return None
     access = Access(
@@ -62,10 +61,17 @@ async def publish(session: AsyncSession, message: dict[str, Any]) -> str | None:
 
 
 async def _people(
-    session: AsyncSession, ticket_ids: list[uuid.UUID], payload: dict[str, Any], topic: str = ""
+    session: AsyncSession, ticket_ids: list[uuid.UUID], payload: dict[str, Any]
 ) -> list[TicketPeople]:
-    # An assignment concerns the previous assignee as well as the new one.
-    previous = _uuid(payload.get("old")) if topic == Topic.TICKET_ASSIGNED else None
+    # A change of assignee concerns the previous assignee as well as the new one.
+    previous = next(
+        (
+            _uuid(change.get("old"))
+            for change in payload.get("changes") or ()
+            if isinstance(change, dict) and change.get("field") == "assignee_id"
+        ),
+        None,
+    )
     found = {row[0]: row for row in await repository.tickets(session, ticket_ids)}
     people = []
     for ticket_id in ticket_ids:
