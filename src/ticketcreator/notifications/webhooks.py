@@ -34,11 +34,12 @@ from ticketcreator.notifications.models import (
     WebhookEndpoint,
 )
 from ticketcreator.notifications.schemas import WebhookCreate, WebhookUpdate
-from ticketcreator.realtime.events import STREAMED
+from ticketcreator.realtime.events import EVENTS
 from ticketcreator.tickets.models import Ticket
 
-# The events a customer's system may subscribe to: the same as the real-time stream's.
-EVENT_TYPES = sorted(STREAMED)
+# The events a customer's system may subscribe to: the real-time stream's, and the status
+# changes and assignments the stream carries as ticket.updated's changes.
+EVENT_TYPES = sorted(EVENTS)
 USER_AGENT = "AI-Ticket-Creator-Webhooks/1"
 _random = secrets.SystemRandom()
 
@@ -141,7 +142,7 @@ async def redeliver(
 async def record(session: AsyncSession, message: dict[str, Any]) -> list[uuid.UUID]:
     """One pending delivery per subscribed endpoint for an outbox event; returns new ids."""
     topic = message["topic"]
-    if topic not in STREAMED:
+    if topic not in EVENTS:
         return []
     payload: dict[str, Any] = message["payload"]
     organization_id = message.get("organization_id")

@@ -8,8 +8,9 @@ An outbox message becomes a stream event in two parts, kept apart on purpose:
   people involved in them, the uploader of an attachment, whether it is internal. It never
   leaves the server; each connection checks it against its caller (:func:`may_receive`).
 
-Only the topics in :data:`STREAMED` are streamed. Anything else (invitations, configuration,
-training requests) stays server-side by default, so a new topic never leaks by accident.
+Only the topics in :data:`EVENTS` reach customers (webhooks), and those of :data:`STREAMED`
+the stream. Anything else (invitations, configuration, training requests) stays server-side
+by default, so a new topic never leaks by accident.
 
 A change to a ticket is streamed once, as ``ticket.updated`` with its ``changes`` (field,
 old, new): a status change or an assignment is one of them. ``ticket.status_changed`` and
@@ -37,10 +38,8 @@ class Subject(StrEnum):
     UPLOAD = "upload"  # the payload names an upload; only its uploader follows it
 
 
-# Repeated by ``ticket.updated``'s changes (see above).
-_REPEATS: frozenset[Topic] = frozenset({Topic.TICKET_STATUS_CHANGED, Topic.TICKET_ASSIGNED})
 _TICKET_TOPICS = (
-    *(topic for topic in TICKET_CHANGES if topic not in _REPEATS),
+    *TICKET_CHANGES,
     Topic.TICKET_TRIAGED,
     Topic.TICKET_CONTENT_ADDED,
     Topic.CAPTURE_CREATED,
@@ -51,11 +50,18 @@ _ATTACHMENT_TOPICS = (
     Topic.ATTACHMENT_TRANSCRIPTION_PROGRESS,
 )
 
-# Topic -> (what it is about, the permission a receiver needs).
-STREAMED: dict[Topic, tuple[Subject, Permission]] = {
+# The events a customer may receive (the stream, webhooks): topic -> (what it is about, the
+# permission a receiver needs).
+EVENTS: dict[Topic, tuple[Subject, Permission]] = {
     **dict.fromkeys(_TICKET_TOPICS, (Subject.TICKET, Permission.TICKETS_READ)),
     **dict.fromkeys(_ATTACHMENT_TOPICS, (Subject.ATTACHMENT, Permission.ATTACHMENTS_READ)),
     Topic.UPLOAD_PROGRESS: (Subject.UPLOAD, Permission.ATTACHMENTS_READ),
+}
+# Repeated by ``ticket.updated``'s changes (see above): webhooks only.
+_REPEATS: frozenset[Topic] = frozenset({Topic.TICKET_STATUS_CHANGED, Topic.TICKET_ASSIGNED})
+# What the stream carries.
+STREAMED: dict[Topic, tuple[Subject, Permission]] = {
+    topic: rule for topic, rule in EVENTS.items() if topic not in _REPEATS
 }
 
 
