@@ -41,6 +41,15 @@ INTERACTION_SAMPLE: dict[str, Any] = json.loads(
     ).read_text()
 )
 
+# An Events API request: Slack's SDK sample of a message event, checked against the Events
+# API's wrapper schema (``events-api/slack_common_event_wrapper_schema.json``).
+MESSAGE_SAMPLE: dict[str, Any] = json.loads(
+    (CONTRACTS / "examples" / "sdk-shape-samples" / "events_MessagePayload.json").read_text()
+)
+EVENT_WRAPPER = Draft7Validator(
+    json.loads((CONTRACTS / "events-api" / "slack_common_event_wrapper_schema.json").read_text())
+)
+
 
 def _text(kinds: list[str], limit: int) -> dict[str, Any]:
     return {

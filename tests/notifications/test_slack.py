@@ -34,7 +34,14 @@ from ticketcreator.notifications import slack_interactions
 from ticketcreator.notifications.rule_actions import NotifySlack, NotifySlackParams
 from ticketcreator.tickets.models import Ticket, TicketEvent
 
-from .slack_fake import INTERACTION_SAMPLE, FakeSlack, check_blocks, check_request
+from .slack_fake import (
+    EVENT_WRAPPER,
+    INTERACTION_SAMPLE,
+    MESSAGE_SAMPLE,
+    FakeSlack,
+    check_blocks,
+    check_request,
+)
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 # Changes in the storm (the issue's figure is 100: SLACK_STORM_CHANGES=100 measures it).
@@ -240,18 +247,55 @@ async def offered_link(client: httpx.AsyncClient, slack_user: str, **signed: Any
     return link_token(answer.json()["text"])
 
 
+def direct_message(
+    slack_user: str, text: str, *, secret: str = SECRET, team: str = "T0TEAM001", age: int = 0
+) -> tuple[dict[str, str], bytes]:
+    """A signed Events API request: ``slack_user`` writes ``text`` to the app, shaped like
+    Slack's SDK sample of a message event and valid against the Events API's wrapper."""
+    payload = copy.deepcopy(MESSAGE_SAMPLE)
+    payload.update(type="event_callback", team_id=team, event_id=f"Ev{uuid.uuid4().hex[:10]}")
+    payload["api_app_id"] = "A0TICKETS"
+    payload["authed_users"] = ["U0APPBOT1"]
+    event = payload["event"]
+    for key in ("bot_id", "bot_profile", "blocks", "attachments", "subtype"):
+        event.pop(key, None)
+    event.update(
+        type="message", user=slack_user, text=text, team=team, channel="D0DIRECT1",
+        channel_type="im", ts=f"{time.time():.6f}", event_ts=f"{time.time():.6f}",
+    )  # fmt: skip
+    assert not list(EVENT_WRAPPER.iter_errors(payload))
+    body = json.dumps(payload).encode()
+    timestamp = str(int(time.time()) - age)
+    digest = hmac.new(secret.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": "v0=" + digest.hexdigest(),
+    }
+    return headers, body
+
+
 async def link(
     client: httpx.AsyncClient, member: Member, slack_user: str, **signed: Any
 ) -> dict[str, Any]:
     """Link ``member`` to ``slack_user`` as a person does: a click in Slack is answered with
-    a link, which the member opens signed in and confirms."""
+    a link, which the member opens signed in and confirms; the Slack user then sends the
+    code the member was shown to the app."""
     token = await offered_link(client, slack_user, **signed)
     confirmed = await client.post(
         "/v1/slack/user-links", headers=member.headers, json={"token": token}
     )
-    assert confirmed.status_code == 200, confirmed.text
-    result: dict[str, Any] = confirmed.json()
-    return result
+    assert confirmed.status_code == 202, confirmed.text
+    pending: dict[str, Any] = confirmed.json()
+    assert pending["slack_user_id"] == slack_user
+    headers, body = direct_message(slack_user, pending["code"], **signed)
+    sent = await client.post("/v1/slack/events", headers=headers, content=body)
+    assert sent.status_code == 200, sent.text
+    return {
+        "user_id": str(member.user.id),
+        "team_id": pending["team_id"],
+        "slack_user_id": pending["slack_user_id"],
+    }
 
 
 async def test_buttons_act_as_the_linked_member_and_nothing_else_gets_through(

@@ -1,6 +1,7 @@
 """Linking a member to their Slack user only on Slack's word: the link offered after a signed
 click holds a token bound to the workspace, the Slack user and the organization, valid for a
-few minutes and once; anything else is refused with problem+json."""
+few minutes and once; confirming it shows the member a code, and only that Slack user's
+direct message with the code makes the link; anything else is refused with problem+json."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import create_member
+from tests.support.polling import wait_for
 from tests.support.services import Worker
 from ticketcreator.accounts.permissions import Role
 from ticketcreator.core.db import session_factory
@@ -19,7 +21,7 @@ from ticketcreator.notifications import slack_links
 from ticketcreator.tickets.models import Ticket
 
 from .slack_fake import FakeSlack
-from .test_slack import click, connect, link, offered_link
+from .test_slack import click, connect, direct_message, link, offered_link
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -67,12 +69,23 @@ async def test_a_link_token_works_once_in_its_own_organization_only(
         stale = slack_links.issue(admin.org_id, "T0TEAM001", "U0REPORT1")
     assert "expired" in refused(await confirm(stale, reporter.headers))
 
-    # The reporter links once; the same token again is refused, even for the same member.
-    linked = await confirm(token, reporter.headers)
-    assert linked.status_code == 200, linked.text
-    assert linked.json()["slack_user_id"] == "U0REPORT1"
+    # The reporter confirms once; the same token again is refused, even for the same member.
+    confirmed = await confirm(token, reporter.headers)
+    assert confirmed.status_code == 202, confirmed.text
+    assert confirmed.json()["slack_user_id"] == "U0REPORT1"
+    code = confirmed.json()["code"]
     assert "already used" in refused(await confirm(token, reporter.headers))
     assert "already used" in refused(await confirm(token, admin.headers))
+    # The link is made by U0REPORT1's direct message with the code, nobody else's.
+    assert (await client.get("/v1/slack/users", headers=admin.headers)).json() == []
+    await _write(client, "U0SOMEONE", code)
+    assert (await client.get("/v1/slack/users", headers=admin.headers)).json() == []
+    await _write(client, "U0REPORT1", code)
+    listed = (await client.get("/v1/slack/users", headers=admin.headers)).json()
+    assert [(e["user_id"], e["slack_user_id"]) for e in listed] == [
+        (str(reporter.user.id), "U0REPORT1")
+    ]
+    await wait_for(lambda: _answered(slack, "Linked"))
 
     # Linked, the reporter's clicks act only within the reporter's role.
     ticket = (
@@ -106,3 +119,71 @@ async def test_a_link_token_works_once_in_its_own_organization_only(
     listed = (await client.get("/v1/slack/users", headers=admin.headers)).json()
     assert [entry["user_id"] for entry in listed] == [str(agent.user.id)]
     assert slack.violations == []
+
+
+async def _write(client: httpx.AsyncClient, slack_user: str, text: str, **signed: object) -> None:
+    headers, body = direct_message(slack_user, text, **signed)  # type: ignore[arg-type]
+    sent = await client.post("/v1/slack/events", headers=headers, content=body)
+    assert sent.status_code == 200, sent.text
+
+
+async def _answered(slack: FakeSlack, start: str) -> bool:
+    return any(
+        call.form.get("channel") == "D0DIRECT1" and call.form.get("text", "").startswith(start)
+        for call in slack.of("chat.postMessage")
+    )
+
+
+async def test_a_link_someone_else_got_cannot_make_their_clicks_act_as_you(
+    client: httpx.AsyncClient, session: AsyncSession, slack: FakeSlack, celery_worker: Worker
+) -> None:
+    """A Slack user hands their link to an administrator, who confirms it: the code is shown
+    to the administrator only, the administrator sending it from their own Slack account
+    links nothing, and guessing it is cut off after five tries."""
+    admin = await create_member(session, role=Role.ADMIN)
+    await connect(client, admin, slack)
+    token = await offered_link(client, "U0MALLORY")
+    confirmed = await client.post(
+        "/v1/slack/user-links", headers=admin.headers, json={"token": token}
+    )
+    assert confirmed.status_code == 202, confirmed.text
+    code = confirmed.json()["code"]
+    assert confirmed.json()["detail"].endswith("Never give this code to anyone.")
+
+    await _write(client, "U0ADMIN01", code)  # the administrator's own Slack user
+    await wait_for(lambda: _answered(slack, "No link is waiting"))
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for _ in range(5):
+        await _write(client, "U0MALLORY", wrong)
+    await _write(client, "U0MALLORY", code)  # too late: the wait was cancelled
+    assert (await client.get("/v1/slack/users", headers=admin.headers)).json() == []
+    await wait_for(lambda: _answered(slack, "That code is wrong too often"))
+    mallory = await client.post(
+        "/v1/slack/interactions",
+        headers=(signed := click([{"action_id": "open", "type": "button"}], "U0MALLORY"))[0],
+        content=signed[1],
+    )
+    assert "not linked" in mallory.json()["text"]
+    assert slack.violations == []
+
+
+async def test_the_events_url_answers_slack_s_check_and_refuses_forgeries(
+    client: httpx.AsyncClient, session: AsyncSession, slack: FakeSlack
+) -> None:
+    admin = await create_member(session, role=Role.ADMIN)
+    await connect(client, admin, slack)
+    check = {"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+             "type": "url_verification"}  # fmt: skip
+    answered = await client.post("/v1/slack/events", json=check)
+    assert answered.status_code == 200
+    assert answered.json() == {"challenge": check["challenge"]}
+    headers, body = direct_message("U0ANYONE1", "123456", secret="not-the-signing-secret")
+    forged = await client.post("/v1/slack/events", headers=headers, content=body)
+    assert forged.status_code == 401
+    assert forged.headers["content-type"] == "application/problem+json"
+    headers, body = direct_message("U0ANYONE1", "123456", age=301)
+    assert (await client.post("/v1/slack/events", headers=headers, content=body)).status_code == 401
+    not_json = await client.post(
+        "/v1/slack/events", headers={"Content-Type": "application/json"}, content=b"{"
+    )
+    assert not_json.status_code == 401

@@ -64,7 +64,7 @@ class Topic(StrEnum):
     WEBHOOK_DELIVERY_DUE = "webhook.delivery_due"  # WebhookDeliveryDue: attempt it now
     NOTIFICATION_EMAIL_DUE = "notification.email_due"  # EmailDue: send these e-mails now
     SLACK_MESSAGE_DUE = "slack.message_due"  # SlackMessageDue: post or edit it now
-    SLACK_REPLY_DUE = "slack.reply_due"  # SlackReply: answer the person who clicked
+    SLACK_REPLY_DUE = "slack.reply_due"  # SlackReply: answer who clicked or wrote to the app
     TEAMS_CARD_DUE = "teams.card_due"  # TeamsCardDue: send the held changes as one card
 
 
@@ -192,8 +192,9 @@ class SlackMessageDue(TypedDict):
 
 
 class SlackReply(TypedDict):
-    response_url: str  # where Slack takes an answer to a click, shown only to who clicked
     text: str
+    response_url: NotRequired[str]  # a click's: the answer is shown only to who clicked
+    channel: NotRequired[str]  # a direct message's: the app's conversation with its sender
 
 
 class TeamsCardDue(TicketRef):

@@ -1,11 +1,13 @@
 """Acting on a click in Slack: as the linked member, with that member's permissions, on a
 ticket of the organization whose signing secret verified the request (never another's). A
-Slack user with no link acts on nothing and is offered a link (:mod:`.slack_links`)."""
+Slack user with no link acts on nothing and is offered a link (:mod:`.slack_links`), which
+a direct message to the app with the member's code completes (:func:`event`)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +17,7 @@ from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import AppError
 from ticketcreator.core.events import Topic, emit
 from ticketcreator.notifications import slack, slack_interactions, slack_links, slack_repository
+from ticketcreator.notifications.errors import SlackSignatureInvalid
 from ticketcreator.notifications.schemas import SlackAnswer
 from ticketcreator.notifications.slack_client import is_webhook_url
 from ticketcreator.taxonomy import lookups as taxonomy_lookups
@@ -36,6 +39,54 @@ async def interaction(
         reply = {"response_url": clicked.response_url, "text": answer.text}
         emit(session, Topic.SLACK_REPLY_DUE, reply, organization_id=connection.organization_id)
     return answer
+
+
+async def event(session: AsyncSession, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    """An Events API request: the URL check when the app is set up, and direct messages to
+    the app, read as the code that completes a link. Anything else is acknowledged only."""
+    payload = slack_interactions.event_payload(body)
+    if payload.get("type") == "url_verification":
+        # Slack's check of the Request URL carries no workspace: answering it changes and
+        # reveals nothing but the challenge Slack sent.
+        return {"challenge": str(payload.get("challenge", ""))[:200]}
+    candidates = await slack_repository.connections_of_workspace(
+        session, str(payload.get("team_id", ""))
+    )
+    connection = await slack_interactions.verify(headers, body, candidates)
+    message = payload.get("event")
+    if payload.get("type") != "event_callback" or not _direct_message(message):
+        return {}
+    assert isinstance(message, dict)
+    try:  # Slack delivers again what was not acknowledged in time: act once per event
+        ttl = 2 * get_settings().slack.signature_max_age_s
+        await slack_interactions.first_use(
+            f"slack:event:{payload.get('event_id')}", ttl, SlackSignatureInvalid, "event"
+        )
+    except SlackSignatureInvalid:
+        return {}
+    organization_id = connection.organization_id
+    try:
+        async with session.begin_nested():
+            text = await slack_links.complete(
+                session, organization_id, str(payload["team_id"]), message["user"], message["text"]
+            )
+    except AppError as exc:
+        text = exc.detail or exc.title
+    reply = {"channel": message["channel"], "text": text}
+    emit(session, Topic.SLACK_REPLY_DUE, reply, organization_id=organization_id)
+    return {}
+
+
+def _direct_message(event: object) -> bool:
+    """A person's own message in their conversation with the app (not a bot's, not an edit)."""
+    return (
+        isinstance(event, dict)
+        and event.get("type") == "message"
+        and event.get("channel_type") == "im"
+        and not event.get("bot_id")
+        and not event.get("subtype")
+        and all(isinstance(event.get(key), str) for key in ("user", "text", "channel"))
+    )
 
 
 async def _answer(

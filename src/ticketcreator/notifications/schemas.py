@@ -164,6 +164,16 @@ class SlackUserLinkRead(BaseModel):
     slack_user_id: str
 
 
+class SlackLinkPending(BaseModel):
+    """A confirmed link, made when the code arrives from the Slack user."""
+
+    code: str = Field(description="Six digits to send to the app in Slack, as a direct message.")
+    team_id: str = Field(description="The Slack workspace.")
+    slack_user_id: str = Field(description="The Slack user who must send the code.")
+    expires_at: datetime
+    detail: str = Field(description="What to do next, to show the member.")
+
+
 class SlackAnswer(BaseModel):
     """What Slack shows the person who clicked (only to them)."""
 

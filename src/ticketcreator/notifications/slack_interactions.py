@@ -19,15 +19,18 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import AppError
 from ticketcreator.core.ratelimit import get_limiter
 from ticketcreator.integrations.http import VendorError
+from ticketcreator.notifications import slack_repository
 from ticketcreator.notifications.errors import SlackSignatureInvalid
 from ticketcreator.notifications.models import SlackConnection
 from ticketcreator.notifications.slack_client import SlackClient
@@ -113,6 +116,32 @@ async def reply(organization_id: uuid.UUID, response_url: str, text: str) -> Non
             await client.respond(response_url, text)
         except VendorError as exc:
             log.warning("could not answer a click in Slack: %s", exc)
+
+
+async def answer(
+    session: AsyncSession, organization_id: uuid.UUID, channel: str, text: str
+) -> None:
+    """Answer a direct message to the app, in its conversation (best effort, bot token only)."""
+    connection = await slack_repository.connection(session, organization_id)
+    if connection is None or connection.bot_token is None:
+        return
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    async with SlackClient(organization_id) as client:
+        try:
+            await client.post(connection.bot_token, channel, text, blocks)
+        except VendorError as exc:
+            log.warning("could not answer a direct message in Slack: %s", exc)
+
+
+def event_payload(body: bytes) -> dict[str, Any]:
+    """The (still unverified) JSON of an Events API request."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise SlackSignatureInvalid("Not a Slack event.") from None
+    if not isinstance(payload, dict):
+        raise SlackSignatureInvalid("Not a Slack event.")
+    return payload
 
 
 def parse(payload: dict[str, object]) -> BlockActions:

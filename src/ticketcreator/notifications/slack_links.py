@@ -6,27 +6,38 @@ is answered, only to that user, with a link to AI Ticket Creator holding a token
 the workspace, the Slack user and the organization. The token is a JWT (HS256, with a key
 derived for this purpose from ``security.jwt_signing_keys``, so it can never pass for an
 access token), valid ``slack.link_ttl_s`` and accepted once. The member opens the link signed
-in and confirms (``POST /v1/slack/user-links``): the link is stored for that member if the
-token is genuine, unexpired, unused, of the member's organization and of the workspace still
-connected.
+in and confirms (``POST /v1/slack/user-links``) if the token is genuine, unexpired, unused,
+of the member's organization and of the workspace still connected.
+
+Confirming is not enough: a Slack user could hand their link to a member and have the member
+confirm it, and the Slack user's clicks would then act as that member. So confirming only
+shows the member a six-digit code, and the link is made when the code arrives in a direct
+message to the app **from the Slack user the token names** (Slack's Events API, signed like
+a click: :func:`complete`). A member who sends it from their own Slack account links nothing;
+a wrong code five times cancels the wait.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import jwt
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.users import person
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
+from ticketcreator.core.ratelimit import get_limiter
 from ticketcreator.notifications import slack_interactions
 from ticketcreator.notifications import slack_repository as repo
 from ticketcreator.notifications.errors import InvalidSlackLink, SlackUserLinked
@@ -36,6 +47,18 @@ _PURPOSE = b"ticketcreator/slack-user-link/v1"
 _AUDIENCE = "slack-user-link"
 _ALGORITHM = "HS256"
 _USED_KEY = "slack:link:"
+_PENDING_KEY = "slack:link:pending:"
+_MAX_TRIES = 5
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A confirmed link waiting for its code from the Slack user."""
+
+    code: str
+    team_id: str
+    slack_user_id: str
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -103,29 +126,80 @@ def read(token: str) -> Claim:
         raise InvalidSlackLink("The link is not valid.") from None
 
 
-async def confirm(session: AsyncSession, principal: Principal, token: str) -> SlackUserLink:
-    """Link the signed-in member to the Slack user the token names (replacing their previous
-    Slack user); the token is used up."""
+async def confirm(session: AsyncSession, principal: Principal, token: str) -> Pending:
+    """Check the token for the signed-in member (it is used up) and wait, until the token
+    would have expired, for the Slack user to send the code it returns."""
     user_id, _ = person(principal)
     claim = read(token)
     if claim.organization_id != principal.organization_id:
         raise InvalidSlackLink("The link was made for another organization.")
-    connection = await repo.connection(session, principal.organization_id)
-    if connection is None or connection.slack_team_id != claim.team_id:
-        raise InvalidSlackLink("The link was made for a Slack workspace no longer connected.")
+    await _connected(session, principal.organization_id, claim.team_id)
     ttl = max(claim.expires - int(time.time()), 1)
     await slack_interactions.first_use(_USED_KEY + claim.token_id, ttl, InvalidSlackLink, "link")
+    await _not_taken(session, principal.organization_id, user_id, claim)
+    code = f"{secrets.randbelow(10**6):06d}"
+    waiting = {"org": str(claim.organization_id), "user": str(user_id), "code": code, "tries": 0}
+    try:
+        await get_limiter().client.set(_pending_key(claim), json.dumps(waiting), ex=ttl)
+    except RedisError:
+        raise InvalidSlackLink("The link cannot be confirmed now; try again.") from None
+    return Pending(
+        code, claim.team_id, claim.slack_user_id, datetime.fromtimestamp(claim.expires, UTC)
+    )
+
+
+async def complete(
+    session: AsyncSession, organization_id: uuid.UUID, team_id: str, slack_user_id: str, text: str
+) -> str:
+    """A direct message from ``slack_user_id`` to the app: link them if it is the code their
+    member was shown. Returns the answer to send back to them."""
+    claim = Claim(organization_id, team_id, slack_user_id, "", 0)
+    key = _pending_key(claim)
+    redis = get_limiter().client
+    try:
+        raw = await redis.get(key)
+    except RedisError:
+        return "Linking cannot be checked now; send the code again in a minute."
+    waiting = json.loads(raw) if raw else None
+    if waiting is None or waiting["org"] != str(organization_id):
+        return "No link is waiting for your Slack account. Click a button on a ticket to start."
+    if not hmac.compare_digest(text.strip().replace(" ", ""), waiting["code"]):
+        waiting["tries"] += 1
+        if waiting["tries"] >= _MAX_TRIES:
+            await redis.delete(key)
+            return "That code is wrong too often; click a button on a ticket to start again."
+        await redis.set(key, json.dumps(waiting), keepttl=True)
+        return "That is not the code you were shown. Send the six digits shown after you confirmed."
+    await redis.delete(key)
+    user_id = uuid.UUID(waiting["user"])
+    await _connected(session, organization_id, team_id)
+    await _not_taken(session, organization_id, user_id, claim)
+    found = await repo.link(session, organization_id, user_id)
+    if found is None:
+        found = SlackUserLink(organization_id=organization_id, user_id=user_id)
+        session.add(found)
+    found.slack_team_id = team_id
+    found.slack_user_id = slack_user_id
+    found.created_at = utcnow()
+    await session.flush()
+    return "Linked: your clicks on tickets now act as your AI Ticket Creator account."
+
+
+def _pending_key(claim: Claim) -> str:
+    return f"{_PENDING_KEY}{claim.organization_id}:{claim.team_id}:{claim.slack_user_id}"
+
+
+async def _connected(session: AsyncSession, organization_id: uuid.UUID, team_id: str) -> None:
+    connection = await repo.connection(session, organization_id)
+    if connection is None or connection.slack_team_id != team_id:
+        raise InvalidSlackLink("The link was made for a Slack workspace no longer connected.")
+
+
+async def _not_taken(
+    session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID, claim: Claim
+) -> None:
     taken = await repo.link_of_slack_user(
-        session, principal.organization_id, claim.team_id, claim.slack_user_id
+        session, organization_id, claim.team_id, claim.slack_user_id
     )
     if taken is not None and taken.user_id != user_id:
         raise SlackUserLinked("This Slack user is linked to another member.")
-    found = await repo.link(session, principal.organization_id, user_id)
-    if found is None:
-        found = SlackUserLink(organization_id=principal.organization_id, user_id=user_id)
-        session.add(found)
-    found.slack_team_id = claim.team_id
-    found.slack_user_id = claim.slack_user_id
-    found.created_at = utcnow()
-    await session.flush()
-    return found

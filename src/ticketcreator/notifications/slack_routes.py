@@ -1,6 +1,7 @@
 """REST API of Slack: /v1/slack (the connection and team channels: administrators; linking a
-member to their Slack user: the member, with the link Slack showed them; unlinking: the
-member or an administrator; the buttons' requests: Slack)."""
+member to their Slack user: the member, with the link Slack showed them, then the Slack user
+with the code in a direct message; unlinking: the member or an administrator; the buttons'
+and the Events API's requests: Slack)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from ticketcreator.notifications.schemas import (
     SlackChannelSet,
     SlackConnectionRead,
     SlackConnectionSet,
+    SlackLinkPending,
     SlackTeamChannelRead,
     SlackUserLinkConfirm,
     SlackUserLinkRead,
@@ -116,17 +118,27 @@ async def list_links(session: Session, principal: CanManage) -> list[SlackUserLi
 
 @router.post(
     "/user-links",
-    response_model=SlackUserLinkRead,
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SlackLinkPending,
     responses=documented(*_AUTH, NotAPerson, InvalidSlackLink, SlackUserLinked),
 )
 async def confirm_link(
     data: SlackUserLinkConfirm, session: Session, principal: Person
-) -> SlackUserLinkRead:
-    """Link yourself to the Slack user who was offered the link (after a click in Slack):
-    their clicks then act as you, with your role. The link works once, for a few minutes,
-    in the organization it was made for."""
-    link = await slack_links.confirm(session, principal, data.token)
-    return SlackUserLinkRead.model_validate(link)
+) -> SlackLinkPending:
+    """Confirm the link Slack offered after a click: you are shown a code, and the link is
+    made when the Slack user it was offered to sends that code to the app in a direct
+    message (so a link someone else got cannot make their clicks act as you). Their clicks
+    then act as you, with your role. The link works once, for a few minutes, in the
+    organization it was made for."""
+    pending = await slack_links.confirm(session, principal, data.token)
+    return SlackLinkPending(
+        code=pending.code,
+        team_id=pending.team_id,
+        slack_user_id=pending.slack_user_id,
+        expires_at=pending.expires_at,
+        detail=f"To finish, send {pending.code} to the AI Ticket Creator app in Slack, in a "
+        "direct message from your own Slack account. Never give this code to anyone.",
+    )
 
 
 @router.delete(
@@ -134,6 +146,21 @@ async def confirm_link(
 )
 async def unlink_user(user_id: uuid.UUID, session: Session, principal: Person) -> None:
     await slack_settings.unlink_user(session, principal, user_id)
+
+
+@router.post(
+    "/events",
+    dependencies=[Depends(public)],
+    responses=documented(SlackSignatureInvalid, PayloadTooLarge),
+)
+async def events(request: Request, session: Session) -> dict[str, str]:
+    """Slack's Events API Request URL (public; verified with the signing secret): the URL
+    check, and direct messages to the app (`message.im`), read as a link's code."""
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > _MAX_INTERACTION:
+        raise PayloadTooLarge("A Slack event is at most 1 MiB, with its length declared.")
+    body = await request.body()
+    return await flows.event(session, request.headers, body)
 
 
 @router.post(

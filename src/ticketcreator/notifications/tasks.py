@@ -71,10 +71,16 @@ async def send_slack_message(session: AsyncSession, message: dict[str, Any]) -> 
 
 @subscriber(Topic.SLACK_REPLY_DUE, queue="integrations")
 async def reply_in_slack(session: AsyncSession, message: dict[str, Any]) -> None:
-    """Answer a click in Slack, visibly only to the person who clicked."""
+    """Answer a click in Slack (visibly only to the person who clicked), or a direct message
+    to the app in its conversation."""
     payload = message["payload"]
     organization_id = uuid.UUID(message["organization_id"])
-    await slack_interactions.reply(organization_id, payload["response_url"], payload["text"])
+    if "channel" in payload:
+        await slack_interactions.answer(
+            session, organization_id, payload["channel"], payload["text"]
+        )
+    else:
+        await slack_interactions.reply(organization_id, payload["response_url"], payload["text"])
 
 
 async def _retry_due() -> int:
