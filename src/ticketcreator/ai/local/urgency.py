@@ -45,6 +45,10 @@ TRAINING_SETS: Final = (
     "blind3",
     "blind4",
     "blind5",
+    "blind6",
+    "blind7",
+    "blind8",
+    "blind9",
 )
 # Inverse regularisation strength of the logistic regression; classes are weighted to balance
 # (about one report in four is urgent). Leave-one-set-out with the thresholds below, 30 gave
