@@ -5,8 +5,10 @@ direct message with the code makes the link; anything else is refused with probl
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -121,8 +123,8 @@ async def test_a_link_token_works_once_in_its_own_organization_only(
     assert slack.violations == []
 
 
-async def _write(client: httpx.AsyncClient, slack_user: str, text: str, **signed: object) -> None:
-    headers, body = direct_message(slack_user, text, **signed)  # type: ignore[arg-type]
+async def _write(client: httpx.AsyncClient, slack_user: str, text: str, **signed: Any) -> None:
+    headers, body = direct_message(slack_user, text, **signed)
     sent = await client.post("/v1/slack/events", headers=headers, content=body)
     assert sent.status_code == 200, sent.text
 
@@ -165,6 +167,24 @@ async def test_a_link_someone_else_got_cannot_make_their_clicks_act_as_you(
     )
     assert "not linked" in mallory.json()["text"]
     assert slack.violations == []
+
+
+async def test_codes_sent_at_once_each_count_as_a_try(
+    client: httpx.AsyncClient, session: AsyncSession, slack: FakeSlack, celery_worker: Worker
+) -> None:
+    """Eight wrong codes sent together all count, so the right one after them is refused."""
+    admin = await create_member(session, role=Role.ADMIN)
+    await connect(client, admin, slack)
+    token = await offered_link(client, "U0GUESSER")
+    confirmed = await client.post(
+        "/v1/slack/user-links", headers=admin.headers, json={"token": token}
+    )
+    assert confirmed.status_code == 202, confirmed.text
+    code = confirmed.json()["code"]
+    wrong = [f"{(int(code) + n) % 10**6:06d}" for n in range(1, 9)]
+    await asyncio.gather(*(_write(client, "U0GUESSER", guess) for guess in wrong))
+    await _write(client, "U0GUESSER", code)
+    assert (await client.get("/v1/slack/users", headers=admin.headers)).json() == []
 
 
 async def test_the_events_url_answers_slack_s_check_and_refuses_forgeries(

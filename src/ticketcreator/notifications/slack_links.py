@@ -48,6 +48,7 @@ _AUDIENCE = "slack-user-link"
 _ALGORITHM = "HS256"
 _USED_KEY = "slack:link:"
 _PENDING_KEY = "slack:link:pending:"
+_TRIES = ":tries"
 _MAX_TRIES = 5
 
 
@@ -136,11 +137,16 @@ async def confirm(session: AsyncSession, principal: Principal, token: str) -> Pe
     await _connected(session, principal.organization_id, claim.team_id)
     ttl = max(claim.expires - int(time.time()), 1)
     await slack_interactions.first_use(_USED_KEY + claim.token_id, ttl, InvalidSlackLink, "link")
-    await _not_taken(session, principal.organization_id, user_id, claim)
+    await _not_taken(
+        session, principal.organization_id, user_id, claim.team_id, claim.slack_user_id
+    )
     code = f"{secrets.randbelow(10**6):06d}"
-    waiting = {"org": str(claim.organization_id), "user": str(user_id), "code": code, "tries": 0}
+    key = _pending_key(claim.organization_id, claim.team_id, claim.slack_user_id)
     try:
-        await get_limiter().client.set(_pending_key(claim), json.dumps(waiting), ex=ttl)
+        async with get_limiter().client.pipeline(transaction=True) as pipe:
+            pipe.set(key, json.dumps({"user": str(user_id), "code": code}), ex=ttl)
+            pipe.set(key + _TRIES, 0, ex=ttl)
+            await pipe.execute()
     except RedisError:
         raise InvalidSlackLink("The link cannot be confirmed now; try again.") from None
     return Pending(
@@ -152,28 +158,33 @@ async def complete(
     session: AsyncSession, organization_id: uuid.UUID, team_id: str, slack_user_id: str, text: str
 ) -> str:
     """A direct message from ``slack_user_id`` to the app: link them if it is the code their
-    member was shown. Returns the answer to send back to them."""
-    claim = Claim(organization_id, team_id, slack_user_id, "", 0)
-    key = _pending_key(claim)
+    member was shown. Returns the answer to send back to them.
+
+    Every message counts as a try, atomically (``INCR``), so messages sent at once cannot
+    each be the one that is not counted."""
+    key = _pending_key(organization_id, team_id, slack_user_id)
     redis = get_limiter().client
     try:
         raw = await redis.get(key)
+        if raw is None:
+            return "No link is waiting for your Slack account. Click a button on a ticket to start."
+        tries = await redis.incr(key + _TRIES)
+        waiting = json.loads(raw)
+        right = hmac.compare_digest(text.strip().replace(" ", ""), waiting["code"])
+        if tries > _MAX_TRIES or (not right and tries == _MAX_TRIES):
+            await redis.delete(key, key + _TRIES)
+            return "That code is wrong too often; click a button on a ticket to start again."
+        if not right:
+            return (
+                "That is not the code you were shown. "
+                "Send the six digits shown after you confirmed."
+            )
+        await redis.delete(key, key + _TRIES)
     except RedisError:
         return "Linking cannot be checked now; send the code again in a minute."
-    waiting = json.loads(raw) if raw else None
-    if waiting is None or waiting["org"] != str(organization_id):
-        return "No link is waiting for your Slack account. Click a button on a ticket to start."
-    if not hmac.compare_digest(text.strip().replace(" ", ""), waiting["code"]):
-        waiting["tries"] += 1
-        if waiting["tries"] >= _MAX_TRIES:
-            await redis.delete(key)
-            return "That code is wrong too often; click a button on a ticket to start again."
-        await redis.set(key, json.dumps(waiting), keepttl=True)
-        return "That is not the code you were shown. Send the six digits shown after you confirmed."
-    await redis.delete(key)
     user_id = uuid.UUID(waiting["user"])
     await _connected(session, organization_id, team_id)
-    await _not_taken(session, organization_id, user_id, claim)
+    await _not_taken(session, organization_id, user_id, team_id, slack_user_id)
     found = await repo.link(session, organization_id, user_id)
     if found is None:
         found = SlackUserLink(organization_id=organization_id, user_id=user_id)
@@ -185,8 +196,8 @@ async def complete(
     return "Linked: your clicks on tickets now act as your AI Ticket Creator account."
 
 
-def _pending_key(claim: Claim) -> str:
-    return f"{_PENDING_KEY}{claim.organization_id}:{claim.team_id}:{claim.slack_user_id}"
+def _pending_key(organization_id: uuid.UUID, team_id: str, slack_user_id: str) -> str:
+    return f"{_PENDING_KEY}{organization_id}:{team_id}:{slack_user_id}"
 
 
 async def _connected(session: AsyncSession, organization_id: uuid.UUID, team_id: str) -> None:
@@ -196,10 +207,12 @@ async def _connected(session: AsyncSession, organization_id: uuid.UUID, team_id:
 
 
 async def _not_taken(
-    session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID, claim: Claim
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    user_id: uuid.UUID,
+    team_id: str,
+    slack_user_id: str,
 ) -> None:
-    taken = await repo.link_of_slack_user(
-        session, organization_id, claim.team_id, claim.slack_user_id
-    )
+    taken = await repo.link_of_slack_user(session, organization_id, team_id, slack_user_id)
     if taken is not None and taken.user_id != user_id:
         raise SlackUserLinked("This Slack user is linked to another member.")
