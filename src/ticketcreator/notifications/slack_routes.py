@@ -46,7 +46,15 @@ _AUTH = (Unauthorized, Forbidden)
 _ONE = (*_AUTH, NotFound)
 
 router = APIRouter(prefix="/slack", tags=["slack"], route_class=UnitOfWorkRoute)
-_MAX_INTERACTION = 1024 * 1024  # a click's payload is a few kilobytes
+_MAX_BODY = 1024 * 1024  # a click's or an event's payload is a few kilobytes
+
+
+async def _body(request: Request, what: str) -> bytes:
+    """The raw body Slack signed, refused unless its declared length is at most 1 MiB."""
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > _MAX_BODY:
+        raise PayloadTooLarge(f"A Slack {what} is at most 1 MiB, with its length declared.")
+    return await request.body()
 
 
 @router.put(
@@ -156,11 +164,7 @@ async def unlink_user(user_id: uuid.UUID, session: Session, principal: Person) -
 async def events(request: Request, session: Session) -> dict[str, str]:
     """Slack's Events API Request URL (public; verified with the signing secret): the URL
     check, and direct messages to the app (`message.im`), read as a link's code."""
-    declared = request.headers.get("content-length", "")
-    if not declared.isdigit() or int(declared) > _MAX_INTERACTION:
-        raise PayloadTooLarge("A Slack event is at most 1 MiB, with its length declared.")
-    body = await request.body()
-    return await flows.event(session, request.headers, body)
+    return await flows.event(session, request.headers, await _body(request, "event"))
 
 
 @router.post(
@@ -173,8 +177,5 @@ async def interactions(request: Request, session: Session) -> SlackAnswer:
     """Slack's Interactivity Request URL (public; verified with the signing secret). A click
     acts as the linked member; a Slack user with no link is offered one. The answer is shown
     only to the person who clicked."""
-    declared = request.headers.get("content-length", "")
-    if not declared.isdigit() or int(declared) > _MAX_INTERACTION:
-        raise PayloadTooLarge("A Slack interaction is at most 1 MiB, with its length declared.")
-    body = await request.body()
+    body = await _body(request, "interaction")
     return await flows.interaction(session, request.headers, body)
