@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.realtime import bus, repository
 from ticketcreator.realtime.events import STREAMED, Access, Subject, TicketPeople, event_json
+from ticketcreator.realtime.repository import TicketRow
 
 
 async def publish(session: AsyncSession, message: dict[str, Any]) -> str | None:
@@ -33,7 +34,7 @@ async def publish(session: AsyncSession, message: dict[str, Any]) -> str | None:
         if found is None:
             return None
         organization, owner, ticket_ids = found
-        people = await _people(session, ticket_ids, payload)
+        people = _people(await repository.tickets(session, ticket_ids), ticket_ids, payload)
     elif subject is Subject.UPLOAD:
         upload = await repository.upload(session, uuid.UUID(payload["upload_id"]))
         if upload is None:
@@ -43,7 +44,7 @@ async def publish(session: AsyncSession, message: dict[str, Any]) -> str | None:
         rows = await repository.tickets(session, [ticket_id])
         if rows:
             organization = rows[0][1]
-        people = await _people(session, [ticket_id], payload)
+        people = _people(rows, [ticket_id], payload)
     if organization is None:
         return None
     access = Access(
@@ -60,9 +61,11 @@ async def publish(session: AsyncSession, message: dict[str, Any]) -> str | None:
     return await bus.publish(access, event)
 
 
-async def _people(
-    session: AsyncSession, ticket_ids: list[uuid.UUID], payload: dict[str, Any]
+def _people(
+    rows: list[TicketRow], ticket_ids: list[uuid.UUID], payload: dict[str, Any]
 ) -> list[TicketPeople]:
+    """Who is involved in each ticket: from its row (``repository.tickets``), or from the
+    event's snapshot when it is purged."""
     # A change of assignee concerns the previous assignee as well as the new one.
     previous = next(
         (
@@ -72,7 +75,7 @@ async def _people(
         ),
         None,
     )
-    found = {row[0]: row for row in await repository.tickets(session, ticket_ids)}
+    found = {row[0]: row for row in rows}
     people = []
     for ticket_id in ticket_ids:
         row = found.get(ticket_id)

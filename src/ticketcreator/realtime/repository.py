@@ -13,10 +13,11 @@ from ticketcreator.captures.models import Capture, CaptureAttachment
 from ticketcreator.tickets.models import Ticket, Watcher
 from ticketcreator.uploads.models import Upload
 
+# (id, organization, reporter, assignee, watchers) of a ticket.
+TicketRow = tuple[uuid.UUID, uuid.UUID, uuid.UUID | None, uuid.UUID | None, list[uuid.UUID]]
 
-async def tickets(
-    session: AsyncSession, ticket_ids: Sequence[uuid.UUID]
-) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID | None, uuid.UUID | None, list[uuid.UUID]]]:
+
+async def tickets(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -> list[TicketRow]:
     """(id, organization, reporter, assignee, watchers) of the tickets that still exist."""
     if not ticket_ids:
         return []
