@@ -199,3 +199,20 @@ async def test_a_purge_the_database_picks_to_end_a_deadlock_is_run_again(
     assert purged.status_code == 204, purged.text
     gone = await client.get(f"/v1/tickets/{ticket_id}", headers=admin.headers)
     assert gone.status_code == 404
+
+
+async def test_a_ticket_in_the_trash_can_be_purged(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """Purging takes a live ticket or one already in the trash."""
+    admin = await create_member(session, role=Role.ADMIN)
+    created = await client.post("/v1/tickets", json={"title": "Old export"}, headers=admin.headers)
+    ticket_id = created.json()["id"]
+    trashed = await client.delete(f"/v1/tickets/{ticket_id}", headers=admin.headers)
+    assert trashed.status_code == 204, trashed.text
+
+    purged = await client.delete(f"/v1/tickets/{ticket_id}/permanent", headers=admin.headers)
+
+    assert purged.status_code == 204, purged.text
+    restored = await client.post(f"/v1/tickets/{ticket_id}/restore", headers=admin.headers)
+    assert restored.status_code == 404

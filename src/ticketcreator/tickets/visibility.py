@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import ColumnElement, and_, false
+from sqlalchemy import ColumnElement, and_, bindparam
 
 from ticketcreator.tickets.models import Ticket
 
@@ -29,8 +30,19 @@ class Visibility:
         """The one rule of which tickets a caller may see or hear of: every query that lists,
         counts or names tickets for a caller (lists, search, similar tickets, stored AI
         outputs, attachments of captures) filters by it."""
-        condition = Ticket.organization_id == self.organization_id
-        if self.own_only:
-            mine = Ticket.reporter_id == self.user_id if self.user_id else false()
-            condition = and_(condition, mine)
-        return condition
+        return tickets_rule(self.own_only).params(self.parameters())
+
+    def parameters(self) -> dict[str, uuid.UUID | None]:
+        """The values of :func:`tickets_rule`'s parameters for this caller."""
+        return {"visible_organization": self.organization_id, "visible_reporter": self.user_id}
+
+
+@cache
+def tickets_rule(own_only: bool) -> ColumnElement[bool]:
+    """:meth:`Visibility.tickets` with its values left as bound parameters, for a statement
+    built once and run with :meth:`Visibility.parameters`. A reporter without a user id
+    (``visible_reporter`` null) sees nothing: ``reporter_id = NULL`` is never true."""
+    condition = Ticket.organization_id == bindparam("visible_organization")
+    if own_only:
+        condition = and_(condition, Ticket.reporter_id == bindparam("visible_reporter"))
+    return condition
