@@ -52,7 +52,7 @@ class ApiSection(_Section):
 
 class DatabaseSection(_Section):
     url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/ticketcreator"
-    pool_size: int = Field(default=10, ge=1, le=200)
+    pool_size: int = Field(default=20, ge=1, le=200)
     max_overflow: int = Field(default=10, ge=0, le=200)
     pool_timeout_s: float = Field(default=10.0, gt=0)
     statement_timeout_ms: int = Field(default=30_000, ge=0)
