@@ -164,3 +164,18 @@ async def test_without_redis_the_principal_limit_opens_and_login_limits_close(
     with pytest.raises(ServiceUnavailable):
         await ratelimit.reserve_login_attempt("a@example.com")
     await ratelimit.clear_login_failures("a@example.com")
+
+
+async def test_checks_after_a_redis_restart_still_count(redis_server: RedisServer) -> None:
+    """A pooled connection from before a restart fails once; the check takes a new one
+    instead of letting the request through uncounted or refusing a login."""
+    key = f"user:{uuid.uuid4()}"
+    assert await ratelimit.limit_principal(key) is not None  # the pool holds a connection now
+    redis_server.stop()
+    redis_server.start()
+
+    counted = await ratelimit.limit_principal(key)
+
+    assert counted is not None
+    assert counted.remaining == get_settings().rate_limits.requests_per_principal - 1
+    await ratelimit.reserve_login_attempt(f"{uuid.uuid4()}@example.com")

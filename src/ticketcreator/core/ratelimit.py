@@ -39,6 +39,9 @@ from ipaddress import IPv6Address, ip_address, ip_network
 
 import redis.asyncio as aioredis
 from fastapi import Request, Response
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from ticketcreator.core.config import get_settings
@@ -142,6 +145,10 @@ def get_limiter() -> RateLimiter:
             cfg.url,
             socket_timeout=cfg.socket_timeout_s,
             socket_connect_timeout=cfg.socket_timeout_s,
+            # A pooled connection from before a Redis restart fails once: one immediate retry
+            # on a new connection. No more: with Redis down, a check must fail fast.
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError],
         )
         limiter = _limiters[pid] = RateLimiter(client)
     return limiter
