@@ -87,6 +87,9 @@ class CelerySection(_Section):
 
 class OutboxSection(_Section):
     relay_interval_s: float = Field(default=5.0, gt=0)
+    # An API process hands its committed events to a worker at most once per this interval
+    # (the first at once): under load one message carries many requests' events.
+    handover_spacing_ms: float = Field(default=20.0, ge=0, le=1000)
     batch_size: int = Field(default=200, ge=1, le=10_000)
     retention_days: int = Field(default=7, ge=1)
     redeliver_after_s: float = Field(default=60.0, gt=0)

@@ -163,7 +163,9 @@ async def deliver(event_ids: list[uuid.UUID] | None = None, limit: int = 200) ->
 
 
 _here = Coalescer(lambda event_ids: deliver(event_ids, limit=16 * len(event_ids)))
-_to_worker = Coalescer(handover.to_worker)
+_to_worker = Coalescer(
+    handover.to_worker, spacing=lambda: get_settings().outbox.handover_spacing_ms / 1000
+)
 
 
 @celery_app.task(name=handover.HAND_OVER)  # type: ignore[untyped-decorator]

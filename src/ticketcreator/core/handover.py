@@ -11,6 +11,7 @@ over; a task's are fanned out and handed over where it runs. Events whose hand-o
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable
@@ -45,13 +46,19 @@ async def to_worker(event_ids: list[uuid.UUID]) -> None:
 class _Queue:
     waiting: list[tuple[list[uuid.UUID], asyncio.Future[None]]] = field(default_factory=list)
     runner: asyncio.Task[None] | None = None
+    last_started: float = -math.inf  # the loop's clock when the last batch was handed over
 
 
 class Coalescer:
-    """Runs ``deliver`` on the event ids submitted meanwhile, one batch at a time per loop."""
+    """Runs ``deliver`` on the event ids submitted meanwhile, one batch at a time per loop.
 
-    def __init__(self, deliver: Deliver) -> None:
+    With ``spacing``, a batch starts at least that many seconds after the one before: alone,
+    events still go at once; under load, they wait up to ``spacing`` and go together.
+    """
+
+    def __init__(self, deliver: Deliver, spacing: Callable[[], float] = lambda: 0.0) -> None:
         self._deliver = deliver
+        self._spacing = spacing
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = (
             weakref.WeakKeyDictionary()
         )
@@ -68,7 +75,12 @@ class Coalescer:
 
     async def _run(self, queue: _Queue) -> None:
         try:
+            loop = asyncio.get_running_loop()
             while queue.waiting:
+                wait = queue.last_started + self._spacing() - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                queue.last_started = loop.time()
                 batch, queue.waiting = queue.waiting, []
                 try:
                     await self._deliver([event_id for ids, _ in batch for event_id in ids])
