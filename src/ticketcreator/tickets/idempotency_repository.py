@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Table, bindparam, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 
 from ticketcreator.core.db import utcnow
 from ticketcreator.tickets.models import IdempotencyKey, Ticket
@@ -26,21 +28,30 @@ async def claim_idempotency_key(
     A concurrent request with the same key waits on the unique index until the first one
     commits (then sees its row) or rolls back (then takes the key). An expired key is reused.
     """
+    values = {
+        "id": uuid.uuid4(),
+        "organization_id": organization_id,
+        "principal": principal,
+        "key": key,
+        "request_hash": request_hash,
+        "created_at": utcnow(),
+        "expired_before": expired_before,
+    }
+    claimed: IdempotencyKey | None = (await session.scalars(_claim(), values)).first()
+    return claimed
+
+
+@cache
+def _claim() -> ExecutableReturnsRows:
+    """The upsert of :func:`claim_idempotency_key`, built once with its values as bound
+    parameters (building it per request cost 0.7 ms of CPU, a tenth of a create)."""
     table = IdempotencyKey.__table__
-    statement = insert(IdempotencyKey).values(
-        id=uuid.uuid4(),
-        organization_id=organization_id,
-        principal=principal,
-        key=key,
-        request_hash=request_hash,
-        created_at=utcnow(),
+    assert isinstance(table, Table)
+    statement = insert(table).values(
+        {name: bindparam(name) for name in _CLAIM_COLUMNS},
     )
     upsert = statement.on_conflict_do_update(
-        index_elements=[
-            IdempotencyKey.organization_id,
-            IdempotencyKey.principal,
-            IdempotencyKey.key,
-        ],
+        index_elements=[table.c.organization_id, table.c.principal, table.c.key],
         set_={
             "id": statement.excluded.id,
             "request_hash": statement.excluded.request_hash,
@@ -48,9 +59,13 @@ async def claim_idempotency_key(
             "response_status": None,
             "response_body": None,
         },
-        where=table.c.created_at < expired_before,
-    ).returning(IdempotencyKey)
-    return (await session.scalars(upsert)).first()
+        where=table.c.created_at < bindparam("expired_before"),
+    ).returning(*table.c)
+    # Loaded as an ORM object: the response is stored on it when the create is done.
+    return select(IdempotencyKey).from_statement(upsert)
+
+
+_CLAIM_COLUMNS = ("id", "organization_id", "principal", "key", "request_hash", "created_at")
 
 
 async def find_idempotency_key(

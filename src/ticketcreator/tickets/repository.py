@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Table,
     bindparam,
     cast,
     delete,
@@ -26,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import REGCONFIG, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.sql.dml import ReturningInsert
 
 from ticketcreator.tickets.models import Ticket, TicketCounter
 from ticketcreator.tickets.visibility import Visibility, tickets_rule
@@ -41,16 +43,26 @@ async def allocate_number(session: AsyncSession, organization_id: uuid.UUID) -> 
     The counter row stays locked until the transaction ends, so concurrent creates queue here
     and a rolled-back create gives its number back: numbers have neither gaps nor duplicates.
     """
-    statement = (
-        insert(TicketCounter)
-        .values(organization_id=organization_id, last_number=1)
+    number: int = (
+        await session.execute(_next_number(), {"organization_id": organization_id})
+    ).scalar_one()
+    return number
+
+
+@cache
+def _next_number() -> ReturningInsert[int]:
+    """The counter's upsert, built once with the organization as a bound parameter."""
+    table = TicketCounter.__table__
+    assert isinstance(table, Table)
+    return (
+        insert(table)
+        .values(organization_id=bindparam("organization_id"), last_number=1)
         .on_conflict_do_update(
-            index_elements=[TicketCounter.organization_id],
-            set_={"last_number": TicketCounter.last_number + 1},
+            index_elements=[table.c.organization_id],
+            set_={"last_number": table.c.last_number + 1},
         )
-        .returning(TicketCounter.last_number)
+        .returning(table.c.last_number)
     )
-    return int((await session.execute(statement)).scalar_one())
 
 
 def new_search_document(title: str, description: str, language: str) -> ColumnElement[Any]:
