@@ -43,6 +43,64 @@ async def test_100_concurrent_hits_against_a_limit_of_50_let_exactly_50_through(
     assert all(1 <= result.reset_s <= 60 for result in denied)
 
 
+async def test_leases_let_exactly_the_limit_through_a_burst(limiter: RateLimiter) -> None:
+    key = f"test:{uuid.uuid4()}"
+    results = await asyncio.gather(*(limiter.take(key, 50, 60) for _ in range(100)))
+    assert sum(result.allowed for result in results) == 50
+    denied = [result for result in results if not result.allowed]
+    assert all(result.remaining == 0 for result in denied)
+    assert await limiter.client.zcard(ratelimit.KEY_PREFIX + key) == 50
+
+
+async def test_processes_sharing_a_budget_never_overshoot_it(redis_server: RedisServer) -> None:
+    """Two processes (two limiters), each with a burst: leases never record more than the
+    budget, so at most the limit gets through, however the leases fall."""
+    clients = [aioredis.Redis.from_url(redis_server.url(0)) for _ in range(2)]
+    limiters = [RateLimiter(client) for client in clients]
+    key = f"test:{uuid.uuid4()}"
+    results = await asyncio.gather(
+        *(limiter.take(key, 50, 60) for limiter in limiters for _ in range(60))
+    )
+    assert 46 <= sum(result.allowed for result in results) <= 50
+    assert await clients[0].zcard(ratelimit.KEY_PREFIX + key) == 50
+    for client in clients:
+        await client.aclose()
+
+
+async def test_a_busy_principal_asks_redis_for_a_few_requests_at_once(
+    limiter: RateLimiter,
+) -> None:
+    key = f"test:{uuid.uuid4()}"
+    before = await _lua_calls(limiter)
+    results = await asyncio.gather(*(limiter.take(key, 100_000, 60) for _ in range(200)))
+    assert all(result.allowed for result in results)
+    assert await _lua_calls(limiter) - before <= 40
+    assert await limiter.client.zcard(ratelimit.KEY_PREFIX + key) >= 200
+
+
+async def test_requests_one_at_a_time_are_counted_one_by_one(
+    limiter: RateLimiter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A principal slower than a lease's life never gets more than itself recorded."""
+    monkeypatch.setattr(ratelimit, "LEASE_S", 0.05)
+    key = f"test:{uuid.uuid4()}"
+    remaining = []
+    for _ in range(5):
+        remaining.append((await limiter.take(key, 600, 60)).remaining)
+        await asyncio.sleep(0.06)
+    assert remaining == [599, 598, 597, 596, 595]
+    assert await limiter.client.zcard(ratelimit.KEY_PREFIX + key) == 5
+
+
+async def _lua_calls(limiter: RateLimiter) -> int:
+    stats = await limiter.client.info("commandstats")
+    return sum(
+        int(value["calls"])
+        for name, value in stats.items()
+        if name in ("cmdstat_evalsha", "cmdstat_eval")
+    )
+
+
 async def test_the_window_slides(limiter: RateLimiter) -> None:
     key = f"test:{uuid.uuid4()}"
     assert (await limiter.hit(key, 1, 1)).allowed
