@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import ColumnElement, and_, bindparam
+from sqlalchemy import ColumnElement, and_, bindparam, false
 
 from ticketcreator.tickets.models import Ticket
 
@@ -30,7 +30,7 @@ class Visibility:
         """The one rule of which tickets a caller may see or hear of: every query that lists,
         counts or names tickets for a caller (lists, search, similar tickets, stored AI
         outputs, attachments of captures) filters by it."""
-        return tickets_rule(self.own_only).params(self.parameters())
+        return _rule(self.own_only, self.organization_id, self.user_id)
 
     def parameters(self) -> dict[str, uuid.UUID | None]:
         """The values of :func:`tickets_rule`'s parameters for this caller."""
@@ -42,7 +42,12 @@ def tickets_rule(own_only: bool) -> ColumnElement[bool]:
     """:meth:`Visibility.tickets` with its values left as bound parameters, for a statement
     built once and run with :meth:`Visibility.parameters`. A reporter without a user id
     (``visible_reporter`` null) sees nothing: ``reporter_id = NULL`` is never true."""
-    condition = Ticket.organization_id == bindparam("visible_organization")
+    return _rule(own_only, bindparam("visible_organization"), bindparam("visible_reporter"))
+
+
+def _rule(own_only: bool, organization: object, reporter: object | None) -> ColumnElement[bool]:
+    condition = Ticket.organization_id == organization
     if own_only:
-        condition = and_(condition, Ticket.reporter_id == bindparam("visible_reporter"))
+        mine = Ticket.reporter_id == reporter if reporter is not None else false()
+        condition = and_(condition, mine)
     return condition
