@@ -69,34 +69,10 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 """
 
+# The sliding window: records up to ARGV[4] requests at once (one for a plain check, more for
+# a lease): as many as asked, but at most a quarter of what the window has left, and at least
+# one while it has room. Returns {requests recorded, requests in the window, ms to reset}.
 _SLIDING_WINDOW = (
-    LUA_NOW_MS
-    + """
-local key = KEYS[1]
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-local count = redis.call('ZCARD', key)
-local allowed = 0
-if count < limit then
-  redis.call('ZADD', key, now, ARGV[3])
-  count = count + 1
-  allowed = 1
-end
-redis.call('PEXPIRE', key, window)
-local reset = window
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-if oldest[2] then
-  reset = tonumber(oldest[2]) + window - now
-end
-return {allowed, count, reset}
-"""
-)
-
-
-# The sliding window, recording up to ARGV[4] requests at once (a lease): as many as asked,
-# but at most a quarter of what the window has left, and at least one while it has room.
-_LEASE = (
     LUA_NOW_MS
     + """
 local key = KEYS[1]
@@ -188,7 +164,6 @@ class RateLimiter:
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
         self._script = client.register_script(_SLIDING_WINDOW)
-        self._lease_script = client.register_script(_LEASE)
         self._leases: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, OrderedDict[str, _Lease]
         ] = weakref.WeakKeyDictionary()
@@ -196,7 +171,7 @@ class RateLimiter:
     async def hit(self, key: str, limit: int, window_s: int) -> RateLimitResult:
         """Count one request against ``key``; ``allowed`` is False when over the limit."""
         allowed, count, reset_ms = await self._script(
-            keys=[KEY_PREFIX + key], args=[limit, window_s * 1000, uuid.uuid4().hex]
+            keys=[KEY_PREFIX + key], args=[limit, window_s * 1000, uuid.uuid4().hex, 1]
         )
         return RateLimitResult(
             allowed=bool(allowed),
@@ -234,7 +209,7 @@ class RateLimiter:
                 now = time.monotonic()
                 if lease.tokens <= 0 or now >= lease.until:
                     try:
-                        granted, count, reset_ms = await self._lease_script(
+                        granted, count, reset_ms = await self._script(
                             keys=[KEY_PREFIX + key],
                             args=[
                                 limit,
