@@ -17,7 +17,7 @@ from starlette.requests import Request
 from tests.support.factories import create_member
 from tests.support.services import RedisServer
 from ticketcreator.accounts.permissions import Role
-from ticketcreator.core import ratelimit
+from ticketcreator.core import leases, ratelimit
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import ServiceUnavailable, TooManyRequests
 from ticketcreator.core.ratelimit import RateLimiter, client_ip
@@ -82,7 +82,7 @@ async def test_requests_one_at_a_time_are_counted_one_by_one(
     limiter: RateLimiter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A principal slower than a lease's life never gets more than itself recorded."""
-    monkeypatch.setattr(ratelimit, "LEASE_S", 0.05)
+    monkeypatch.setattr(leases, "LEASE_S", 0.05)
     key = f"test:{uuid.uuid4()}"
     remaining = []
     for _ in range(5):

@@ -45,8 +45,8 @@ import os
 import time
 import uuid
 import weakref
-from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass
 from ipaddress import IPv6Address, ip_address, ip_network
 
 import redis.asyncio as aioredis
@@ -58,6 +58,7 @@ from redis.exceptions import RedisError
 
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import ServiceUnavailable, TooManyRequests
+from ticketcreator.core.leases import LEASED_KEYS, Lease
 
 log = logging.getLogger(__name__)
 
@@ -102,35 +103,6 @@ return {granted, count, reset}
 """
 )
 
-LEASE_S = 1.0  # a lease's requests not admitted within this time are given up
-_MAX_LEASE = 16
-_LEASED_KEYS = 10_000  # principals whose lease a process remembers
-
-
-@dataclass
-class _Lease:
-    """Requests of one principal that this process recorded in Redis and may still admit."""
-
-    tokens: int = 0
-    until: float = 0.0  # monotonic time after which the tokens are given up
-    count: int = 0  # requests in the window after the lease, the lease's included
-    reset_ms: int = 0
-    fetched: float = -math.inf
-    admitted: int = 0  # requests admitted from this lease (sizes the next)
-    queue: deque[asyncio.Future[RateLimitResult]] = field(default_factory=deque, repr=False)
-    serving: asyncio.Task[None] | None = field(default=None, repr=False)
-
-    def wanted(self, now: float, waiting: int) -> int:
-        """How many requests to ask for: those waiting, and half a second of requests at the
-        rate this process admitted the last lease, if it is recent."""
-        elapsed = now - self.fetched
-        rate = self.admitted / max(elapsed, 1e-3) if elapsed < LEASE_S else 0.0
-        return min(_MAX_LEASE, waiting + int(rate * LEASE_S / 2))
-
-    def renew(self, granted: int, count: int, reset_ms: int, now: float) -> None:
-        self.tokens, self.count, self.reset_ms = granted, count, reset_ms
-        self.until, self.fetched, self.admitted = now + LEASE_S, now, 0
-
 
 @dataclass(frozen=True)
 class RateLimitResult:
@@ -165,7 +137,7 @@ class RateLimiter:
         self.client = client
         self._script = client.register_script(_SLIDING_WINDOW)
         self._leases: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, OrderedDict[str, _Lease]
+            asyncio.AbstractEventLoop, OrderedDict[str, Lease]
         ] = weakref.WeakKeyDictionary()
 
     async def hit(self, key: str, limit: int, window_s: int) -> RateLimitResult:
@@ -188,8 +160,8 @@ class RateLimiter:
         leases = self._leases.setdefault(loop, OrderedDict())
         lease = leases.get(key)
         if lease is None:
-            lease = leases[key] = _Lease()
-            if len(leases) > _LEASED_KEYS:
+            lease = leases[key] = Lease()
+            if len(leases) > LEASED_KEYS:
                 leases.popitem(last=False)
         leases.move_to_end(key)
         if lease.serving is None and lease.tokens > 0 and time.monotonic() < lease.until:
@@ -202,7 +174,7 @@ class RateLimiter:
             lease.serving = loop.create_task(self._serve(key, limit, window_s, lease))
         return await asyncio.shield(waiter)
 
-    async def _serve(self, key: str, limit: int, window_s: int, lease: _Lease) -> None:
+    async def _serve(self, key: str, limit: int, window_s: int, lease: Lease) -> None:
         """Admit the queued requests in order, asking Redis for leases while they last."""
         try:
             while lease.queue:
@@ -233,7 +205,7 @@ class RateLimiter:
             lease.serving = None
 
     @staticmethod
-    def _answer(lease: _Lease, answer: RateLimitResult | BaseException) -> None:
+    def _answer(lease: Lease, answer: RateLimitResult | BaseException) -> None:
         """Give every queued request the same answer."""
         while lease.queue:
             waiter = lease.queue.popleft()
@@ -244,14 +216,14 @@ class RateLimiter:
             else:
                 waiter.set_result(answer)
 
-    def _admit(self, lease: _Lease, limit: int, window_s: int) -> RateLimitResult:
+    def _admit(self, lease: Lease, limit: int, window_s: int) -> RateLimitResult:
         lease.tokens -= 1
         lease.admitted += 1
         return self._result(True, limit, window_s, lease.count - lease.tokens, lease)
 
     @staticmethod
     def _result(
-        allowed: bool, limit: int, window_s: int, used: int, lease: _Lease
+        allowed: bool, limit: int, window_s: int, used: int, lease: Lease
     ) -> RateLimitResult:
         return RateLimitResult(
             allowed=allowed,
