@@ -5,6 +5,9 @@ domain, the libraries only the core, a domain reaches another only through its p
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,3 +138,34 @@ def test_no_module_is_over_400_lines() -> None:
         if (lines := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+def test_what_tasks_import_when_they_run_is_loaded_with_them() -> None:
+    """A worker's pool process must not spend seconds importing on its first task (nor an
+    API process on its first request): every import inside a task module's functions is
+    already done by ``tasks.load()``, before the pool forks."""
+    from ticketcreator.tasks import TASK_MODULES
+
+    deferred: set[str] = set()
+    for module in TASK_MODULES:
+        tree = ast.parse((SRC / Path(*module.split("."))).with_suffix(".py").read_text())
+        for function in ast.walk(tree):
+            if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                for node in ast.walk(function):
+                    if isinstance(node, ast.ImportFrom) and node.module:
+                        deferred.update(f"{node.module}.{alias.name}" for alias in node.names)
+    script = (
+        "import importlib, json, sys\n"
+        "from ticketcreator import tasks\n"
+        "tasks.load()\n"
+        "before = set(sys.modules)\n"
+        f"for name in {sorted(deferred)!r}:\n"
+        "    module, _, attribute = name.rpartition('.')\n"
+        "    getattr(importlib.import_module(module), attribute)\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=SRC.parent
+    )
+    assert deferred, "the task modules import something when their tasks run"
+    assert json.loads(loaded.stdout.splitlines()[-1]) == []

@@ -33,14 +33,31 @@ TASK_MODULES = (
 )
 
 
+# What task bodies import when they run (inside the function, to keep import cycles out). They
+# are imported with the task modules: otherwise each process pays for them on its first task
+# or request (routing's flows bring the local AI libraries: 2.6 s, which held a worker child
+# and the events queued behind it), and a worker's pool processes import them each instead of
+# sharing the parent's copy. tests/test_tasks.py checks the list is complete.
+DEFERRED_MODULES = (
+    "ticketcreator.routing.flows",
+    "ticketcreator.attachments.processing",
+    "ticketcreator.attachments.service",
+    "ticketcreator.transcripts.flows",
+    "ticketcreator.media",
+    "ticketcreator.ai.triage.service",
+    "ticketcreator.ai.triage.feedback",
+    "ticketcreator.ai.triage.training",
+)
+
+
 def load() -> None:
-    """Import every task module (once), register the routing action types other parts offer,
-    and set beat's schedule."""
+    """Import every task module and what their tasks import (once), register the routing
+    action types other parts offer, and set beat's schedule."""
     from ticketcreator.integrations import rule_actions as integration_actions
     from ticketcreator.notifications import rule_actions as notification_actions
     from ticketcreator.routing import actions
 
-    for module in (*TASK_MODULES, *get_settings().celery.imports):
+    for module in (*TASK_MODULES, *DEFERRED_MODULES, *get_settings().celery.imports):
         importlib.import_module(module)
     for action in (*integration_actions.action_types(), *notification_actions.action_types()):
         actions.register(action)
