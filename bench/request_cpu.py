@@ -1,0 +1,176 @@
+"""CPU per request of the API, in process: where bench/api.py's throughput goes.
+
+The app (``create_served_app``, as ``ticketcreator serve`` runs it: rate limits on with a
+budget the run cannot reach, JSON logs at INFO to a file) is called straight through ASGI,
+one request at a time, against a scratch database of ``--rows`` tickets. It prints the
+process's CPU time per request for each call, so that a change to the request path is
+measured on its own, without an HTTP server, a load generator or PostgreSQL sharing the
+cores. ``--profile CALL`` prints the functions that call spends the most in (cProfile).
+
+    .venv/bin/python bench/request_cpu.py [--requests 2000] [--profile get]
+
+Hand-overs to the broker are switched off: a request's events are left to the relay, so
+create and PATCH are measured without the Celery message, whose cost depends on how many
+requests share it under load (bench/api.py measures it). Redis databases 5 and 6 of
+127.0.0.1:6379 are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tickets import load, recreate  # bench/tickets.py
+
+CALLS: dict[str, tuple[str, Callable[[int], str], Callable[[int], bytes]]] = {
+    "get": ("GET", lambda n: f"/v1/tickets/T-{n % 1000 + 1}", lambda n: b""),
+    "list": ("GET", lambda n: "/v1/tickets?status=open", lambda n: b""),
+    "create": (
+        "POST",
+        lambda n: "/v1/tickets",
+        lambda n: b'{"title": "Bench ticket", "description": "created in process"}',
+    ),
+    "patch": (
+        "PATCH",
+        lambda n: f"/v1/tickets/T-{n % 1000 + 1}",
+        lambda n: b'{"priority": "%s"}' % (b"high" if n % 2 else b"low"),
+    ),
+}
+
+
+class Client:
+    """Calls an ASGI app directly, as one authenticated caller."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app, self.token, self.sent = app, token, 0
+        self.state: dict[str, Any] = {}
+
+    async def call(self, name: str, n: int) -> None:
+        method, path, body = CALLS[name]
+        target, _, query = path(n).partition("?")
+        self.sent += 1
+        headers = [(b"host", b"bench"), (b"authorization", f"Bearer {self.token}".encode())]
+        if method != "GET":
+            headers += [(b"content-type", b"application/json")]
+            headers += [(b"idempotency-key", f"cpu-{os.getpid()}-{self.sent}".encode())]
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": method, "scheme": "http", "path": target, "raw_path": target.encode(),
+            "query_string": query.encode(), "headers": headers, "root_path": "",
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": self.state,
+        }  # fmt: skip
+        content = body(n)
+        answers: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": content, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            answers.append(message)
+
+        await self.app(scope, receive, send)
+        status = answers[0]["status"]
+        if status >= 300:
+            raise RuntimeError(f"{method} {path(n)} answered {status}: {answers[-1]}")
+
+    async def start(self, stop: asyncio.Event) -> asyncio.Task[None]:
+        """Run the app's lifespan: started when this returns, shut down once ``stop`` is set."""
+        messages = iter(({"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}))
+        started = asyncio.Event()
+
+        async def receive() -> dict[str, str]:
+            message = next(messages)
+            if message["type"] == "lifespan.shutdown":
+                await stop.wait()
+            return message
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                started.set()
+
+        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": self.state}
+        task = asyncio.create_task(self.app(scope, receive, send))
+        await started.wait()
+        return task
+
+
+async def measure(args: argparse.Namespace, token: str) -> None:
+    import logging
+
+    from ticketcreator.core import outbox
+    from ticketcreator.main import create_served_app
+
+    app = create_served_app()
+    logs = Path(tempfile.mkdtemp(prefix="tc-request-cpu-")) / "api.log"
+    with logs.open("w") as log:
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(log)
+        outbox.broker_failed()  # hand-overs left to the relay for a day: the whole run
+        client, stop = Client(app, token), asyncio.Event()
+        lifespan = await client.start(stop)
+        print(f"{'call':<8}{'us CPU per request':>20}")
+        for name in args.calls.split(","):
+            for n in range(args.warmup):
+                await client.call(name, n)
+            started = time.process_time()
+            for n in range(args.requests):
+                await client.call(name, n)
+            spent = time.process_time() - started
+            print(f"{name:<8}{spent / args.requests * 1e6:>20,.0f}", flush=True)
+            if name == args.profile:
+                profile = cProfile.Profile()
+                profile.enable()
+                for n in range(args.requests):
+                    await client.call(name, n)
+                profile.disable()
+                pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+        stop.set()
+        await lifespan
+    print(f"log of the run: {logs}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="measured requests per call")
+    parser.add_argument("--warmup", type=int, default=300, help="unmeasured requests first")
+    parser.add_argument("--rows", type=int, default=20_000, help="tickets loaded before the run")
+    parser.add_argument("--calls", default=",".join(CALLS), help="comma-separated subset")
+    parser.add_argument("--profile", choices=list(CALLS), help="cProfile this call afterwards")
+    parser.add_argument(
+        "--database-url",
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/tc_bench_request_cpu",
+        help="scratch database (dropped and recreated)",
+    )
+    args = parser.parse_args()
+    os.environ.update({
+        "TC_APP__ENVIRONMENT": "development",
+        "TC_DATABASE__URL": args.database_url,
+        "TC_REDIS__URL": "redis://127.0.0.1:6379/5",
+        "TC_CELERY__BROKER_URL": "redis://127.0.0.1:6379/6",
+        "TC_RATE_LIMITS__ENABLED": "true",
+        "TC_RATE_LIMITS__REQUESTS_PER_PRINCIPAL": "100000000",
+        "TC_LOGGING__LEVEL": "INFO",
+        "TC_LOGGING__JSON_FORMAT": "true",
+        "TC_OUTBOX__RELAY_INTERVAL_S": "86400",
+    })  # fmt: skip
+    asyncio.run(recreate(args.database_url))
+    from alembic import command
+
+    from ticketcreator.cli import alembic_config
+
+    command.upgrade(alembic_config(args.database_url), "head")  # type: ignore[arg-type]
+    _, token = asyncio.run(load(args.database_url, args.rows))
+    asyncio.run(measure(args, token))
+
+
+if __name__ == "__main__":
+    main()
