@@ -28,6 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from common import production_settings  # bench/common.py
 from tickets import dsn, load, recreate  # bench/tickets.py
 
 BENCH = Path(__file__).resolve().parent
@@ -187,14 +188,7 @@ def main() -> None:
 
     env = {
         **os.environ,
-        "TC_APP__ENVIRONMENT": "development",
-        "TC_DATABASE__URL": args.database_url,
-        "TC_REDIS__URL": "redis://127.0.0.1:6379/5",
-        "TC_CELERY__BROKER_URL": "redis://127.0.0.1:6379/6",
-        "TC_RATE_LIMITS__ENABLED": "true",
-        "TC_RATE_LIMITS__REQUESTS_PER_PRINCIPAL": "100000000",
-        "TC_LOGGING__LEVEL": "INFO",
-        "TC_LOGGING__JSON_FORMAT": "true",
+        **production_settings(args.database_url),
         "TC_API__WORKERS": str(args.workers),
     }
     os.environ.update(env)

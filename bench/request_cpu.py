@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import logging
 import os
 import pstats
 import tempfile
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from common import production_settings  # bench/common.py
 from tickets import load, recreate  # bench/tickets.py
 
 CALLS: dict[str, tuple[str, Callable[[int], str], Callable[[int], bytes]]] = {
@@ -103,8 +105,6 @@ class Client:
 
 
 async def measure(args: argparse.Namespace, token: str) -> None:
-    import logging
-
     from ticketcreator.core import outbox
     from ticketcreator.main import create_served_app
 
@@ -151,17 +151,8 @@ def main() -> None:
         help="scratch database (dropped and recreated)",
     )
     args = parser.parse_args()
-    os.environ.update({
-        "TC_APP__ENVIRONMENT": "development",
-        "TC_DATABASE__URL": args.database_url,
-        "TC_REDIS__URL": "redis://127.0.0.1:6379/5",
-        "TC_CELERY__BROKER_URL": "redis://127.0.0.1:6379/6",
-        "TC_RATE_LIMITS__ENABLED": "true",
-        "TC_RATE_LIMITS__REQUESTS_PER_PRINCIPAL": "100000000",
-        "TC_LOGGING__LEVEL": "INFO",
-        "TC_LOGGING__JSON_FORMAT": "true",
-        "TC_OUTBOX__RELAY_INTERVAL_S": "86400",
-    })  # fmt: skip
+    os.environ.update(production_settings(args.database_url))
+    os.environ["TC_OUTBOX__RELAY_INTERVAL_S"] = "86400"  # hand-overs off for the run (measure)
     asyncio.run(recreate(args.database_url))
     from alembic import command
 
