@@ -35,9 +35,10 @@ TASK_MODULES = (
 
 # What task bodies import when they run (inside the function, to keep import cycles out). They
 # are imported with the task modules: otherwise each process pays for them on its first task
-# or request (routing's flows bring the local AI libraries: 2.6 s, which held a worker child
-# and the events queued behind it), and a worker's pool processes import them each instead of
-# sharing the parent's copy. tests/test_tasks.py checks the list is complete.
+# or request (routing's flows: 0.5 s, and 2.6 s while they brought scikit-learn, which held a
+# worker child and the events queued behind it), and a worker's pool processes import them
+# each instead of sharing the parent's copy. tests/test_architecture.py checks the list is
+# complete.
 DEFERRED_MODULES = (
     "ticketcreator.routing.flows",
     "ticketcreator.attachments.processing",

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from ticketcreator.ai.local import LabelledTicket, LearnedTriage, TrainingConfig
 from ticketcreator.ai.local.base import FloatArray
-from ticketcreator.ai.local.learned import models_to_bytes
+from ticketcreator.ai.local.learned import TrainingConfig, models_to_bytes
 from ticketcreator.ai.local.memory import NEIGHBOUR_WEIGHT, LabelMemory
+from ticketcreator.ai.local.triage import LabelledTicket, LearnedTriage
 
 FAST = TrainingConfig(max_iter=500)
 

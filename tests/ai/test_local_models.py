@@ -9,28 +9,26 @@ import hashlib
 import numpy as np
 import pytest
 
-from ticketcreator.ai.local import (
-    LabelledTicket,
-    LabelSet,
-    LabelSpec,
-    LearnedTriage,
-    TrainingConfig,
-    ZeroShotTriage,
-    compare_on_holdout,
-    score_cues,
-    ticket_text,
-    train_and_compare,
-)
 from ticketcreator.ai.local.base import FloatArray
-from ticketcreator.ai.local.cues import CUE_NAMES, cue_features
+from ticketcreator.ai.local.cues import CUE_NAMES, cue_features, score_cues
 from ticketcreator.ai.local.learned import (
+    TrainingConfig,
     fit_temperature,
     models_from_bytes,
     models_to_bytes,
     train_linear_model,
 )
+from ticketcreator.ai.local.selection import compare_on_holdout, train_and_compare
+from ticketcreator.ai.local.triage import (
+    LabelledTicket,
+    LabelSet,
+    LearnedTriage,
+    ZeroShotTriage,
+    ticket_text,
+)
 from ticketcreator.ai.local.zeroshot import (
     CuePriorityClassifier,
+    LabelSpec,
     ZeroShotClassifier,
     label_prompt,
     order_priority_scale,
