@@ -272,12 +272,11 @@ def direct_message(
     return signed(body, "application/json", secret, age), body
 
 
-async def link(
+async def pending_link(
     client: httpx.AsyncClient, member: Member, slack_user: str, **signed: Any
 ) -> dict[str, Any]:
-    """Link ``member`` to ``slack_user`` as a person does: a click in Slack is answered with
-    a link, which the member opens signed in and confirms; the Slack user then sends the
-    code the member was shown to the app."""
+    """A click in Slack as ``slack_user`` is answered with a link, which ``member`` opens
+    signed in and confirms: the pending link, with the code the member is shown."""
     token = await offered_link(client, slack_user, **signed)
     confirmed = await client.post(
         "/v1/slack/user-links", headers=member.headers, json={"token": token}
@@ -285,9 +284,25 @@ async def link(
     assert confirmed.status_code == 202, confirmed.text
     pending: dict[str, Any] = confirmed.json()
     assert pending["slack_user_id"] == slack_user
-    headers, body = direct_message(slack_user, pending["code"], **signed)
+    return pending
+
+
+async def write_to_app(
+    client: httpx.AsyncClient, slack_user: str, text: str, **signed: Any
+) -> None:
+    """``slack_user`` sends ``text`` to the app in a direct message."""
+    headers, body = direct_message(slack_user, text, **signed)
     sent = await client.post("/v1/slack/events", headers=headers, content=body)
     assert sent.status_code == 200, sent.text
+
+
+async def link(
+    client: httpx.AsyncClient, member: Member, slack_user: str, **signed: Any
+) -> dict[str, Any]:
+    """Link ``member`` to ``slack_user`` as a person does: the member confirms the link a
+    click offered (:func:`pending_link`); the Slack user then sends the member's code."""
+    pending = await pending_link(client, member, slack_user, **signed)
+    await write_to_app(client, slack_user, pending["code"], **signed)
     return {
         "user_id": str(member.user.id),
         "team_id": pending["team_id"],

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Any
 
 import httpx
 import pytest
@@ -23,7 +22,15 @@ from ticketcreator.notifications import slack_links
 from ticketcreator.tickets.models import Ticket
 
 from .slack_fake import FakeSlack
-from .test_slack import click, connect, direct_message, link, offered_link
+from .test_slack import (
+    click,
+    connect,
+    direct_message,
+    link,
+    offered_link,
+    pending_link,
+    write_to_app,
+)
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -80,9 +87,9 @@ async def test_a_link_token_works_once_in_its_own_organization_only(
     assert "already used" in refused(await confirm(token, admin.headers))
     # The link is made by U0REPORT1's direct message with the code, nobody else's.
     assert (await client.get("/v1/slack/users", headers=admin.headers)).json() == []
-    await _write(client, "U0SOMEONE", code)
+    await write_to_app(client, "U0SOMEONE", code)
     assert (await client.get("/v1/slack/users", headers=admin.headers)).json() == []
-    await _write(client, "U0REPORT1", code)
+    await write_to_app(client, "U0REPORT1", code)
     listed = (await client.get("/v1/slack/users", headers=admin.headers)).json()
     assert [(e["user_id"], e["slack_user_id"]) for e in listed] == [
         (str(reporter.user.id), "U0REPORT1")
@@ -123,12 +130,6 @@ async def test_a_link_token_works_once_in_its_own_organization_only(
     assert slack.violations == []
 
 
-async def _write(client: httpx.AsyncClient, slack_user: str, text: str, **signed: Any) -> None:
-    headers, body = direct_message(slack_user, text, **signed)
-    sent = await client.post("/v1/slack/events", headers=headers, content=body)
-    assert sent.status_code == 200, sent.text
-
-
 async def _answered(slack: FakeSlack, start: str) -> bool:
     return any(
         call.form.get("channel") == "D0DIRECT1" and call.form.get("text", "").startswith(start)
@@ -144,20 +145,16 @@ async def test_a_link_someone_else_got_cannot_make_their_clicks_act_as_you(
     links nothing, and guessing it is cut off after five tries."""
     admin = await create_member(session, role=Role.ADMIN)
     await connect(client, admin, slack)
-    token = await offered_link(client, "U0MALLORY")
-    confirmed = await client.post(
-        "/v1/slack/user-links", headers=admin.headers, json={"token": token}
-    )
-    assert confirmed.status_code == 202, confirmed.text
-    code = confirmed.json()["code"]
-    assert confirmed.json()["detail"].endswith("Never give this code to anyone.")
+    pending = await pending_link(client, admin, "U0MALLORY")
+    code = pending["code"]
+    assert pending["detail"].endswith("Never give this code to anyone.")
 
-    await _write(client, "U0ADMIN01", code)  # the administrator's own Slack user
+    await write_to_app(client, "U0ADMIN01", code)  # the administrator's own Slack user
     await wait_for(lambda: _answered(slack, "No link is waiting"))
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     for _ in range(5):
-        await _write(client, "U0MALLORY", wrong)
-    await _write(client, "U0MALLORY", code)  # too late: the wait was cancelled
+        await write_to_app(client, "U0MALLORY", wrong)
+    await write_to_app(client, "U0MALLORY", code)  # too late: the wait was cancelled
     assert (await client.get("/v1/slack/users", headers=admin.headers)).json() == []
     await wait_for(lambda: _answered(slack, "That code is wrong too often"))
     mallory = await client.post(
@@ -175,15 +172,10 @@ async def test_codes_sent_at_once_each_count_as_a_try(
     """Eight wrong codes sent together all count, so the right one after them is refused."""
     admin = await create_member(session, role=Role.ADMIN)
     await connect(client, admin, slack)
-    token = await offered_link(client, "U0GUESSER")
-    confirmed = await client.post(
-        "/v1/slack/user-links", headers=admin.headers, json={"token": token}
-    )
-    assert confirmed.status_code == 202, confirmed.text
-    code = confirmed.json()["code"]
+    code = (await pending_link(client, admin, "U0GUESSER"))["code"]
     wrong = [f"{(int(code) + n) % 10**6:06d}" for n in range(1, 9)]
-    await asyncio.gather(*(_write(client, "U0GUESSER", guess) for guess in wrong))
-    await _write(client, "U0GUESSER", code)
+    await asyncio.gather(*(write_to_app(client, "U0GUESSER", guess) for guess in wrong))
+    await write_to_app(client, "U0GUESSER", code)
     assert (await client.get("/v1/slack/users", headers=admin.headers)).json() == []
 
 
