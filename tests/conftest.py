@@ -32,6 +32,7 @@ _redis = RedisServer()
 _smtp = SmtpServer()
 _recorder = RouteRecorder()
 SLACK_PORT = free_port()  # the fake Slack of tests/notifications (Web API and webhooks)
+TEAMS_PORT = free_port()  # the fake Teams of tests/notifications (Entra tokens, Bot Connector)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -69,6 +70,12 @@ def pytest_configure(config: pytest.Config) -> None:
             "TC_WEBHOOKS__TEAMS_COALESCE_WINDOW_S": os.environ.get(
                 "TC_WEBHOOKS__TEAMS_COALESCE_WINDOW_S", "10"
             ),
+            # A Teams bot's tokens come from the fake Teams; its cards are updated at most
+            # once a second.
+            "TC_WEBHOOKS__TEAMS_LOGIN_URL": (
+                f"http://127.0.0.1:{TEAMS_PORT}/{{tenant}}/oauth2/v2.0/token"
+            ),
+            "TC_WEBHOOKS__TEAMS_BOT_UPDATE_INTERVAL_S": "1",
             # Slack is a fake on 127.0.0.1; messages are edited at most once a second.
             "TC_SLACK__API_BASE_URL": f"http://127.0.0.1:{SLACK_PORT}/api",
             "TC_SLACK__WEBHOOK_URL_PREFIX": f"http://127.0.0.1:{SLACK_PORT}/services/",

@@ -1,5 +1,5 @@
 """A fake customer system (an HTTP server on 127.0.0.1 that records what it receives and
-answers with the statuses a test asks for) and a fake Slack."""
+answers with the statuses a test asks for), a fake Slack and a fake Teams."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from tests.notifications.slack_fake import FakeSlack
+from tests.notifications.teams_fake import FakeTeams
 from tests.support.local_server import read_request, serving
 from ticketcreator.core.config import get_settings
 
@@ -62,5 +63,15 @@ async def slack() -> AsyncIterator[FakeSlack]:
     port = urlsplit(get_settings().slack.api_base_url).port
     assert port is not None
     fake = FakeSlack(port)
+    async with serving(fake, port):
+        yield fake
+
+
+@pytest.fixture
+async def teams() -> AsyncIterator[FakeTeams]:
+    """The fake Teams, on the port the token URL of the settings points at."""
+    port = urlsplit(get_settings().webhooks.teams_login_url).port
+    assert port is not None
+    fake = FakeTeams(port)
     async with serving(fake, port):
         yield fake

@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import Member, create_member
 from tests.support.polling import wait_for
+from tests.support.relay import relay_outbox
 from tests.support.services import Worker
 from ticketcreator.accounts.permissions import Role
-from ticketcreator.core import events
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import session_factory
 from ticketcreator.notifications import slack_interactions
@@ -46,12 +46,6 @@ from .slack_fake import (
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 # Changes in the storm (the figure is 100: SLACK_STORM_CHANGES=100 measures it).
 STORM = int(os.environ.get("SLACK_STORM_CHANGES", "25"))
-
-
-async def _relay() -> None:
-    while True:
-        await events.deliver()
-        await asyncio.sleep(0.25)
 
 
 async def connect(
@@ -153,7 +147,7 @@ async def test_a_ticket_has_one_message_per_channel_posted_then_edited_without_s
     assert actions["elements"][2]["url"].endswith(f"/v1/tickets/{ticket['key']}")
 
     # A storm of changes, while the relay (beat) hands over the edits that were due later.
-    relay = asyncio.create_task(_relay())
+    relay = asyncio.create_task(relay_outbox())
     started = time.monotonic()
     for n in range(STORM):
         change = {"title": f"Refund stuck, take {n}", "priority": ["low", "high"][n % 2]}
@@ -459,7 +453,7 @@ async def test_slack_rate_limits_and_refusals_reach_the_connection_health(
                 db, row, NotifySlackParams(channel="C0INCIDENT"), {"rule": "To Slack"}
             )
         await db.commit()
-    relay = asyncio.create_task(_relay())
+    relay = asyncio.create_task(relay_outbox())
 
     async def both_posted() -> bool:
         return len(slack.of("chat.postMessage")) == 2

@@ -8,8 +8,6 @@ import asyncio
 import json
 import math
 import os
-import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,14 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import create_member
 from tests.support.polling import wait_for
+from tests.support.relay import relay_outbox
 from tests.support.services import Worker
 from ticketcreator.accounts.permissions import Role
-from ticketcreator.core import events
 from ticketcreator.core.config import get_settings
-from ticketcreator.core.db import commit, session_factory, utcnow
+from ticketcreator.core.db import session_factory
 from ticketcreator.notifications import teams, webhooks
 from ticketcreator.notifications.models import TeamsCard, WebhookDelivery
 
+from .cards import changes_shown, facts, handled, storm, ticket_event
 from .conftest import Receiver, running_receiver
 
 # Changes in the storm (the figure is 100: TEAMS_STORM_CHANGES=100 measures it).
@@ -127,22 +126,6 @@ async def customer() -> AsyncIterator[Receiver]:
         yield fake
 
 
-async def _relay() -> None:
-    while True:
-        await events.deliver()
-        await asyncio.sleep(0.25)
-
-
-def _facts(card: dict[str, Any]) -> dict[str, str]:
-    [facts] = [block for block in card["body"] if block["type"] == "FactSet"]
-    return {fact["title"]: fact["value"] for fact in facts["facts"]}
-
-
-def _changes(card: dict[str, Any]) -> int:
-    heading = card["body"][0]["text"]
-    return int(heading.split()[0]) if heading.endswith(" changes") else 1
-
-
 async def test_a_storm_of_changes_is_one_card_at_once_and_one_listing_the_rest(
     client: httpx.AsyncClient,
     session: AsyncSession,
@@ -165,21 +148,13 @@ async def test_a_storm_of_changes_is_one_card_at_once_and_one_listing_the_rest(
     channel = {"url": receiver.url, "event_types": ["ticket.updated"], "format": "teams"}
     assert (await client.post("/v1/webhooks", headers=admin.headers, json=channel)).is_success
 
-    relay = asyncio.create_task(_relay())
-    started = time.monotonic()
-    ref = f"/v1/tickets/{ticket['id']}"
+    relay = asyncio.create_task(relay_outbox())
     try:
-        for n in range(STORM - 1):
-            change = {"title": f"Login loops, try {n}", "priority": ["low", "high"][n % 2]}
-            response = await client.patch(ref, headers=admin.headers, json=change)
-            assert response.status_code == 200, response.text
-        last = await client.patch(ref, headers=admin.headers, json={"status": "in_progress"})
-        assert last.status_code == 200, last.text
-        storm_s = time.monotonic() - started
+        storm_s = await storm(client, admin, ticket["id"], STORM)
 
         async def final() -> bool:
             cards = [check_card(json.loads(r.body)) for r in receiver.requests]
-            return bool(cards) and _facts(cards[-1])["Status"] == "in_progress"
+            return bool(cards) and facts(cards[-1])["Status"] == "in_progress"
 
         await wait_for(final, what="the card with the final status")
         await asyncio.sleep(WINDOW_S + 1)  # nothing more comes
@@ -193,10 +168,10 @@ async def test_a_storm_of_changes_is_one_card_at_once_and_one_listing_the_rest(
     assert len(cards) <= 1 + math.ceil(storm_s / WINDOW_S)
     if storm_s < WINDOW_S:
         assert len(cards) == 2
-    assert sum(_changes(card) for card in cards) == STORM  # every change once
+    assert sum(changes_shown(card) for card in cards) == STORM  # every change once
     assert cards[0]["body"][0]["text"] == "Ticket updated"
-    assert _facts(cards[-1]) == {"Status": "in_progress", "Priority": ["low", "high"][STORM % 2]}
-    assert cards[-1]["body"][1]["text"] == f"{ticket['key']}: Login loops, try {STORM - 2}"
+    assert facts(cards[-1]) == {"Status": "in_progress", "Priority": ["low", "high"][STORM % 2]}
+    assert cards[-1]["body"][1]["text"] == f"{ticket['key']}: Try {STORM - 2}"
     listed = cards[-1]["body"][3]["text"].splitlines()
     assert listed[-1] == "- Ticket updated: status open → in_progress"
 
@@ -220,32 +195,21 @@ async def test_a_redelivered_change_is_neither_listed_nor_sent_twice(
     ).json()
 
     def event(topic: str, payload: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": str(uuid.uuid4()),
-            "topic": topic,
-            "organization_id": str(admin.org_id),
-            "occurred_at": utcnow().isoformat(),
-            "payload": {"ticket_id": ticket["id"], **payload},
-        }
+        return ticket_event(admin.org_id, ticket["id"], topic, payload)
 
-    async def handled(message: dict[str, Any], handler: Any = webhooks.record) -> list[uuid.UUID]:
-        async with session_factory()() as db:
-            ids: list[uuid.UUID] = await handler(db, message)
-            await commit(db)
-        return ids
-
+    record = webhooks.record
     priority = {"changes": [{"field": "priority", "old": "normal", "new": "high"}]}
     first, second = event("ticket.updated", priority), event("ticket.updated", priority)
-    assert len(await handled(first)) == 1  # the first card goes at once
-    assert await handled(first) == []  # the same event again: no second card
-    assert await handled(second) == []  # held for the end of the window
-    assert await handled(second) == []
+    assert len(await handled(record, first)) == 1  # the first card goes at once
+    assert await handled(record, first) == []  # the same event again: no second card
+    assert await handled(record, second) == []  # held for the end of the window
+    assert await handled(record, second) == []
     async with session_factory()() as db:
         [card] = await db.scalars(select(TeamsCard))
         assert [held["event_id"] for held in card.held] == [second["id"]]
     due = event("teams.card_due", {"endpoint_id": endpoint["id"]})
-    assert len(await handled(due, webhooks.record_held_card)) == 1
-    assert await handled(due, webhooks.record_held_card) == []  # redelivered: nothing new
+    assert len(await handled(webhooks.record_held_card, due)) == 1
+    assert await handled(webhooks.record_held_card, due) == []  # redelivered: nothing new
     async with session_factory()() as db:
         count = await db.scalar(select(func.count()).select_from(WebhookDelivery))
         assert count == 2

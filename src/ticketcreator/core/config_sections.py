@@ -29,6 +29,12 @@ TokenUrl = Annotated[str, AfterValidator(_has_token)]
 """A link sent in an e-mail or a message, with ``{token}`` where the secret goes."""
 
 
+def _has_tenant(value: str) -> str:
+    if "{tenant}" not in value:
+        raise ValueError("must contain {tenant}")
+    return value
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -281,6 +287,10 @@ class WebhooksSection(_Section):
     disable_after_s: int = Field(default=5 * 86_400, ge=0)
     response_log_bytes: int = Field(default=2048, ge=0, le=65_536)
     teams_coalesce_window_s: float = Field(default=60.0, gt=0)
+    teams_bot_update_interval_s: float = Field(default=10.0, gt=0)
+    teams_login_url: Annotated[str, AfterValidator(_has_tenant)] = (
+        "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+    )
 
 
 class SlackSection(_Section):

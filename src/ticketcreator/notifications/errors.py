@@ -45,3 +45,9 @@ class InvalidUnsubscribeLink(AppError):
     status = 404
     slug = "invalid-unsubscribe-link"
     title = "Unsubscribe link not valid"
+
+
+class NotABotEndpoint(AppError):
+    status = 422
+    slug = "not-a-bot-endpoint"
+    title = "Not a Teams bot endpoint"

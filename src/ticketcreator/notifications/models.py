@@ -1,6 +1,6 @@
-"""Outgoing webhooks (an organization's endpoints, every delivery made to them, and the cards
-held for a Teams endpoint) and Slack (the connection, each ticket's message per channel, team
-channels, linked users)."""
+"""Outgoing webhooks (an organization's endpoints, every delivery made to them, a Teams bot's
+credentials and each ticket's cards to a Teams endpoint) and Slack (the connection, each
+ticket's message per channel, team channels, linked users)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ticketcreator.core.crypto import EncryptedString
 from ticketcreator.core.db import Base, Timestamps, UUIDPrimaryKey, utcnow
@@ -45,11 +45,32 @@ class WebhookEndpoint(UUIDPrimaryKey, Timestamps, Base):
     created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
+    teams_bot: Mapped[TeamsBot | None] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class EndpointFormat(StrEnum):
     STANDARD = "standard"  # Standard Webhooks: signed JSON {type, timestamp, data}
     TEAMS = "teams"  # a Microsoft Teams Workflows/incoming webhook: an Adaptive Card
+    TEAMS_BOT = "teams_bot"  # a Teams bot in a conversation: one card per ticket, updated
+
+
+class TeamsBot(Base):
+    """The bot a ``teams_bot`` endpoint posts as, and where: its Microsoft Entra app (the id,
+    the client secret sealed at rest and never returned, the tenant that issues its tokens)
+    and the Teams conversation (a channel or chat) its cards go to. The endpoint's URL is
+    the Bot Framework service URL of that conversation."""
+
+    __tablename__ = "teams_bot"
+
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_endpoint.id", ondelete="CASCADE"), primary_key=True
+    )
+    app_id: Mapped[str] = mapped_column(String(64))
+    app_secret: Mapped[str] = mapped_column(EncryptedString())
+    tenant_id: Mapped[str] = mapped_column(String(100))
+    conversation_id: Mapped[str] = mapped_column(String(500))
 
 
 class DeliveryStatus(StrEnum):
@@ -89,11 +110,15 @@ class WebhookDelivery(UUIDPrimaryKey, Base):
 
 
 class TeamsCard(Base):
-    """A ticket's cards to one Teams endpoint (a Workflows webhook cannot edit a posted card).
+    """A ticket's cards to one Teams endpoint.
 
     A change with no card sent within the coalescing window is sent at once; the changes
     after it, until the window ends, are ``held`` and sent as one card at ``due_at``, showing
-    the ticket as it is then and listing them."""
+    the ticket as it is then and listing them. A Workflows webhook cannot edit a posted
+    card, so each is a new card. A bot posts one card (``activity_id``) and updates it: the
+    card lists the latest changes it has shown (``shown``, of ``shown_total``), and of the
+    cards made for it (``cards_made``, each numbered) Teams shows ``cards_shown``, so an
+    older card retried late never replaces a newer one."""
 
     __tablename__ = "teams_card"
 
@@ -109,6 +134,11 @@ class TeamsCard(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     held: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    activity_id: Mapped[str | None] = mapped_column(String(200))
+    shown: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    shown_total: Mapped[int] = mapped_column(Integer, default=0)
+    cards_made: Mapped[int] = mapped_column(Integer, default=0)
+    cards_shown: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SlackConnection(Timestamps, Base):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -173,4 +173,11 @@ async def lock_held_card(
         .where(TeamsCard.endpoint_id == endpoint_id, TeamsCard.ticket_id == ticket_id)
         .with_for_update()
         .execution_options(populate_existing=True)
+    )
+
+
+async def forget_cards(session: AsyncSession, endpoint_id: uuid.UUID) -> None:
+    """A bot endpoint moved to another conversation: each ticket's card there is new."""
+    await session.execute(
+        update(TeamsCard).where(TeamsCard.endpoint_id == endpoint_id).values(activity_id=None)
     )

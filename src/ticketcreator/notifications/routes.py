@@ -13,7 +13,7 @@ from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.deps import Session
 from ticketcreator.core.errors import Forbidden, NotFound, Unauthorized, documented
 from ticketcreator.notifications import tasks, webhooks
-from ticketcreator.notifications.errors import UnknownEventType, UnsafeUrl
+from ticketcreator.notifications.errors import NotABotEndpoint, UnknownEventType, UnsafeUrl
 from ticketcreator.notifications.schemas import (
     DeliveryList,
     DeliveryRead,
@@ -69,7 +69,7 @@ async def get_webhook(webhook_id: uuid.UUID, session: Session, principal: CanMan
 @router.patch(
     "/{webhook_id}",
     response_model=WebhookRead,
-    responses=documented(*_ONE, UnsafeUrl, UnknownEventType),
+    responses=documented(*_ONE, UnsafeUrl, UnknownEventType, NotABotEndpoint),
 )
 async def update_webhook(
     webhook_id: uuid.UUID, data: WebhookUpdate, session: Session, principal: CanManage

@@ -17,8 +17,47 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class TeamsBotSet(_Input):
+    """A Teams bot's Microsoft Entra app and the conversation its cards go to."""
+
+    app_id: str = Field(
+        pattern=r"^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$",
+        description="The bot's Microsoft App ID (its Entra app registration).",
+    )
+    app_secret: str = Field(
+        min_length=1,
+        max_length=256,
+        description="A client secret of that app: stored encrypted, never returned.",
+    )
+    tenant_id: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,99}$",
+        description="The tenant that issues the bot's tokens: the tenant id of a single-tenant "
+        "bot, or `botframework.com` for a multi-tenant one.",
+    )
+    conversation_id: str = Field(
+        min_length=1,
+        max_length=500,
+        pattern=r"^[^\s/]+$",
+        description="The Teams conversation the cards go to, e.g. a channel's "
+        "`19:…@thread.tacv2` (the `conversation.id` of an activity the bot received there).",
+    )
+
+
+class TeamsBotRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    app_id: str
+    tenant_id: str
+    conversation_id: str
+
+
 class WebhookCreate(_Input):
-    url: str = Field(max_length=2000, description="Where events are POSTed (http or https).")
+    url: str = Field(
+        max_length=2000,
+        description="Where events are POSTed (http or https); for `teams_bot`, the Bot Framework "
+        "service URL of the conversation (the `serviceUrl` of an activity the bot received "
+        "there, e.g. `https://smba.trafficmanager.net/amer/`).",
+    )
     event_types: EventTypes = Field(
         min_length=1,
         description="Event types to send (see `GET /v1/webhooks/event-types`); `*` = all.",
@@ -26,9 +65,20 @@ class WebhookCreate(_Input):
     description: str = Field(default="", max_length=500)
     format: EndpointFormat = Field(
         default=EndpointFormat.STANDARD,
-        description="`standard` (signed JSON) or `teams` (an Adaptive Card for a Microsoft Teams "
-        "Workflows or incoming-webhook URL; ticket events only).",
+        description="`standard` (signed JSON), `teams` (an Adaptive Card for a Microsoft Teams "
+        "Workflows or incoming-webhook URL, a new card each time; ticket events only) or "
+        "`teams_bot` (a Teams bot posts one card per ticket in a conversation and updates it "
+        "as the ticket changes; ticket events only; give `teams_bot`).",
     )
+    teams_bot: TeamsBotSet | None = Field(
+        default=None, description="The bot and conversation of a `teams_bot` endpoint."
+    )
+
+    @model_validator(mode="after")
+    def _bot_for_bot_endpoints(self) -> WebhookCreate:
+        if (self.format == EndpointFormat.TEAMS_BOT) != (self.teams_bot is not None):
+            raise ValueError("teams_bot is required with format teams_bot, and only with it")
+        return self
 
 
 class WebhookUpdate(_Input):
@@ -37,6 +87,12 @@ class WebhookUpdate(_Input):
     description: str | None = Field(default=None, max_length=500)
     enabled: bool | None = Field(
         default=None, description="`true` re-enables an endpoint disabled after failures."
+    )
+    teams_bot: TeamsBotSet | None = Field(
+        default=None,
+        description="A `teams_bot` endpoint's new bot or conversation (e.g. a new client "
+        "secret). In another conversation or at another service URL, each ticket gets a new "
+        "card at its next change.",
     )
 
 
@@ -48,6 +104,9 @@ class WebhookRead(BaseModel):
     description: str
     format: EndpointFormat
     event_types: EventTypes
+    teams_bot: TeamsBotRead | None = Field(
+        description="A `teams_bot` endpoint's bot and conversation (never its secret)."
+    )
     enabled: bool
     disabled_reason: str | None
     consecutive_failures: int

@@ -1,7 +1,7 @@
 """Microsoft Teams: ticket changes as Adaptive Cards 1.5, for Workflows ("post to a channel
-when a webhook request is received") and incoming-webhook URLs.
+when a webhook request is received") and incoming-webhook URLs, and for a bot's card.
 
-The request is the Bot Framework-style message Teams expects, with one card attachment. A
+The request is the Bot Framework message activity Teams expects, with one card attachment. A
 card shows the ticket as it is when the card is made and the changes it announces: one (its
 kind is the card's heading) or several held together (:mod:`.teams_cards`), listed, the
 latest :data:`LISTED` of them. Only what the card showed before is named: status and
@@ -78,18 +78,21 @@ def _field(change: dict[str, Any]) -> str:
     return field.removesuffix("_id")
 
 
-def _listing(changes: Sequence[Change]) -> str:
+def _listing(changes: Sequence[Change], earlier: int) -> str:
     lines = [f"- {change.line}" for change in changes[-LISTED:]]
-    if len(changes) > LISTED:
-        lines.insert(0, f"- … and {len(changes) - LISTED} earlier changes")
+    unlisted = earlier + max(len(changes) - LISTED, 0)
+    if unlisted:
+        lines.insert(0, f"- … and {unlisted} earlier changes")
     return "\n".join(lines)
 
 
-def _card(ticket: TicketSummary, changes: Sequence[Change], description: str) -> dict[str, Any]:
-    if len(changes) == 1:
+def _card(
+    ticket: TicketSummary, changes: Sequence[Change], earlier: int, description: str
+) -> dict[str, Any]:
+    if len(changes) + earlier == 1:
         heading = _TITLES.get(changes[0].topic, changes[0].topic)
     else:
-        heading = f"{len(changes)} changes"
+        heading = f"{len(changes) + earlier} changes"
     body: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": heading, "size": "small", "isSubtle": True, "wrap": True},
         {
@@ -108,8 +111,8 @@ def _card(ticket: TicketSummary, changes: Sequence[Change], description: str) ->
             ],
         },
     ]
-    if len(changes) > 1 or any(change.detail for change in changes):
-        body.append({"type": "TextBlock", "text": _listing(changes), "wrap": True})
+    if len(changes) + earlier > 1 or any(change.detail for change in changes):
+        body.append({"type": "TextBlock", "text": _listing(changes, earlier), "wrap": True})
     if description:
         body.append({"type": "TextBlock", "text": description, "wrap": True})
     return {
@@ -134,17 +137,17 @@ def _size(message: dict[str, Any]) -> int:
     return len(json.dumps(message, separators=(",", ":")).encode())
 
 
-def message(ticket: TicketSummary, changes: Sequence[Change]) -> dict[str, Any]:
-    """The Teams request announcing ``changes`` (at least one) to the ticket, within
-    :data:`MAX_BYTES`."""
-    full = _envelope(_card(ticket, changes, ticket.description))
+def message(ticket: TicketSummary, changes: Sequence[Change], earlier: int = 0) -> dict[str, Any]:
+    """The Teams message announcing ``changes`` (at least one; after ``earlier`` others it
+    only counts) to the ticket, within :data:`MAX_BYTES`."""
+    full = _envelope(_card(ticket, changes, earlier, ticket.description))
     if _size(full) <= MAX_BYTES:
         return full
-    overhead = _size(_envelope(_card(ticket, changes, "")))
+    overhead = _size(_envelope(_card(ticket, changes, earlier, "")))
     budget = MAX_BYTES - overhead - 64
     text = ticket.description
     # Cut by bytes (JSON escaping can make a character take several), then on a word.
     while text and len(json.dumps(text).encode()) > budget:
         text = text[: max(len(text) * budget // len(json.dumps(text).encode()) - 1, 0)]
     cut = text.rsplit(" ", 1)[0] if " " in text[-200:] else text
-    return _envelope(_card(ticket, changes, cut.rstrip() + " …"))
+    return _envelope(_card(ticket, changes, earlier, cut.rstrip() + " …"))

@@ -1,5 +1,5 @@
-"""Teams cards without storms: per endpoint and ticket, at most one card per coalescing
-window (``webhooks.teams_coalesce_window_s``), and every change on one of them.
+"""Teams cards without storms: per endpoint and ticket, at most one card per window, and
+every change on one of them.
 
 A Workflows webhook cannot edit a card it posted, so a ticket's changes cannot be shown by
 editing one message as Slack's are. The same mechanism holds them instead: a row per
@@ -7,7 +7,13 @@ endpoint and ticket (:class:`~ticketcreator.notifications.models.TeamsCard`), lo
 it changes. A change with no card sent within the window is sent at once. A change within
 it is held, and the first one held schedules a delayed ``teams.card_due`` event for the end
 of the window; that event makes one card of everything held, showing the ticket as it is
-then. So 100 changes in a minute are two cards, and the last shows the final state.
+then. So 100 changes in a minute (``webhooks.teams_coalesce_window_s``) are two cards, and
+the last shows the final state.
+
+A bot (:mod:`.teams_bot`) posts its first card and then updates that card: each card it is
+given lists the latest changes the card has shown so far, and its window is the shorter
+``webhooks.teams_bot_update_interval_s``. So 100 changes in a minute are one message in the
+conversation, updated a few times, its last version showing the final state.
 
 Each card becomes an ordinary delivery of the endpoint (signed, retried, logged;
 :mod:`.webhooks`), recorded in the transaction that handled the event, which the outbox
@@ -29,7 +35,7 @@ from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.events import Topic, emit
 from ticketcreator.notifications import repository, teams
-from ticketcreator.notifications.models import WebhookEndpoint
+from ticketcreator.notifications.models import EndpointFormat, TeamsCard, WebhookEndpoint
 from ticketcreator.tickets.models import Ticket
 
 
@@ -51,7 +57,7 @@ async def card_now(
     ):
         return None  # a redelivered event, already held or sent
     now = utcnow()
-    window = timedelta(seconds=get_settings().webhooks.teams_coalesce_window_s)
+    window = _window(endpoint)
     if row.due_at is not None:
         row.held = [*row.held, entry]
         return None
@@ -67,7 +73,7 @@ async def card_now(
         )
         return None
     row.sent_at = now
-    return teams.message(summary(ticket), [change])
+    return _made(endpoint, row, ticket, [change])
 
 
 async def held_card(
@@ -93,7 +99,31 @@ async def held_card(
     # an entry held before its time was recorded comes first).
     in_order = sorted(held, key=lambda entry: str(entry.get("at", "")))
     changes = [teams.Change(entry["topic"], entry["detail"]) for entry in in_order]
-    return endpoint, changes[-1].topic, teams.message(summary(ticket), changes)
+    return endpoint, changes[-1].topic, _made(endpoint, row, ticket, changes)
+
+
+def _window(endpoint: WebhookEndpoint) -> timedelta:
+    cfg = get_settings().webhooks
+    if endpoint.format == EndpointFormat.TEAMS_BOT.value:
+        return timedelta(seconds=cfg.teams_bot_update_interval_s)
+    return timedelta(seconds=cfg.teams_coalesce_window_s)
+
+
+def _made(
+    endpoint: WebhookEndpoint, row: TeamsCard, ticket: Ticket, changes: list[teams.Change]
+) -> dict[str, Any]:
+    """The delivery's body announcing ``changes``: a Workflows webhook's new card, or the
+    next version of a bot's card (numbered, for :mod:`.teams_bot`) with every change it has
+    shown, the latest :data:`~.teams.LISTED` of them named."""
+    if endpoint.format != EndpointFormat.TEAMS_BOT.value:
+        return teams.message(summary(ticket), changes)
+    added = [{"topic": change.topic, "detail": change.detail} for change in changes]
+    row.shown = [*row.shown, *added][-teams.LISTED :]
+    row.shown_total += len(changes)
+    row.cards_made += 1
+    shown = [teams.Change(entry["topic"], entry["detail"]) for entry in row.shown]
+    activity = teams.message(summary(ticket), shown, earlier=row.shown_total - len(shown))
+    return {"ticket_id": str(ticket.id), "card": row.cards_made, "activity": activity}
 
 
 def summary(ticket: Ticket) -> teams.TicketSummary:

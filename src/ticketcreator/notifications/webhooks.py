@@ -6,7 +6,8 @@ Deliveries are recorded by an outbox subscriber (so an event is offered once per
 even if the outbox hands it over twice), attempted right after (a ``webhook.delivery_due``
 event), and retried by the ``webhooks.retry_due`` beat task when their time comes. A
 customer's system (standard format) gets every event; a Teams endpoint gets cards, at most
-one per ticket per coalescing window (:mod:`.teams_cards`).
+one per ticket per coalescing window (:mod:`.teams_cards`), and a Teams bot's deliveries
+are the versions of its one card per ticket (:mod:`.teams_bot`).
 """
 
 from __future__ import annotations
@@ -25,15 +26,16 @@ from ticketcreator.accounts.auth import Principal
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.errors import NotFound
-from ticketcreator.notifications import addresses, repository, signing, teams_cards
-from ticketcreator.notifications.errors import UnknownEventType, UnsafeUrl
+from ticketcreator.notifications import addresses, repository, signing, teams_bot, teams_cards
+from ticketcreator.notifications.errors import NotABotEndpoint, UnknownEventType, UnsafeUrl
 from ticketcreator.notifications.models import (
     DeliveryStatus,
     EndpointFormat,
+    TeamsBot,
     WebhookDelivery,
     WebhookEndpoint,
 )
-from ticketcreator.notifications.schemas import WebhookCreate, WebhookUpdate
+from ticketcreator.notifications.schemas import TeamsBotSet, WebhookCreate, WebhookUpdate
 from ticketcreator.realtime.events import EVENTS
 from ticketcreator.tickets.models import Ticket
 
@@ -41,6 +43,7 @@ from ticketcreator.tickets.models import Ticket
 # changes and assignments the stream carries as ticket.updated's changes.
 EVENT_TYPES = sorted(EVENTS)
 USER_AGENT = "AI-Ticket-Creator-Webhooks/1"
+_TEAMS = (EndpointFormat.TEAMS.value, EndpointFormat.TEAMS_BOT.value)  # ticket cards
 _random = secrets.SystemRandom()
 
 
@@ -70,6 +73,7 @@ async def create(
         enabled=True,
         consecutive_failures=0,
         created_by_user_id=principal.user_id,
+        teams_bot=_bot(data.teams_bot),
     )
     session.add(endpoint)
     await session.flush()
@@ -93,9 +97,19 @@ async def update(
     session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID, data: WebhookUpdate
 ) -> WebhookEndpoint:
     endpoint = await get(session, principal, endpoint_id)
+    if data.teams_bot is not None and endpoint.teams_bot is None:
+        raise NotABotEndpoint("Only a teams_bot endpoint has a bot to change.")
+    moved = False
     if data.url is not None:
         await addresses.resolve(data.url)
+        moved = data.url != endpoint.url
         endpoint.url = data.url
+    if data.teams_bot is not None:
+        assert endpoint.teams_bot is not None
+        moved = moved or data.teams_bot.conversation_id != endpoint.teams_bot.conversation_id
+        endpoint.teams_bot = _bot(data.teams_bot)
+    if moved and endpoint.teams_bot is not None:
+        await repository.forget_cards(session, endpoint.id)
     if data.event_types is not None:
         endpoint.event_types = _check_types(data.event_types)
     if data.description is not None:
@@ -109,6 +123,10 @@ async def update(
     endpoint.updated_at = utcnow()
     await session.flush()
     return endpoint
+
+
+def _bot(data: TeamsBotSet | None) -> TeamsBot | None:
+    return None if data is None else TeamsBot(**data.model_dump())
 
 
 async def delete(session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID) -> None:
@@ -156,7 +174,7 @@ async def record(session: AsyncSession, message: dict[str, Any]) -> list[uuid.UU
     standard = {"type": topic, "timestamp": message["occurred_at"], "data": payload}
     for endpoint in await repository.subscribed(session, uuid.UUID(organization_id), topic):
         body: dict[str, Any] | None = standard
-        if endpoint.format == EndpointFormat.TEAMS.value:
+        if endpoint.format in _TEAMS:
             ticket = ticket or await _ticket(session, payload)
             if ticket is None or ticket.organization_id != endpoint.organization_id:
                 continue  # not about a ticket: nothing to show in a channel
@@ -183,7 +201,7 @@ async def record_for_rule(session: AsyncSession, message: dict[str, Any]) -> lis
         "timestamp": message["occurred_at"],
         "data": data,
     }
-    if endpoint.format == EndpointFormat.TEAMS.value:
+    if endpoint.format in _TEAMS:
         ticket = await _ticket(session, payload)
         if ticket is None or ticket.organization_id != organization_id:
             return []
@@ -255,8 +273,16 @@ async def attempt(session: AsyncSession, delivery_id: uuid.UUID) -> None:
     if not endpoint.enabled:
         _finish(delivery, DeliveryStatus.FAILED, {"at": now.isoformat(), "error": "disabled"})
         return
-    outcome = await _post(endpoint, delivery)
-    ok = 200 <= int(outcome.get("status_code") or 0) < 300
+    if endpoint.format == EndpointFormat.TEAMS_BOT.value:
+        outcome = {
+            "at": now.isoformat(),
+            **await teams_bot.deliver(session, endpoint, delivery.payload),
+        }
+    else:
+        outcome = await _post(endpoint, delivery)
+    ok = "skipped" in outcome or (
+        200 <= int(outcome.get("status_code") or 0) < 300 and "error" not in outcome
+    )
     if ok:
         _finish(delivery, DeliveryStatus.SUCCEEDED, outcome)
         delivery.delivered_at = utcnow()
