@@ -11,14 +11,14 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
+    Column,
     Select,
+    String,
     Table,
     bindparam,
     cast,
     delete,
     func,
-    literal,
     literal_column,
     or_,
     select,
@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.dml import ReturningInsert
 
-from ticketcreator.tickets.models import Ticket, TicketCounter
+from ticketcreator.tickets.models import Ticket, TicketCounter, ticket_tag
 from ticketcreator.tickets.visibility import Visibility, tickets_rule
 
 
@@ -37,40 +37,64 @@ def _with_tags(query: Select[Ticket]) -> Select[Ticket]:
     return query.options(selectinload(Ticket.tags))
 
 
-async def allocate_number(session: AsyncSession, organization_id: uuid.UUID) -> int:
-    """The organization's next ticket number.
+async def insert_numbered(session: AsyncSession, ticket: Ticket, language: str) -> int:
+    """Insert a new ticket with its organization's next number, in one statement that also
+    computes its search document (title A, description B, as :func:`refresh_search` would
+    with no comments or captures yet); returns the number.
 
     The counter row stays locked until the transaction ends, so concurrent creates queue here
     and a rolled-back create gives its number back: numbers have neither gaps nor duplicates.
     """
-    number: int = (
-        await session.execute(_next_number(), {"organization_id": organization_id})
-    ).scalar_one()
+    values = {column.key: getattr(ticket, column.key) for column in _inserted_columns()}
+    statement = _insert_numbered()
+    number: int = (await session.execute(statement, {**values, "language": language})).scalar_one()
+    if ticket.tags:
+        rows = [{"ticket_id": ticket.id, "tag_id": tag.id} for tag in ticket.tags]
+        await session.execute(insert(ticket_tag), rows)
     return number
 
 
 @cache
-def _next_number() -> ReturningInsert[int]:
-    """The counter's upsert, built once with the organization as a bound parameter."""
-    table = TicketCounter.__table__
+def _inserted_columns() -> tuple[Column[Any], ...]:
+    table = Ticket.__table__
     assert isinstance(table, Table)
-    return (
-        insert(table)
+    return tuple(column for column in table.c if column.key not in ("number", "search_vector"))
+
+
+@cache
+def _insert_numbered() -> ReturningInsert[int]:
+    """The counter's upsert and the ticket's insert as one statement, built once with every
+    value a bound parameter."""
+    counter = TicketCounter.__table__
+    table = Ticket.__table__
+    assert isinstance(counter, Table)
+    assert isinstance(table, Table)
+    next_number = (
+        insert(counter)
         .values(organization_id=bindparam("organization_id"), last_number=1)
         .on_conflict_do_update(
-            index_elements=[table.c.organization_id],
-            set_={"last_number": table.c.last_number + 1},
+            index_elements=[counter.c.organization_id],
+            set_={"last_number": counter.c.last_number + 1},
         )
-        .returning(table.c.last_number)
+        .returning(counter.c.last_number)
+        .cte("next_number")
     )
-
-
-def new_search_document(title: str, description: str, language: str) -> ColumnElement[Any]:
-    """The search document of a new ticket (no comments or captures yet), computed by the
-    INSERT itself: what :func:`refresh_search` would compute, one statement sooner."""
-    config = cast(literal(language), REGCONFIG)
-    return func.setweight(func.to_tsvector(config, title), literal_column("'A'")).op("||")(
+    columns = _inserted_columns()
+    config = cast(bindparam("language", type_=String()), REGCONFIG)
+    title = bindparam("title", type_=table.c.title.type)
+    description = bindparam("description", type_=table.c.description.type)
+    document = func.setweight(func.to_tsvector(config, title), literal_column("'A'")).op("||")(
         func.setweight(func.to_tsvector(config, description), literal_column("'B'"))
+    )
+    row = select(
+        *[bindparam(column.key, type_=column.type) for column in columns],
+        next_number.c.last_number,
+        document,
+    )
+    return (
+        insert(table)
+        .from_select([*columns, table.c.number, table.c.search_vector], row)
+        .returning(table.c.number)
     )
 
 

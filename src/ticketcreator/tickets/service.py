@@ -186,7 +186,6 @@ async def _create(session: AsyncSession, principal: Principal, data: TicketCreat
     ticket = Ticket(
         id=uuid.uuid4(),
         organization_id=principal.organization_id,
-        number=await repo.allocate_number(session, principal.organization_id),
         title=data.title,
         description=data.description,
         status=Status.OPEN,
@@ -205,9 +204,7 @@ async def _create(session: AsyncSession, principal: Principal, data: TicketCreat
         tags=tags,
     )
     language = get_settings().tickets.search_language
-    ticket.search_vector = repo.new_search_document(data.title, data.description, language)
-    session.add(ticket)
-    await session.flush()
+    ticket.number = await repo.insert_numbered(session, ticket, language)
     snapshot = TicketRead.model_validate(ticket).model_dump(mode="json")
     history.record(session, principal, ticket, "created", new=snapshot)
     history.publish(session, principal, ticket, Topic.TICKET_CREATED, snapshot=snapshot)
