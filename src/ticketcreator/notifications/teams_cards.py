@@ -15,7 +15,7 @@ given lists the latest changes the card has shown so far, and its window is the 
 ``webhooks.teams_bot_update_interval_s``. So 100 changes in a minute are one message in the
 conversation, updated a few times, its last version showing the final state.
 
-Each card becomes an ordinary delivery of the endpoint (signed, retried, logged;
+Each card becomes an ordinary delivery of the endpoint (retried, logged;
 :mod:`.webhooks`), recorded in the transaction that handled the event, which the outbox
 commits once: a worker that dies before the commit leaves nothing behind, and the event
 runs again. A change is sent or held once (by its event's id: the delivery of its own card,
