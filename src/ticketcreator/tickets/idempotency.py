@@ -58,8 +58,7 @@ async def once[Read: BaseModel](
             )
         return read.model_validate(first.response_body), True
     result = await create()
-    claimed.response_status = 201
-    claimed.response_body = result.model_dump(mode="json")
+    await repo.store_response(session, claimed, 201, result.model_dump(mode="json"))
     return result, False
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, or_, select
+from sqlalchemy import Table, Update, bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.selectable import ExecutableReturnsRows
+from sqlalchemy.sql.dml import ReturningInsert
 
 from ticketcreator.core.db import utcnow
 from ticketcreator.tickets.models import IdempotencyKey, Ticket
@@ -22,8 +23,8 @@ async def claim_idempotency_key(
     key: str,
     request_hash: str,
     expired_before: datetime,
-) -> IdempotencyKey | None:
-    """Take the key for this request: the new row, or None when a live request holds it.
+) -> uuid.UUID | None:
+    """Take the key for this request: the new row's id, or None when a live request holds it.
 
     A concurrent request with the same key waits on the unique index until the first one
     commits (then sees its row) or rolls back (then takes the key). An expired key is reused.
@@ -37,12 +38,34 @@ async def claim_idempotency_key(
         "created_at": utcnow(),
         "expired_before": expired_before,
     }
-    claimed: IdempotencyKey | None = (await session.scalars(_claim(), values)).first()
+    claimed: uuid.UUID | None = (await session.scalars(_claim(), values)).first()
     return claimed
 
 
+async def store_response(
+    session: AsyncSession, claim_id: uuid.UUID, status: int, body: dict[str, Any]
+) -> None:
+    """Remember the response of the request that claimed the key."""
+    values = {"claim_id": claim_id, "response_status": status, "response_body": body}
+    await session.execute(_store(), values)
+
+
 @cache
-def _claim() -> ExecutableReturnsRows:
+def _store() -> Update:
+    table = IdempotencyKey.__table__
+    assert isinstance(table, Table)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("claim_id"))
+        .values(
+            response_status=bindparam("response_status"),
+            response_body=bindparam("response_body", type_=table.c.response_body.type),
+        )
+    )
+
+
+@cache
+def _claim() -> ReturningInsert[uuid.UUID]:
     """The upsert of :func:`claim_idempotency_key`, built once with its values as bound
     parameters (building it per request cost 0.7 ms of CPU, a tenth of a create)."""
     table = IdempotencyKey.__table__
@@ -60,9 +83,8 @@ def _claim() -> ExecutableReturnsRows:
             "response_body": None,
         },
         where=table.c.created_at < bindparam("expired_before"),
-    ).returning(*table.c)
-    # Loaded as an ORM object: the response is stored on it when the create is done.
-    return select(IdempotencyKey).from_statement(upsert)
+    )
+    return upsert.returning(table.c.id)
 
 
 _CLAIM_COLUMNS = ("id", "organization_id", "principal", "key", "request_hash", "created_at")
