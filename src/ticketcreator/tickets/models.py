@@ -83,6 +83,11 @@ ticket_tag = Table(
 )
 
 
+def ticket_key(number: int) -> str:
+    """The human reference of the ticket numbered ``number``."""
+    return f"T-{number}"
+
+
 class TicketCounter(Base):
     """The last ticket number of an organization; its row lock serializes number allocation."""
 
@@ -171,7 +176,7 @@ class Ticket(UUIDPrimaryKey, Timestamps, Base):
 
     @property
     def key(self) -> str:
-        return f"T-{self.number}"
+        return ticket_key(self.number)
 
     @property
     def tag_names(self) -> list[str]:
