@@ -11,12 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     REAL,
     ColumnElement,
     DateTime,
+    RowMapping,
     Select,
-    String,
     Subquery,
     Uuid,
     cast,
@@ -28,10 +27,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import with_expression
 
 from ticketcreator.taxonomy.models import Tag
 from ticketcreator.tickets.models import Priority, Source, Status, Ticket, TicketType, ticket_tag
+from ticketcreator.tickets.repository import ticket_columns
 from ticketcreator.tickets.visibility import Visibility
 
 
@@ -71,22 +70,17 @@ class Keyset:
 
 @dataclass(frozen=True)
 class TicketRows:
-    """One page of tickets with their rank (when searching), and the relevance window."""
+    """One page of tickets (rows of :func:`~.repository.ticket_columns`) with their rank (when
+    searching), and the relevance window."""
 
-    rows: list[tuple[Ticket, float | None]]
+    rows: list[tuple[RowMapping, float | None]]
     window: tuple[datetime, uuid.UUID] | None = None
 
 
-# A page's tag names in the page's own query (an IN-list second query costs more than the
-# page itself to compile and run).
-_TAG_NAMES = with_expression(
-    Ticket.listed_tag_names,
-    select(func.coalesce(func.array_agg(Tag.name), literal([], ARRAY(String))))
-    .select_from(ticket_tag.join(Tag, Tag.id == ticket_tag.c.tag_id))
-    .where(ticket_tag.c.ticket_id == Ticket.id)
-    .correlate(Ticket)
-    .scalar_subquery(),
-)
+# The ticket's and the tag's columns, not the mapped attributes: a page is read as rows (its
+# tag names in the same statement), without the ORM's per-execution work.
+_TICKET = Ticket.__table__.c
+_TAG = Tag.__table__.c
 
 
 def search_query(q: str, language: str) -> ColumnElement[Any]:
@@ -98,8 +92,8 @@ def _sort_expression(field: str, rank: ColumnElement[Any] | None) -> ColumnEleme
         assert rank is not None
         return rank
     if field == "due_at":
-        return func.coalesce(Ticket.due_at, cast(literal("infinity"), DateTime(timezone=True)))
-    column: ColumnElement[Any] = getattr(Ticket, field)
+        return func.coalesce(_TICKET.due_at, cast(literal("infinity"), DateTime(timezone=True)))
+    column: ColumnElement[Any] = _TICKET[field]
     return column
 
 
@@ -109,7 +103,7 @@ def _cursor_value(field: str, value: Any) -> ColumnElement[Any]:
     if field == "relevance":
         return cast(literal(float(value)), REAL)
     if field == "priority":
-        return literal(Priority(value), Ticket.priority.type)
+        return literal(Priority(value), _TICKET.priority.type)
     return literal(int(value))
 
 
@@ -141,42 +135,44 @@ async def list_tickets(
     """
     conditions: list[ColumnElement[bool]] = [
         visibility.tickets(),
-        Ticket.deleted_at.is_not(None) if filters.deleted else Ticket.deleted_at.is_(None),
+        _TICKET.deleted_at.is_not(None) if filters.deleted else _TICKET.deleted_at.is_(None),
     ]
     equal_to: tuple[tuple[Any, Sequence[Any]], ...] = (
-        (Ticket.status, filters.status),
-        (Ticket.priority, filters.priority),
-        (Ticket.type, filters.type),
-        (Ticket.source, filters.source),
-        (Ticket.category_id, filters.category_id),
-        (Ticket.team_id, filters.team_id),
-        (Ticket.reporter_id, filters.reporter_id),
+        (_TICKET.status, filters.status),
+        (_TICKET.priority, filters.priority),
+        (_TICKET.type, filters.type),
+        (_TICKET.source, filters.source),
+        (_TICKET.category_id, filters.category_id),
+        (_TICKET.team_id, filters.team_id),
+        (_TICKET.reporter_id, filters.reporter_id),
     )
     for column, values in equal_to:
         if values:
             conditions.append(column.in_(values))
     assignee: list[ColumnElement[bool]] = []
     if filters.assignee_id:
-        assignee.append(Ticket.assignee_id.in_(filters.assignee_id))
+        assignee.append(_TICKET.assignee_id.in_(filters.assignee_id))
     if filters.unassigned:
-        assignee.append(Ticket.assignee_id.is_(None))
+        assignee.append(_TICKET.assignee_id.is_(None))
     if assignee:
         conditions.append(or_(*assignee))
     if filters.tag:
         conditions.append(
-            Ticket.id.in_(
+            _TICKET.id.in_(
                 select(ticket_tag.c.ticket_id)
-                .join(Tag, Tag.id == ticket_tag.c.tag_id)
-                .where(Tag.organization_id == visibility.organization_id, Tag.name.in_(filters.tag))
+                .join(Tag.__table__, _TAG.id == ticket_tag.c.tag_id)
+                .where(
+                    _TAG.organization_id == visibility.organization_id, _TAG.name.in_(filters.tag)
+                )
             )
         )
     if filters.within is not None:
-        conditions.append(Ticket.id.in_(filters.within))
+        conditions.append(_TICKET.id.in_(filters.within))
     ranges: tuple[tuple[Any, datetime | None, bool], ...] = (
-        (Ticket.created_at, filters.created_after, True),
-        (Ticket.created_at, filters.created_before, False),
-        (Ticket.updated_at, filters.updated_after, True),
-        (Ticket.updated_at, filters.updated_before, False),
+        (_TICKET.created_at, filters.created_after, True),
+        (_TICKET.created_at, filters.created_before, False),
+        (_TICKET.updated_at, filters.updated_after, True),
+        (_TICKET.updated_at, filters.updated_before, False),
     )
     for column, bound, after in ranges:
         if bound is not None:
@@ -184,30 +180,26 @@ async def list_tickets(
     rank: ColumnElement[Any] | None = None
     if filters.q:
         tsquery = search_query(filters.q, language)
-        conditions.append(Ticket.search_vector.op("@@")(tsquery))
+        conditions.append(_TICKET.search_vector.op("@@")(tsquery))
         if keyset.field == "relevance":
             return await _ranked(session, conditions, tsquery, keyset, limit, candidates)
-        rank = func.ts_rank(Ticket.search_vector, tsquery)
+        rank = func.ts_rank(_TICKET.search_vector, tsquery)
     sort = _sort_expression(keyset.field, rank)
     if keyset.after_id is not None:
-        position = tuple_(sort, Ticket.id)
+        position = tuple_(sort, _TICKET.id)
         bound_position = tuple_(
             _cursor_value(keyset.field, keyset.value), literal(keyset.after_id, Uuid)
         )
         conditions.append(
             position < bound_position if keyset.descending else position > bound_position
         )
-    order = (sort.desc(), Ticket.id.desc()) if keyset.descending else (sort.asc(), Ticket.id.asc())
-    rank_column = rank.label("rank") if rank is not None else literal(None, REAL).label("rank")
-    query = (
-        select(Ticket, rank_column)
-        .where(*conditions)
-        .order_by(*order)
-        .limit(limit)
-        .options(_TAG_NAMES)
+    order = (
+        (sort.desc(), _TICKET.id.desc()) if keyset.descending else (sort.asc(), _TICKET.id.asc())
     )
-    rows = await session.execute(query)
-    return TicketRows([(row[0], row[1]) for row in rows.all()])
+    rank_column = rank.label("rank") if rank is not None else literal(None, REAL).label("rank")
+    query = select(*ticket_columns(), rank_column).where(*conditions).order_by(*order).limit(limit)
+    rows = (await session.execute(query)).mappings().all()
+    return TicketRows([(row, row["rank"]) for row in rows])
 
 
 def _rank_order(rows: Subquery, descending: bool) -> tuple[ColumnElement[Any], ...]:
@@ -225,14 +217,14 @@ async def _ranked(
     candidates: int,
 ) -> TicketRows:
     """A relevance page: rank the candidate window, cut the page, then load its tickets."""
-    window = select(Ticket.id, Ticket.created_at, Ticket.search_vector).where(*conditions)
+    window = select(_TICKET.id, _TICKET.created_at, _TICKET.search_vector).where(*conditions)
     if keyset.window is None:
-        window = window.order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        window = window.order_by(_TICKET.created_at.desc(), _TICKET.id.desc())
     else:
         start_at, start_id = keyset.window
         start = tuple_(literal(start_at, DateTime(timezone=True)), literal(start_id, Uuid))
-        window = window.where(tuple_(Ticket.created_at, Ticket.id) >= start).order_by(
-            Ticket.created_at.asc(), Ticket.id.asc()
+        window = window.where(tuple_(_TICKET.created_at, _TICKET.id) >= start).order_by(
+            _TICKET.created_at.asc(), _TICKET.id.asc()
         )
     matches = window.limit(candidates).subquery("candidates")
     oldest = (matches.c.created_at.asc(), matches.c.id.asc())
@@ -249,13 +241,12 @@ async def _ranked(
         page = page.where(position < bound if keyset.descending else position > bound)
     cut = page.order_by(*_rank_order(ranked, keyset.descending)).limit(limit).subquery("page")
     query = (
-        select(Ticket, cut.c.rank, cut.c.window_at, cut.c.window_id)
-        .join(cut, Ticket.id == cut.c.id)
+        select(*ticket_columns(), cut.c.rank, cut.c.window_at, cut.c.window_id)
+        .select_from(Ticket.__table__.join(cut, _TICKET.id == cut.c.id))
         .order_by(*_rank_order(cut, keyset.descending))
-        .options(_TAG_NAMES)
     )
-    rows = (await session.execute(query)).all()
+    rows = (await session.execute(query)).mappings().all()
     if not rows:
         return TicketRows([], keyset.window)
-    window_start = keyset.window or (rows[0][2], rows[0][3])
-    return TicketRows([(row[0], row[1]) for row in rows], window_start)
+    window_start = keyset.window or (rows[0]["window_at"], rows[0]["window_id"])
+    return TicketRows([(row, row["rank"]) for row in rows], window_start)
