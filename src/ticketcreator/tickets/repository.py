@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
+    Enum,
     RowMapping,
     Select,
     String,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import REGCONFIG, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -137,7 +139,9 @@ async def read_ticket(
 def ticket_columns() -> tuple[ColumnElement[Any], ...]:
     """A ticket as a reader sees it, in one row: every column but the search document, and
     ``tags``, its tag names in code point order (collation ``C``, the order of Python's
-    ``sorted`` whatever the database's collation)."""
+    ``sorted`` whatever the database's collation). Enumerations come as their text, which the
+    response model validates: looking each value up as an enum member in Python cost a list
+    of 25 tickets a hundred calls."""
     table, tags = Ticket.__table__.c, Tag.__table__.c
     names = (
         select(
@@ -151,7 +155,12 @@ def ticket_columns() -> tuple[ColumnElement[Any], ...]:
         .correlate(Ticket.__table__)
         .scalar_subquery()
     )
-    return (*(c for c in table if c.key != "search_vector"), names.label("tags"))
+    columns = (
+        type_coerce(c, String).label(c.key) if isinstance(c.type, Enum) else c
+        for c in table
+        if c.key != "search_vector"
+    )
+    return (*columns, names.label("tags"))
 
 
 def _which(by_id: bool, deleted: bool | None) -> list[ColumnElement[bool]]:
