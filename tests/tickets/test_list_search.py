@@ -154,3 +154,27 @@ async def test_sort_and_cursor_errors(client: httpx.AsyncClient, agent: Member) 
         assert response.status_code == 422, cursor
     capped = (await client.get("/v1/tickets", params={"limit": 1000}, headers=agent.headers)).json()
     assert len(capped["items"]) == 3
+
+
+async def test_query_errors_name_each_parameter(client: httpx.AsyncClient, agent: Member) -> None:
+    await new_ticket(client, agent)
+    response = await client.get(
+        "/v1/tickets?status=open&status=nope&limit=0&colour=red&q=&deleted=maybe",
+        headers=agent.headers,
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["type"].endswith("/validation-error")
+    assert {(e["location"], e["type"]) for e in problem["errors"]} == {
+        ("query.status.1", "enum"),
+        ("query.limit", "greater_than_equal"),
+        ("query.colour", "extra_forbidden"),
+        ("query.q", "string_too_short"),
+        ("query.deleted", "bool_parsing"),
+    }
+    # a parameter given twice where one value is expected: the last one counts
+    twice = await client.get("/v1/tickets?limit=0&limit=1", headers=agent.headers)
+    assert len(twice.json()["items"]) == 1
+    # the caller is checked before the parameters
+    anonymous = await client.get("/v1/tickets?colour=red")
+    assert anonymous.status_code == 401

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Response, status
 
 from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.db import UnitOfWorkRoute
-from ticketcreator.core.deps import Session, TicketRef
+from ticketcreator.core.deps import QueryModel, Session, TicketRef
 from ticketcreator.core.errors import documented
 from ticketcreator.core.pagination import InvalidCursor
 from ticketcreator.routing import sla
@@ -105,16 +105,20 @@ async def create_ticket(
     return _tagged(response, ticket)
 
 
+_LIST_QUERY = QueryModel(TicketListQuery)
+
+
 @router.get(
     "",
     tags=["tickets"],
     response_model=TicketPage,
     responses=documented(*AUTH_ERRORS, InvalidCursor, InvalidQuery),
+    openapi_extra=_LIST_QUERY.openapi(),
 )
 async def list_tickets(
-    query: Annotated[TicketListQuery, Query()],
     session: Session,
     principal: CanRead,
+    query: Annotated[TicketListQuery, Depends(_LIST_QUERY)],
 ) -> TicketPage:
     """Tickets matching every given filter, in a stable order, one page at a time.
 
