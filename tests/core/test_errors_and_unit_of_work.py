@@ -68,6 +68,15 @@ def _probe_app() -> FastAPI:
         event = events.emit(session, "probe.created", {"title": body.title})
         return {"id": str(event.id)}
 
+    @router.get("/events/seen")
+    async def read_then_write(
+        session: Annotated[AsyncSession, Depends(get_session)],
+    ) -> dict[str, str]:
+        """A read that records something (no flush): committed like a write's change."""
+        await session.execute(text("SELECT 1"))
+        event = events.emit(session, "probe.seen", {"title": "seen"})
+        return {"id": str(event.id)}
+
     @router.post("/events/fail")
     async def write_then_fail(session: Annotated[AsyncSession, Depends(get_session)]) -> None:
         events.emit(session, "probe.created", {"title": "lost"})
@@ -104,6 +113,12 @@ async def test_successful_handler_commits_its_changes(probe: httpx.AsyncClient) 
     assert response.status_code == 200
     events = await _events()
     assert [str(event.id) for event in events] == [response.json()["id"]]
+
+
+async def test_a_read_commits_what_its_handler_recorded(probe: httpx.AsyncClient) -> None:
+    response = await probe.get("/events/seen")
+    assert response.status_code == 200
+    assert [str(event.id) for event in await _events()] == [response.json()["id"]]
 
 
 async def test_failing_handler_rolls_back_and_answers_a_problem(probe: httpx.AsyncClient) -> None:

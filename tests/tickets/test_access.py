@@ -23,6 +23,12 @@ async def test_reporters_see_and_comment_on_their_own_tickets_only(
     theirs = await new_ticket(client, agent, title="Someone else's")
     listed = (await client.get("/v1/tickets", headers=reporter.headers)).json()
     assert [t["id"] for t in listed["items"]] == [mine["id"]]
+    for ref in (mine["id"], mine["key"]):
+        own = await client.get(f"/v1/tickets/{ref}", headers=reporter.headers)
+        assert own.json() == mine
+    assert (
+        await client.get(f"/v1/tickets/{theirs['key']}", headers=reporter.headers)
+    ).status_code == 404
     assert (
         await client.get(f"/v1/tickets/{theirs['id']}", headers=reporter.headers)
     ).status_code == 404

@@ -76,12 +76,16 @@ async def test_filters(client: httpx.AsyncClient, agent: Member, admin: Member) 
         return sorted(t["id"] for t in page["items"])
 
     assert await ids(status="in_progress") == [b["id"]]
+    assert await ids(status="open") == [a["id"]]
     assert await ids(status=["open", "in_progress"]) == sorted([a["id"], b["id"]])
     assert await ids(priority="high") == [a["id"]]
     assert await ids(type="incident") == [a["id"]]
     assert await ids(source="email") == [a["id"]]
     assert await ids(tag="ui") == [a["id"]]
+    assert await ids(tag="nope") == []
+    assert await ids(tag=["nope", "ui"], priority="high") == [a["id"]]
     assert await ids(assignee="none") == [a["id"]]
+    assert await ids(assignee=["none", str(admin.user.id)]) == sorted([a["id"], b["id"]])
     assert await ids(assignee=str(admin.user.id)) == [b["id"]]
     assert await ids(assignee="me") == []
     assert await ids(reporter_id=str(admin.user.id)) == [b["id"]]
@@ -117,6 +121,9 @@ async def test_full_text_search_is_ranked_and_covers_comments(
     ]
     paged = await _all_pages(client, agent, q="payment", limit=1)
     assert [t["id"] for t in paged] == [t["id"] for t in page["items"]]
+    newest = await _all_pages(client, agent, q="payment", sort="-created_at", limit=2)
+    assert [t["id"] for t in newest] == [comment_hit["id"], description_hit["id"], title_hit["id"]]
+    assert (await _all_pages(client, agent, q="nothing-matches", sort="number")) == []
     await client.patch(
         f"/v1/tickets/{title_hit['id']}", json={"title": "Checkout broken"}, headers=agent.headers
     )
@@ -147,3 +154,27 @@ async def test_sort_and_cursor_errors(client: httpx.AsyncClient, agent: Member) 
         assert response.status_code == 422, cursor
     capped = (await client.get("/v1/tickets", params={"limit": 1000}, headers=agent.headers)).json()
     assert len(capped["items"]) == 3
+
+
+async def test_query_errors_name_each_parameter(client: httpx.AsyncClient, agent: Member) -> None:
+    await new_ticket(client, agent)
+    response = await client.get(
+        "/v1/tickets?status=open&status=nope&limit=0&colour=red&q=&deleted=maybe",
+        headers=agent.headers,
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["type"].endswith("/validation-error")
+    assert {(e["location"], e["type"]) for e in problem["errors"]} == {
+        ("query.status.1", "enum"),
+        ("query.limit", "greater_than_equal"),
+        ("query.colour", "extra_forbidden"),
+        ("query.q", "string_too_short"),
+        ("query.deleted", "bool_parsing"),
+    }
+    # a parameter given twice where one value is expected: the last one counts
+    twice = await client.get("/v1/tickets?limit=0&limit=1", headers=agent.headers)
+    assert len(twice.json()["items"]) == 1
+    # the caller is checked before the parameters
+    anonymous = await client.get("/v1/tickets?colour=red")
+    assert anonymous.status_code == 401

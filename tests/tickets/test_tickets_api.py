@@ -66,6 +66,30 @@ async def test_get_by_id_key_or_number_with_etag(client: httpx.AsyncClient, agen
         assert response.json()["type"].endswith("/not-found")
 
 
+async def test_get_and_list_show_the_ticket_as_created(
+    client: httpx.AsyncClient, agent: Member, admin: Member
+) -> None:
+    created = await new_ticket(
+        client,
+        agent,
+        description="Spinner forever",
+        priority="urgent",
+        type="incident",
+        assignee_id=str(admin.user.id),
+        due_at="2031-05-04T03:02:01+00:00",
+        # in code point order, whatever the database's collation: a < a_z < b-2 < b1 < ä
+        tags=["Ä", "b1", "A_z", "b-2", "a"],
+    )
+    assert created["tags"] == ["a", "a_z", "b-2", "b1", "ä"]
+    other = await new_ticket(client, agent, title="No tags")
+    got = await client.get(f"/v1/tickets/{created['key']}", headers=agent.headers)
+    assert got.json() == created
+    listed = (await client.get("/v1/tickets", headers=agent.headers)).json()["items"]
+    assert listed == [other, created]
+    assert other["tags"] == []
+    assert other["custom_fields"] == {}
+
+
 async def test_create_validates_references(client: httpx.AsyncClient, agent: Member) -> None:
     for field in ("category_id", "team_id"):
         response = await client.post(

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import types
+from collections.abc import Sequence, Set
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from fastapi import Depends, Path
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core.db import get_session
@@ -21,3 +26,62 @@ TicketRef = Annotated[
     str, Path(max_length=40, description="Ticket id, `T-<number>` or `<number>`.")
 ]
 """A ticket in a path: its id, ``T-<number>`` or the bare number."""
+
+
+class QueryModel:
+    """Route dependency: the query string validated as ``model``, as a FastAPI query parameter
+    model (``Annotated[model, Query()]``) gives it, read in one pass.
+
+    A repeated parameter fills a list field (any other field takes the last value), unknown
+    parameters are refused when the model forbids extras, and errors are located in
+    ``query``, as FastAPI does; FastAPI's generic reading inspected each field's annotation
+    on every request, a twentieth of a ticket list's CPU. Declare the route with
+    ``openapi_extra=query.openapi()`` so that its parameters are documented as FastAPI
+    documents the model, and its 422 among its ``responses`` (FastAPI adds one only for the
+    parameters it reads itself); take the dependency after the caller's, which is checked
+    first.
+    """
+
+    def __init__(self, model: type[BaseModel]) -> None:
+        self.model = model
+        self.lists = frozenset(
+            name for name, field in model.model_fields.items() if _is_sequence(field.annotation)
+        )
+
+    async def __call__(self, request: Request) -> BaseModel:
+        given = request.query_params
+        values = {
+            name: given.getlist(name) if name in self.lists else given[name] for name in given
+        }
+        try:
+            return self.model.model_validate(values)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            raise RequestValidationError(
+                [{**error, "loc": ("query", *error["loc"])} for error in errors]
+            ) from None
+
+    def openapi(self) -> dict[str, Any]:
+        """The ``openapi_extra`` of a route taking this dependency: the model's parameters,
+        documented by FastAPI itself for a route that takes the model as its query."""
+
+        async def documented(query: Any) -> None:
+            """The model as a FastAPI query parameter model."""
+
+        documented.__annotations__ = {"query": Annotated[self.model, Query()], "return": None}
+        probe = FastAPI()
+        probe.get("/")(documented)
+        paths = get_openapi(title="", version="", routes=probe.routes)["paths"]
+        return {"parameters": paths["/"]["get"]["parameters"]}
+
+
+def _is_sequence(annotation: Any) -> bool:
+    """Whether a field takes every value of a repeated parameter (a list, tuple or set)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return any(_is_sequence(argument) for argument in get_args(annotation))
+    origin = get_origin(annotation) or annotation
+    return (
+        isinstance(origin, type)
+        and issubclass(origin, (Sequence, Set))
+        and not issubclass(origin, (str, bytes))
+    )

@@ -42,6 +42,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+_MASKED = "_ticketcreator_masked"  # set on a record RedactSecrets has masked
+
+
 def _redacted(value: Any) -> Any:
     return redact_text(value)[0] if isinstance(value, str) else value
 
@@ -50,10 +53,15 @@ class RedactSecrets(logging.Filter):
     """Masks credentials in a record's arguments, its extra fields and an argument-less message.
 
     Arguments are masked one by one (not the formatted message) so formatters that read
-    ``record.args`` themselves, as uvicorn's access formatter does, keep working.
+    ``record.args`` themselves, as uvicorn's access formatter does, keep working. A record is
+    masked once: the access loggers and the handler both carry the filter, and masking each
+    access line twice cost every request a few per cent of its CPU.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, _MASKED, False):
+            return True
+        setattr(record, _MASKED, True)
         if isinstance(record.args, dict):
             record.args = {key: _redacted(value) for key, value in record.args.items()}
         elif record.args:

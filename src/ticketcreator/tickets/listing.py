@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import RowMapping, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Principal
@@ -18,7 +18,6 @@ from ticketcreator.tickets import listing_repository as repo
 from ticketcreator.tickets.errors import InvalidQuery
 from ticketcreator.tickets.history import json_value
 from ticketcreator.tickets.listing_repository import Keyset, TicketFilters
-from ticketcreator.tickets.models import Ticket
 from ticketcreator.tickets.schemas import TicketListQuery, TicketPage, TicketRead
 from ticketcreator.tickets.service import visibility
 
@@ -51,15 +50,13 @@ async def list_tickets(
         position = {
             "s": query.sort or ("-relevance" if query.q else "-created_at"),
             "v": _sort_value(keyset.field, last, rank),
-            "i": str(last.id),
+            "i": str(last["id"]),
         }
         if listing.window is not None:
             # the relevance window: later pages rank the candidates this page ranked
             position["w"] = [listing.window[0].isoformat(), str(listing.window[1])]
         next_cursor = encode_cursor(position)
-    return TicketPage(
-        items=[TicketRead.model_validate(ticket) for ticket, _ in rows], next_cursor=next_cursor
-    )
+    return TicketPage(items=[TicketRead.from_row(row) for row, _ in rows], next_cursor=next_cursor)
 
 
 def _filters(
@@ -144,10 +141,10 @@ def _window(value: Any) -> tuple[datetime, uuid.UUID] | None:
     return start_at, uuid.UUID(value[1])
 
 
-def _sort_value(field: str, ticket: Ticket, rank: float | None) -> Any:
+def _sort_value(field: str, ticket: RowMapping, rank: float | None) -> Any:
     if field == "relevance":
         return rank
     if field == "due_at":
-        return ticket.due_at.isoformat() if ticket.due_at else "infinity"
-    value = getattr(ticket, field)
-    return json_value(value)
+        due_at: datetime | None = ticket["due_at"]
+        return due_at.isoformat() if due_at else "infinity"
+    return json_value(ticket[field])

@@ -22,7 +22,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
-from sqlalchemy.orm import Mapped, deferred, mapped_column, query_expression, relationship
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from ticketcreator.core.db import Base, Timestamps, UUIDPrimaryKey, utcnow
 from ticketcreator.taxonomy.models import Tag
@@ -81,6 +81,11 @@ ticket_tag = Table(
     Column("ticket_id", ForeignKey("ticket.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
+
+
+def ticket_key(number: int) -> str:
+    """The human reference of the ticket numbered ``number``."""
+    return f"T-{number}"
 
 
 class TicketCounter(Base):
@@ -166,17 +171,13 @@ class Ticket(UUIDPrimaryKey, Timestamps, Base):
     )
 
     tags: Mapped[list[Tag]] = relationship(secondary=ticket_tag, lazy="raise", order_by=Tag.name)
-    # The tag names, when a list query loads them with the tickets (one query for a page).
-    listed_tag_names: Mapped[list[str] | None] = query_expression()
 
     @property
     def key(self) -> str:
-        return f"T-{self.number}"
+        return ticket_key(self.number)
 
     @property
     def tag_names(self) -> list[str]:
-        if self.listed_tag_names is not None:
-            return sorted(self.listed_tag_names)
         return sorted(tag.name for tag in self.tags)
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Response, status
 
 from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.db import UnitOfWorkRoute
-from ticketcreator.core.deps import Session
+from ticketcreator.core.deps import QueryModel, Session, TicketRef
 from ticketcreator.core.errors import documented
 from ticketcreator.core.pagination import InvalidCursor
 from ticketcreator.routing import sla
@@ -30,7 +30,6 @@ from ticketcreator.tickets.deps import (
     CanWrite,
     DeletableTicket,
     PurgeableTicket,
-    ReadableTicket,
     TrashedTicket,
     WritableTicket,
 )
@@ -106,16 +105,20 @@ async def create_ticket(
     return _tagged(response, ticket)
 
 
+_LIST_QUERY = QueryModel(TicketListQuery)
+
+
 @router.get(
     "",
     tags=["tickets"],
     response_model=TicketPage,
     responses=documented(*AUTH_ERRORS, InvalidCursor, InvalidQuery),
+    openapi_extra=_LIST_QUERY.openapi(),
 )
 async def list_tickets(
-    query: Annotated[TicketListQuery, Query()],
     session: Session,
     principal: CanRead,
+    query: Annotated[TicketListQuery, Depends(_LIST_QUERY)],
 ) -> TicketPage:
     """Tickets matching every given filter, in a stable order, one page at a time.
 
@@ -152,16 +155,19 @@ async def bulk_update(data: BulkUpdate, session: Session, principal: CanWrite) -
     },
 )
 async def get_ticket(
-    ticket: ReadableTicket,
+    ticket_ref: TicketRef,
     response: Response,
+    session: Session,
+    principal: CanRead,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> TicketRead | Response:
     """One ticket, with its `ETag` (send it back in `If-Match` when you change the ticket)."""
+    ticket = await service.read(session, principal, ticket_ref)
     if if_none_match is not None and service.etag(ticket) in if_none_match.split(","):
         return Response(
             status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": service.etag(ticket)}
         )
-    return _tagged(response, TicketRead.model_validate(ticket))
+    return _tagged(response, ticket)
 
 
 @router.patch(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -17,7 +18,14 @@ from pydantic import (
 )
 
 from ticketcreator.taxonomy.schemas import TagName
-from ticketcreator.tickets.models import ActorKind, Priority, Source, Status, TicketType
+from ticketcreator.tickets.models import (
+    ActorKind,
+    Priority,
+    Source,
+    Status,
+    TicketType,
+    ticket_key,
+)
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Text = Annotated[str, StringConstraints(max_length=50_000)]
@@ -105,6 +113,11 @@ class TicketRead(_Output):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> TicketRead:
+        """The ticket of a row of the ticket's columns with its ``tags``."""
+        return cls.model_validate({**row, "key": ticket_key(row["number"])})
 
 
 class TicketPage(BaseModel):

@@ -56,7 +56,7 @@ async def visible_ids(
     return await repo.visible_ids(session, visibility(principal), list(ids))
 
 
-def etag(ticket: Ticket) -> str:
+def etag(ticket: Ticket | TicketRead) -> str:
     return f'"{ticket.version}"'
 
 
@@ -94,6 +94,15 @@ async def load(
     if lock:
         hold(session, ticket)
     return ticket
+
+
+async def read(session: AsyncSession, principal: Principal, ref: str) -> TicketRead:
+    """The live ticket ``ref`` names, as the caller reads it (404 unless they may see it)."""
+    ticket_id, number = parse_ref(ref)
+    row = await repo.read_ticket(session, visibility(principal), ticket_id=ticket_id, number=number)
+    if row is None:
+        raise NotFound(f"No ticket {ref!r}.")
+    return TicketRead.from_row(row)
 
 
 def hold(session: AsyncSession, ticket: Ticket) -> None:

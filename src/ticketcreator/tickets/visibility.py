@@ -46,8 +46,11 @@ def tickets_rule(own_only: bool) -> ColumnElement[bool]:
 
 
 def _rule(own_only: bool, organization: object, reporter: object | None) -> ColumnElement[bool]:
-    condition = Ticket.organization_id == organization
+    # The table's columns, not the mapped attributes: the rule then serves statements of plain
+    # columns too, which run without the ORM's per-execution work (a ticket read as a row).
+    columns = Ticket.__table__.c
+    condition = columns.organization_id == organization
     if own_only:
-        mine = Ticket.reporter_id == reporter if reporter is not None else false()
+        mine = columns.reporter_id == reporter if reporter is not None else false()
         condition = and_(condition, mine)
     return condition
