@@ -195,6 +195,16 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _default_signals() -> None:
+    """The script starts as from a terminal, whatever the test runner inherited: a shell
+    cannot trap a signal ignored when it started, and a runner started in the background by
+    a non-interactive shell ignores SIGINT."""
+    import signal
+
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signal_name", ["TERM", "INT", "HUP"])
 def test_run_script_stopped_by_a_signal_stops_the_programs_it_started(
     signal_name: str, tmp_path: Path
@@ -223,6 +233,7 @@ def test_run_script_stopped_by_a_signal_stops_the_programs_it_started(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=_default_signals,
     )
     try:
         deadline = time.monotonic() + 20
