@@ -29,6 +29,12 @@ class Target:
     host: str
     port: int
 
+    @property
+    def host_header(self) -> str:
+        """The ``Host`` of a request to it: the host name, and the port unless the scheme's."""
+        default_port = 443 if self.url.startswith("https") else 80
+        return self.host if self.port == default_port else f"{self.host}:{self.port}"
+
 
 def _public(address: IPAddress) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:

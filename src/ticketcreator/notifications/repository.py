@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from ticketcreator.notifications.models import (
     DeliveryStatus,
@@ -41,13 +42,16 @@ async def endpoint(
 async def subscribed(
     session: AsyncSession, organization_id: uuid.UUID, event_type: str
 ) -> list[WebhookEndpoint]:
-    """Enabled endpoints of the organization that want ``event_type``."""
+    """Enabled endpoints of the organization that want ``event_type``. Run for every event:
+    a bot's credentials, needed only to send, are not loaded with them."""
     rows = await session.scalars(
-        select(WebhookEndpoint).where(
+        select(WebhookEndpoint)
+        .where(
             WebhookEndpoint.organization_id == organization_id,
             WebhookEndpoint.enabled.is_(True),
             WebhookEndpoint.event_types.overlap([event_type, "*"]),
         )
+        .options(raiseload(WebhookEndpoint.teams_bot))
     )
     return list(rows)
 

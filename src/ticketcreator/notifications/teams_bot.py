@@ -93,9 +93,11 @@ def _activities_url(service_url: str, conversation_id: str) -> str:
 
 
 def _client(target: addresses.Target, token: str) -> httpx.AsyncClient:
-    default_port = 443 if target.url.startswith("https") else 80
-    host = target.host if target.port == default_port else f"{target.host}:{target.port}"
-    headers = {"Authorization": f"Bearer {token}", "Host": host, "User-Agent": USER_AGENT}
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Host": target.host_header,
+        "User-Agent": USER_AGENT,
+    }
     return httpx.AsyncClient(
         timeout=get_settings().webhooks.timeout_s, follow_redirects=False, headers=headers
     )
@@ -148,12 +150,14 @@ async def _token(bot: TeamsBot) -> str:
     try:
         answer = response.json()
     except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
         answer = {}
-    token = answer.get("access_token") if isinstance(answer, dict) else None
+    token = answer.get("access_token")
     if not response.is_success or not isinstance(token, str):
         # Entra's error code and description name the cause (e.g. invalid_client: a wrong or
         # expired secret); the secret itself is never in them.
-        reason = answer.get("error_description") or answer.get("error") if answer else None
+        reason = answer.get("error_description") or answer.get("error")
         raise BotCallFailed(
             {
                 "status_code": response.status_code,

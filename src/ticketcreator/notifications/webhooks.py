@@ -323,8 +323,6 @@ async def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> dict[st
     outcome: dict[str, Any] = {"at": utcnow().isoformat()}
     try:
         target = await addresses.resolve(endpoint.url)
-        default_port = 443 if target.url.startswith("https") else 80
-        host = target.host if target.port == default_port else f"{target.host}:{target.port}"
         async with httpx.AsyncClient(timeout=cfg.timeout_s, follow_redirects=False) as http:
             response = await http.post(
                 target.url,
@@ -332,7 +330,7 @@ async def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> dict[st
                 headers={
                     **signing.headers(endpoint.secret, message_id, int(time.time()), body),
                     "Content-Type": "application/json",
-                    "Host": host,
+                    "Host": target.host_header,
                     "User-Agent": USER_AGENT,
                 },
                 extensions={"sni_hostname": target.host},
