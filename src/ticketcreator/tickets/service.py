@@ -159,12 +159,12 @@ async def create_ticket(
     """
 
     async def create() -> TicketRead:
-        return TicketRead.model_validate(await _create(session, principal, data))
+        return await _create(session, principal, data)
 
     return await idempotency.once(session, principal, idempotency_key, data, create, TicketRead)
 
 
-async def _create(session: AsyncSession, principal: Principal, data: TicketCreate) -> Ticket:
+async def _create(session: AsyncSession, principal: Principal, data: TicketCreate) -> TicketRead:
     triage = {"assignee_id": data.assignee_id, "team_id": data.team_id}
     on_behalf = data.reporter_id is not None and data.reporter_id != principal.user_id
     if (on_behalf or any(v is not None for v in triage.values())) and not principal.can(
@@ -214,10 +214,11 @@ async def _create(session: AsyncSession, principal: Principal, data: TicketCreat
     )
     language = get_settings().tickets.search_language
     ticket.number = await repo.insert_numbered(session, ticket, language)
-    snapshot = TicketRead.model_validate(ticket).model_dump(mode="json")
+    read = TicketRead.model_validate(ticket)
+    snapshot = read.model_dump(mode="json")
     history.record(session, principal, ticket, "created", new=snapshot)
     history.publish(session, principal, ticket, Topic.TICKET_CREATED, snapshot=snapshot)
-    return ticket
+    return read
 
 
 # Changing
