@@ -85,8 +85,16 @@ async def test_a_bot_endpoint_is_checked_and_never_shows_its_secret(
     problem = await refused({"teams_bot": teams.bot()}, f"/v1/webhooks/{standard.json()['id']}")
     assert problem["type"].endswith("/not-a-bot-endpoint")
 
-    member = await create_member(session, admin.organization, Role.AGENT)
-    assert (await client.get("/v1/webhooks", headers=member.headers)).status_code == 403
+    for role in (Role.AGENT, Role.REPORTER, Role.VIEWER):
+        member = await create_member(session, admin.organization, role)
+        for path in ("/v1/webhooks", f"/v1/webhooks/{endpoint['id']}"):
+            refused_read = await client.get(path, headers=member.headers)
+            assert refused_read.status_code == 403
+            assert teams.app_id not in refused_read.text
+    stranger = await create_member(session, role=Role.ADMIN)  # another organization's admin
+    hidden = await client.get(f"/v1/webhooks/{endpoint['id']}", headers=stranger.headers)
+    assert hidden.status_code == 404
+    assert teams.app_id not in hidden.text
     deleted = await client.delete(f"/v1/webhooks/{endpoint['id']}", headers=admin.headers)
     assert deleted.status_code == 204
     assert await session.scalar(select(func.count()).select_from(TeamsBot)) == 0
