@@ -282,17 +282,17 @@ async def _event_delivery(world: World) -> str:
     from ticketcreator.core.db import commit, session_factory
 
     async with session_factory()() as db:
-        event = events.emit(db, "probe.ping", {}, organization_id=world.a.org_id)
+        event_id = events.emit(db, "probe.ping", {}, organization_id=world.a.org_id)
         await commit(db)
     async with session_factory()() as db:
         await db.execute(
             update(outbox.ProcessedEvent)
-            .where(outbox.ProcessedEvent.event_id == event.id)
+            .where(outbox.ProcessedEvent.event_id == event_id)
             .values(state="dead", last_error="OSError: gone")
         )
         await db.commit()
         delivery = await db.scalar(
-            select(outbox.ProcessedEvent.id).where(outbox.ProcessedEvent.event_id == event.id)
+            select(outbox.ProcessedEvent.id).where(outbox.ProcessedEvent.event_id == event_id)
         )
     assert delivery is not None
     return str(delivery)

@@ -44,12 +44,12 @@ def _probe_app() -> FastAPI:
         body: Payload, session: Annotated[AsyncSession, Depends(get_session)]
     ) -> dict[str, Any]:
         """Fails like the victim of a deadlock on its first ``count`` runs."""
-        event = events.emit(session, "probe.created", {"title": body.title})
+        event_id = events.emit(session, "probe.created", {"title": body.title})
         await session.flush()
         runs.append(body.title)
         if len(runs) <= body.count:
             await session.execute(LOSE)
-        return {"id": str(event.id), "runs": len(runs)}
+        return {"id": str(event_id), "runs": len(runs)}
 
     @router.post("/events/streamed")
     async def read_then_lose(
@@ -65,8 +65,8 @@ def _probe_app() -> FastAPI:
     async def write(
         body: Payload, session: Annotated[AsyncSession, Depends(get_session)]
     ) -> dict[str, str]:
-        event = events.emit(session, "probe.created", {"title": body.title})
-        return {"id": str(event.id)}
+        event_id = events.emit(session, "probe.created", {"title": body.title})
+        return {"id": str(event_id)}
 
     @router.get("/events/seen")
     async def read_then_write(
@@ -74,8 +74,8 @@ def _probe_app() -> FastAPI:
     ) -> dict[str, str]:
         """A read that records something (no flush): committed like a write's change."""
         await session.execute(text("SELECT 1"))
-        event = events.emit(session, "probe.seen", {"title": "seen"})
-        return {"id": str(event.id)}
+        event_id = events.emit(session, "probe.seen", {"title": "seen"})
+        return {"id": str(event_id)}
 
     @router.post("/events/fail")
     async def write_then_fail(session: Annotated[AsyncSession, Depends(get_session)]) -> None:

@@ -75,9 +75,9 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def _emit(payload: dict[str, Any], organization_id: uuid.UUID | None = None) -> uuid.UUID:
     async with session_factory()() as db:
-        event = events.emit(db, "probe.fragile", payload, organization_id=organization_id)
+        event_id = events.emit(db, "probe.fragile", payload, organization_id=organization_id)
         await commit(db)
-        return event.id
+        return event_id
 
 
 async def _delivery(event_id: uuid.UUID) -> ProcessedEvent:

@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from ticketcreator.core import journal
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import ConcurrentChange
 from ticketcreator.core.storable import reject_unstorable_text
@@ -290,11 +291,16 @@ async def _attempt(
 
 def _has_work(session: AsyncSession) -> bool:
     """Whether committing would change anything: a transaction was begun and, for a read's
-    session (each statement already committed on its own), a change waits to be flushed.
+    session (each statement already committed on its own), a change waits to be flushed or
+    journal rows to be written (:mod:`ticketcreator.core.journal`).
     Committing for nothing cost a read a tenth of its CPU."""
     if not session.in_transaction():
-        return False
-    return not session.info[_AUTOCOMMIT] or bool(session.new or session.dirty or session.deleted)
+        return journal.pending(session)
+    return (
+        not session.info[_AUTOCOMMIT]
+        or bool(session.new or session.dirty or session.deleted)
+        or journal.pending(session)
+    )
 
 
 def _replayable(request: Request) -> bool:

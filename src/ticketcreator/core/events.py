@@ -23,7 +23,7 @@ from typing import Any, TypedDict
 from celery import Task
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.core import consumer, handover, outbox, reactions
+from ticketcreator.core import consumer, handover, journal, outbox, reactions
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import after_commit, in_request, utcnow
 from ticketcreator.core.handover import Coalescer
@@ -124,20 +124,22 @@ def emit(
     *,
     organization_id: uuid.UUID | None = None,
     delay: timedelta | None = None,
-) -> OutboxEvent:
-    """Record an event in the caller's transaction; it is delivered after commit (a request's
-    by a worker, a task's where it runs), or ``delay`` later (then by the relay)."""
+) -> uuid.UUID:
+    """Record an event in the caller's transaction (:mod:`ticketcreator.core.journal`); it is
+    delivered after commit (a request's by a worker, a task's where it runs), or ``delay``
+    later (then by the relay). Returns its id."""
     now = utcnow()
-    event = OutboxEvent(
-        id=uuid.uuid4(),
-        topic=topic,
-        organization_id=organization_id,
-        payload=payload,
-        created_at=now,
-        deliver_at=now + delay if delay else None,
-        attempts=0,
-    )
-    session.add(event)
+    event_id = uuid.uuid4()
+    row = {
+        "id": event_id,
+        "topic": topic,
+        "organization_id": organization_id,
+        "payload": payload,
+        "created_at": now,
+        "deliver_at": now + delay if delay else None,
+        "attempts": 0,
+    }
+    journal.append(session, OutboxEvent, row)
     pending: list[uuid.UUID] = session.info.setdefault("outbox_pending", [])
     if not pending:
         hand_overs = _to_worker if in_request(session) else _here
@@ -150,9 +152,9 @@ def emit(
             pending.clear()
 
         after_commit(session, deliver_pending)
-    pending.append(event.id)
-    reactions.queue(session, event)
-    return event
+    pending.append(event_id)
+    reactions.queue(session, topic, outbox.message_of(row))
+    return event_id
 
 
 async def deliver(event_ids: list[uuid.UUID] | None = None, limit: int = 200) -> int:

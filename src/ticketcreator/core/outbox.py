@@ -54,7 +54,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -171,13 +171,19 @@ def publish(
     )
 
 
-def message_of(event: OutboxEvent) -> dict[str, Any]:
+_SENT = ("id", "topic", "organization_id", "created_at", "payload")  # what a message shows
+
+
+def message_of(event: OutboxEvent | Mapping[str, Any]) -> dict[str, Any]:
+    """What a subscriber or a reaction receives of a stored event, or of the row of one just
+    emitted (without its hand-over number)."""
+    row = event if isinstance(event, Mapping) else {key: getattr(event, key) for key in _SENT}
     return {
-        "id": str(event.id),
-        "topic": event.topic,
-        "organization_id": str(event.organization_id) if event.organization_id else None,
-        "occurred_at": event.created_at.isoformat(),
-        "payload": event.payload,
+        "id": str(row["id"]),
+        "topic": row["topic"],
+        "organization_id": str(row["organization_id"]) if row["organization_id"] else None,
+        "occurred_at": row["created_at"].isoformat(),
+        "payload": row["payload"],
     }
 
 

@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core.db import before_commit, run_before_commit
-from ticketcreator.core.outbox import OutboxEvent, message_of
 
 Reaction = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 Filter = Callable[[dict[str, Any]], bool]
@@ -37,13 +36,13 @@ def reaction(topic: str, *, when: Filter | None = None) -> Callable[[Reaction], 
     return register
 
 
-def queue(session: AsyncSession, event: OutboxEvent) -> None:
-    """Plan the reactions to an event just emitted in ``session`` (called by ``emit``)."""
-    for handler, when in _reactions.get(event.topic, ()):
-        if when is None or when(event.payload):
-            message = message_of(event)
+def queue(session: AsyncSession, topic: str, message: dict[str, Any]) -> None:
+    """Plan the reactions to an event just emitted in ``session`` (called by ``emit``, with
+    the event's message)."""
+    for handler, when in _reactions.get(topic, ()):
+        if when is None or when(message["payload"]):
 
-            async def run(handler: Reaction = handler, message: dict[str, Any] = message) -> None:
+            async def run(handler: Reaction = handler) -> None:
                 await handler(session, message)
 
             before_commit(session, run)

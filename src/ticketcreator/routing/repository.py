@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.accounts.models import User
 from ticketcreator.ai.triage.models import AIDecision
 from ticketcreator.captures.models import Capture
+from ticketcreator.core import journal
 from ticketcreator.core.db import utcnow
 from ticketcreator.routing.models import (
     BusinessCalendar,
@@ -343,9 +344,9 @@ def record_event(
     kind: str,
     field: str | None,
     new: dict[str, Any],
-) -> TicketEvent:
+) -> None:
     """A system entry in the ticket's timeline, hidden from reporters."""
-    return record(session, ticket.organization_id, ticket.id, kind, field, new)
+    record(session, ticket.organization_id, ticket.id, kind, field, new)
 
 
 def record(
@@ -355,23 +356,27 @@ def record(
     kind: str,
     field: str | None,
     new: dict[str, Any],
-) -> TicketEvent:
-    event = TicketEvent(
-        id=uuid.uuid4(),
-        organization_id=organization_id,
-        ticket_id=ticket_id,
-        actor_user_id=None,
-        actor_api_key_id=None,
-        actor_kind=ActorKind.SYSTEM,
-        kind=kind,
-        field=field,
-        old=None,
-        new=new,
-        internal=True,
-        created_at=utcnow(),
+) -> None:
+    """A system entry in a ticket's timeline, written with the transaction
+    (:mod:`ticketcreator.core.journal`)."""
+    journal.append(
+        session,
+        TicketEvent,
+        {
+            "id": uuid.uuid4(),
+            "organization_id": organization_id,
+            "ticket_id": ticket_id,
+            "actor_user_id": None,
+            "actor_api_key_id": None,
+            "actor_kind": ActorKind.SYSTEM,
+            "kind": kind,
+            "field": field,
+            "old": None,
+            "new": new,
+            "internal": True,
+            "created_at": utcnow(),
+        },
     )
-    session.add(event)
-    return event
 
 
 def tickets_in_state(organization_id: uuid.UUID, state: str) -> Select[uuid.UUID]:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.auth import Principal
+from ticketcreator.core import journal
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.events import Topic, emit
 from ticketcreator.tickets import history_repository
@@ -40,23 +41,27 @@ def record(
     new: Any = None,
     *,
     internal: bool = False,
-) -> TicketEvent:
-    event = TicketEvent(
-        id=uuid.uuid4(),
-        organization_id=ticket.organization_id,
-        ticket_id=ticket.id,
-        actor_user_id=principal.user_id,
-        actor_api_key_id=principal.api_key_id,
-        actor_kind=actor_kind(principal),
-        kind=kind,
-        field=field,
-        old=json_value(old),
-        new=json_value(new),
-        internal=internal,
-        created_at=utcnow(),
+) -> None:
+    """Add an event to the ticket's timeline, written with the transaction
+    (:mod:`ticketcreator.core.journal`)."""
+    journal.append(
+        session,
+        TicketEvent,
+        {
+            "id": uuid.uuid4(),
+            "organization_id": ticket.organization_id,
+            "ticket_id": ticket.id,
+            "actor_user_id": principal.user_id,
+            "actor_api_key_id": principal.api_key_id,
+            "actor_kind": actor_kind(principal),
+            "kind": kind,
+            "field": field,
+            "old": json_value(old),
+            "new": json_value(new),
+            "internal": internal,
+            "created_at": utcnow(),
+        },
     )
-    session.add(event)
-    return event
 
 
 def publish(

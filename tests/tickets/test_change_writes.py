@@ -1,0 +1,70 @@
+"""A ticket's change writes its history rows and its outbox events in one statement (the
+journal), and every one of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.support.factories import Member
+from tests.tickets.conftest import new_ticket
+from ticketcreator.core.db import get_engine
+from ticketcreator.core.outbox import OutboxEvent
+from ticketcreator.tickets.models import TicketEvent
+
+
+@pytest.fixture
+def writes() -> Iterator[list[str]]:
+    """The statements sent meanwhile that write history or outbox rows."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        statement: str = args[2]
+        if "INSERT INTO ticket_event" in statement or "INSERT INTO outbox_event" in statement:
+            sent.append(statement)
+
+    engine = get_engine().sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(engine, "before_cursor_execute", record)
+
+
+async def test_create_and_change_write_their_history_and_events_in_one_statement(
+    client: httpx.AsyncClient, agent: Member, session: AsyncSession, writes: list[str]
+) -> None:
+    ticket = await new_ticket(client, agent)
+    assert len(writes) == 1
+
+    writes.clear()
+    response = await client.patch(
+        f"/v1/tickets/{ticket['id']}",
+        json={"status": "in_progress", "priority": "high"},
+        headers=agent.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert len(writes) == 1
+
+    history = (
+        await session.execute(
+            select(TicketEvent.kind, TicketEvent.field, TicketEvent.old, TicketEvent.new).where(
+                TicketEvent.ticket_id == ticket["id"]
+            )
+        )
+    ).all()
+    created = next(row.new for row in history if row.kind == "created")
+    assert created["key"] == ticket["key"]
+    assert sorted(tuple(row) for row in history if row.kind != "created") == [
+        ("status_changed", "status", "open", "in_progress"),
+        ("updated", "priority", "normal", "high"),
+    ]
+    topics = (
+        await session.scalars(
+            select(OutboxEvent.topic).where(OutboxEvent.payload["ticket_id"].astext == ticket["id"])
+        )
+    ).all()
+    assert sorted(topics) == ["ticket.created", "ticket.status_changed", "ticket.updated"]
