@@ -1,5 +1,5 @@
-"""A ticket's change writes its history rows and its outbox events in one statement (the
-journal), and every one of them."""
+"""A ticket's change writes its history rows, its outbox events and the response remembered
+for its Idempotency-Key in one statement (the journal), and every one of them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import Member
-from tests.tickets.conftest import new_ticket
 from ticketcreator.core.db import get_engine
 from ticketcreator.core.outbox import OutboxEvent
 from ticketcreator.tickets.models import TicketEvent
@@ -20,12 +19,14 @@ from ticketcreator.tickets.models import TicketEvent
 
 @pytest.fixture
 def writes() -> Iterator[list[str]]:
-    """The statements sent meanwhile that write history or outbox rows."""
+    """The statements sent meanwhile that write history or outbox rows or remember a
+    response."""
     sent: list[str] = []
+    written = ("INSERT INTO ticket_event", "INSERT INTO outbox_event", "UPDATE idempotency_key")
 
     def record(*args: Any) -> None:
         statement: str = args[2]
-        if "INSERT INTO ticket_event" in statement or "INSERT INTO outbox_event" in statement:
+        if any(each in statement for each in written):
             sent.append(statement)
 
     engine = get_engine().sync_engine
@@ -37,8 +38,16 @@ def writes() -> Iterator[list[str]]:
 async def test_create_and_change_write_their_history_and_events_in_one_statement(
     client: httpx.AsyncClient, agent: Member, session: AsyncSession, writes: list[str]
 ) -> None:
-    ticket = await new_ticket(client, agent)
+    body = {"title": "Checkout button does nothing"}
+    headers = {**agent.headers, "Idempotency-Key": "journal-1"}
+    created = await client.post("/v1/tickets", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    ticket = created.json()
     assert len(writes) == 1
+    assert all(each in writes[0] for each in ("ticket_event", "outbox_event", "idempotency_key"))
+    replayed = await client.post("/v1/tickets", json=body, headers=headers)
+    assert replayed.status_code == 201
+    assert replayed.json() == ticket
 
     writes.clear()
     response = await client.patch(

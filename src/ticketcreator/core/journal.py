@@ -1,15 +1,17 @@
-"""Rows a change appends and the transaction does not change again: a ticket's history and
-the outbox's events. They are written together, in one statement, instead of one by one
-through the ORM's unit of work.
+"""Writes a change makes and the transaction does not read back: a ticket's history rows,
+the outbox's events, the response remembered for an ``Idempotency-Key``. They are written
+together, in one statement, instead of one by one through the ORM's unit of work.
 
-A change records its history rows and announces its events as it goes; they are written
-just before the next statement the session executes (``Session.execute`` and everything
-built on it) or, at the latest, when it commits. A change and its announcements thus take
-one round trip where the unit of work took one per table, and none of the ORM's
-bookkeeping per row: the history row and the outbox event of a ticket's creation cost it a
-quarter of its CPU.
+A change records its history rows and announces its events as it goes (:func:`append`);
+a create remembers its response (:func:`update`, by id). They are written just before the
+next statement the session executes (``Session.execute`` and everything built on it) or, at
+the latest, when it commits. A change and its announcements thus take one round trip where
+the unit of work took one per table, and none of the ORM's bookkeeping per row: the history
+row and the outbox event of a ticket's creation cost it a quarter of its CPU. A create
+holds its organization's counter row from its number to its commit; the journal leaves one
+statement between them.
 
-They behave as rows the ORM would have flushed:
+They behave as changes the ORM would have flushed:
 - a statement run through the session sees them (a connection taken with
   ``session.connection()`` and used directly does not: like the ORM's pending objects);
 - a rollback discards them, and a savepoint's rollback those appended within it. Rows
@@ -30,7 +32,19 @@ from enum import Enum
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Insert, String, Table, bindparam, column, event, func, insert, select
+from sqlalchemy import (
+    Insert,
+    String,
+    Table,
+    Update,
+    bindparam,
+    column,
+    event,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,17 +52,30 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 _ROWS = "ticketcreator_journal"
 
-# A row waiting to be written: its table, its values, and the transaction it was appended
+# Which statement writes a row: its table, and the columns an update sets (None: an insert).
+_Target = tuple[Table, tuple[str, ...] | None]
+# A row waiting to be written: its target, its values, and the transaction it was appended
 # in (None: before the session's first transaction began).
-_Pending = tuple[Table, dict[str, Any], SessionTransaction | None]
+_Pending = tuple[_Target, dict[str, Any], SessionTransaction | None]
 
 
 def append(session: AsyncSession | Session, model: type[Any], row: dict[str, Any]) -> None:
-    """Write ``row``, a row of ``model``'s table, with the transaction. Every column the
+    """Insert ``row``, a row of ``model``'s table, with the transaction. Every column the
     table requires is given (the ORM's defaults do not apply)."""
+    _add(session, (cast(Table, model.__table__), None), row)
+
+
+def update(session: AsyncSession | Session, model: type[Any], row: dict[str, Any]) -> None:
+    """Set the columns ``row`` names in the row of ``model``'s table with ``row["id"]``, with
+    the transaction."""
+    columns = tuple(sorted(name for name in row if name != "id"))
+    _add(session, (cast(Table, model.__table__), columns), row)
+
+
+def _add(session: AsyncSession | Session, target: _Target, row: dict[str, Any]) -> None:
     sync = session.sync_session if isinstance(session, AsyncSession) else session
     rows: list[_Pending] = sync.info.setdefault(_ROWS, [])
-    rows.append((cast(Table, model.__table__), row, _innermost(sync)))
+    rows.append((target, row, _innermost(sync)))
 
 
 def pending(session: AsyncSession | Session) -> bool:
@@ -83,12 +110,15 @@ def _write(session: Session, connection: Connection) -> None:
     if not due:
         return
     session.info[_ROWS] = [row for row in rows if not _within(row[2], current)]
-    by_table: dict[Table, list[dict[str, Any]]] = {}
-    for table, values, _ in due:
-        by_table.setdefault(table, []).append(values)
-    tables = tuple(by_table)
-    parameters = {f"rows_{i}": json.dumps(by_table[t], default=_json) for i, t in enumerate(tables)}
-    connection.execute(_statement(tables), parameters)
+    by_target: dict[_Target, list[dict[str, Any]]] = {}
+    for target, values, _ in due:
+        by_target.setdefault(target, []).append(values)
+    targets = tuple(by_target)
+    parameters = {
+        f"rows_{i}": json.dumps(by_target[target], default=_json)
+        for i, target in enumerate(targets)
+    }
+    connection.execute(_statement(targets), parameters)
 
 
 def _json(value: Any) -> Any:
@@ -102,21 +132,24 @@ def _json(value: Any) -> Any:
 
 
 @cache
-def _statement(tables: Sequence[Table]) -> Insert:
-    """One statement inserting every table's rows, each from a JSON array of objects (the
-    first tables as data-modifying CTEs of the last one's insert); built once per set of
-    tables."""
-    inserts = []
-    for i, table in enumerate(tables):
+def _statement(targets: Sequence[_Target]) -> Insert | Update:
+    """One statement writing every target's rows, each from a JSON array of objects (the
+    first ones as data-modifying CTEs of the last one); built once per set of targets."""
+    writes: list[Insert | Update] = []
+    for i, (table, columns) in enumerate(targets):
+        names = [c.name for c in table.columns] if columns is None else ["id", *columns]
         rows = (
             func.jsonb_to_recordset(bindparam(f"rows_{i}", type_=String()).cast(JSONB))
-            .table_valued(*(column(c.name, c.type) for c in table.columns))
+            .table_valued(*(column(name, table.c[name].type) for name in names))
             .render_derived(with_types=True)
         )
-        columns = list(table.columns)
-        inserts.append(insert(table).from_select(columns, select(*rows.c)))
-    statement = inserts[-1]
-    for i, each in enumerate(inserts[:-1]):
+        if columns is None:
+            writes.append(insert(table).from_select(list(table.columns), select(*rows.c)))
+        else:
+            changed = {name: rows.c[name] for name in columns}
+            writes.append(sql_update(table).values(changed).where(table.c.id == rows.c.id))
+    statement = writes[-1]
+    for i, each in enumerate(writes[:-1]):
         statement = statement.add_cte(each.cte(f"w{i}"))
     return statement
 

@@ -58,7 +58,7 @@ async def once[Read: BaseModel](
             )
         return read.model_validate(first.response_body), True
     result = await create()
-    await repo.store_response(session, claimed, 201, result.model_dump(mode="json"))
+    repo.store_response(session, claimed, 201, result.model_dump(mode="json"))
     return result, False
 
 

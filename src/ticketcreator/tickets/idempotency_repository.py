@@ -7,11 +7,12 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, Update, bindparam, delete, or_, select, update
+from sqlalchemy import Table, bindparam, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
+from ticketcreator.core import journal
 from ticketcreator.core.db import utcnow
 from ticketcreator.tickets.models import IdempotencyKey, Ticket
 
@@ -42,26 +43,13 @@ async def claim_idempotency_key(
     return claimed
 
 
-async def store_response(
+def store_response(
     session: AsyncSession, claim_id: uuid.UUID, status: int, body: dict[str, Any]
 ) -> None:
-    """Remember the response of the request that claimed the key."""
-    values = {"claim_id": claim_id, "response_status": status, "response_body": body}
-    await session.execute(_store(), values)
-
-
-@cache
-def _store() -> Update:
-    table = IdempotencyKey.__table__
-    assert isinstance(table, Table)
-    return (
-        update(table)
-        .where(table.c.id == bindparam("claim_id"))
-        .values(
-            response_status=bindparam("response_status"),
-            response_body=bindparam("response_body", type_=table.c.response_body.type),
-        )
-    )
+    """Remember the response of the request that claimed the key (written with the
+    transaction's history and events, :mod:`ticketcreator.core.journal`)."""
+    row = {"id": claim_id, "response_status": status, "response_body": body}
+    journal.update(session, IdempotencyKey, row)
 
 
 @cache
