@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,11 +12,12 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ticketcreator import __version__, tasks
 from ticketcreator.accounts import routes as accounts_routes
-from ticketcreator.accounts.auth import is_public, undeclared_routes
+from ticketcreator.accounts.auth import documented_credentials, is_public, undeclared_routes
 from ticketcreator.accounts.permissions import permission_table_markdown
 from ticketcreator.ai.triage import routes as ai_routes
 from ticketcreator.attachments import routes as attachments_routes
@@ -163,7 +165,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         title=app.title,
         version=app.version,
         description=app.description,
-        routes=app.routes,
+        routes=[_documented(route) for route in app.routes],
     )
     schemas = schema.setdefault("components", {}).setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
@@ -187,6 +189,19 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     }
     app.openapi_schema = schema
     return schema
+
+
+def _documented(route: BaseRoute) -> BaseRoute:
+    """The route as the document describes it: with the credentials its authorizer reads
+    declared as security schemes (the route itself when it has no authorizer)."""
+    if not isinstance(route, APIRoute):
+        return route
+    dependant = documented_credentials(route.dependant)
+    if dependant is route.dependant:
+        return route
+    documented = copy.copy(route)
+    documented.dependant = dependant
+    return documented
 
 
 def _path_parameters_in_path_order(path: str, operation: dict[str, Any]) -> None:

@@ -166,3 +166,37 @@ async def test_a_key_is_never_treated_as_a_person(
     await session.commit()
     response = await client.get("/v1/me", headers={"X-API-Key": key})
     assert_problem(response, 403, "user-session-required")
+
+
+async def test_the_credential_headers_are_read_as_the_security_schemes_declare(
+    client: httpx.AsyncClient, probe: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    admin = await create_member(session, role=Role.ADMIN)
+    key = (await _create(client, admin, scopes=["tickets:read"], role="agent")).json()
+    token = admin.token
+
+    async def caller(headers: dict[str, str]) -> str | None:
+        response = await probe.get("/probe", headers=headers)
+        assert response.status_code == 200, (headers, response.text)
+        assert response.headers["ratelimit-limit"]
+        api_key_id: str | None = response.json()["api_key_id"]
+        return api_key_id
+
+    # The Bearer scheme in any case, the token around spaces trimmed (as HTTPBearer reads it).
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        assert await caller({"Authorization": f"{scheme} {token}"}) is None
+    assert await caller({"Authorization": f"Bearer   {token}  "}) is None
+    assert await caller({"Authorization": f"apikey {key['key']}"}) == key["id"]
+    # Both headers: X-API-Key is the credential; an empty one is none.
+    both = {"X-API-Key": key["key"], "Authorization": "Bearer not.a.jwt"}
+    assert await caller(both) == key["id"]
+    assert await caller({"X-API-Key": "", "Authorization": f"Bearer {token}"}) is None
+    wrong_key = {"X-API-Key": "tck_nope_nope", "Authorization": f"Bearer {token}"}
+    assert_problem(await probe.get("/probe", headers=wrong_key), 401, "unauthorized")
+    # No credential: an empty token, a scheme alone or an unknown scheme.
+    for authorization in ("Bearer", "Bearer ", "Bearer    ", f" {token}", f"Basic {token}"):
+        response = await probe.get("/probe", headers={"Authorization": authorization})
+        problem = assert_problem(response, 401, "unauthorized")
+        assert "Send `Authorization: Bearer <token>`" in problem["detail"], authorization
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert "ratelimit-limit" not in response.headers

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 
+from ticketcreator.accounts.auth import Authorizer, Principal, is_public
 from ticketcreator.accounts.permissions import Permission
+from ticketcreator.core.deps import public
+from ticketcreator.main import build_openapi
 
 
 def _operation(app: FastAPI, method: str, path: str) -> dict[str, Any]:
@@ -62,3 +66,50 @@ def test_the_permission_table_is_in_the_description(app: FastAPI) -> None:
     assert "| permission | owner | admin | agent | reporter | viewer |" in description
     for permission in Permission:
         assert f"| `{permission}` |" in description
+
+
+def test_every_guarded_operation_declares_both_schemes_in_order(app: FastAPI) -> None:
+    document = app.openapi()
+    assert list(document["components"]["securitySchemes"]) == ["BearerAuth", "ApiKeyAuth"]
+    both = [{"BearerAuth": []}, {"ApiKeyAuth": []}]
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        for method in route.methods:
+            security = document["paths"][route.path_format][method.lower()]["security"]
+            assert security == ([] if is_public(route.dependant) else both), route.path_format
+
+
+def test_an_authorizer_is_documented_without_being_a_dependency_tree_at_runtime() -> None:
+    """The Authorizer reads its credentials itself (no sub-dependencies to solve on every
+    request); the document declares them, here for an authorizer of a dependency too."""
+    authorizer = Authorizer(Permission.TICKETS_READ)
+
+    # Defaults, not annotations: these are not names of the module.
+    async def ticket(principal: Principal = Depends(authorizer)) -> None: ...
+
+    app = FastAPI()
+
+    @app.get("/direct")
+    async def direct(principal: Principal = Depends(authorizer)) -> None: ...
+
+    @app.get("/nested")
+    async def nested(_: None = Depends(ticket)) -> None: ...
+
+    @app.get("/open", dependencies=[Depends(public)])
+    async def open_route() -> None: ...
+
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path != "/open":
+            (dependency,) = route.dependant.dependencies
+            while not isinstance(dependency.call, Authorizer):
+                (dependency,) = dependency.dependencies
+            assert dependency.dependencies == []
+    document = build_openapi(app)
+    for path in ("/direct", "/nested"):
+        assert document["paths"][path]["get"]["security"] == [
+            {"BearerAuth": []},
+            {"ApiKeyAuth": []},
+        ]
+    assert document["paths"]["/open"]["get"]["security"] == []
+    assert list(document["components"]["securitySchemes"]) == ["BearerAuth", "ApiKeyAuth"]
