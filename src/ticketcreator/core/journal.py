@@ -121,14 +121,22 @@ def _write(session: Session, connection: Connection) -> None:
     connection.execute(_statement(targets), parameters)
 
 
-def _json(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """``value`` as JSON stores it: ids and enums as strings, times in ISO 8601."""
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
-    raise TypeError(f"{type(value).__name__} is not a journal value")
+    return value
+
+
+def _json(value: Any) -> Any:
+    converted = json_value(value)
+    if converted is value:
+        raise TypeError(f"{type(value).__name__} is not a journal value")
+    return converted
 
 
 @cache

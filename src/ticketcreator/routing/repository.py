@@ -16,8 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketcreator.accounts.models import User
 from ticketcreator.ai.triage.models import AIDecision
 from ticketcreator.captures.models import Capture
-from ticketcreator.core import journal
-from ticketcreator.core.db import utcnow
 from ticketcreator.routing.models import (
     BusinessCalendar,
     RoutingRule,
@@ -27,7 +25,8 @@ from ticketcreator.routing.models import (
     TicketSla,
     TicketSlaMetric,
 )
-from ticketcreator.tickets.models import ActorKind, Ticket, TicketEvent
+from ticketcreator.tickets import history
+from ticketcreator.tickets.models import ActorKind, Ticket
 
 # Rules
 
@@ -357,26 +356,9 @@ def record(
     field: str | None,
     new: dict[str, Any],
 ) -> None:
-    """A system entry in a ticket's timeline, written with the transaction
-    (:mod:`ticketcreator.core.journal`)."""
-    journal.append(
-        session,
-        TicketEvent,
-        {
-            "id": uuid.uuid4(),
-            "organization_id": organization_id,
-            "ticket_id": ticket_id,
-            "actor_user_id": None,
-            "actor_api_key_id": None,
-            "actor_kind": ActorKind.SYSTEM,
-            "kind": kind,
-            "field": field,
-            "old": None,
-            "new": new,
-            "internal": True,
-            "created_at": utcnow(),
-        },
-    )
+    """A system entry in a ticket's timeline, hidden from reporters."""
+    system = (None, None, ActorKind.SYSTEM)
+    history.add(session, organization_id, ticket_id, system, kind, field, None, new, True)
 
 
 def tickets_in_state(organization_id: uuid.UUID, state: str) -> Select[uuid.UUID]:

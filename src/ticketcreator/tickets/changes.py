@@ -16,6 +16,7 @@ from ticketcreator.accounts.permissions import Role
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.events import Topic
+from ticketcreator.core.journal import json_value
 from ticketcreator.core.reactions import react
 from ticketcreator.taxonomy import lookups as taxonomy_lookups
 from ticketcreator.taxonomy import service as taxonomy
@@ -119,9 +120,7 @@ def _set_fields(ticket: Ticket, changes: dict[str, Any]) -> list[dict[str, Any]]
                         {"field": f"custom_fields.{key}", "old": old.get(key), "new": new.get(key)}
                     )
         else:
-            applied.append(
-                {"field": field, "old": history.json_value(old), "new": history.json_value(new)}
-            )
+            applied.append({"field": field, "old": json_value(old), "new": json_value(new)})
         setattr(ticket, field, new)
         if field == "status":
             _enter_status(ticket, new)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
-from enum import Enum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,20 +13,13 @@ from ticketcreator.accounts.auth import Principal
 from ticketcreator.core import journal
 from ticketcreator.core.db import utcnow
 from ticketcreator.core.events import Topic, emit
+from ticketcreator.core.journal import json_value
 from ticketcreator.tickets import history_repository
 from ticketcreator.tickets.actors import actor_kind
 from ticketcreator.tickets.models import ActorKind, Ticket, TicketEvent
 
-
-def json_value(value: Any) -> Any:
-    """``value`` as an event stores it: ids and enums as strings, times in ISO 8601."""
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    return value
+Actor = tuple[uuid.UUID | None, uuid.UUID | None, ActorKind]
+"""Who made a change: user id, API key id, kind of actor."""
 
 
 def record(
@@ -42,26 +33,40 @@ def record(
     *,
     internal: bool = False,
 ) -> None:
-    """Add an event to the ticket's timeline, written with the transaction
+    """Add an event the caller made to the ticket's timeline."""
+    actor = _actor(principal)
+    add(session, ticket.organization_id, ticket.id, actor, kind, field, old, new, internal)
+
+
+def add(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    actor: Actor,
+    kind: str,
+    field: str | None,
+    old: Any,
+    new: Any,
+    internal: bool,
+) -> None:
+    """Add an event to a ticket's timeline, written with the transaction
     (:mod:`ticketcreator.core.journal`)."""
-    journal.append(
-        session,
-        TicketEvent,
-        {
-            "id": uuid.uuid4(),
-            "organization_id": ticket.organization_id,
-            "ticket_id": ticket.id,
-            "actor_user_id": principal.user_id,
-            "actor_api_key_id": principal.api_key_id,
-            "actor_kind": actor_kind(principal),
-            "kind": kind,
-            "field": field,
-            "old": json_value(old),
-            "new": json_value(new),
-            "internal": internal,
-            "created_at": utcnow(),
-        },
-    )
+    user_id, api_key_id, kind_of_actor = actor
+    row = {
+        "id": uuid.uuid4(),
+        "organization_id": organization_id,
+        "ticket_id": ticket_id,
+        "actor_user_id": user_id,
+        "actor_api_key_id": api_key_id,
+        "actor_kind": kind_of_actor,
+        "kind": kind,
+        "field": field,
+        "old": json_value(old),
+        "new": json_value(new),
+        "internal": internal,
+        "created_at": utcnow(),
+    }
+    journal.append(session, TicketEvent, row)
 
 
 def publish(
@@ -107,7 +112,7 @@ async def drop_field_everywhere(
     return len(changed)
 
 
-def _actor(principal: Principal) -> tuple[uuid.UUID | None, uuid.UUID | None, ActorKind]:
+def _actor(principal: Principal) -> Actor:
     return principal.user_id, principal.api_key_id, actor_kind(principal)
 
 

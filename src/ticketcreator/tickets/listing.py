@@ -13,10 +13,10 @@ from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import Forbidden
+from ticketcreator.core.journal import json_value
 from ticketcreator.core.pagination import InvalidCursor, decode_cursor, encode_cursor
 from ticketcreator.tickets import listing_repository as repo
 from ticketcreator.tickets.errors import InvalidQuery
-from ticketcreator.tickets.history import json_value
 from ticketcreator.tickets.listing_repository import Keyset, TicketFilters
 from ticketcreator.tickets.schemas import TicketListQuery, TicketPage, TicketRead
 from ticketcreator.tickets.service import visibility
