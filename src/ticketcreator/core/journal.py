@@ -46,7 +46,6 @@ from sqlalchemy import (
 )
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
@@ -73,15 +72,18 @@ def update(session: AsyncSession | Session, model: type[Any], row: dict[str, Any
 
 
 def _add(session: AsyncSession | Session, target: _Target, row: dict[str, Any]) -> None:
-    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    sync = _sync(session)
     rows: list[_Pending] = sync.info.setdefault(_ROWS, [])
     rows.append((target, row, _innermost(sync)))
 
 
 def pending(session: AsyncSession | Session) -> bool:
     """Whether rows wait to be written (the transaction has something to commit)."""
-    sync = session.sync_session if isinstance(session, AsyncSession) else session
-    return bool(sync.info.get(_ROWS))
+    return bool(_sync(session).info.get(_ROWS))
+
+
+def _sync(session: AsyncSession | Session) -> Session:
+    return session.sync_session if isinstance(session, AsyncSession) else session
 
 
 def _innermost(session: Session) -> SessionTransaction | None:
@@ -100,12 +102,14 @@ def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction
     return False
 
 
-def _write(session: Session, connection: Connection) -> None:
+def _write(session: Session) -> None:
     """Write the rows that belong to the session's current transaction, in one statement."""
-    rows: list[_Pending] = session.info.get(_ROWS, [])
-    current = _innermost(session)
-    if current is None:
+    rows: list[_Pending] | None = session.info.get(_ROWS)
+    if not rows:
         return
+    connection = session.connection()  # begins the transaction rows appended before belong to
+    current = _innermost(session)
+    assert current is not None
     due = [row for row in rows if _within(row[2], current)]
     if not due:
         return
@@ -164,15 +168,10 @@ def _statement(targets: Sequence[_Target]) -> Insert | Update:
 
 @event.listens_for(Session, "do_orm_execute")
 def _before_statement(state: ORMExecuteState) -> None:
-    session = state.session
-    if session.info.get(_ROWS):
-        _write(session, session.connection())
+    _write(state.session)
 
 
-@event.listens_for(Session, "before_commit")
-def _before_commit(session: Session) -> None:
-    if session.info.get(_ROWS):
-        _write(session, session.connection())
+event.listen(Session, "before_commit", _write)
 
 
 @event.listens_for(Session, "after_soft_rollback")
