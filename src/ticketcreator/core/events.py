@@ -153,7 +153,7 @@ def emit(
 
         after_commit(session, deliver_pending)
     pending.append(event_id)
-    reactions.queue(session, topic, outbox.message_of(row))
+    reactions.queue(session, row)
     return event_id
 
 

@@ -11,12 +11,13 @@ emits get their reactions in turn. Task modules register reactions, as they do s
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core.db import before_commit, run_before_commit
+from ticketcreator.core.outbox import message_of
 
 Reaction = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 Filter = Callable[[dict[str, Any]], bool]
@@ -36,16 +37,20 @@ def reaction(topic: str, *, when: Filter | None = None) -> Callable[[Reaction], 
     return register
 
 
-def queue(session: AsyncSession, topic: str, message: dict[str, Any]) -> None:
+def queue(session: AsyncSession, row: Mapping[str, Any]) -> None:
     """Plan the reactions to an event just emitted in ``session`` (called by ``emit``, with
-    the event's message)."""
-    for handler, when in _reactions.get(topic, ()):
-        if when is None or when(message["payload"]):
+    the event's row)."""
+    entries = _reactions.get(row["topic"], ())
+    handlers = [handler for handler, when in entries if when is None or when(row["payload"])]
+    if not handlers:
+        return
+    message = message_of(row)  # made once, only for an event something reacts to
+    for handler in handlers:
 
-            async def run(handler: Reaction = handler) -> None:
-                await handler(session, message)
+        async def run(handler: Reaction = handler) -> None:
+            await handler(session, message)
 
-            before_commit(session, run)
+        before_commit(session, run)
 
 
 async def react(session: AsyncSession) -> None:
