@@ -22,7 +22,7 @@ from ticketcreator.accounts.permissions import permission_table_markdown
 from ticketcreator.ai.triage import routes as ai_routes
 from ticketcreator.attachments import routes as attachments_routes
 from ticketcreator.captures import routes as captures_routes
-from ticketcreator.core import health
+from ticketcreator.core import health, reads
 from ticketcreator.core.config import Settings, get_settings
 from ticketcreator.core.db import UnitOfWorkRoute, finish_after_response_work
 from ticketcreator.core.errors import PROBLEM_JSON, Problem, install_error_handlers
@@ -155,6 +155,7 @@ def create_served_app() -> FastAPI:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     await finish_after_response_work()  # hand over what answered requests committed
+    await reads.close()
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:

@@ -61,6 +61,7 @@ class DatabaseSection(_Section):
     pool_size: int = Field(default=20, ge=1, le=200)
     max_overflow: int = Field(default=10, ge=0, le=200)
     pool_timeout_s: float = Field(default=10.0, gt=0)
+    read_pool_size: int = Field(default=10, ge=1, le=200)
     statement_timeout_ms: int = Field(default=30_000, ge=0)
     pool_pre_ping: bool = False
     pool_recycle_s: int = Field(default=1800, ge=-1)

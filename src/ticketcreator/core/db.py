@@ -49,6 +49,7 @@ from starlette.types import Scope
 
 from ticketcreator.core import journal
 from ticketcreator.core.config import get_settings
+from ticketcreator.core.config_sections import DatabaseSection
 from ticketcreator.core.errors import ConcurrentChange
 from ticketcreator.core.storable import reject_unstorable_text
 
@@ -96,15 +97,7 @@ def get_engine() -> AsyncEngine:
     engine = _engines.get(pid)
     if engine is None:
         cfg = get_settings().database
-        server_settings: dict[str, str] = {}
-        if cfg.statement_timeout_ms:
-            server_settings["statement_timeout"] = str(cfg.statement_timeout_ms)
-        if cfg.idle_in_transaction_timeout_ms:
-            # A transaction left open (a stuck request or task) cannot hold a connection forever.
-            server_settings["idle_in_transaction_session_timeout"] = str(
-                cfg.idle_in_transaction_timeout_ms
-            )
-        connect_args: dict[str, Any] = {"server_settings": server_settings}
+        connect_args: dict[str, Any] = {"server_settings": server_settings(cfg)}
         engine = create_async_engine(
             cfg.url,
             pool_size=cfg.pool_size,
@@ -117,6 +110,17 @@ def get_engine() -> AsyncEngine:
         )
         _engines[pid] = engine
     return engine
+
+
+def server_settings(cfg: DatabaseSection) -> dict[str, str]:
+    """The settings every connection of this process opens with."""
+    settings: dict[str, str] = {}
+    if cfg.statement_timeout_ms:
+        settings["statement_timeout"] = str(cfg.statement_timeout_ms)
+    if cfg.idle_in_transaction_timeout_ms:
+        # A transaction left open (a stuck request or task) cannot hold a connection forever.
+        settings["idle_in_transaction_session_timeout"] = str(cfg.idle_in_transaction_timeout_ms)
+    return settings
 
 
 async def dispose_engine() -> None:

@@ -248,6 +248,7 @@ def remaining(
     return hours.between(min(now, paused_at) if paused_at else now, metric.due_at)
 
 
-def tickets_in_state(organization_id: uuid.UUID, state: str) -> Select[uuid.UUID]:
-    """The tickets with an SLA clock ``breached`` or ``at_risk``, for the ticket list."""
-    return repo.tickets_in_state(organization_id, state)
+def tickets_in_state(state: str) -> Select[uuid.UUID]:
+    """The tickets with an SLA clock ``breached`` or ``at_risk``, for the ticket list: of the
+    organization bound as ``visible_organization``, the list's own parameter."""
+    return repo.tickets_in_state(state)

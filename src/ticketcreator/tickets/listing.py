@@ -6,8 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, Select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select
 
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import Permission
@@ -15,6 +14,7 @@ from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import Forbidden
 from ticketcreator.core.journal import json_value
 from ticketcreator.core.pagination import InvalidCursor, decode_cursor, encode_cursor
+from ticketcreator.core.reads import Row
 from ticketcreator.tickets import listing_repository as repo
 from ticketcreator.tickets.errors import InvalidQuery
 from ticketcreator.tickets.listing_repository import Keyset, TicketFilters
@@ -23,7 +23,6 @@ from ticketcreator.tickets.service import visibility
 
 
 async def list_tickets(
-    session: AsyncSession,
     principal: Principal,
     query: TicketListQuery,
     within: Select[uuid.UUID] | None = None,
@@ -34,7 +33,6 @@ async def list_tickets(
     limit = min(query.limit or settings.page_size_default, settings.page_size_max)
     keyset = _keyset(query)
     listing = await repo.list_tickets(
-        session,
         visibility(principal),
         _filters(principal, query, within),
         keyset,
@@ -141,7 +139,7 @@ def _window(value: Any) -> tuple[datetime, uuid.UUID] | None:
     return start_at, uuid.UUID(value[1])
 
 
-def _sort_value(field: str, ticket: RowMapping, rank: float | None) -> Any:
+def _sort_value(field: str, ticket: Row, rank: float | None) -> Any:
     if field == "relevance":
         return rank
     if field == "due_at":

@@ -15,7 +15,6 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Enum,
-    RowMapping,
     Select,
     String,
     Table,
@@ -35,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.dml import ReturningInsert
 
+from ticketcreator.core import reads
 from ticketcreator.taxonomy.models import Tag
 from ticketcreator.tickets.models import Ticket, TicketCounter, ticket_tag
 from ticketcreator.tickets.visibility import Visibility, tickets_rule
@@ -144,20 +144,16 @@ async def get_ticket(
 
 
 async def read_ticket(
-    session: AsyncSession,
     visibility: Visibility,
     *,
     ticket_id: uuid.UUID | None = None,
     number: int | None = None,
-) -> RowMapping | None:
+) -> reads.Row | None:
     """One visible live ticket by id or number, as the row of :func:`ticket_columns`: for a
-    caller who only reads it (no entity, no relationship to load)."""
+    caller who only reads it (no entity, no relationship to load), on the read pool."""
     query = _ticket_row_query(visibility.own_only, ticket_id is not None)
     key = {"ticket_id": ticket_id} if ticket_id is not None else {"number": number}
-    row: RowMapping | None = (
-        (await session.execute(query, {**visibility.parameters(), **key})).mappings().first()
-    )
-    return row
+    return await reads.fetch_one(query, {**visibility.parameters(), **key})
 
 
 @cache

@@ -116,7 +116,6 @@ _LIST_QUERY = QueryModel(TicketListQuery)
     openapi_extra=_LIST_QUERY.openapi(),
 )
 async def list_tickets(
-    session: Session,
     principal: CanRead,
     query: Annotated[TicketListQuery, Depends(_LIST_QUERY)],
 ) -> TicketPage:
@@ -125,8 +124,8 @@ async def list_tickets(
     Pass the response's `next_cursor` as `cursor` (with the same filters and sort) for the
     next page. Reporters see only the tickets they reported.
     """
-    within = sla.tickets_in_state(principal.organization_id, query.sla) if query.sla else None
-    return await listing.list_tickets(session, principal, query, within)
+    within = sla.tickets_in_state(query.sla) if query.sla else None
+    return await listing.list_tickets(principal, query, within)
 
 
 @router.post(
@@ -157,12 +156,11 @@ async def bulk_update(data: BulkUpdate, session: Session, principal: CanWrite) -
 async def get_ticket(
     ticket_ref: TicketRef,
     response: Response,
-    session: Session,
     principal: CanRead,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> TicketRead | Response:
     """One ticket, with its `ETag` (send it back in `If-Match` when you change the ticket)."""
-    ticket = await service.read(session, principal, ticket_ref)
+    ticket = await service.read(principal, ticket_ref)
     if if_none_match is not None and service.etag(ticket) in if_none_match.split(","):
         return Response(
             status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": service.etag(ticket)}

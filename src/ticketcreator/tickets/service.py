@@ -96,10 +96,10 @@ async def load(
     return ticket
 
 
-async def read(session: AsyncSession, principal: Principal, ref: str) -> TicketRead:
+async def read(principal: Principal, ref: str) -> TicketRead:
     """The live ticket ``ref`` names, as the caller reads it (404 unless they may see it)."""
     ticket_id, number = parse_ref(ref)
-    row = await repo.read_ticket(session, visibility(principal), ticket_id=ticket_id, number=number)
+    row = await repo.read_ticket(visibility(principal), ticket_id=ticket_id, number=number)
     if row is None:
         raise NotFound(f"No ticket {ref!r}.")
     return TicketRead.from_row(row)

@@ -1,0 +1,146 @@
+"""Reads of one statement on plain asyncpg connections, without the ORM's session.
+
+A request that only reads (a ticket, a page of tickets) spent more than half of its database
+CPU in the ORM around its one statement: opening a session, checking a connection out of the
+engine's pool and back, executing through the engine and building the result (about 370 µs
+for a ticket; here about 150). The statement is built with SQLAlchemy as everywhere else and
+compiled once by the engine's own dialect; its parameters go through the same bind
+processors; it runs on this process's pool of ``database.read_pool_size`` connections
+(opened on first use), in its own implicit transaction, as a read's session ran it
+(autocommit). Build each statement once (per shape, as the ticket list does): compiled
+statements are kept by identity.
+
+Only for reads whose columns need no conversion from what asyncpg returns (enumerations
+read as text, JSON decoded by the pool's codec); a statement selecting such a column fails
+at once, naming it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import ARRAY, Dialect, Float, Numeric, make_url
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import TypeEngine
+
+from ticketcreator.core.config import get_settings
+from ticketcreator.core.db import get_engine, server_settings
+
+Row = Mapping[str, Any]
+
+_pools: dict[tuple[int, asyncio.AbstractEventLoop], asyncpg.Pool] = {}
+_opening: dict[tuple[int, asyncio.AbstractEventLoop], asyncio.Lock] = {}
+
+
+async def fetch(statement: ClauseElement, values: Mapping[str, Any]) -> Sequence[Row]:
+    """Every row ``statement`` returns for ``values``."""
+    query, arguments = _bound(statement, values)
+    async with _acquire(await _pool()) as connection:
+        rows: Sequence[Row] = await connection.fetch(query, *arguments)
+    return rows
+
+
+async def fetch_one(statement: ClauseElement, values: Mapping[str, Any]) -> Row | None:
+    """The first row ``statement`` returns for ``values``, or None."""
+    query, arguments = _bound(statement, values)
+    async with _acquire(await _pool()) as connection:
+        row: Row | None = await connection.fetchrow(query, *arguments)
+    return row
+
+
+def _acquire(pool: asyncpg.Pool) -> Any:
+    """A connection of ``pool``, waited for at most ``database.pool_timeout_s`` as the engine's
+    pool does. asyncpg waits with a timeout in a task of its own, a twelfth of a ticket's read:
+    only when no connection is idle."""
+    idle = pool.get_idle_size()
+    return pool.acquire(timeout=None if idle else get_settings().database.pool_timeout_s)
+
+
+def _bound(statement: ClauseElement, values: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    compiled, processors = _compiled(statement)
+    state = compiled.construct_expanded_state(dict(values))
+    if state.processors:  # those of a list's items
+        processors = {**processors, **state.processors}
+    parameters = state.parameters
+    arguments = [
+        processors[name](parameters[name]) if name in processors else parameters[name]
+        for name in state.positiontup or ()
+    ]
+    return state.statement, arguments
+
+
+@lru_cache(maxsize=512)
+def _compiled(statement: ClauseElement) -> tuple[SQLCompiler, Mapping[str, Any]]:
+    """``statement`` compiled by the engine's dialect (callers build each shape once) and
+    the bind processors of its parameters, as the engine applies them."""
+    dialect = get_engine().dialect
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    for name, _, _, kind in compiled._result_columns:
+        if _converted(kind, dialect):
+            raise TypeError(f"column {name!r} needs a conversion that reads do not make")
+    return compiled, compiled._bind_processors
+
+
+def _converted(kind: TypeEngine[Any], dialect: Dialect) -> bool:
+    """Whether SQLAlchemy converts what asyncpg returns for a column of this type."""
+    if isinstance(kind, ARRAY) and not kind.as_tuple:
+        kind = kind.item_type  # asyncpg returns a list
+    if isinstance(kind, (Numeric, Float)):  # asyncpg: a float column as float, numeric as Decimal
+        return bool(kind.asdecimal) == isinstance(kind, Float)
+    return kind._cached_result_processor(dialect, None) is not None
+
+
+async def _pool() -> asyncpg.Pool:
+    key = (os.getpid(), asyncio.get_running_loop())
+    pool = _pools.get(key)
+    if pool is not None:
+        return pool
+    async with _opening.setdefault(key, asyncio.Lock()):
+        pool = _pools.get(key)
+        if pool is None:
+            cfg = get_settings().database
+            dsn = make_url(cfg.url).set(drivername="postgresql")
+            pool = _pools[key] = await asyncpg.create_pool(
+                dsn.render_as_string(hide_password=False),
+                min_size=1,
+                max_size=cfg.read_pool_size,
+                server_settings=server_settings(cfg),
+                init=_codecs,
+                reset=_unchanged,
+            )
+    return pool
+
+
+async def _codecs(connection: asyncpg.Connection) -> None:
+    """JSON decoded as the engine's connections decode it; a JSON parameter comes serialised
+    by its bind processor."""
+    for name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            name, encoder=_as_is, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+async def _unchanged(connection: asyncpg.Connection) -> None:
+    """A connection given back needs no reset: a read changes no state of its session (the
+    default reset cost every read a second round trip)."""
+
+
+async def close() -> None:
+    """Close this process's pools of the running loop (at shutdown)."""
+    key = (os.getpid(), asyncio.get_running_loop())
+    _opening.pop(key, None)
+    pool = _pools.pop(key, None)
+    if pool is not None:
+        await pool.close()

@@ -1,0 +1,111 @@
+"""Reads on the read pool: the rows the engine returns, a statement compiled once with its
+parameters bound as the engine binds them, a read waiting a bounded time for a connection."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import (
+    ARRAY,
+    DateTime,
+    Float,
+    Integer,
+    Numeric,
+    String,
+    Uuid,
+    bindparam,
+    column,
+    func,
+    literal,
+    select,
+    text,
+    values,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.support.settings import overridden
+from ticketcreator.core import reads
+from ticketcreator.core.config import get_settings
+
+pytestmark = pytest.mark.usefixtures("database")
+
+_TYPED = select(
+    bindparam("id", type_=Uuid()).label("id"),
+    bindparam("doc", type_=JSONB()).label("doc"),
+    bindparam("names", type_=ARRAY(String())).label("names"),
+    bindparam("at", type_=DateTime(timezone=True)).label("at"),
+    bindparam("n", type_=Integer()).label("n"),
+    bindparam("ratio", type_=Float()).label("ratio"),
+    bindparam("title", type_=String()).label("title"),
+    bindparam("nothing", type_=String()).label("nothing"),
+)
+
+_NUMBERS = values(column("n", Integer), name="numbers").data([(1,), (2,), (3,), (4,)])
+
+
+async def test_a_read_returns_what_the_engine_returns(session: AsyncSession) -> None:
+    given = {
+        "id": uuid.uuid4(),
+        "doc": {"steps": ["open", "pay"], "count": 2, "nested": {"ok": True, "none": None}},
+        "names": ["b", "a"],
+        "at": datetime(2026, 12, 5, 13, 30, tzinfo=UTC),
+        "n": 7,
+        "ratio": 0.25,
+        "title": "Checkout fails",
+        "nothing": None,
+    }
+    row = await reads.fetch_one(_TYPED, given)
+    engine_row = (await session.execute(_TYPED, given)).mappings().one()
+    assert row is not None
+    assert dict(row) == dict(engine_row) == given
+
+
+async def test_a_list_parameter_expands_as_the_engine_expands_it() -> None:
+    statement = (
+        select(_NUMBERS.c.n)
+        .where(_NUMBERS.c.n.in_(bindparam("wanted", expanding=True)))
+        .order_by(_NUMBERS.c.n)
+    )
+    assert [row["n"] for row in await reads.fetch(statement, {"wanted": [4, 1]})] == [1, 4]
+    assert [row["n"] for row in await reads.fetch(statement, {"wanted": [2, 3, 9]})] == [2, 3]
+    assert await reads.fetch(statement, {"wanted": []}) == []
+    assert await reads.fetch_one(statement, {"wanted": [9]}) is None
+
+
+async def test_a_column_the_engine_would_convert_is_refused_by_name() -> None:
+    statement = select(literal(Decimal("1.5"), Numeric(asdecimal=False)).label("amount"))
+    with pytest.raises(TypeError, match="'amount'"):
+        await reads.fetch_one(statement, {})
+
+
+async def test_connections_open_with_the_engines_statement_timeout(session: AsyncSession) -> None:
+    statement = text("SELECT current_setting('statement_timeout') AS timeout")
+    row = await reads.fetch_one(statement, {})
+    assert row is not None
+    assert row["timeout"] == (await session.execute(statement)).scalar_one() == "30s"
+
+
+async def test_a_read_waits_for_a_free_connection_at_most_the_pool_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sleeping = select(func.pg_sleep(1.0).label("slept"))
+    await reads.fetch_one(select(literal(1).label("warm")), {})
+    with overridden(monkeypatch, TC_DATABASE__POOL_TIMEOUT_S="0.2"):
+        size = get_settings().database.read_pool_size
+        holders = [asyncio.create_task(reads.fetch_one(sleeping, {})) for _ in range(size)]
+        await asyncio.sleep(0.2)  # every connection of the pool is busy
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await reads.fetch_one(select(literal(1).label("one")), {})
+        waited = time.monotonic() - started
+        await asyncio.gather(*holders)
+    assert 0.15 <= waited < 0.6
+    row = await reads.fetch_one(select(literal(1).label("one")), {})
+    assert row is not None
+    assert row["one"] == 1
