@@ -309,7 +309,10 @@ async def _attempt(
             request.state.db_session = None
             session.info.pop(_BEFORE_COMMIT, None)
             pop_after_commit(session)
-            await session.close()
+            if session.in_transaction():
+                # Otherwise it holds no connection (never used, or committed): closing it
+                # cost a ticket's read a twentieth of its CPU for nothing.
+                await session.close()
 
 
 def _has_work(session: AsyncSession) -> bool:
