@@ -115,6 +115,8 @@ async def _pool() -> asyncpg.Pool:
                 server_settings=server_settings(cfg),
                 init=_codecs,
                 reset=_unchanged,
+                # no timer armed at each release to close a connection left idle
+                max_inactive_connection_lifetime=0,
             )
     return pool
 
