@@ -4,6 +4,7 @@ parameters bound as the engine binds them, a read waiting a bounded time for a c
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from datetime import UTC, datetime
@@ -109,3 +110,23 @@ async def test_a_read_waits_for_a_free_connection_at_most_the_pool_timeout(
     row = await reads.fetch_one(select(literal(1).label("one")), {})
     assert row is not None
     assert row["one"] == 1
+
+
+async def test_statements_are_logged_when_the_engine_logs_its_own(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    statement = select(literal("echoed").label("word"))
+    await reads.close()  # connections are set up when opened
+    try:
+        with (
+            overridden(monkeypatch, TC_DATABASE__ECHO="true"),
+            caplog.at_level(logging.INFO, logger="ticketcreator.core.reads"),
+        ):
+            await reads.fetch_one(statement, {})
+        assert any("echoed" in record.getMessage() for record in caplog.records)
+    finally:
+        await reads.close()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="ticketcreator.core.reads"):
+        await reads.fetch_one(statement, {})
+    assert caplog.records == []

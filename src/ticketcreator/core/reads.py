@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -34,6 +35,8 @@ from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import get_engine, server_settings
 
 Row = Mapping[str, Any]
+
+log = logging.getLogger(__name__)
 
 _pools: dict[tuple[int, asyncio.AbstractEventLoop], asyncpg.Pool] = {}
 _opening: dict[tuple[int, asyncio.AbstractEventLoop], asyncio.Lock] = {}
@@ -113,7 +116,7 @@ async def _pool() -> asyncpg.Pool:
                 min_size=1,
                 max_size=cfg.read_pool_size,
                 server_settings=server_settings(cfg),
-                init=_codecs,
+                init=_setup,
                 reset=_unchanged,
                 # no timer armed at each release to close a connection left idle
                 max_inactive_connection_lifetime=0,
@@ -121,17 +124,24 @@ async def _pool() -> asyncpg.Pool:
     return pool
 
 
-async def _codecs(connection: asyncpg.Connection) -> None:
-    """JSON decoded as the engine's connections decode it; a JSON parameter comes serialised
-    by its bind processor."""
+async def _setup(connection: asyncpg.Connection) -> None:
+    """JSON decoded as the engine's connections decode it (a JSON parameter comes serialised
+    by its bind processor), and each statement logged when ``database.echo`` asks the engine
+    to log its own."""
     for name in ("json", "jsonb"):
         await connection.set_type_codec(
             name, encoder=_as_is, decoder=json.loads, schema="pg_catalog"
         )
+    if get_settings().database.echo:
+        connection.add_query_logger(_echo)
 
 
 def _as_is(text: str) -> str:
     return text
+
+
+def _echo(query: asyncpg.connection.LoggedQuery) -> None:
+    log.info("%s %r", query.query, query.args)
 
 
 async def _unchanged(connection: asyncpg.Connection) -> None:
