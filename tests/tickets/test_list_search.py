@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 
 from tests.support.factories import Member
+from tests.support.statements import TICKET_ROW_READ, statements_matching
 from tests.tickets.conftest import new_ticket
 
 
@@ -178,3 +180,19 @@ async def test_query_errors_name_each_parameter(client: httpx.AsyncClient, agent
     # the caller is checked before the parameters
     anonymous = await client.get("/v1/tickets?colour=red")
     assert anonymous.status_code == 401
+
+
+async def test_a_pages_size_is_written_into_its_statement(
+    client: httpx.AsyncClient, agent: Member
+) -> None:
+    """A bound LIMIT made PostgreSQL plan the list anew at every request (its generic plan
+    assumed a tenth of the matches); each page size is a statement of its own."""
+    await new_ticket(client, agent)
+    for limit, search in ((7, None), (3, "checkout")):
+        params = {"limit": limit, **({"q": search} if search else {})}
+        with statements_matching(TICKET_ROW_READ) as sent:
+            response = await client.get("/v1/tickets", params=params, headers=agent.headers)
+        assert response.status_code == 200
+        assert len(sent) == 1
+        assert re.search(rf"\bLIMIT {limit + 1}\b", sent[0]), sent[0]
+        assert not re.search(r"\bLIMIT \$", sent[0])

@@ -254,12 +254,7 @@ def _statement(shape: _Shape, within: Select[uuid.UUID] | None) -> Select[Any]:
     ascending = (sort.asc(), _TICKET.id.asc())
     order = (sort.desc(), _TICKET.id.desc()) if shape.descending else ascending
     rank_column = rank.label("rank") if rank is not None else literal(None, REAL).label("rank")
-    return (
-        select(*ticket_columns(), rank_column)
-        .where(*conditions)
-        .order_by(*order)
-        .limit(_LIMIT)
-    )
+    return select(*ticket_columns(), rank_column).where(*conditions).order_by(*order).limit(_LIMIT)
 
 
 def _sort_expression(field: str, rank: ColumnElement[Any] | None) -> ColumnElement[Any]:
@@ -329,11 +324,7 @@ def _ranked(
         position = tuple_(ranked.c.rank, ranked.c.id)
         bound = tuple_(_cursor_value("relevance"), bindparam("cursor_id", type_=Uuid()))
         page = page.where(position < bound if shape.descending else position > bound)
-    cut = (
-        page.order_by(*_rank_order(ranked, shape.descending))
-        .limit(_LIMIT)
-        .subquery("page")
-    )
+    cut = page.order_by(*_rank_order(ranked, shape.descending)).limit(_LIMIT).subquery("page")
     return (
         select(*ticket_columns(), cut.c.rank, cut.c.window_at, cut.c.window_id)
         .select_from(Ticket.__table__.join(cut, _TICKET.id == cut.c.id))
