@@ -223,7 +223,11 @@ async def test_replies_stop_and_start_the_response_clocks(
 
 
 async def test_checker_warns_breaches_and_escalates(
-    client: httpx.AsyncClient, admin: Member, agent: Member, session: AsyncSession
+    client: httpx.AsyncClient,
+    admin: Member,
+    agent: Member,
+    outsider: Member,
+    session: AsyncSession,
 ) -> None:
     team = await create_team(client, admin, [agent])
     targets = [{"priority": p, "first_response_minutes": 60} for p in ("normal", "high", "urgent")]
@@ -266,6 +270,9 @@ async def test_checker_warns_breaches_and_escalates(
     assert after["assignee_id"] == str(agent.user.id)
     listed = await call(client, admin, "GET", "/v1/tickets", params={"sla": "breached"})
     assert [t["id"] for t in listed["items"]] == [ticket["id"]]
+    # another organization's breached tickets are not the outsider's
+    elsewhere = await call(client, outsider, "GET", "/v1/tickets", params={"sla": "breached"})
+    assert elsewhere["items"] == []
     assert (await call(client, admin, "GET", "/v1/tickets", params={"sla": "at_risk"}))[
         "items"
     ] == []
