@@ -68,7 +68,7 @@ def _acquire(pool: asyncpg.Pool) -> Any:
 
 def _bound(statement: ClauseElement, values: Mapping[str, Any]) -> tuple[str, list[Any]]:
     compiled, processors = _compiled(statement)
-    state = compiled.construct_expanded_state(dict(values))
+    state = compiled.construct_expanded_state(values)
     if state.processors:  # those of a list's items
         processors = {**processors, **state.processors}
     parameters = state.parameters
