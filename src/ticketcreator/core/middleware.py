@@ -19,7 +19,8 @@ log = logging.getLogger("ticketcreator.access")
 
 class RequestIdMiddleware:
     """Takes a well-formed ``X-Request-ID`` from the client or makes one, puts it in every
-    log line of the request and in the response, and writes one access log line."""
+    log line of the request and in the response, and writes the request's access log line:
+    method, path, query (its credentials masked), client address, status and duration."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -46,13 +47,15 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info(
-                "request",
-                extra={
-                    "method": scope.get("method", "WS"),
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            extra = {
+                "method": scope.get("method", "WS"),
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+            if query := scope.get("query_string"):
+                extra["query"] = query.decode("latin-1")  # credentials masked by the filter
+            if client := scope.get("client"):
+                extra["client"] = client[0]
+            log.info("request", extra=extra)
             request_id_var.reset(token)
