@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.live import serve_api
 from ticketcreator.core.logging import RedactSecrets
+from ticketcreator.core.redact import redact_text
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -81,3 +82,20 @@ async def test_urls_of_outgoing_calls_reach_no_log_line(capsys: pytest.CaptureFi
     async with httpx.AsyncClient(transport=transport) as client:
         await client.post(f"https://hooks.slack.com/services/T0/B0/{secret}", json={"text": "x"})
     assert secret not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("Authorization: Bearer abcdefgh12345678", "Authorization: Bearer [REDACTED]"),
+        ("bearer\tabcdefgh12345678", "bearer [REDACTED]"),  # any white space
+        ("apikey\u2003abcdefgh12345678", "apikey [REDACTED]"),
+        ("eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl", "[REDACTED]"),  # a JWT, nothing around it
+        ("/accept?token=abc123", "/accept?token=[REDACTED]"),
+        ('{"password":"hunter22"}', '{"password":"[REDACTED]"}'),
+        ("/v1/tickets/T-5", "/v1/tickets/T-5"),  # nothing to mask
+        ("GET", "GET"),
+    ],
+)
+def test_each_kind_of_credential_is_masked_and_other_text_kept(text: str, masked: str) -> None:
+    assert redact_text(text)[0] == masked
