@@ -97,6 +97,9 @@ def configure_logging(level: str, json_format: bool) -> None:
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    # No format shows where a line was logged from; finding it walked the stack at every
+    # line (the logging HOWTO's "Optimization": ``logging._srcfile = None``).
+    logging._srcfile = None
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "celery"):
         logger = logging.getLogger(name)
