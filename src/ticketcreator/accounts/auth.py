@@ -15,11 +15,12 @@ process; the process that made the change forgets the organization's callers at 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import operator
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -302,22 +303,39 @@ async def principals_from_api_keys(
 
 
 async def authenticate(
-    session: AsyncSession, header_key: str | None, authorization: str | None
+    session: Callable[[], Awaitable[AsyncSession]],
+    header_key: str | None,
+    authorization: str | None,
 ) -> Principal:
     """The caller of an ``X-API-Key`` header, else of an ``Authorization`` header: ``Bearer``
-    (any case, as FastAPI's ``HTTPBearer`` reads it) or ``ApiKey``."""
+    (any case, as FastAPI's ``HTTPBearer`` reads it) or ``ApiKey``.
+
+    ``session`` is called only to look a caller up who is not in the cache: a request that
+    needs no session of its own then never makes one (that cost a ticket's GET 2 %)."""
     if header_key:
-        return await principal_from_api_key(session, header_key)
+        return await _principal(session, header_key, _api_key_cache_key, principal_from_api_key)
     if authorization:
         scheme, _, value = authorization.partition(" ")
         value = value.strip()
         if value:
             scheme = scheme.lower()
             if scheme == "bearer":
-                return await principal_from_jwt(session, value)
+                return await _principal(session, value, _jwt_cache_key, principal_from_jwt)
             if scheme == "apikey":
-                return await principal_from_api_key(session, value)
+                return await _principal(session, value, _api_key_cache_key, principal_from_api_key)
     raise _unauthorized("Send `Authorization: Bearer <token>` or an API key.")
+
+
+async def _principal(
+    session: Callable[[], Awaitable[AsyncSession]],
+    credential: str,
+    cache_key: Callable[[str], str],
+    look_up: Callable[[AsyncSession, str], Awaitable[Principal]],
+) -> Principal:
+    cached = principals.get(cache_key(credential))
+    if cached is not None:
+        return cached
+    return await look_up(await session(), credential)
 
 
 class Authorizer:
@@ -334,7 +352,9 @@ class Authorizer:
     async def __call__(self, request: Request, response: Response) -> Principal:
         headers = request.headers
         principal = await authenticate(
-            await get_session(request), headers.get("x-api-key"), headers.get("authorization")
+            functools.partial(get_session, request),
+            headers.get("x-api-key"),
+            headers.get("authorization"),
         )
         limit = await limit_principal(principal.rate_key)
         if limit is not None:
