@@ -28,6 +28,7 @@ from ticketcreator.core.db import UnitOfWorkRoute, finish_after_response_work
 from ticketcreator.core.errors import PROBLEM_JSON, Problem, install_error_handlers
 from ticketcreator.core.logging import configure_logging
 from ticketcreator.core.middleware import RequestIdMiddleware
+from ticketcreator.core.route_index import RouteIndex
 from ticketcreator.deliveries import routes as deliveries_routes
 from ticketcreator.integrations import routes as integrations_routes
 from ticketcreator.notifications import preference_routes as notification_preference_routes
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router())
+    app.router.middleware_stack = RouteIndex(app.router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.api.cors_origins,

@@ -1,5 +1,5 @@
-"""Route matching: a unit-of-work route passes over a request whose path does not start as its
-own without its regular expression, and answers every request as FastAPI's routes do."""
+"""Route matching: the route index passes over the routes whose path does not start as the
+request's, without their regular expressions, and answers every request as the router does."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
-from starlette.routing import Match
 
-from ticketcreator.core.db import UnitOfWorkRoute
+from ticketcreator.core.route_index import RouteIndex
 
 
-def _app(route_class: type[APIRoute]) -> FastAPI:
-    router = APIRouter(prefix="/v1", route_class=route_class)
+def _app(indexed: bool) -> FastAPI:
+    router = APIRouter(prefix="/v1")
 
     @router.get("/things")
     async def list_things() -> str:
@@ -49,6 +48,8 @@ def _app(route_class: type[APIRoute]) -> FastAPI:
 
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.include_router(router)
+    if indexed:
+        app.router.middleware_stack = RouteIndex(app.router)
     return app
 
 
@@ -76,10 +77,8 @@ REQUESTS = [
 ]
 
 
-async def _answers(
-    route_class: type[APIRoute], root_path: str
-) -> list[tuple[int, str | None, str | None, str]]:
-    transport = httpx.ASGITransport(app=_app(route_class), root_path=root_path)
+async def _answers(app: FastAPI, root_path: str) -> list[tuple[int, str | None, str | None, str]]:
+    transport = httpx.ASGITransport(app=app, root_path=root_path)
     answers = []
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         for method, path in REQUESTS:
@@ -96,9 +95,9 @@ async def _answers(
 
 
 @pytest.mark.parametrize("root_path", ["", "/api"])
-async def test_a_unit_of_work_route_answers_as_fastapis_routes(root_path: str) -> None:
-    ours = await _answers(UnitOfWorkRoute, root_path)
-    assert ours == await _answers(APIRoute, root_path)
+async def test_the_index_answers_every_request_as_the_router(root_path: str) -> None:
+    ours = await _answers(_app(indexed=True), root_path)
+    assert ours == await _answers(_app(indexed=False), root_path)
     by_request = dict(zip(REQUESTS, ours, strict=True))
     assert by_request["GET", "/v1/things/7"][0] == 200
     assert by_request["GET", "/v1/things/7"][3] == '"get 7"'
@@ -108,17 +107,17 @@ async def test_a_unit_of_work_route_answers_as_fastapis_routes(root_path: str) -
     assert by_request["DELETE", "/v1/slashed"][0] == 307
 
 
-def test_the_regex_is_skipped_when_the_path_starts_otherwise() -> None:
-    route = UnitOfWorkRoute("/v1/tickets/{ticket_ref}/comments", lambda: None)
-    assert route.literal_prefix == "/v1/tickets/"
-
-    def scope(path: str, root_path: str = "") -> dict[str, object]:
-        return {"type": "http", "method": "GET", "path": path, "root_path": root_path}
-
-    assert route.matches(scope("/v1/tickets/T-1/comments"))[0] is Match.FULL
-    assert route.matches(scope("/api/v1/tickets/T-1/comments", "/api"))[0] is Match.FULL
-    assert route.matches(scope("/v1/members"))[0] is Match.NONE
-    assert route.matches(scope("/v1/tickets/T-1"))[0] is Match.NONE
-    route.path_regex = None  # type: ignore[assignment]  # not reached for another prefix
-    assert route.matches(scope("/v1/members")) == (Match.NONE, {})
-    assert route.matches(scope("/api/v1/members", "/api")) == (Match.NONE, {})
+@pytest.mark.parametrize("root_path", ["", "/api"])
+async def test_routes_of_other_paths_are_passed_over_without_their_regex(root_path: str) -> None:
+    app = _app(indexed=True)
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path != "/v1/{anything}/at-root":
+            route.path_regex = None  # type: ignore[assignment]  # an error if tried
+    transport = httpx.ASGITransport(app=app, root_path=root_path)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        # Every route before it in the router's order starts otherwise (/v1/things...).
+        response = await http.get(root_path + "/v1/x/at-root")
+        assert response.status_code == 200
+        assert response.text == '"root x"'
+        with pytest.raises(AttributeError):
+            await http.get(root_path + "/v1/things/7")  # /v1/things is tried, and fails

@@ -43,9 +43,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
-from starlette._utils import get_route_path
-from starlette.routing import Match
-from starlette.types import Scope
 
 from ticketcreator.core import journal
 from ticketcreator.core.config import get_settings
@@ -238,23 +235,7 @@ class UnitOfWorkRoute(APIRoute):
     """Commits the request's session once after the handler succeeded, before responding.
 
     Text PostgreSQL cannot store is refused (422) before the handler runs.
-
-    A request is matched against the routes in order (a ticket's GET against some fifty);
-    a route whose path does not start as the request's is passed over without its regular
-    expression, which could not match either.
     """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The path up to its first parameter: every path the regex matches starts with it.
-        self.literal_prefix = self.path_format.partition("{")[0]
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] == "http":
-            path = get_route_path(scope) if scope.get("root_path") else scope["path"]
-            if not path.startswith(self.literal_prefix):
-                return Match.NONE, {}
-        return super().matches(scope)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
