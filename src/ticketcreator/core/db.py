@@ -244,6 +244,9 @@ class UnitOfWorkRoute(APIRoute):
         )
 
         async def run(request: Request) -> Response:
+            # Made by the first get_session; set first, reading it never raises (a missing
+            # attribute of the request's state is an exception, twice per request).
+            request.state.db_session = None
             await reject_unstorable_text(request, json_body=json_body)
             retries = get_settings().database.conflict_retries
             attempt = 0

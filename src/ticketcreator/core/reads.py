@@ -68,15 +68,20 @@ def _acquire(pool: asyncpg.Pool) -> Any:
 
 def _bound(statement: ClauseElement, values: Mapping[str, Any]) -> tuple[str, list[Any]]:
     compiled, processors = _compiled(statement)
-    state = compiled.construct_expanded_state(values)
-    if state.processors:  # those of a list's items
-        processors = {**processors, **state.processors}
-    parameters = state.parameters
+    if compiled.literal_execute_params or compiled.post_compile_params:
+        state = compiled.construct_expanded_state(values)
+        text, parameters, positions = state.statement, state.parameters, state.positiontup
+        if state.processors:  # those of a list's items
+            processors = {**processors, **state.processors}
+    else:
+        # Nothing to expand or write into the text (expanding anyway cost a GET 1 %).
+        text, parameters = compiled.string, compiled.construct_params(values)
+        positions = compiled.positiontup
     arguments = [
         processors[name](parameters[name]) if name in processors else parameters[name]
-        for name in state.positiontup or ()
+        for name in positions or ()
     ]
-    return state.statement, arguments
+    return text, arguments
 
 
 @lru_cache(maxsize=512)
