@@ -18,7 +18,7 @@ from ticketcreator.core.reads import Row
 from ticketcreator.tickets import listing_repository as repo
 from ticketcreator.tickets.errors import InvalidQuery
 from ticketcreator.tickets.listing_repository import Keyset, TicketFilters
-from ticketcreator.tickets.schemas import TicketListQuery, TicketPage, TicketRead
+from ticketcreator.tickets.schemas import TicketListQuery, TicketPage
 from ticketcreator.tickets.service import visibility
 
 
@@ -54,7 +54,7 @@ async def list_tickets(
             # the relevance window: later pages rank the candidates this page ranked
             position["w"] = [listing.window[0].isoformat(), str(listing.window[1])]
         next_cursor = encode_cursor(position)
-    return TicketPage(items=[TicketRead.from_row(row) for row, _ in rows], next_cursor=next_cursor)
+    return TicketPage.from_rows((row for row, _ in rows), next_cursor)
 
 
 def _filters(
