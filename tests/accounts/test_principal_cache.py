@@ -16,8 +16,10 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import create_member
+from ticketcreator.accounts.auth import principals
 from ticketcreator.accounts.models import ApiKey, Membership
 from ticketcreator.accounts.permissions import Role
+from ticketcreator.core import db
 from ticketcreator.core.config import get_settings
 
 pytestmark = pytest.mark.usefixtures("database")
@@ -116,3 +118,23 @@ async def test_changes_made_through_this_process_apply_at_once(
     removed = await client.delete(f"/v1/members/{agent.user.id}", headers=owner.headers)
     assert removed.status_code == 204
     assert (await client.get("/v1/tickets", headers=agent.headers)).status_code == 401
+
+
+async def test_a_cached_caller_is_served_without_making_a_session(
+    client: httpx.AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member = await create_member(session, role=Role.AGENT)
+    assert (await client.get("/v1/tickets", headers=member.headers)).status_code == 200
+    made: list[object] = []
+    factory = db.read_session_factory
+
+    def counted() -> object:
+        made.append(factory)
+        return factory()
+
+    monkeypatch.setattr(db, "read_session_factory", counted)
+    assert (await client.get("/v1/tickets", headers=member.headers)).status_code == 200
+    assert made == [], "the caller came from the cache and the list reads on its own pool"
+    principals.clear()
+    assert (await client.get("/v1/tickets", headers=member.headers)).status_code == 200
+    assert len(made) == 1, "a caller not in the cache is looked up in the request's session"
