@@ -17,7 +17,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ticketcreator import __version__, tasks
 from ticketcreator.accounts import routes as accounts_routes
-from ticketcreator.accounts.auth import documented_credentials, is_public, undeclared_routes
+from ticketcreator.accounts.declarations import documented_credentials, is_public, undeclared_routes
 from ticketcreator.accounts.permissions import permission_table_markdown
 from ticketcreator.ai.triage import routes as ai_routes
 from ticketcreator.attachments import routes as attachments_routes

@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
-from ticketcreator.accounts.auth import Authorizer, Principal, is_public
+from ticketcreator.accounts.auth import Authorizer, Principal
+from ticketcreator.accounts.declarations import is_public
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.deps import public
 from ticketcreator.main import build_openapi

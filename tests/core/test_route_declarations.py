@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 
-from ticketcreator.accounts.auth import Authorizer, undeclared_routes
+from ticketcreator.accounts.auth import Authorizer
+from ticketcreator.accounts.declarations import undeclared_routes
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.deps import public
 from ticketcreator.main import create_app

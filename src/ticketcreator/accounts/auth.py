@@ -14,32 +14,24 @@ process; the process that made the change forgets the organization's callers at 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
-import operator
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
 
-from fastapi import Depends, Request, Response
-from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import get_dependant
-from fastapi.routing import APIRoute
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Request, Response
+from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.routing import BaseRoute
 
 from ticketcreator.accounts.models import ApiKey, AuthSession, Membership, User
 from ticketcreator.accounts.permissions import ROLE_PERMISSIONS, Permission, Role
 from ticketcreator.accounts.tokens import decode_access_token, same_hash
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import get_session, utcnow
-from ticketcreator.core.deps import public
 from ticketcreator.core.errors import Forbidden, Unauthorized
 from ticketcreator.core.ratelimit import limit_principal
 
@@ -343,7 +335,8 @@ class Authorizer:
 
     It reads the credential headers and the request's session itself rather than through
     FastAPI sub-dependencies, which every request paid for in dependency solving; the OpenAPI
-    document declares the credentials it reads (:func:`documented_credentials`).
+    document declares the credentials it reads
+    (:func:`~ticketcreator.accounts.declarations.documented_credentials`).
     """
 
     def __init__(self, permission: Permission) -> None:
@@ -366,51 +359,3 @@ class Authorizer:
             )
         request.state.principal = principal
         return principal
-
-
-async def _credentials(
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-    header_key: Annotated[str | None, Depends(api_key_scheme)],
-) -> None:
-    """The credentials an :class:`Authorizer` reads, as security schemes (never called)."""
-
-
-_CREDENTIALS = get_dependant(path="", call=_credentials).dependencies
-
-
-def documented_credentials(dependant: Dependant) -> Dependant:
-    """``dependant`` as the OpenAPI document sees it: each :class:`Authorizer` in it depends
-    on the security schemes of the credentials it reads (``BearerAuth``, ``ApiKeyAuth``), so
-    that FastAPI documents them, in its order, as when they were its sub-dependencies.
-    ``dependant`` itself when it has no authorizer."""
-    dependencies = [documented_credentials(dependency) for dependency in dependant.dependencies]
-    if isinstance(dependant.call, Authorizer):
-        dependencies[:0] = _CREDENTIALS
-    elif all(map(operator.is_, dependencies, dependant.dependencies)):
-        return dependant
-    return dataclasses.replace(dependant, dependencies=dependencies)
-
-
-def _declares_access(dependant: Dependant) -> bool:
-    for dependency in dependant.dependencies:
-        if dependency.call is public or isinstance(dependency.call, Authorizer):
-            return True
-        if _declares_access(dependency):
-            return True
-    return False
-
-
-def is_public(dependant: Dependant) -> bool:
-    """Whether the route was declared open to anonymous callers."""
-    return any(
-        dependency.call is public or is_public(dependency) for dependency in dependant.dependencies
-    )
-
-
-def undeclared_routes(routes: list[BaseRoute]) -> list[str]:
-    """Routes that declare neither :func:`public` nor an :class:`Authorizer`."""
-    return [
-        f"{sorted(route.methods)} {route.path}"
-        for route in routes
-        if isinstance(route, APIRoute) and not _declares_access(route.dependant)
-    ]
