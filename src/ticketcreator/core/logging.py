@@ -1,8 +1,8 @@
 """Structured logging: one JSON object per line, carrying the current request id.
 
 Every line passes :class:`RedactSecrets`: the access log writes each request's query string,
-and query strings carry credentials (signed-link ``signature=``, valid
-up to a day; invitation ``token=``).
+and query strings carry credentials (signed-link ``signature=``, valid up to a day;
+invitation ``token=``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Credentials written into free text: bearer tokens, JWTs and ``name=value`` secrets
 (``"name": "value"`` too).
 
-Shared by what the browser recorded (captures) and by every log line: a request path in an
-access log carries its query string, and with it signed-link signatures and invitation tokens.
+Shared by what the browser recorded (captures) and by every log line: a request's access line
+carries its query string, and with it signed-link signatures and invitation tokens.
 """
 
 from __future__ import annotations
