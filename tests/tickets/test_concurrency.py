@@ -1,19 +1,28 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import Member
 from tests.support.services import Worker
 from tests.tickets.conftest import new_ticket
 from ticketcreator.core.config import get_settings
-from ticketcreator.core.db import commit, utcnow
+from ticketcreator.core.db import commit, session_factory, utcnow
 from ticketcreator.core.tasks import celery_app
-from ticketcreator.tickets.models import IdempotencyKey, Ticket
+from ticketcreator.tickets import repository
+from ticketcreator.tickets.models import (
+    IdempotencyKey,
+    Priority,
+    Source,
+    Status,
+    Ticket,
+    TicketType,
+)
 
 
 async def test_50_parallel_creates_get_50_distinct_gap_free_numbers(
@@ -32,6 +41,47 @@ async def test_50_parallel_creates_get_50_distinct_gap_free_numbers(
     assert numbers == list(range(1, 51))
     other = await new_ticket(client, outsider)
     assert other["number"] == 1
+
+
+async def test_creates_queue_for_a_held_number_and_a_rolled_back_create_gives_it_back(
+    client: httpx.AsyncClient, agent: Member, session: AsyncSession
+) -> None:
+    """While a transaction holds the organization's next number, the next create waits in
+    the numbering lock's queue (one waiter woken per commit), not on the counter row's
+    transaction (every waiter woken at once, to find the row locked again)."""
+    first = await new_ticket(client, agent)
+    async with session_factory()() as holder:
+        now = utcnow()
+        held = Ticket(
+            id=uuid.uuid4(), organization_id=agent.org_id, title="Held", description="",
+            status=Status.OPEN, priority=Priority.NORMAL, type=TicketType.BUG,
+            source=Source.API, reporter_id=agent.user.id, custom_fields={}, version=1,
+            created_at=now, updated_at=now,
+        )  # fmt: skip
+        assert await repository.insert_numbered(holder, held, "english") == first["number"] + 1
+        waiting = asyncio.create_task(
+            client.post("/v1/tickets", json={"title": "Queued"}, headers=agent.headers)
+        )
+        waits: list[str] = []
+        deadline = asyncio.get_running_loop().time() + 10
+        while not waits:
+            assert asyncio.get_running_loop().time() < deadline, "the create never waited"
+            await asyncio.sleep(0.05)
+            waits = list(
+                await session.scalars(
+                    text(
+                        "SELECT wait_event FROM pg_stat_activity WHERE datname ="
+                        " current_database() AND wait_event_type = 'Lock'"
+                        " AND query LIKE '%next_number%'"
+                    )
+                )
+            )
+            await commit(session)  # a fresh snapshot of the activity each time
+        assert waits == ["advisory"]
+        await holder.rollback()
+    created = await waiting
+    assert created.status_code == 201, created.text
+    assert created.json()["number"] == first["number"] + 1
 
 
 async def test_the_same_idempotency_key_10_times_in_parallel_creates_one_ticket(
