@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.support.factories import Member
 from ticketcreator.core.db import get_engine
 from ticketcreator.core.outbox import OutboxEvent
-from ticketcreator.tickets.models import TicketEvent
+from ticketcreator.tickets.models import IdempotencyKey, TicketEvent
 
 
 @pytest.fixture
@@ -77,3 +77,62 @@ async def test_create_and_change_write_their_history_and_events_in_one_statement
         )
     ).all()
     assert sorted(topics) == ["ticket.created", "ticket.status_changed", "ticket.updated"]
+
+
+async def test_a_create_commits_right_after_its_number_and_everything_written_names_it(
+    client: httpx.AsyncClient, agent: Member, session: AsyncSession
+) -> None:
+    """The numbered insert also writes the tags, history, event and remembered response, so
+    nothing but the commit comes after it (the number is held until the commit); what those
+    rows say of the number was filled in by the database."""
+    sent: list[str] = []
+
+    def statement(*args: Any) -> None:
+        sent.append(args[2])
+
+    def commit(_connection: Any) -> None:
+        sent.append("COMMIT")
+
+    engine = get_engine().sync_engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        headers = {**agent.headers, "Idempotency-Key": "numbered-1"}
+        body = {"title": "Refund fails", "tags": ["payments", "checkout"]}
+        created = await client.post("/v1/tickets", json=body, headers=headers)
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    assert created.status_code == 201, created.text
+    ticket = created.json()
+
+    numbered = next(i for i, each in enumerate(sent) if "INSERT INTO ticket_counter" in each)
+    assert sent[numbered + 1 :] == ["COMMIT"]
+    for table in ("ticket_tag", "ticket_event", "outbox_event", "idempotency_key"):
+        assert table in sent[numbered], table
+
+    history = await session.scalar(
+        select(TicketEvent.new).where(
+            TicketEvent.ticket_id == ticket["id"], TicketEvent.kind == "created"
+        )
+    )
+    assert history == ticket
+    payload = await session.scalar(
+        select(OutboxEvent.payload).where(
+            OutboxEvent.payload["ticket_id"].astext == ticket["id"],
+            OutboxEvent.topic == "ticket.created",
+        )
+    )
+    assert payload is not None
+    assert (payload["number"], payload["key"], payload["snapshot"]) == (
+        ticket["number"],
+        ticket["key"],
+        ticket,
+    )
+    remembered = await session.scalar(
+        select(IdempotencyKey.response_body).where(IdempotencyKey.key == "numbered-1")
+    )
+    assert remembered == ticket
+    assert ticket["tags"] == ["checkout", "payments"]
+    fetched = await client.get(f"/v1/tickets/{ticket['key']}", headers=agent.headers)
+    assert fetched.json()["tags"] == ticket["tags"]

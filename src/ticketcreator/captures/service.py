@@ -79,14 +79,14 @@ async def create_capture(
     idempotency_key: str | None,
 ) -> tuple[CaptureRead, bool]:
     """The new capture, and whether it is the replay of an earlier request with the same key."""
+
+    async def create(remember: idempotency.Remember) -> CaptureRead:
+        capture = await _create(session, principal, data)
+        remember(capture)
+        return capture
+
     return await idempotency.once(
-        session,
-        principal,
-        idempotency_key,
-        data,
-        lambda: _create(session, principal, data),
-        CaptureRead,
-        scope="capture:",
+        session, principal, idempotency_key, data, create, CaptureRead, scope="capture:"
     )
 
 

@@ -7,9 +7,11 @@ a create remembers its response (:func:`update`, by id). They are written just b
 next statement the session executes (``Session.execute`` and everything built on it) or, at
 the latest, when it commits. A change and its announcements thus take one round trip where
 the unit of work took one per table, and none of the ORM's bookkeeping per row: the history
-row and the outbox event of a ticket's creation cost it a quarter of its CPU. A create
-holds its organization's counter row from its number to its commit; the journal leaves one
-statement between them.
+row and the outbox event of a ticket's creation cost it a quarter of its CPU.
+
+A statement can also take them along (:func:`write_returning`): a create's numbered insert
+writes its history, events and remembered response, so that nothing but the commit comes
+between taking the organization's next number (held until the commit) and the commit.
 
 They behave as changes the ORM would have flushed:
 - a statement run through the session sees them (a connection taken with
@@ -26,14 +28,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import Enum
 from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Insert,
+    Select,
     String,
     Table,
     Update,
@@ -48,6 +52,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.sql.dml import ReturningInsert
 
 _ROWS = "ticketcreator_journal"
 
@@ -58,10 +63,11 @@ _Target = tuple[Table, tuple[str, ...] | None]
 _Pending = tuple[_Target, dict[str, Any], SessionTransaction | None]
 
 
-def append(session: AsyncSession | Session, model: type[Any], row: dict[str, Any]) -> None:
-    """Insert ``row``, a row of ``model``'s table, with the transaction. Every column the
-    table requires is given (the ORM's defaults do not apply)."""
-    _add(session, (cast(Table, model.__table__), None), row)
+def append(session: AsyncSession | Session, model: type[Any] | Table, row: dict[str, Any]) -> None:
+    """Insert ``row``, a row of ``model``'s table (or of the table ``model``), with the
+    transaction. Every column the table requires is given (the ORM's defaults do not apply)."""
+    table = model if isinstance(model, Table) else cast(Table, model.__table__)
+    _add(session, (table, None), row)
 
 
 def update(session: AsyncSession | Session, model: type[Any], row: dict[str, Any]) -> None:
@@ -104,15 +110,41 @@ def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction
 
 def _write(session: Session) -> None:
     """Write the rows that belong to the session's current transaction, in one statement."""
-    rows: list[_Pending] | None = session.info.get(_ROWS)
-    if not rows:
+    if not session.info.get(_ROWS):
         return
     connection = session.connection()  # begins the transaction rows appended before belong to
+    targets, parameters = _take(session)
+    if targets:
+        connection.execute(_statement(targets), parameters)
+
+
+def write_returning(
+    session: Session, statement: ReturningInsert[Any], parameters: dict[str, Any], stand_in: str
+) -> Any:
+    """Run ``statement``, an insert returning one value, and write the rows due with it, in
+    one statement; returns the value. In the rows' JSON, the text ``stand_in`` stands for that
+    value and is replaced by it: a create's history, events and remembered response name its
+    number before the statement takes it. ``stand_in`` must be text no other value can hold.
+    No parameter of ``statement`` may be named as a column of a table the journal updates:
+    SQLAlchemy would make it one more column that update sets.
+
+    Called with the sync session (``AsyncSession.run_sync``).
+    """
+    connection = session.connection()
+    targets, rows = _take(session)
+    query = _with_rows(statement, targets)
+    return connection.execute(query, {**parameters, **rows, "stand_in": stand_in}).scalar_one()
+
+
+def _take(session: Session) -> tuple[tuple[_Target, ...], dict[str, str]]:
+    """Take the rows that belong to the session's current transaction (begun): their targets
+    and, per target, the JSON parameter of its rows."""
+    rows: list[_Pending] = session.info.get(_ROWS) or []
     current = _innermost(session)
     assert current is not None
     due = [row for row in rows if _within(row[2], current)]
     if not due:
-        return
+        return (), {}
     session.info[_ROWS] = [row for row in rows if not _within(row[2], current)]
     by_target: dict[_Target, list[dict[str, Any]]] = {}
     for target, values, _ in due:
@@ -122,7 +154,7 @@ def _write(session: Session) -> None:
         f"rows_{i}": json.dumps(by_target[target], default=_json)
         for i, target in enumerate(targets)
     }
-    connection.execute(_statement(targets), parameters)
+    return targets, parameters
 
 
 def json_value(value: Any) -> Any:
@@ -147,11 +179,42 @@ def _json(value: Any) -> Any:
 def _statement(targets: Sequence[_Target]) -> Insert | Update:
     """One statement writing every target's rows, each from a JSON array of objects (the
     first ones as data-modifying CTEs of the last one); built once per set of targets."""
+    writes = _writes(targets, lambda i: bindparam(f"rows_{i}", type_=String()))
+    statement = writes[-1]
+    for i, each in enumerate(writes[:-1]):
+        statement = statement.add_cte(each.cte(f"w{i}"))
+    return statement
+
+
+@cache
+def _with_rows(statement: ReturningInsert[Any], targets: Sequence[_Target]) -> Select[Any]:
+    """``statement`` as a CTE whose value the query returns, and every target's rows written
+    as data-modifying CTEs, from their JSON with the stand-in replaced by that value; built
+    once per statement and set of targets."""
+    returned = statement.cte("returned")
+    value = returned.c[0]
+    filled = select(value.cast(String())).scalar_subquery()
+    stand_in = bindparam("stand_in", type_=String())
+    writes = _writes(
+        targets,
+        lambda i: func.replace(bindparam(f"rows_{i}", type_=String()), stand_in, filled),
+    )
+    query = select(value)
+    for i, each in enumerate(writes):
+        query = query.add_cte(each.cte(f"w{i}"))
+    return query
+
+
+def _writes(
+    targets: Sequence[_Target], source: Callable[[int], ColumnElement[Any]]
+) -> list[Insert | Update]:
+    """A statement per target writing its rows, read from the JSON array ``source(i)`` gives
+    for the target at ``i``."""
     writes: list[Insert | Update] = []
     for i, (table, columns) in enumerate(targets):
         names = [c.name for c in table.columns] if columns is None else ["id", *columns]
         rows = (
-            func.jsonb_to_recordset(bindparam(f"rows_{i}", type_=String()).cast(JSONB))
+            func.jsonb_to_recordset(source(i).cast(JSONB))
             .table_valued(*(column(name, table.c[name].type) for name in names))
             .render_derived(with_types=True)
         )
@@ -160,10 +223,7 @@ def _statement(targets: Sequence[_Target]) -> Insert | Update:
         else:
             changed = {name: rows.c[name] for name in columns}
             writes.append(sql_update(table).values(changed).where(table.c.id == rows.c.id))
-    statement = writes[-1]
-    for i, each in enumerate(writes[:-1]):
-        statement = statement.add_cte(each.cte(f"w{i}"))
-    return statement
+    return writes
 
 
 @event.listens_for(Session, "do_orm_execute")

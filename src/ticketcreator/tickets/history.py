@@ -71,7 +71,8 @@ def add(
 
 def publish(
     session: AsyncSession, principal: Principal, ticket: Ticket, topic: Topic, **details: Any
-) -> None:
+) -> dict[str, Any]:
+    """Announce the change (an outbox event of ``topic``); returns the event's payload."""
     payload = {
         "ticket_id": str(ticket.id),
         "number": ticket.number,
@@ -82,6 +83,7 @@ def publish(
         **details,
     }
     emit(session, topic, payload, organization_id=ticket.organization_id)
+    return payload
 
 
 async def untag_all(

@@ -22,22 +22,29 @@ from ticketcreator.core.db import utcnow
 from ticketcreator.tickets import idempotency_repository as repo
 from ticketcreator.tickets.errors import IdempotencyKeyReused
 
+Remember = Callable[[BaseModel], None]
+"""Remembers the response of a create that claimed a key (written with the transaction)."""
+
 
 async def once[Read: BaseModel](
     session: AsyncSession,
     principal: Principal,
     key: str | None,
     body: BaseModel,
-    create: Callable[[], Awaitable[Read]],
+    create: Callable[[Remember], Awaitable[Read]],
     read: type[Read],
     *,
     scope: str = "",
 ) -> tuple[Read, bool]:
     """What ``create`` returns, and whether it is the replay of an earlier request of the same
     caller with the same ``key`` (then ``create`` does not run); without a key, ``create``
-    simply runs. ``scope`` keeps the request bodies of different creates apart."""
+    simply runs. ``scope`` keeps the request bodies of different creates apart.
+
+    ``create`` calls the function it is given, once, with its response, so that a retry
+    gets it back; it may do so before its last write, so that the response is written with
+    it (a ticket's create, :func:`ticketcreator.tickets.service.create_ticket`)."""
     if key is None:
-        return await create(), False
+        return await create(_nothing_to_remember), False
     request_hash = _fingerprint(body, scope)
     ttl = timedelta(hours=get_settings().tickets.idempotency_ttl_h)
     claimed = await repo.claim_idempotency_key(
@@ -57,9 +64,15 @@ async def once[Read: BaseModel](
                 "This Idempotency-Key was sent with a different request body; use a new key.",
             )
         return read.model_validate(first.response_body), True
-    result = await create()
-    repo.store_response(session, claimed, 201, result.model_dump(mode="json"))
-    return result, False
+
+    def remember(response: BaseModel) -> None:
+        repo.store_response(session, claimed, 201, response.model_dump(mode="json"))
+
+    return await create(remember), False
+
+
+def _nothing_to_remember(response: BaseModel) -> None:
+    """A create without a key has no response to remember."""
 
 
 def _fingerprint(body: BaseModel, scope: str) -> str:

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.dml import ReturningInsert
 
-from ticketcreator.core import reads
+from ticketcreator.core import journal, reads
 from ticketcreator.core.db import lock_key
 from ticketcreator.taxonomy.models import Tag
 from ticketcreator.tickets.models import Ticket, TicketCounter, ticket_tag
@@ -46,26 +46,32 @@ def _with_tags(query: Select[Ticket]) -> Select[Ticket]:
     return query.options(selectinload(Ticket.tags))
 
 
-async def insert_numbered(session: AsyncSession, ticket: Ticket, language: str) -> int:
-    """Insert a new ticket with its organization's next number, in one statement that also
-    computes its search document (title A, description B, as :func:`refresh_search` would
-    with no comments or captures yet); returns the number.
+async def insert_numbered(
+    session: AsyncSession, ticket: Ticket, language: str, stand_in: int
+) -> int:
+    """Insert a new ticket with its organization's next number, and write its tags and the
+    journal's rows (its history, events, remembered response) in the same statement; returns
+    the number. In those rows, ``stand_in`` (a number no ticket has) stands for the number.
+    The statement also computes the ticket's search document (title A, description B, as
+    :func:`refresh_search` would with no comments or captures yet).
 
     The counter row stays locked until the transaction ends, so concurrent creates queue here
     and a rolled-back create gives its number back: numbers have neither gaps nor duplicates.
-    They queue on the organization's numbering lock (an advisory lock, taken before the
-    upsert, held as long as the row): its waiters are woken one at a time, as it passes
-    from one transaction to the next. Waiting on the row itself, every waiter wakes at each
-    commit only to find the row taken again, which made PostgreSQL's lock manager the
-    bottleneck of concurrent creates.
+    Nothing but the commit comes after this statement, so the number is held for as short a
+    time as can be. Creates queue on the organization's numbering lock (an advisory lock,
+    taken before the upsert, held as long as the row): its waiters are woken one at a time,
+    as it passes from one transaction to the next. Waiting on the row itself, every waiter
+    woke at each commit only to find the row taken again, which made PostgreSQL's lock
+    manager the bottleneck of concurrent creates.
     """
-    values = {column.key: getattr(ticket, column.key) for column in _inserted_columns()}
-    statement = _insert_numbered()
+    values = {f"new_{column.key}": getattr(ticket, column.key) for column in _inserted_columns()}
     values["numbering_lock"] = lock_key(ticket.organization_id)
-    number: int = (await session.execute(statement, {**values, "language": language})).scalar_one()
-    if ticket.tags:
-        rows = [{"ticket_id": ticket.id, "tag_id": tag.id} for tag in ticket.tags]
-        await session.execute(insert(ticket_tag), rows)
+    values["language"] = language
+    for tag in ticket.tags:
+        journal.append(session, ticket_tag, {"ticket_id": ticket.id, "tag_id": tag.id})
+    number: int = await session.run_sync(
+        journal.write_returning, _insert_numbered(), values, str(stand_in)
+    )
     return number
 
 
@@ -84,7 +90,9 @@ _NUMBERING_LOCK_NAMESPACE = 0x4E554D42  # "NUMB"
 def _insert_numbered() -> ReturningInsert[int]:
     """The numbering lock, the counter's upsert and the ticket's insert as one statement,
     built once with every value a bound parameter. The lock is a function in the upsert's
-    FROM, so it is held before the upsert looks for the counter row."""
+    FROM, so it is held before the upsert looks for the counter row. The ticket's values are
+    named ``new_<column>``: no column of a table the journal writes has such a name (an
+    update given a parameter named as one of its columns would set that column)."""
     counter = TicketCounter.__table__
     table = Ticket.__table__
     assert isinstance(counter, Table)
@@ -92,7 +100,8 @@ def _insert_numbered() -> ReturningInsert[int]:
     queue = func.pg_advisory_xact_lock(
         literal(_NUMBERING_LOCK_NAMESPACE), bindparam("numbering_lock", type_=Integer())
     ).table_valued("queued")
-    first = select(bindparam("organization_id", type_=counter.c.organization_id.type), literal(1))
+    organization = bindparam("new_organization_id", type_=counter.c.organization_id.type)
+    first = select(organization, literal(1))
     next_number = (
         insert(counter)
         .from_select(["organization_id", "last_number"], first.select_from(queue))
@@ -105,13 +114,13 @@ def _insert_numbered() -> ReturningInsert[int]:
     )
     columns = _inserted_columns()
     config = cast(bindparam("language", type_=String()), REGCONFIG)
-    title = bindparam("title", type_=table.c.title.type)
-    description = bindparam("description", type_=table.c.description.type)
+    title = bindparam("new_title", type_=table.c.title.type)
+    description = bindparam("new_description", type_=table.c.description.type)
     document = func.setweight(func.to_tsvector(config, title), literal_column("'A'")).op("||")(
         func.setweight(func.to_tsvector(config, description), literal_column("'B'"))
     )
     row = select(
-        *[bindparam(column.key, type_=column.type) for column in columns],
+        *[bindparam(f"new_{column.key}", type_=column.type) for column in columns],
         next_number.c.last_number,
         document,
     )

@@ -10,6 +10,7 @@ of work does).
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -37,6 +38,9 @@ from ticketcreator.tickets.schemas import BulkUpdate, TicketCreate, TicketRead, 
 from ticketcreator.tickets.visibility import Visibility
 
 _MAX_NUMBER = 2**31 - 1
+# A create's number, until it is taken, is a random 16-digit number: no ticket has one so
+# large, no id or time holds 16 digits in a row, and no one can guess it to write it.
+_STAND_IN_SPAN = 10**15 * 4
 _LOCKED = "ticketcreator_locked_tickets"
 
 
@@ -158,13 +162,18 @@ async def create_ticket(
     (never a second ticket); the same key with a different body is refused.
     """
 
-    async def create() -> TicketRead:
-        return await _create(session, principal, data)
+    async def create(remember: idempotency.Remember) -> TicketRead:
+        return await _create(session, principal, data, remember)
 
     return await idempotency.once(session, principal, idempotency_key, data, create, TicketRead)
 
 
-async def _create(session: AsyncSession, principal: Principal, data: TicketCreate) -> TicketRead:
+async def _create(
+    session: AsyncSession,
+    principal: Principal,
+    data: TicketCreate,
+    remember: idempotency.Remember,
+) -> TicketRead:
     triage = {"assignee_id": data.assignee_id, "team_id": data.team_id}
     on_behalf = data.reporter_id is not None and data.reporter_id != principal.user_id
     if (on_behalf or any(v is not None for v in triage.values())) and not principal.can(
@@ -212,13 +221,22 @@ async def _create(session: AsyncSession, principal: Principal, data: TicketCreat
         updated_at=now,
         tags=tags,
     )
-    language = get_settings().tickets.search_language
-    ticket.number = await repo.insert_numbered(session, ticket, language)
+    # What the create writes names its number before the numbered insert takes it, so that
+    # it is written by that insert, with nothing but the commit after it (the number is held
+    # until then).
+    stand_in = secrets.randbelow(_STAND_IN_SPAN) + _STAND_IN_SPAN
+    ticket.number = stand_in
     read = TicketRead.model_validate(ticket)
     snapshot = read.model_dump(mode="json")
     history.record(session, principal, ticket, "created", new=snapshot)
-    history.publish(session, principal, ticket, Topic.TICKET_CREATED, snapshot=snapshot)
-    return read
+    payload = history.publish(session, principal, ticket, Topic.TICKET_CREATED, snapshot=snapshot)
+    remember(read)
+    language = get_settings().tickets.search_language
+    ticket.number = await repo.insert_numbered(session, ticket, language, stand_in)
+    numbered = {"number": ticket.number, "key": ticket.key}
+    snapshot.update(numbered)  # the event as reactions in this transaction receive it
+    payload.update(numbered)
+    return read.model_copy(update=numbered)
 
 
 # Changing
