@@ -57,6 +57,7 @@ async def test_create_and_change_write_their_history_and_events_in_one_statement
     )
     assert response.status_code == 200, response.text
     assert len(writes) == 1
+    assert "UPDATE ticket SET" in writes[0]  # the row, its history and its events together
 
     history = (
         await session.execute(
@@ -79,12 +80,11 @@ async def test_create_and_change_write_their_history_and_events_in_one_statement
     assert sorted(topics) == ["ticket.created", "ticket.status_changed", "ticket.updated"]
 
 
-async def test_a_create_commits_right_after_its_number_and_everything_written_names_it(
+async def test_a_create_writes_everything_in_its_insert_then_commits(
     client: httpx.AsyncClient, agent: Member, session: AsyncSession
 ) -> None:
-    """The numbered insert also writes the tags, history, event and remembered response, so
-    nothing but the commit comes after it (the number is held until the commit); what those
-    rows say of the number was filled in by the database."""
+    """The ticket's insert also writes its tags, history, event and remembered response, and
+    nothing but the commit comes after it; each of those rows names the ticket's number."""
     sent: list[str] = []
 
     def statement(*args: Any) -> None:
@@ -106,10 +106,10 @@ async def test_a_create_commits_right_after_its_number_and_everything_written_na
     assert created.status_code == 201, created.text
     ticket = created.json()
 
-    numbered = next(i for i, each in enumerate(sent) if "INSERT INTO ticket_counter" in each)
-    assert sent[numbered + 1 :] == ["COMMIT"]
+    inserted = next(i for i, each in enumerate(sent) if "INSERT INTO ticket " in each)
+    assert sent[inserted + 1 :] == ["COMMIT"]
     for table in ("ticket_tag", "ticket_event", "outbox_event", "idempotency_key"):
-        assert table in sent[numbered], table
+        assert table in sent[inserted], table
 
     history = await session.scalar(
         select(TicketEvent.new).where(

@@ -5,7 +5,7 @@ import uuid
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import Member
@@ -43,46 +43,42 @@ async def test_50_parallel_creates_get_50_distinct_gap_free_numbers(
     assert other["number"] == 1
 
 
-async def test_creates_queue_for_a_held_number_and_a_rolled_back_create_gives_it_back(
+async def test_a_number_is_taken_for_good_so_an_open_create_holds_no_other_up(
     client: httpx.AsyncClient, agent: Member, session: AsyncSession
 ) -> None:
-    """While a transaction holds the organization's next number, the next create waits in
-    the numbering lock's queue (one waiter woken per commit), not on the counter row's
-    transaction (every waiter woken at once, to find the row locked again)."""
+    """A create takes its number in a statement committed at once: a create whose
+    transaction is still open holds no other create up, and if it rolls back its number stays
+    unused (a gap), never given twice. A refused create takes no number."""
     first = await new_ticket(client, agent)
     async with session_factory()() as holder:
         now = utcnow()
+        taken = await repository.take_number(holder, agent.org_id)
+        assert taken == first["number"] + 1
         held = Ticket(
-            id=uuid.uuid4(), organization_id=agent.org_id, title="Held", description="",
-            status=Status.OPEN, priority=Priority.NORMAL, type=TicketType.BUG,
+            id=uuid.uuid4(), organization_id=agent.org_id, number=taken, title="Held",
+            description="", status=Status.OPEN, priority=Priority.NORMAL, type=TicketType.BUG,
             source=Source.API, reporter_id=agent.user.id, custom_fields={}, version=1,
             created_at=now, updated_at=now,
         )  # fmt: skip
-        number = await repository.insert_numbered(holder, held, "english", stand_in=2**52)
-        assert number == first["number"] + 1
-        waiting = asyncio.create_task(
-            client.post("/v1/tickets", json={"title": "Queued"}, headers=agent.headers)
+        await repository.insert_ticket(holder, held, "english")
+        created = await asyncio.wait_for(
+            client.post("/v1/tickets", json={"title": "Next"}, headers=agent.headers), 10
         )
-        waits: list[str] = []
-        deadline = asyncio.get_running_loop().time() + 10
-        while not waits:
-            assert asyncio.get_running_loop().time() < deadline, "the create never waited"
-            await asyncio.sleep(0.05)
-            waits = list(
-                await session.scalars(
-                    text(
-                        "SELECT wait_event FROM pg_stat_activity WHERE datname ="
-                        " current_database() AND wait_event_type = 'Lock'"
-                        " AND query LIKE '%next_number%'"
-                    )
-                )
-            )
-            await commit(session)  # a fresh snapshot of the activity each time
-        assert waits == ["advisory"]
+        assert created.status_code == 201, created.text
+        assert created.json()["number"] == taken + 1
         await holder.rollback()
-    created = await waiting
-    assert created.status_code == 201, created.text
-    assert created.json()["number"] == first["number"] + 1
+    refused = await client.post(
+        "/v1/tickets",
+        json={"title": "Bad category", "category_id": str(uuid.uuid4())},
+        headers=agent.headers,
+    )
+    assert refused.status_code == 422, refused.text
+    after = await new_ticket(client, agent)
+    assert after["number"] == taken + 2
+    numbers = await session.scalars(
+        select(Ticket.number).where(Ticket.organization_id == agent.org_id).order_by(Ticket.number)
+    )
+    assert list(numbers) == [first["number"], taken + 1, taken + 2]
 
 
 async def test_the_same_idempotency_key_10_times_in_parallel_creates_one_ticket(

@@ -9,9 +9,9 @@ the latest, when it commits. A change and its announcements thus take one round 
 the unit of work took one per table, and none of the ORM's bookkeeping per row: the history
 row and the outbox event of a ticket's creation cost it a quarter of its CPU.
 
-A statement can also take them along (:func:`write_returning`): a create's numbered insert
-writes its history, events and remembered response, so that nothing but the commit comes
-between taking the organization's next number (held until the commit) and the commit.
+A statement can also take them along (:func:`write_with`): a create's insert writes its
+history, events and remembered response, a change's update of the ticket row its history
+and events.
 
 They behave as changes the ORM would have flushed:
 - a statement run through the session sees them (a connection taken with
@@ -37,7 +37,6 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     Insert,
-    Select,
     String,
     Table,
     Update,
@@ -52,7 +51,6 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
-from sqlalchemy.sql.dml import ReturningInsert
 
 _ROWS = "ticketcreator_journal"
 
@@ -118,22 +116,14 @@ def _write(session: Session) -> None:
         connection.execute(_statement(targets), parameters)
 
 
-def write_returning(
-    session: Session, statement: ReturningInsert[Any], parameters: dict[str, Any], stand_in: str
-) -> Any:
-    """Run ``statement``, an insert returning one value, and write the rows due with it, in
-    one statement; returns the value. In the rows' JSON, the text ``stand_in`` stands for that
-    value and is replaced by it: a create's history, events and remembered response name its
-    number before the statement takes it. ``stand_in`` must be text no other value can hold.
-    No parameter of ``statement`` may be named as a column of a table the journal updates:
-    SQLAlchemy would make it one more column that update sets.
-
-    Called with the sync session (``AsyncSession.run_sync``).
-    """
+def write_with(session: Session, statement: Insert | Update, parameters: dict[str, Any]) -> None:
+    """Run ``statement`` and write the rows due with it, in one statement: a ticket's insert
+    or update takes its history and events along. No parameter of ``statement`` may be named
+    as a column of a table the journal updates: SQLAlchemy would make it one more column that
+    update sets. Called with the sync session (``AsyncSession.run_sync``)."""
     connection = session.connection()
     targets, rows = _take(session)
-    query = _with_rows(statement, targets)
-    return connection.execute(query, {**parameters, **rows, "stand_in": stand_in}).scalar_one()
+    connection.execute(_with_writes(statement, targets), {**parameters, **rows})
 
 
 def _take(session: Session) -> tuple[tuple[_Target, ...], dict[str, str]]:
@@ -187,22 +177,15 @@ def _statement(targets: Sequence[_Target]) -> Insert | Update:
 
 
 @cache
-def _with_rows(statement: ReturningInsert[Any], targets: Sequence[_Target]) -> Select[Any]:
-    """``statement`` as a CTE whose value the query returns, and every target's rows written
-    as data-modifying CTEs, from their JSON with the stand-in replaced by that value; built
-    once per statement and set of targets."""
-    returned = statement.cte("returned")
-    value = returned.c[0]
-    filled = select(value.cast(String())).scalar_subquery()
-    stand_in = bindparam("stand_in", type_=String())
-    writes = _writes(
-        targets,
-        lambda i: func.replace(bindparam(f"rows_{i}", type_=String()), stand_in, filled),
-    )
-    query = select(value)
+def _with_writes[Statement: (Insert, Update)](
+    statement: Statement, targets: Sequence[_Target]
+) -> Statement:
+    """``statement`` with every target's rows written as its data-modifying CTEs; built once
+    per statement and set of targets."""
+    writes = _writes(targets, lambda i: bindparam(f"rows_{i}", type_=String()))
     for i, each in enumerate(writes):
-        query = query.add_cte(each.cte(f"w{i}"))
-    return query
+        statement = statement.add_cte(each.cte(f"w{i}"))
+    return statement
 
 
 def _writes(

@@ -1,7 +1,8 @@
 """Changing a locked ticket, in named steps: check the new values, set the fields that differ,
-add and remove tags; then bump the version, write one event per change, refresh the search
-document and announce the change (``ticket.updated``, and the topic of a field that has one),
-whose reactions (routing rules on a person's change) then run in the same transaction.
+add and remove tags; then bump the version, record one event per change and announce the
+change (``ticket.updated``, and the topic of a field that has one), write the row with its
+history and events, refresh the search document, and run the reactions to the change
+(routing rules on a person's change) in the same transaction.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import Role
@@ -68,20 +70,26 @@ async def apply(
     """Validate, then apply ``changes`` (field → new value) and tag changes to a locked ticket.
 
     Writes one event per changed field, bumps the version and announces the change; returns
-    the changes (empty when nothing differed).
+    the changes (empty when nothing differed). The ticket's row, its history and its events
+    are written by one statement, outside the ORM's unit of work: ``ticket`` holds the new
+    values as loaded ones, so nothing of it is flushed again.
     """
     changes = await _checked(session, principal, ticket, changes)
-    applied = _set_fields(ticket, changes)
-    applied += await _set_tags(session, principal, ticket, add_tags, remove_tags)
-    if not applied:
+    written: dict[str, Any] = {}
+    applied = _set_fields(ticket, changes, written)
+    tagged = await _set_tags(session, principal, ticket, add_tags, remove_tags)
+    if not applied and not tagged:
         return applied
-    ticket.version += 1
-    ticket.updated_at = utcnow()
+    applied += tagged
+    _set(ticket, written, "version", ticket.version + 1)
+    _set(ticket, written, "updated_at", utcnow())
     _record(session, principal, ticket, applied)
-    await session.flush()
+    _announce(session, principal, ticket, applied)
+    if tagged:
+        await session.flush()  # the ticket's tag rows
+    await repo.write_changes(session, ticket.id, written)
     if {"title", "description"} & changes.keys():
         await repo.refresh_search(session, ticket.id, get_settings().tickets.search_language)
-    _announce(session, principal, ticket, applied)
     await react(session)  # e.g. routing rules on a person's change: the caller sees their work
     return applied
 
@@ -106,8 +114,11 @@ async def _checked(
     return changes
 
 
-def _set_fields(ticket: Ticket, changes: dict[str, Any]) -> list[dict[str, Any]]:
-    """Set the fields whose value differs; one change per field (per key of custom fields)."""
+def _set_fields(
+    ticket: Ticket, changes: dict[str, Any], written: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Set the fields whose value differs (into ``written`` too); one change per field (per
+    key of custom fields)."""
     applied: list[dict[str, Any]] = []
     for field, new in changes.items():
         old = getattr(ticket, field)
@@ -121,22 +132,29 @@ def _set_fields(ticket: Ticket, changes: dict[str, Any]) -> list[dict[str, Any]]
                     )
         else:
             applied.append({"field": field, "old": json_value(old), "new": json_value(new)})
-        setattr(ticket, field, new)
+        _set(ticket, written, field, new)
         if field == "status":
-            _enter_status(ticket, new)
+            _enter_status(ticket, new, written)
     return applied
 
 
-def _enter_status(ticket: Ticket, status: Status) -> None:
+def _set(ticket: Ticket, written: dict[str, Any], field: str, value: Any) -> None:
+    """Give ``ticket`` the value its row is about to be written with (as a loaded value, not
+    a change for the ORM to flush)."""
+    set_committed_value(ticket, field, value)
+    written[field] = value
+
+
+def _enter_status(ticket: Ticket, status: Status, written: dict[str, Any]) -> None:
     now = utcnow()
     if status is Status.RESOLVED:
-        ticket.resolved_at = now
-        ticket.closed_at = None
+        _set(ticket, written, "resolved_at", now)
+        _set(ticket, written, "closed_at", None)
     elif status is Status.CLOSED:
-        ticket.closed_at = now
+        _set(ticket, written, "closed_at", now)
     else:
-        ticket.resolved_at = None
-        ticket.closed_at = None
+        _set(ticket, written, "resolved_at", None)
+        _set(ticket, written, "closed_at", None)
 
 
 async def _set_tags(

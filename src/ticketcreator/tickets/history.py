@@ -71,8 +71,8 @@ def add(
 
 def publish(
     session: AsyncSession, principal: Principal, ticket: Ticket, topic: Topic, **details: Any
-) -> dict[str, Any]:
-    """Announce the change (an outbox event of ``topic``); returns the event's payload."""
+) -> None:
+    """Announce the change (an outbox event of ``topic``)."""
     payload = {
         "ticket_id": str(ticket.id),
         "number": ticket.number,
@@ -83,7 +83,6 @@ def publish(
         **details,
     }
     emit(session, topic, payload, organization_id=ticket.organization_id)
-    return payload
 
 
 async def untag_all(

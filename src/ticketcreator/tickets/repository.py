@@ -15,7 +15,6 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Enum,
-    Integer,
     Select,
     String,
     Table,
@@ -29,14 +28,14 @@ from sqlalchemy import (
     select,
     text,
     type_coerce,
+    update,
 )
 from sqlalchemy.dialects.postgresql import REGCONFIG, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.dml import Insert, ReturningInsert, ReturningUpdate, Update
 
 from ticketcreator.core import journal, reads
-from ticketcreator.core.db import lock_key
 from ticketcreator.taxonomy.models import Tag
 from ticketcreator.tickets.models import Ticket, TicketCounter, ticket_tag
 from ticketcreator.tickets.visibility import Visibility, tickets_rule
@@ -46,89 +45,116 @@ def _with_tags(query: Select[Ticket]) -> Select[Ticket]:
     return query.options(selectinload(Ticket.tags))
 
 
-async def insert_numbered(
-    session: AsyncSession, ticket: Ticket, language: str, stand_in: int
-) -> int:
-    """Insert a new ticket with its organization's next number, and write its tags and the
-    journal's rows (its history, events, remembered response) in the same statement; returns
-    the number. In those rows, ``stand_in`` (a number no ticket has) stands for the number.
-    The statement also computes the ticket's search document (title A, description B, as
-    :func:`refresh_search` would with no comments or captures yet).
+async def take_number(session: AsyncSession, organization_id: uuid.UUID) -> int:
+    """The organization's next ticket number, taken for good: the counter is bumped in a
+    statement of its own, committed at once, as a sequence is. Concurrent creates thus wait
+    for one another only as long as that statement runs, not until each commits; a create
+    that fails after taking its number leaves a gap, as a ticket purged from the trash does.
+    Numbers are never taken twice, and a create takes its number after every check that may
+    refuse it.
 
-    The counter row stays locked until the transaction ends, so concurrent creates queue here
-    and a rolled-back create gives its number back: numbers have neither gaps nor duplicates.
-    Nothing but the commit comes after this statement, so the number is held for as short a
-    time as can be. Creates queue on the organization's numbering lock (an advisory lock,
-    taken before the upsert, held as long as the row): its waiters are woken one at a time,
-    as it passes from one transaction to the next. Waiting on the row itself, every waiter
-    woke at each commit only to find the row taken again, which made PostgreSQL's lock
-    manager the bottleneck of concurrent creates.
+    The statement runs on the pool of plain connections (:mod:`ticketcreator.core.reads`), so
+    that a request holding a session's connection never waits for a second one of the same
+    pool. An organization's first number creates its counter row in ``session``'s
+    transaction instead: the statement of its own finds no row to bump, and the organization
+    may not even be committed yet (the demo's seed creates it with its tickets). That
+    transaction holds the row until it ends; creates meanwhile wait for it, then bump it.
     """
+    values = {"organization_id": organization_id}
+    row = await reads.fetch_one(_next_number(), values)
+    if row is None:
+        return int((await session.execute(_first_number(), values)).scalar_one())
+    return int(row["last_number"])
+
+
+@cache
+def _next_number() -> ReturningUpdate[int]:
+    """Bumping the organization's counter row, built once."""
+    counter = TicketCounter.__table__
+    assert isinstance(counter, Table)
+    organization = bindparam("organization_id", type_=counter.c.organization_id.type)
+    return (
+        update(counter)
+        .where(counter.c.organization_id == organization)
+        .values(last_number=counter.c.last_number + 1)
+        .returning(counter.c.last_number)
+    )
+
+
+@cache
+def _first_number() -> ReturningInsert[int]:
+    """Creating the organization's counter row at 1, or bumping it if it exists, built once."""
+    counter = TicketCounter.__table__
+    assert isinstance(counter, Table)
+    organization = bindparam("organization_id", type_=counter.c.organization_id.type)
+    return (
+        insert(counter)
+        .values(organization_id=organization, last_number=1)
+        .on_conflict_do_update(
+            index_elements=[counter.c.organization_id],
+            set_={"last_number": counter.c.last_number + 1},
+        )
+        .returning(counter.c.last_number)
+    )
+
+
+async def insert_ticket(session: AsyncSession, ticket: Ticket, language: str) -> None:
+    """Insert a new (numbered) ticket and write its tags and the journal's rows (its history,
+    events, remembered response) in the same statement, which also computes the ticket's
+    search document (title A, description B, as :func:`refresh_search` would with no
+    comments or captures yet)."""
     values = {f"new_{column.key}": getattr(ticket, column.key) for column in _inserted_columns()}
-    values["numbering_lock"] = lock_key(ticket.organization_id)
     values["language"] = language
     for tag in ticket.tags:
         journal.append(session, ticket_tag, {"ticket_id": ticket.id, "tag_id": tag.id})
-    number: int = await session.run_sync(
-        journal.write_returning, _insert_numbered(), values, str(stand_in)
-    )
-    return number
+    await session.run_sync(journal.write_with, _insert(), values)
 
 
 @cache
 def _inserted_columns() -> tuple[Column[Any], ...]:
     table = Ticket.__table__
     assert isinstance(table, Table)
-    return tuple(column for column in table.c if column.key not in ("number", "search_vector"))
-
-
-# The advisory locks of ticket numbering, apart from other features' (see core.db.lock_key).
-_NUMBERING_LOCK_NAMESPACE = 0x4E554D42  # "NUMB"
+    return tuple(column for column in table.c if column.key != "search_vector")
 
 
 @cache
-def _insert_numbered() -> ReturningInsert[int]:
-    """The numbering lock, the counter's upsert and the ticket's insert as one statement,
-    built once with every value a bound parameter. The lock is a function in the upsert's
-    FROM, so it is held before the upsert looks for the counter row. The ticket's values are
-    named ``new_<column>``: no column of a table the journal writes has such a name (an
-    update given a parameter named as one of its columns would set that column)."""
-    counter = TicketCounter.__table__
+def _insert() -> Insert:
+    """The ticket's insert, built once with every value a bound parameter, named
+    ``new_<column>``: no column of a table the journal writes has such a name (an update given
+    a parameter named as one of its columns would set that column)."""
     table = Ticket.__table__
-    assert isinstance(counter, Table)
     assert isinstance(table, Table)
-    queue = func.pg_advisory_xact_lock(
-        literal(_NUMBERING_LOCK_NAMESPACE), bindparam("numbering_lock", type_=Integer())
-    ).table_valued("queued")
-    organization = bindparam("new_organization_id", type_=counter.c.organization_id.type)
-    first = select(organization, literal(1))
-    next_number = (
-        insert(counter)
-        .from_select(["organization_id", "last_number"], first.select_from(queue))
-        .on_conflict_do_update(
-            index_elements=[counter.c.organization_id],
-            set_={"last_number": counter.c.last_number + 1},
-        )
-        .returning(counter.c.last_number)
-        .cte("next_number")
-    )
-    columns = _inserted_columns()
     config = cast(bindparam("language", type_=String()), REGCONFIG)
-    title = bindparam("new_title", type_=table.c.title.type)
-    description = bindparam("new_description", type_=table.c.description.type)
-    document = func.setweight(func.to_tsvector(config, title), literal_column("'A'")).op("||")(
-        func.setweight(func.to_tsvector(config, description), literal_column("'B'"))
+    values: dict[str, Any] = {
+        column.key: bindparam(f"new_{column.key}", type_=column.type)
+        for column in _inserted_columns()
+    }
+    document = func.setweight(func.to_tsvector(config, values["title"]), literal_column("'A'"))
+    values["search_vector"] = document.op("||")(
+        func.setweight(func.to_tsvector(config, values["description"]), literal_column("'B'"))
     )
-    row = select(
-        *[bindparam(f"new_{column.key}", type_=column.type) for column in columns],
-        next_number.c.last_number,
-        document,
-    )
-    return (
-        insert(table)
-        .from_select([*columns, table.c.number, table.c.search_vector], row)
-        .returning(table.c.number)
-    )
+    return insert(table).values(values)
+
+
+async def write_changes(
+    session: AsyncSession, ticket_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    """Set ``values`` (column → value) in the ticket's row and write the journal's rows due
+    (the change's history and events) in the same statement."""
+    parameters = {f"new_{name}": value for name, value in values.items()}
+    parameters["changed_ticket_id"] = ticket_id
+    await session.run_sync(journal.write_with, _update(tuple(sorted(values))), parameters)
+
+
+@cache
+def _update(columns: tuple[str, ...]) -> Update:
+    """The update of a ticket's ``columns``, built once per set of columns. Its values are
+    named ``new_<column>``, as in :func:`_insert`."""
+    table = Ticket.__table__
+    assert isinstance(table, Table)
+    changed = {name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns}
+    ticket_id = bindparam("changed_ticket_id", type_=table.c.id.type)
+    return update(table).where(table.c.id == ticket_id).values(changed)
 
 
 async def refresh_search(session: AsyncSession, ticket_id: uuid.UUID, language: str) -> None:

@@ -10,7 +10,6 @@ of work does).
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -38,9 +37,6 @@ from ticketcreator.tickets.schemas import BulkUpdate, TicketCreate, TicketRead, 
 from ticketcreator.tickets.visibility import Visibility
 
 _MAX_NUMBER = 2**31 - 1
-# A create's number, until it is taken, is a random 16-digit number: no ticket has one so
-# large, no id or time holds 16 digits in a row, and no one can guess it to write it.
-_STAND_IN_SPAN = 10**15 * 4
 _LOCKED = "ticketcreator_locked_tickets"
 
 
@@ -221,22 +217,14 @@ async def _create(
         updated_at=now,
         tags=tags,
     )
-    # What the create writes names its number before the numbered insert takes it, so that
-    # it is written by that insert, with nothing but the commit after it (the number is held
-    # until then).
-    stand_in = secrets.randbelow(_STAND_IN_SPAN) + _STAND_IN_SPAN
-    ticket.number = stand_in
+    ticket.number = await repo.take_number(session, principal.organization_id)
     read = TicketRead.model_validate(ticket)
     snapshot = read.model_dump(mode="json")
     history.record(session, principal, ticket, "created", new=snapshot)
-    payload = history.publish(session, principal, ticket, Topic.TICKET_CREATED, snapshot=snapshot)
+    history.publish(session, principal, ticket, Topic.TICKET_CREATED, snapshot=snapshot)
     remember(read)
-    language = get_settings().tickets.search_language
-    ticket.number = await repo.insert_numbered(session, ticket, language, stand_in)
-    numbered = {"number": ticket.number, "key": ticket.key}
-    snapshot.update(numbered)  # the event as reactions in this transaction receive it
-    payload.update(numbered)
-    return read.model_copy(update=numbered)
+    await repo.insert_ticket(session, ticket, get_settings().tickets.search_language)
+    return read
 
 
 # Changing
