@@ -10,6 +10,9 @@ processors; it runs on this process's pool of ``database.read_pool_size`` connec
 (autocommit). Build each statement once (per shape, as the ticket list does): compiled
 statements are kept by identity.
 
+One write runs here too, for the same reason and because it must commit on its own at once:
+taking a ticket's number (:func:`ticketcreator.tickets.repository.take_number`).
+
 Only for reads whose columns need no conversion from what asyncpg returns (enumerations
 read as text, JSON decoded by the pool's codec); a statement selecting such a column fails
 at once, naming it.

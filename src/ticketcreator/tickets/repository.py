@@ -60,34 +60,28 @@ async def take_number(session: AsyncSession, organization_id: uuid.UUID) -> int:
     may not even be committed yet (the demo's seed creates it with its tickets). That
     transaction holds the row until it ends; creates meanwhile wait for it, then bump it.
     """
+    bump, first = _numbering()
     values = {"organization_id": organization_id}
-    row = await reads.fetch_one(_next_number(), values)
+    row = await reads.fetch_one(bump, values)
     if row is None:
-        return int((await session.execute(_first_number(), values)).scalar_one())
+        return int((await session.execute(first, values)).scalar_one())
     return int(row["last_number"])
 
 
 @cache
-def _next_number() -> ReturningUpdate[int]:
-    """Bumping the organization's counter row, built once."""
+def _numbering() -> tuple[ReturningUpdate[int], ReturningInsert[int]]:
+    """Bumping the organization's counter row; and creating it at 1, or bumping it if it
+    exists. Built once."""
     counter = TicketCounter.__table__
     assert isinstance(counter, Table)
     organization = bindparam("organization_id", type_=counter.c.organization_id.type)
-    return (
+    bump = (
         update(counter)
         .where(counter.c.organization_id == organization)
         .values(last_number=counter.c.last_number + 1)
         .returning(counter.c.last_number)
     )
-
-
-@cache
-def _first_number() -> ReturningInsert[int]:
-    """Creating the organization's counter row at 1, or bumping it if it exists, built once."""
-    counter = TicketCounter.__table__
-    assert isinstance(counter, Table)
-    organization = bindparam("organization_id", type_=counter.c.organization_id.type)
-    return (
+    first = (
         insert(counter)
         .values(organization_id=organization, last_number=1)
         .on_conflict_do_update(
@@ -96,6 +90,7 @@ def _first_number() -> ReturningInsert[int]:
         )
         .returning(counter.c.last_number)
     )
+    return bump, first
 
 
 async def insert_ticket(session: AsyncSession, ticket: Ticket, language: str) -> None:
