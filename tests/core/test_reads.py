@@ -92,6 +92,16 @@ async def test_connections_open_with_the_engines_statement_timeout(session: Asyn
     assert row["timeout"] == (await session.execute(statement)).scalar_one() == "30s"
 
 
+async def test_connections_commit_without_waiting_for_the_disk(session: AsyncSession) -> None:
+    """A ticket number's bump (the one write here) frees its row without a WAL flush; the
+    engine's transactions still wait for theirs."""
+    statement = text("SELECT current_setting('synchronous_commit') AS value")
+    row = await reads.fetch_one(statement, {})
+    assert row is not None
+    assert row["value"] == "off"
+    assert (await session.execute(statement)).scalar_one() == "on"
+
+
 async def test_a_read_waits_for_a_free_connection_at_most_the_pool_timeout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -11,7 +11,12 @@ processors; it runs on this process's pool of ``database.read_pool_size`` connec
 statements are kept by identity.
 
 One write runs here too, for the same reason and because it must commit on its own at once:
-taking a ticket's number (:func:`ticketcreator.tickets.repository.take_number`).
+taking a ticket's number (:func:`ticketcreator.tickets.repository.take_number`). These
+connections commit without waiting for the WAL to reach the disk (``synchronous_commit``
+off), which reads never wait for anyway: the number's counter row is free again as soon as
+it is bumped, not after a disk flush, and the create that uses the number makes the bump
+durable when it commits (the WAL is flushed in order, up to its commit). A crash can lose
+only a bump no committed ticket used.
 
 Only for reads whose columns need no conversion from what asyncpg returns (enumerations
 read as text, JSON decoded by the pool's codec); a statement selecting such a column fails
@@ -123,7 +128,7 @@ async def _pool() -> asyncpg.Pool:
                 dsn.render_as_string(hide_password=False),
                 min_size=1,
                 max_size=cfg.read_pool_size,
-                server_settings=server_settings(cfg),
+                server_settings={**server_settings(cfg), "synchronous_commit": "off"},
                 init=_setup,
                 reset=_unchanged,
                 # no timer armed at each release to close a connection left idle
