@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
-    ColumnElement,
     Insert,
     String,
     Table,
@@ -169,35 +168,32 @@ def _json(value: Any) -> Any:
 def _statement(targets: Sequence[_Target]) -> Insert | Update:
     """One statement writing every target's rows, each from a JSON array of objects (the
     first ones as data-modifying CTEs of the last one); built once per set of targets."""
-    writes = _writes(targets, lambda i: bindparam(f"rows_{i}", type_=String()))
-    statement = writes[-1]
-    for i, each in enumerate(writes[:-1]):
-        statement = statement.add_cte(each.cte(f"w{i}"))
-    return statement
+    writes = _writes(targets)
+    return _with_ctes(writes[-1], writes[:-1])
 
 
 @cache
-def _with_writes[Statement: (Insert, Update)](
-    statement: Statement, targets: Sequence[_Target]
-) -> Statement:
+def _with_writes(statement: Insert | Update, targets: Sequence[_Target]) -> Insert | Update:
     """``statement`` with every target's rows written as its data-modifying CTEs; built once
     per statement and set of targets."""
-    writes = _writes(targets, lambda i: bindparam(f"rows_{i}", type_=String()))
+    return _with_ctes(statement, _writes(targets))
+
+
+def _with_ctes(statement: Insert | Update, writes: Sequence[Insert | Update]) -> Insert | Update:
+    """``statement`` with ``writes`` as its data-modifying CTEs."""
     for i, each in enumerate(writes):
         statement = statement.add_cte(each.cte(f"w{i}"))
     return statement
 
 
-def _writes(
-    targets: Sequence[_Target], source: Callable[[int], ColumnElement[Any]]
-) -> list[Insert | Update]:
-    """A statement per target writing its rows, read from the JSON array ``source(i)`` gives
-    for the target at ``i``."""
+def _writes(targets: Sequence[_Target]) -> list[Insert | Update]:
+    """A statement per target writing its rows, read from the JSON array of parameter
+    ``rows_<i>`` for the target at ``i``."""
     writes: list[Insert | Update] = []
     for i, (table, columns) in enumerate(targets):
         names = [c.name for c in table.columns] if columns is None else ["id", *columns]
         rows = (
-            func.jsonb_to_recordset(source(i).cast(JSONB))
+            func.jsonb_to_recordset(bindparam(f"rows_{i}", type_=String()).cast(JSONB))
             .table_valued(*(column(name, table.c[name].type) for name in names))
             .render_derived(with_types=True)
         )
