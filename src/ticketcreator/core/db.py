@@ -24,7 +24,6 @@ that records something); otherwise there is nothing to commit.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import random
@@ -71,12 +70,6 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def lock_key(value: uuid.UUID) -> int:
-    """A stable signed 32-bit key of ``value``, for the two-key form of PostgreSQL's advisory
-    locks (a feature's namespace, this key). Two ids whose keys collide merely share a lock."""
-    return int.from_bytes(hashlib.blake2b(value.bytes, digest_size=4).digest(), "big", signed=True)
 
 
 class UUIDPrimaryKey:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 
@@ -9,7 +10,6 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.ai.triage.models import AISpend
-from ticketcreator.core.db import lock_key
 
 
 async def spent(
@@ -37,7 +37,8 @@ async def lock_spend(session: AsyncSession, organization_id: uuid.UUID) -> None:
     organization. The key is the namespace and a stable 32-bit hash of the organization id;
     two organizations whose hashes collide merely wait for each other.
     """
-    key = lock_key(organization_id)
+    digest = hashlib.blake2b(organization_id.bytes, digest_size=4).digest()
+    key = int.from_bytes(digest, "big", signed=True)
     await session.execute(select(func.pg_advisory_xact_lock(_SPEND_LOCK_NAMESPACE, key)))
 
 
