@@ -82,7 +82,7 @@ async def create_capture(
 
     async def create(remember: idempotency.Remember) -> CaptureRead:
         capture = await _create(session, principal, data)
-        remember(capture)
+        remember(capture.model_dump(mode="json"))
         return capture
 
     return await idempotency.once(

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,8 +23,9 @@ from ticketcreator.core.db import utcnow
 from ticketcreator.tickets import idempotency_repository as repo
 from ticketcreator.tickets.errors import IdempotencyKeyReused
 
-Remember = Callable[[BaseModel], None]
-"""Remembers the response of a create that claimed a key (written with the transaction)."""
+Remember = Callable[[dict[str, Any]], None]
+"""Remembers the response of a create that claimed a key, as JSON (written with the
+transaction)."""
 
 
 async def once[Read: BaseModel](
@@ -40,8 +42,8 @@ async def once[Read: BaseModel](
     caller with the same ``key`` (then ``create`` does not run); without a key, ``create``
     simply runs. ``scope`` keeps the request bodies of different creates apart.
 
-    ``create`` calls the function it is given, once, with its response, so that a retry
-    gets it back; it may do so before its last write, so that the response is written with
+    ``create`` calls the function it is given, once, with its response as JSON, so that a
+    retry gets it back; it may do so before its last write, so that the response is written with
     it (a ticket's create, :func:`ticketcreator.tickets.service.create_ticket`)."""
     if key is None:
         return await create(_nothing_to_remember), False
@@ -65,13 +67,13 @@ async def once[Read: BaseModel](
             )
         return read.model_validate(first.response_body), True
 
-    def remember(response: BaseModel) -> None:
-        repo.store_response(session, claimed, 201, response.model_dump(mode="json"))
+    def remember(response: dict[str, Any]) -> None:
+        repo.store_response(session, claimed, 201, response)
 
     return await create(remember), False
 
 
-def _nothing_to_remember(response: BaseModel) -> None:
+def _nothing_to_remember(response: dict[str, Any]) -> None:
     """A create without a key has no response to remember."""
 
 

@@ -222,7 +222,7 @@ async def _create(
     snapshot = read.model_dump(mode="json")
     history.record(session, principal, ticket, "created", new=snapshot)
     history.publish(session, principal, ticket, Topic.TICKET_CREATED, snapshot=snapshot)
-    remember(read)
+    remember(snapshot)  # the response as JSON, already made for the history and the event
     await repo.insert_ticket(session, ticket, get_settings().tickets.search_language)
     return read
 
