@@ -22,7 +22,8 @@ def writes() -> Iterator[list[str]]:
     """The statements sent meanwhile that write history or outbox rows or remember a
     response."""
     sent: list[str] = []
-    written = ("INSERT INTO ticket_event", "INSERT INTO outbox_event", "UPDATE idempotency_key")
+    written = ("ticket_event", "outbox_event", "idempotency_key")
+    written = tuple(f"INSERT INTO {table}" for table in written)
 
     def record(*args: Any) -> None:
         statement: str = args[2]

@@ -5,7 +5,7 @@ import uuid
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import Member
@@ -14,7 +14,7 @@ from tests.tickets.conftest import new_ticket
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import commit, session_factory, utcnow
 from ticketcreator.core.tasks import celery_app
-from ticketcreator.tickets import repository
+from ticketcreator.tickets import idempotency, repository
 from ticketcreator.tickets.models import (
     IdempotencyKey,
     Priority,
@@ -23,6 +23,7 @@ from ticketcreator.tickets.models import (
     Ticket,
     TicketType,
 )
+from ticketcreator.tickets.schemas import TicketCreate
 
 
 async def test_50_parallel_creates_get_50_distinct_gap_free_numbers(
@@ -95,6 +96,71 @@ async def test_the_same_idempotency_key_10_times_in_parallel_creates_one_ticket(
     assert responses[0].json() == responses[-1].json()
     count = await session.scalar(select(func.count()).select_from(Ticket))
     assert count == 1
+
+
+async def test_a_create_whose_key_a_concurrent_request_commits_first_replays_that_response(
+    client: httpx.AsyncClient, agent: Member, session: AsyncSession
+) -> None:
+    """A retry finds no key, creates, and a concurrent request commits the same key before
+    its write: its own ticket is rolled back and it replays the winner's response (its number
+    stays unused)."""
+    winner = await new_ticket(client, agent)
+    body = {"title": "Video upload stalls"}
+    claim = IdempotencyKey(
+        id=uuid.uuid4(), organization_id=agent.org_id, principal=f"user:{agent.user.id}",
+        key="raced-1", request_hash=idempotency._fingerprint(TicketCreate(**body), ""),
+        response_status=201, response_body=winner, created_at=utcnow(),
+    )  # fmt: skip
+    async with session_factory()() as holder:
+        holder.add(claim)
+        await holder.flush()  # the key is claimed; its claim not yet committed
+        retry = asyncio.create_task(
+            client.post(
+                "/v1/tickets", json=body, headers={**agent.headers, "Idempotency-Key": "raced-1"}
+            )
+        )
+        await _waiting_on_a_lock(session)  # the retry's claim waits on the winner's
+        await holder.commit()
+    raced = await asyncio.wait_for(retry, 10)
+    assert raced.status_code == 201, raced.text
+    assert raced.headers["Idempotent-Replayed"] == "true"
+    assert raced.json() == winner
+    titles = select(Ticket.title).where(Ticket.organization_id == agent.org_id)
+    assert list(await session.scalars(titles)) == [winner["title"]]
+    after = await new_ticket(client, agent)
+    assert after["number"] == winner["number"] + 2
+
+
+async def _waiting_on_a_lock(session: AsyncSession) -> None:
+    """Return once another connection waits on a lock (within 10 s)."""
+    waiting = (
+        select(func.count())
+        .select_from(text("pg_stat_activity"))
+        .where(text("wait_event_type = 'Lock' AND datname = current_database()"))
+    )
+    async with asyncio.timeout(10):
+        while not await session.scalar(waiting):
+            await asyncio.sleep(0.02)
+
+
+async def test_an_expired_key_is_claimed_again_by_a_new_create(
+    client: httpx.AsyncClient, agent: Member, session: AsyncSession
+) -> None:
+    headers = {**agent.headers, "Idempotency-Key": "daily-1"}
+    first = await client.post("/v1/tickets", json={"title": "Monday"}, headers=headers)
+    ttl = timedelta(hours=get_settings().tickets.idempotency_ttl_h)
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.key == "daily-1")
+        .values(created_at=utcnow() - ttl - timedelta(minutes=1))
+    )
+    await session.commit()
+    again = await client.post("/v1/tickets", json={"title": "Tuesday"}, headers=headers)
+    assert again.status_code == 201, again.text
+    assert "Idempotent-Replayed" not in again.headers
+    assert again.json()["number"] == first.json()["number"] + 1
+    retry = await client.post("/v1/tickets", json={"title": "Tuesday"}, headers=headers)
+    assert (retry.json(), retry.headers["Idempotent-Replayed"]) == (again.json(), "true")
 
 
 async def test_a_retry_replays_the_first_response_and_a_new_body_is_refused(

@@ -10,8 +10,9 @@ request, in a task of their own once the response is on its way, so that a keep-
 connection's next request does not wait for them.
 
 A request PostgreSQL fails to end a deadlock or a serialization conflict (SQLSTATE ``40P01``,
-``40001``) changed nothing; the unit of work runs it again from the start, up to
-``database.conflict_retries`` times, then answers 503 with ``Retry-After``. A request whose
+``40001``) changed nothing, as one that lost a race a concurrent request won (:class:`Raced`);
+the unit of work runs it again from the start, up to ``database.conflict_retries`` times, then
+answers 503 with ``Retry-After``. A request whose
 body was read as a stream is not run twice (the body is gone).
 
 Reads (``GET`` and ``HEAD``) run each statement in its own implicit transaction
@@ -62,6 +63,11 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class Raced(Exception):
+    """The request wrote a row a concurrent request had just written and committed (the same
+    ``Idempotency-Key``): its transaction failed, and run again it sees the winner's row."""
 
 
 class Base(DeclarativeBase):
@@ -253,9 +259,9 @@ class UnitOfWorkRoute(APIRoute):
             while True:
                 try:
                     return await _attempt(request, handler)
-                except DBAPIError as exc:
-                    sqlstate = getattr(exc.orig, "sqlstate", None)
-                    if sqlstate not in _CONFLICTS:
+                except (DBAPIError, Raced) as exc:
+                    sqlstate = _conflict(exc)
+                    if sqlstate is None:
                         raise
                     attempt += 1
                     if attempt > retries or not _replayable(request):
@@ -271,6 +277,15 @@ class UnitOfWorkRoute(APIRoute):
                     await asyncio.sleep(random.uniform(0, 0.05 * attempt))  # noqa: S311
 
         return run
+
+
+def _conflict(exc: DBAPIError | Raced) -> str | None:
+    """Why a request that failed with ``exc`` changed nothing and may run again (the
+    SQLSTATE of a conflict, or ``raced``); None when it may not."""
+    if isinstance(exc, Raced):
+        return "raced"
+    sqlstate: str | None = getattr(exc.orig, "sqlstate", None)
+    return sqlstate if sqlstate in _CONFLICTS else None
 
 
 async def _attempt(

@@ -105,6 +105,12 @@ def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction
     return False
 
 
+async def flush(session: AsyncSession) -> None:
+    """Write the rows waiting now (no round trip when none does)."""
+    if session.sync_session.info.get(_ROWS):
+        await session.run_sync(_write)
+
+
 def _write(session: Session) -> None:
     """Write the rows that belong to the session's current transaction, in one statement."""
     if not session.info.get(_ROWS):
