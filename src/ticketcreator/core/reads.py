@@ -34,7 +34,8 @@ from functools import lru_cache
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import ARRAY, Dialect, Float, Numeric, make_url
+from sqlalchemy import ARRAY, Dialect, Float, Numeric, Select, make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeEngine
@@ -64,6 +65,19 @@ async def fetch_one(statement: ClauseElement, values: Mapping[str, Any]) -> Row 
     async with _acquire(await _pool()) as connection:
         row: Row | None = await connection.fetchrow(query, *arguments)
     return row
+
+
+async def fetch_as_seen(
+    session: AsyncSession, statement: Select[Any], values: Mapping[str, Any]
+) -> Sequence[Row]:
+    """Every row ``statement`` returns for ``values``, as ``session``'s transaction sees
+    them: through the session when it has begun one (which may have written what is read),
+    otherwise here, without beginning one for a read (what is committed, which is what the
+    session would read too)."""
+    if session.in_transaction():
+        rows: Sequence[Row] = (await session.execute(statement, values)).mappings().all()
+        return rows
+    return await fetch(statement, values)
 
 
 def _acquire(pool: asyncpg.Pool) -> Any:

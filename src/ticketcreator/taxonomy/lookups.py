@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, String, Table, bindparam, exists, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.models import Membership
 from ticketcreator.accounts.permissions import Role
+from ticketcreator.core import reads
 from ticketcreator.taxonomy import repository
-from ticketcreator.taxonomy.models import Category, CustomField, Tag, Team
+from ticketcreator.taxonomy.models import Category, CustomField, FieldType, Tag, Team
 
 
 async def exists_in(
@@ -25,11 +29,40 @@ async def exists_in(
     return bool(await session.scalar(query))
 
 
+@dataclass(frozen=True, slots=True)
+class FieldDefinition:
+    """What checking a ticket's value needs of a custom field's definition."""
+
+    key: str
+    type: FieldType
+    options: Sequence[str]
+    required: bool
+
+
 async def custom_fields(
     session: AsyncSession, organization_id: uuid.UUID
-) -> dict[str, CustomField]:
-    fields = await repository.list_all(session, CustomField, organization_id, CustomField.key)
-    return {field.key: field for field in fields}
+) -> dict[str, FieldDefinition]:
+    """The organization's custom fields by key. A ticket's create reads them before its
+    transaction has written anything, so on the pool of plain connections
+    (:func:`ticketcreator.core.reads.fetch_as_seen`)."""
+    rows = await reads.fetch_as_seen(session, _definitions(), {"organization_id": organization_id})
+    return {
+        row["key"]: FieldDefinition(
+            row["key"], FieldType(row["type"]), row["options"], row["required"]
+        )
+        for row in rows
+    }
+
+
+@cache
+def _definitions() -> Select[Any]:
+    table = CustomField.__table__
+    assert isinstance(table, Table)
+    c = table.c
+    organization = bindparam("organization_id", type_=c.organization_id.type)
+    return select(c.key, type_coerce(c.type, String).label("type"), c.options, c.required).where(
+        c.organization_id == organization
+    )
 
 
 async def member_role(

@@ -247,7 +247,7 @@ async def delete_custom_field(
     _announce(session, principal, Topic.CUSTOM_FIELD_DELETED, field)
 
 
-def _coerce(field: CustomField, value: Any) -> tuple[Any, str | None]:
+def _coerce(field: lookups.FieldDefinition, value: Any) -> tuple[Any, str | None]:
     """The stored form of ``value`` for ``field``, or an error message."""
     match field.type:
         case FieldType.TEXT:
@@ -274,7 +274,7 @@ def _coerce(field: CustomField, value: Any) -> tuple[Any, str | None]:
 
 
 def validate_custom_fields(
-    definitions: Mapping[str, CustomField],
+    definitions: Mapping[str, lookups.FieldDefinition],
     current: Mapping[str, Any],
     changes: Mapping[str, Any],
     *,
