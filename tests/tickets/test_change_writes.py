@@ -12,6 +12,7 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import Member
+from tests.tickets.conftest import new_ticket
 from ticketcreator.core.db import get_engine
 from ticketcreator.core.outbox import OutboxEvent
 from ticketcreator.tickets.models import IdempotencyKey, TicketEvent
@@ -137,3 +138,49 @@ async def test_a_create_writes_everything_in_its_insert_then_commits(
     assert ticket["tags"] == ["checkout", "payments"]
     fetched = await client.get(f"/v1/tickets/{ticket['key']}", headers=agent.headers)
     assert fetched.json()["tags"] == ticket["tags"]
+
+
+async def test_a_create_with_nothing_else_to_do_is_one_statement_committed_on_its_own(
+    client: httpx.AsyncClient, agent: Member, session: AsyncSession
+) -> None:
+    """Once the caller is known (no look-up in the session) and the organization numbers
+    tickets (its first number is taken in the create's transaction), a create's insert with
+    its rows is its whole transaction: the session's connection sends nothing, no BEGIN or
+    COMMIT, and every row is written."""
+    await new_ticket(client, agent)  # the caller is cached, the organization's counter made
+    sent: list[str] = []
+
+    def statement(*args: Any) -> None:
+        sent.append(args[2])
+
+    def begin(_connection: Any) -> None:
+        sent.append("BEGIN")
+
+    engine = get_engine().sync_engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "begin", begin)
+    try:
+        headers = {**agent.headers, "Idempotency-Key": "alone-1"}
+        created = await client.post("/v1/tickets", json={"title": "Alone"}, headers=headers)
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "begin", begin)
+    assert created.status_code == 201, created.text
+    assert sent == []
+    ticket = created.json()
+    history = await session.scalar(
+        select(TicketEvent.new).where(
+            TicketEvent.ticket_id == ticket["id"], TicketEvent.kind == "created"
+        )
+    )
+    assert history == ticket
+    topics = await session.scalars(
+        select(OutboxEvent.topic).where(OutboxEvent.payload["ticket_id"].astext == ticket["id"])
+    )
+    assert list(topics) == ["ticket.created"]
+    remembered = await session.scalar(
+        select(IdempotencyKey.response_body).where(IdempotencyKey.key == "alone-1")
+    )
+    assert remembered == ticket
+    replayed = await client.post("/v1/tickets", json={"title": "Alone"}, headers=headers)
+    assert (replayed.json(), replayed.headers["Idempotent-Replayed"]) == (ticket, "true")

@@ -61,6 +61,7 @@ async def test_a_number_is_taken_for_good_so_an_open_create_holds_no_other_up(
             source=Source.API, reporter_id=agent.user.id, custom_fields={}, version=1,
             created_at=now, updated_at=now,
         )  # fmt: skip
+        await holder.connection()  # its transaction, left open with the insert
         await repository.insert_ticket(holder, held, "english")
         created = await asyncio.wait_for(
             client.post("/v1/tickets", json={"title": "Next"}, headers=agent.headers), 10

@@ -314,6 +314,19 @@ async def _attempt(
                 await session.close()
 
 
+def untouched(session: AsyncSession) -> bool:
+    """Whether ``session`` has begun no transaction and holds nothing to flush or to run
+    before its commit: one statement carrying the rows its journal holds would then be its
+    whole transaction (:func:`ticketcreator.core.reads.execute`)."""
+    return not (
+        session.in_transaction()
+        or session.info.get(_BEFORE_COMMIT)
+        or session.new
+        or session.dirty
+        or session.deleted
+    )
+
+
 def _has_work(session: AsyncSession) -> bool:
     """Whether committing would change anything: a transaction was begun and, for a read's
     session (each statement already committed on its own), a change waits to be flushed or

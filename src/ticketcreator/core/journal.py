@@ -111,6 +111,12 @@ async def flush(session: AsyncSession) -> None:
         await session.run_sync(_write)
 
 
+def _belongs(transaction: SessionTransaction | None, current: SessionTransaction | None) -> bool:
+    """Whether a row appended in ``transaction`` is due in ``current`` (None: no transaction
+    begun yet, when the rows due are those appended before one)."""
+    return transaction is None if current is None else _within(transaction, current)
+
+
 def _write(session: Session) -> None:
     """Write the rows that belong to the session's current transaction, in one statement."""
     if not session.info.get(_ROWS):
@@ -124,23 +130,31 @@ def _write(session: Session) -> None:
 def write_with(session: Session, statement: Insert | Update, parameters: dict[str, Any]) -> None:
     """Run ``statement`` and write the rows due with it, in one statement: a ticket's insert
     or update takes its history and events along. No parameter of ``statement`` may be named
-    as a column of a table the journal updates: SQLAlchemy would make it one more column that
+    as a column of a table the journal writes: SQLAlchemy would make it one more column that
     update sets. Called with the sync session (``AsyncSession.run_sync``)."""
     connection = session.connection()
-    targets, rows = _take(session)
-    connection.execute(_with_writes(statement, targets), {**parameters, **rows})
+    connection.execute(*with_rows(session, statement, parameters))
+
+
+def with_rows(
+    session: AsyncSession | Session, statement: Insert | Update, parameters: dict[str, Any]
+) -> tuple[Insert | Update, dict[str, Any]]:
+    """``statement`` writing the rows due with it, and its parameters (as :func:`write_with`
+    runs it): the rows are taken, for the caller to run the statement. Before the session
+    has begun a transaction, the rows due are those appended so far."""
+    targets, rows = _take(_sync(session))
+    return _with_writes(statement, targets), {**parameters, **rows}
 
 
 def _take(session: Session) -> tuple[tuple[_Target, ...], dict[str, str]]:
-    """Take the rows that belong to the session's current transaction (begun): their targets
-    and, per target, the JSON parameter of its rows."""
+    """Take the rows that belong to the session's current transaction: their targets and,
+    per target, the JSON parameter of its rows."""
     rows: list[_Pending] = session.info.get(_ROWS) or []
     current = _innermost(session)
-    assert current is not None
-    due = [row for row in rows if _within(row[2], current)]
+    due = [row for row in rows if _belongs(row[2], current)]
     if not due:
         return (), {}
-    session.info[_ROWS] = [row for row in rows if not _within(row[2], current)]
+    session.info[_ROWS] = [row for row in rows if not _belongs(row[2], current)]
     by_target: dict[_Target, list[dict[str, Any]]] = {}
     for target, values, _ in due:
         by_target.setdefault(target, []).append(values)

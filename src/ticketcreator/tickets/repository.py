@@ -36,6 +36,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.dml import Insert, ReturningInsert, ReturningUpdate, Update
 
 from ticketcreator.core import journal, reads
+from ticketcreator.core.db import untouched
 from ticketcreator.taxonomy.models import Tag
 from ticketcreator.tickets.models import Ticket, TicketCounter, ticket_tag
 from ticketcreator.tickets.visibility import Visibility, tickets_rule
@@ -97,12 +98,20 @@ async def insert_ticket(session: AsyncSession, ticket: Ticket, language: str) ->
     """Insert a new (numbered) ticket and write its tags and the journal's rows (its history,
     events, remembered response) in the same statement, which also computes the ticket's
     search document (title A, description B, as :func:`refresh_search` would with no
-    comments or captures yet)."""
+    comments or captures yet).
+
+    When the session has done nothing else (no transaction begun, nothing else to write or
+    to run before its commit), that statement is the whole transaction: it commits on its
+    own, without the session's ``BEGIN`` and ``COMMIT`` (:func:`ticketcreator.core.reads.execute`).
+    """
     values = {f"new_{column.key}": getattr(ticket, column.key) for column in _inserted_columns()}
     values["language"] = language
     for tag in ticket.tags:
         journal.append(session, ticket_tag, {"ticket_id": ticket.id, "tag_id": tag.id})
-    await session.run_sync(journal.write_with, _insert(), values)
+    if untouched(session):
+        await reads.execute(*journal.with_rows(session, _insert(), values))
+    else:
+        await session.run_sync(journal.write_with, _insert(), values)
 
 
 @cache
