@@ -4,6 +4,7 @@ for its Idempotency-Key in one statement (the journal), and every one of them.""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -35,6 +36,32 @@ def writes() -> Iterator[list[str]]:
     event.listen(engine, "before_cursor_execute", record)
     yield sent
     event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def recorded() -> Iterator[list[str]]:
+    """Every statement the engine's connections send meanwhile, with their BEGIN and
+    COMMIT."""
+    sent: list[str] = []
+
+    def statement(*args: Any) -> None:
+        sent.append(args[2])
+
+    def begin(_connection: Any) -> None:
+        sent.append("BEGIN")
+
+    def commit(_connection: Any) -> None:
+        sent.append("COMMIT")
+
+    engine = get_engine().sync_engine
+    listeners = (("before_cursor_execute", statement), ("begin", begin), ("commit", commit))
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        yield sent
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
 
 
 async def test_create_and_change_write_their_history_and_events_in_one_statement(
@@ -87,24 +114,10 @@ async def test_a_create_writes_everything_in_its_insert_then_commits(
 ) -> None:
     """The ticket's insert also writes its tags, history, event and remembered response, and
     nothing but the commit comes after it; each of those rows names the ticket's number."""
-    sent: list[str] = []
-
-    def statement(*args: Any) -> None:
-        sent.append(args[2])
-
-    def commit(_connection: Any) -> None:
-        sent.append("COMMIT")
-
-    engine = get_engine().sync_engine
-    event.listen(engine, "before_cursor_execute", statement)
-    event.listen(engine, "commit", commit)
-    try:
-        headers = {**agent.headers, "Idempotency-Key": "numbered-1"}
-        body = {"title": "Refund fails", "tags": ["payments", "checkout"]}
+    headers = {**agent.headers, "Idempotency-Key": "numbered-1"}
+    body = {"title": "Refund fails", "tags": ["payments", "checkout"]}
+    with recorded() as sent:
         created = await client.post("/v1/tickets", json=body, headers=headers)
-    finally:
-        event.remove(engine, "before_cursor_execute", statement)
-        event.remove(engine, "commit", commit)
     assert created.status_code == 201, created.text
     ticket = created.json()
 
@@ -148,23 +161,9 @@ async def test_a_create_with_nothing_else_to_do_is_one_statement_committed_on_it
     its rows is its whole transaction: the session's connection sends nothing, no BEGIN or
     COMMIT, and every row is written."""
     await new_ticket(client, agent)  # the caller is cached, the organization's counter made
-    sent: list[str] = []
-
-    def statement(*args: Any) -> None:
-        sent.append(args[2])
-
-    def begin(_connection: Any) -> None:
-        sent.append("BEGIN")
-
-    engine = get_engine().sync_engine
-    event.listen(engine, "before_cursor_execute", statement)
-    event.listen(engine, "begin", begin)
-    try:
-        headers = {**agent.headers, "Idempotency-Key": "alone-1"}
+    headers = {**agent.headers, "Idempotency-Key": "alone-1"}
+    with recorded() as sent:
         created = await client.post("/v1/tickets", json={"title": "Alone"}, headers=headers)
-    finally:
-        event.remove(engine, "before_cursor_execute", statement)
-        event.remove(engine, "begin", begin)
     assert created.status_code == 201, created.text
     assert sent == []
     ticket = created.json()
