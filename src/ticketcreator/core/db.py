@@ -12,8 +12,8 @@ connection's next request does not wait for them.
 A request PostgreSQL fails to end a deadlock or a serialization conflict (SQLSTATE ``40P01``,
 ``40001``) changed nothing, as one that lost a race a concurrent request won (:class:`Raced`);
 the unit of work runs it again from the start, up to ``database.conflict_retries`` times, then
-answers 503 with ``Retry-After``. A request whose
-body was read as a stream is not run twice (the body is gone).
+answers 503 with ``Retry-After``. A request whose body was read as a stream is not run twice
+(the body is gone).
 
 Reads (``GET`` and ``HEAD``) run each statement in its own implicit transaction
 (autocommit): they change nothing worth a transaction, and skipping ``BEGIN`` and ``COMMIT``

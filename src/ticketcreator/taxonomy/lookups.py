@@ -60,9 +60,9 @@ def _definitions() -> Select[Any]:
     assert isinstance(table, Table)
     c = table.c
     organization = bindparam("organization_id", type_=c.organization_id.type)
-    return select(c.key, type_coerce(c.type, String).label("type"), c.options, c.required).where(
-        c.organization_id == organization
-    )
+    columns = (c.key, type_coerce(c.type, String).label("type"), c.options, c.required)
+    # In key order: the problems of invalid values are reported in that order.
+    return select(*columns).where(c.organization_id == organization).order_by(c.key)
 
 
 async def member_role(
