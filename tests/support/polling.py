@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
 
 async def wait_for[T](
     probe: Callable[[], Awaitable[T | None]],
@@ -23,3 +26,16 @@ async def wait_for[T](
         if loop.time() >= deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+async def waiting_on_a_lock(session: AsyncSession) -> bool | None:
+    """True once a connection to the test database waits on a lock (a probe for
+    :func:`wait_for`). Each look commits, so that the next one sees the activity afresh."""
+    waiting = await session.scalar(
+        text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+    )
+    await session.commit()
+    return True if waiting else None

@@ -3,39 +3,24 @@ for its Idempotency-Key in one statement (the journal), and every one of them.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import Member
+from tests.support.statements import statements_matching
 from tests.tickets.conftest import new_ticket
 from ticketcreator.core.db import get_engine
 from ticketcreator.core.outbox import OutboxEvent
 from ticketcreator.tickets.models import IdempotencyKey, TicketEvent
 
-
-@pytest.fixture
-def writes() -> Iterator[list[str]]:
-    """The statements sent meanwhile that write history or outbox rows or remember a
-    response."""
-    sent: list[str] = []
-    written = ("ticket_event", "outbox_event", "idempotency_key")
-    written = tuple(f"INSERT INTO {table}" for table in written)
-
-    def record(*args: Any) -> None:
-        statement: str = args[2]
-        if any(each in statement for each in written):
-            sent.append(statement)
-
-    engine = get_engine().sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    yield sent
-    event.remove(engine, "before_cursor_execute", record)
+# The statements that write history or outbox rows or remember a response.
+_WRITES = re.compile("INSERT INTO (ticket_event|outbox_event|idempotency_key)")
 
 
 @contextmanager
@@ -65,11 +50,12 @@ def recorded() -> Iterator[list[str]]:
 
 
 async def test_create_and_change_write_their_history_and_events_in_one_statement(
-    client: httpx.AsyncClient, agent: Member, session: AsyncSession, writes: list[str]
+    client: httpx.AsyncClient, agent: Member, session: AsyncSession
 ) -> None:
     body = {"title": "Checkout button does nothing"}
     headers = {**agent.headers, "Idempotency-Key": "journal-1"}
-    created = await client.post("/v1/tickets", json=body, headers=headers)
+    with statements_matching(_WRITES) as writes:
+        created = await client.post("/v1/tickets", json=body, headers=headers)
     assert created.status_code == 201, created.text
     ticket = created.json()
     assert len(writes) == 1
@@ -78,12 +64,12 @@ async def test_create_and_change_write_their_history_and_events_in_one_statement
     assert replayed.status_code == 201
     assert replayed.json() == ticket
 
-    writes.clear()
-    response = await client.patch(
-        f"/v1/tickets/{ticket['id']}",
-        json={"status": "in_progress", "priority": "high"},
-        headers=agent.headers,
-    )
+    with statements_matching(_WRITES) as writes:
+        response = await client.patch(
+            f"/v1/tickets/{ticket['id']}",
+            json={"status": "in_progress", "priority": "high"},
+            headers=agent.headers,
+        )
     assert response.status_code == 200, response.text
     assert len(writes) == 1
     assert "UPDATE ticket SET" in writes[0]  # the row, its history and its events together

@@ -5,10 +5,11 @@ import uuid
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import Member
+from tests.support.polling import wait_for, waiting_on_a_lock
 from tests.support.services import Worker
 from tests.tickets.conftest import new_ticket
 from ticketcreator.core.config import get_settings
@@ -120,7 +121,9 @@ async def test_a_create_whose_key_a_concurrent_request_commits_first_replays_tha
                 "/v1/tickets", json=body, headers={**agent.headers, "Idempotency-Key": "raced-1"}
             )
         )
-        await _waiting_on_a_lock(session)  # the retry's claim waits on the winner's
+        await wait_for(
+            lambda: waiting_on_a_lock(session), timeout=10, what="the retry's claim waits"
+        )
         await holder.commit()
     raced = await asyncio.wait_for(retry, 10)
     assert raced.status_code == 201, raced.text
@@ -130,18 +133,6 @@ async def test_a_create_whose_key_a_concurrent_request_commits_first_replays_tha
     assert list(await session.scalars(titles)) == [winner["title"]]
     after = await new_ticket(client, agent)
     assert after["number"] == winner["number"] + 2
-
-
-async def _waiting_on_a_lock(session: AsyncSession) -> None:
-    """Return once another connection waits on a lock (within 10 s)."""
-    waiting = (
-        select(func.count())
-        .select_from(text("pg_stat_activity"))
-        .where(text("wait_event_type = 'Lock' AND datname = current_database()"))
-    )
-    async with asyncio.timeout(10):
-        while not await session.scalar(waiting):
-            await asyncio.sleep(0.02)
 
 
 async def test_an_expired_key_is_claimed_again_by_a_new_create(

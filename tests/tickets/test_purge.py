@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.captures.support import capture_body, settle, upload
 from tests.support.factories import create_member
-from tests.support.polling import wait_for
+from tests.support.polling import wait_for, waiting_on_a_lock
 from tests.support.services import Worker
 from tests.uploads.helpers import png
 from ticketcreator.accounts.permissions import Role
@@ -156,17 +156,6 @@ async def _gone(keys: list[str]) -> bool | None:
     return True if not await _stored(keys) else None
 
 
-async def _waiting_on_a_lock(session: AsyncSession) -> bool | None:
-    waiting = await session.scalar(
-        text(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-    )
-    await session.commit()
-    return True if waiting else None
-
-
 async def test_a_purge_the_database_picks_to_end_a_deadlock_is_run_again(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
@@ -189,7 +178,7 @@ async def test_a_purge_the_database_picks_to_end_a_deadlock_is_run_again(
         purge = asyncio.create_task(
             client.delete(f"/v1/tickets/{ticket_id}/permanent", headers=admin.headers)
         )
-        await wait_for(lambda: _waiting_on_a_lock(session), what="the purge waits", timeout=30)
+        await wait_for(lambda: waiting_on_a_lock(session), what="the purge waits", timeout=30)
         await worker.execute(text("SELECT 1 FROM ticket WHERE id = :ticket FOR UPDATE"), key)
         await worker.execute(
             text("UPDATE ticket_comment SET body = 'Hangs on Fridays.' WHERE id = :comment"), key
