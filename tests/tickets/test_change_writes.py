@@ -1,5 +1,6 @@
 """A ticket's change writes its history rows, its outbox events and the response remembered
-for its Idempotency-Key in one statement (the journal), and every one of them."""
+for its Idempotency-Key in one statement (the journal), and every one of them; a create or a
+change with nothing else to do is that statement alone."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import httpx
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.routing.conftest import create_rule
 from tests.support.factories import Member
 from tests.support.statements import statements_matching
 from tests.tickets.conftest import new_ticket
@@ -169,3 +171,55 @@ async def test_a_create_with_nothing_else_to_do_is_one_statement_committed_on_it
     assert remembered == ticket
     replayed = await client.post("/v1/tickets", json={"title": "Alone"}, headers=headers)
     assert (replayed.json(), replayed.headers["Idempotent-Replayed"]) == (ticket, "true")
+
+
+async def test_a_change_no_reaction_listens_to_is_one_statement_committed_on_its_own(
+    client: httpx.AsyncClient, admin: Member, session: AsyncSession
+) -> None:
+    """With no rule listening to a person's changes (one listens to triage only, one to
+    changes is disabled), a change is read without the ticket's lock and written, with its
+    history and events, by one statement that is its own transaction: the session's
+    connection sends nothing. A rule that listens takes the ticket's lock again."""
+    actions = [{"type": "add_tags", "tags": ["escalated"]}]
+    await create_rule(client, admin, triggers=["triaged"], actions=actions)
+    listening = await create_rule(client, admin, triggers=["updated"], actions=actions)
+    path = f"/v1/routing/rules/{listening['id']}"
+    assert (await client.patch(path, json={"enabled": False}, headers=admin.headers)).is_success
+    ticket = await new_ticket(client, admin)
+    with recorded() as sent, statements_matching(re.compile("UPDATE ticket SET")) as writes:
+        response = await client.patch(
+            f"/v1/tickets/{ticket['id']}",
+            json={"status": "in_progress", "priority": "high"},
+            headers=admin.headers,
+        )
+    assert response.status_code == 200, response.text
+    assert sent == []
+    assert len(writes) == 1
+    assert all(table in writes[0] for table in ("ticket_event", "outbox_event"))
+    changed = response.json()
+    assert (changed["status"], changed["priority"], changed["tags"]) == ("in_progress", "high", [])
+    assert response.headers["ETag"] == f'"{ticket["version"] + 1}"'
+    fetched = await client.get(f"/v1/tickets/{ticket['id']}", headers=admin.headers)
+    assert (fetched.json(), fetched.headers["ETag"]) == (changed, response.headers["ETag"])
+    history = await session.execute(
+        select(TicketEvent.kind, TicketEvent.field, TicketEvent.old, TicketEvent.new).where(
+            TicketEvent.ticket_id == ticket["id"], TicketEvent.kind != "created"
+        )
+    )
+    assert sorted(tuple(row) for row in history) == [
+        ("status_changed", "status", "open", "in_progress"),
+        ("updated", "priority", "normal", "high"),
+    ]
+    topics = await session.scalars(
+        select(OutboxEvent.topic).where(OutboxEvent.payload["ticket_id"].astext == ticket["id"])
+    )
+    assert sorted(topics) == ["ticket.created", "ticket.status_changed", "ticket.updated"]
+
+    assert (await client.patch(path, json={"enabled": True}, headers=admin.headers)).is_success
+    with recorded() as sent:
+        response = await client.patch(
+            f"/v1/tickets/{ticket['id']}", json={"priority": "low"}, headers=admin.headers
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["tags"] == ["escalated"]
+    assert any("FOR UPDATE" in each for each in sent)

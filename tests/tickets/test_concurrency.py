@@ -5,6 +5,7 @@ import uuid
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +15,7 @@ from tests.support.services import Worker
 from tests.tickets.conftest import new_ticket
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import commit, session_factory, utcnow
+from ticketcreator.core.outbox import OutboxEvent
 from ticketcreator.core.tasks import celery_app
 from ticketcreator.tickets import idempotency, repository
 from ticketcreator.tickets.models import (
@@ -22,6 +24,7 @@ from ticketcreator.tickets.models import (
     Source,
     Status,
     Ticket,
+    TicketEvent,
     TicketType,
 )
 from ticketcreator.tickets.schemas import TicketCreate
@@ -201,3 +204,53 @@ async def test_expired_idempotency_keys_are_purged_by_the_worker(
     assert "tickets.purge_idempotency_keys" in {
         entry["task"] for entry in celery_app.conf.beat_schedule.values()
     }
+
+
+async def test_a_change_a_concurrent_change_commits_first_runs_again_on_the_locked_ticket(
+    client: httpx.AsyncClient,
+    agent: Member,
+    session: AsyncSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A change read without the ticket's lock finds, when it writes, that a concurrent
+    change committed meanwhile: it writes nothing (no history row, no event), runs again
+    under the lock, and both changes are kept, one version each."""
+    ticket = await new_ticket(client, agent)
+    async with session_factory()() as holder:
+        await holder.execute(
+            update(Ticket)
+            .where(Ticket.id == uuid.UUID(ticket["id"]))
+            .values(priority=Priority.URGENT, version=Ticket.version + 1)
+        )
+        changing = asyncio.create_task(
+            client.patch(
+                f"/v1/tickets/{ticket['id']}", json={"status": "waiting"}, headers=agent.headers
+            )
+        )
+        await wait_for(
+            lambda: waiting_on_a_lock(session), timeout=10, what="the change waits on the row"
+        )
+        await holder.commit()
+    changed = await asyncio.wait_for(changing, 10)
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert (body["status"], body["priority"], body["version"]) == (
+        "waiting",
+        "urgent",
+        ticket["version"] + 2,
+    )
+    assert changed.headers["ETag"] == f'"{ticket["version"] + 2}"'
+    history = select(TicketEvent.kind, TicketEvent.new).where(
+        TicketEvent.ticket_id == uuid.UUID(ticket["id"]), TicketEvent.kind != "created"
+    )
+    assert [tuple(row) for row in await session.execute(history)] == [("status_changed", "waiting")]
+    topics = select(OutboxEvent.topic).where(
+        OutboxEvent.payload["ticket_id"].astext == ticket["id"]
+    )
+    assert sorted(await session.scalars(topics)) == [
+        "ticket.created",
+        "ticket.status_changed",
+        "ticket.updated",
+    ]
+    raced = [r for r in caplog.records if getattr(r, "sqlstate", None) == "raced"]
+    assert len(raced) == 1

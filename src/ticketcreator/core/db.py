@@ -29,7 +29,7 @@ import logging
 import os
 import random
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,8 +66,9 @@ NAMING_CONVENTION = {
 
 
 class Raced(Exception):
-    """The request wrote a row a concurrent request had just written and committed (the same
-    ``Idempotency-Key``): its transaction failed, and run again it sees the winner's row."""
+    """The request lost a race to a concurrent one that committed first (the same
+    ``Idempotency-Key``; a change to the ticket it changes without the lock): it changed
+    nothing, and run again it sees the winner's work (:func:`retried`)."""
 
 
 class Base(DeclarativeBase):
@@ -165,6 +166,7 @@ _READS = frozenset({"GET", "HEAD"})
 
 _AFTER_COMMIT = "ticketcreator_after_commit"
 _IN_REQUEST = "ticketcreator_in_request"
+_RETRIED = "ticketcreator_retried"
 AfterCommit = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -185,6 +187,15 @@ def before_commit(session: AsyncSession, callback: AfterCommit) -> None:
     """Run ``callback`` in this session's transaction before it commits (work that commits
     with the change or not at all; the events use it for their reactions)."""
     session.info.setdefault(_BEFORE_COMMIT, []).append(callback)
+
+
+def withdraw_before_commit(session: AsyncSession, callbacks: Collection[AfterCommit]) -> None:
+    """Take back ``callbacks``, registered with :func:`before_commit` and not run yet."""
+    waiting: list[AfterCommit] | None = session.info.get(_BEFORE_COMMIT)
+    if waiting:
+        waiting[:] = [callback for callback in waiting if callback not in callbacks]
+        if not waiting:
+            del session.info[_BEFORE_COMMIT]
 
 
 async def run_before_commit(session: AsyncSession) -> None:
@@ -228,6 +239,8 @@ async def get_session(request: Request) -> AsyncSession:
         factory = read_session_factory() if request.method in _READS else session_factory()
         session = factory()
         session.info[_IN_REQUEST] = True
+        if getattr(request.state, "db_attempt", 0):  # set by UnitOfWorkRoute
+            session.info[_RETRIED] = True
         request.state.db_session = session
     return session
 
@@ -235,6 +248,12 @@ async def get_session(request: Request) -> AsyncSession:
 def in_request(session: AsyncSession) -> bool:
     """Whether ``session`` is a request's, committed by :class:`UnitOfWorkRoute`."""
     return bool(session.info.get(_IN_REQUEST))
+
+
+def retried(session: AsyncSession) -> bool:
+    """Whether ``session`` is that of a request run again after it lost a conflict (a write
+    that lost a race to a concurrent one then takes the way that waits for it)."""
+    return bool(session.info.get(_RETRIED))
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -257,6 +276,7 @@ class UnitOfWorkRoute(APIRoute):
             retries = get_settings().database.conflict_retries
             attempt = 0
             while True:
+                request.state.db_attempt = attempt
                 try:
                     return await _attempt(request, handler)
                 except (DBAPIError, Raced) as exc:

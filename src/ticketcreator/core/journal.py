@@ -11,7 +11,8 @@ row and the outbox event of a ticket's creation cost it a quarter of its CPU.
 
 A statement can also take them along (:func:`write_with`): a create's insert writes its
 history, events and remembered response, a change's update of the ticket row its history
-and events.
+and events; an update on a condition writes them only if it changed a row
+(:func:`on_condition`).
 
 They behave as changes the ORM would have flushed:
 - a statement run through the session sees them (a connection taken with
@@ -35,21 +36,26 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Insert,
+    Select,
     String,
     Table,
     Update,
     bindparam,
     column,
     event,
+    exists,
     func,
     insert,
+    literal,
     select,
 )
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.sql.dml import ReturningUpdate
 
 _ROWS = "ticketcreator_journal"
 
@@ -146,6 +152,16 @@ def with_rows(
     return _with_writes(statement, targets), {**parameters, **rows}
 
 
+def on_condition(
+    session: AsyncSession | Session, statement: ReturningUpdate[Any], parameters: dict[str, Any]
+) -> tuple[Select[Any], dict[str, Any]]:
+    """As :func:`with_rows`, for an update whose conditions may find no row to change (the
+    row's version, what a reaction needs): the rows due are written only when it changes
+    one. The statement returns what ``statement`` returns (nothing when it changed nothing)."""
+    targets, rows = _take(_sync(session))
+    return _on_condition(statement, targets), {**parameters, **rows}
+
+
 def _take(session: Session) -> tuple[tuple[_Target, ...], dict[str, str]]:
     """Take the rows that belong to the session's current transaction: their targets and,
     per target, the JSON parameter of its rows."""
@@ -199,6 +215,18 @@ def _with_writes(statement: Insert | Update, targets: Sequence[_Target]) -> Inse
     return _with_ctes(statement, _writes(targets))
 
 
+@cache
+def _on_condition(statement: ReturningUpdate[Any], targets: Sequence[_Target]) -> Select[Any]:
+    """``statement`` as a CTE, every target's rows written if it returned a row, and its
+    rows selected; built once per statement and set of targets."""
+    changed = statement.cte("changed")
+    writes = _writes(targets, only_if=exists(select(literal(1)).select_from(changed)))
+    query = select(*changed.c)
+    for i, each in enumerate(writes):
+        query = query.add_cte(each.cte(f"w{i}"))
+    return query
+
+
 def _with_ctes(statement: Insert | Update, writes: Sequence[Insert | Update]) -> Insert | Update:
     """``statement`` with ``writes`` as its data-modifying CTEs."""
     for i, each in enumerate(writes):
@@ -206,9 +234,12 @@ def _with_ctes(statement: Insert | Update, writes: Sequence[Insert | Update]) ->
     return statement
 
 
-def _writes(targets: Sequence[_Target]) -> list[Insert | Update]:
+def _writes(
+    targets: Sequence[_Target], only_if: ColumnElement[bool] | None = None
+) -> list[Insert | Update]:
     """A statement per target writing its rows, read from the JSON array of parameter
-    ``rows_<i>`` for the target at ``i``."""
+    ``rows_<i>`` for the target at ``i`` (only if ``only_if`` holds, when given)."""
+    condition = () if only_if is None else (only_if,)
     writes: list[Insert | Update] = []
     for i, (table, columns) in enumerate(targets):
         names = [c.name for c in table.columns] if columns is None else ["id", *columns]
@@ -218,10 +249,13 @@ def _writes(targets: Sequence[_Target]) -> list[Insert | Update]:
             .render_derived(with_types=True)
         )
         if columns is None:
-            writes.append(insert(table).from_select(list(table.columns), select(*rows.c)))
+            values = select(*rows.c).where(*condition)
+            writes.append(insert(table).from_select(list(table.columns), values))
         else:
             changed = {name: rows.c[name] for name in columns}
-            writes.append(sql_update(table).values(changed).where(table.c.id == rows.c.id))
+            writes.append(
+                sql_update(table).values(changed).where(table.c.id == rows.c.id, *condition)
+            )
     return writes
 
 

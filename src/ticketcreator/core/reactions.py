@@ -7,50 +7,105 @@ or a person's change). It runs when the emitter calls :func:`react` (so that wha
 emitter returns includes its work), at the latest before the commit
 (:func:`ticketcreator.core.db.commit` and the request's unit of work). Events a reaction
 emits get their reactions in turn. Task modules register reactions, as they do subscribers.
+
+A reaction may also say, in SQL, when it has nothing to do in an organization (``idle``:
+no routing rule listens to the event). A change written by one statement of its own, outside
+a session's transaction, runs no reaction: it may be written that way only on the condition
+that every reaction its events would get is idle (:func:`idle`), and then takes those back
+from its session (:func:`forgo`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import cache
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.core.db import before_commit, run_before_commit
+from ticketcreator.core.db import (
+    AfterCommit,
+    before_commit,
+    run_before_commit,
+    withdraw_before_commit,
+)
 from ticketcreator.core.outbox import message_of
 
 Reaction = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
 Filter = Callable[[dict[str, Any]], bool]
-_reactions: dict[str, list[tuple[Reaction, Filter | None]]] = {}
+Idle = Callable[[ColumnElement[Any]], ColumnElement[bool]]
+"""Given an organization's id (a SQL expression), whether a reaction has nothing to do there."""
+_reactions: dict[str, list[tuple[Reaction, Filter | None, Idle | None]]] = {}
+_QUEUED = "ticketcreator_reactions_queued"
 
 
-def reaction(topic: str, *, when: Filter | None = None) -> Callable[[Reaction], Reaction]:
+def reaction(
+    topic: str, *, when: Filter | None = None, idle: Idle | None = None
+) -> Callable[[Reaction], Reaction]:
     """Run the handler, with the event's message, in the transaction that emits ``topic``
-    (when ``when`` accepts the payload)."""
+    (when ``when`` accepts the payload). ``idle``: when, in SQL, the handler has nothing to
+    do in the event's organization."""
 
     def register(handler: Reaction) -> Reaction:
         entries = _reactions.setdefault(topic, [])
-        if all(existing is not handler for existing, _ in entries):
-            entries.append((handler, when))
+        if all(existing is not handler for existing, _, _ in entries):
+            entries.append((handler, when, idle))
         return handler
 
     return register
+
+
+def idle(topics: Iterable[str], organization: ColumnElement[Any]) -> ColumnElement[bool] | None:
+    """In SQL, whether every reaction to events of ``topics`` in ``organization`` has nothing
+    to do (true when none is registered), whatever their payloads; None when one of them
+    cannot say. The same expression while no reaction is registered (statements built on it
+    are built once)."""
+    return _idle(tuple(topics), organization, sum(map(len, _reactions.values())))
+
+
+@cache
+def _idle(
+    topics: tuple[str, ...], organization: ColumnElement[Any], _registered: int
+) -> ColumnElement[bool] | None:
+    conditions = []
+    for topic in topics:
+        for _, _, condition in _reactions.get(topic, ()):
+            if condition is None:
+                return None
+            conditions.append(condition(organization))
+    return and_(true(), *conditions)
+
+
+def forgo(session: AsyncSession) -> None:
+    """Take back the reactions queued in ``session``: its change was written on the condition
+    that each of them had nothing to do (:func:`idle`)."""
+    withdraw_before_commit(session, session.info.pop(_QUEUED, ()))
 
 
 def queue(session: AsyncSession, row: Mapping[str, Any]) -> None:
     """Plan the reactions to an event just emitted in ``session`` (called by ``emit``, with
     the event's row)."""
     entries = _reactions.get(row["topic"], ())
-    handlers = [handler for handler, when in entries if when is None or when(row["payload"])]
+    handlers = [handler for handler, when, _ in entries if when is None or when(row["payload"])]
     if not handlers:
         return
     message = message_of(row)  # made once, only for an event something reacts to
+    queued: list[AfterCommit] = session.info.setdefault(_QUEUED, [])
     for handler in handlers:
-
-        async def run(handler: Reaction = handler) -> None:
-            await handler(session, message)
-
+        run = _runner(session, handler, message, queued)
+        queued.append(run)
         before_commit(session, run)
+
+
+def _runner(
+    session: AsyncSession, handler: Reaction, message: dict[str, Any], queued: list[AfterCommit]
+) -> AfterCommit:
+    async def run() -> None:
+        queued.remove(run)
+        await handler(session, message)
+
+    return run
 
 
 async def react(session: AsyncSession) -> None:

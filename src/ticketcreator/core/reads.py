@@ -19,8 +19,9 @@ durable when it commits (the WAL is flushed in order, up to its commit). A crash
 only a bump no committed ticket used.
 
 A write that is a whole transaction by itself runs here as well (:func:`execute`): a
-ticket's create, when its insert carries every row it writes, commits it on its own instead
-of between a session's ``BEGIN`` and ``COMMIT``, two round trips fewer. Those connections,
+ticket's create, when its insert carries every row it writes, or its change, when its
+update does, commits it on its own instead of between a session's ``BEGIN`` and ``COMMIT``,
+two round trips fewer. Those connections,
 a pool of their own, wait for the WAL flush as the session's do.
 
 Only for reads whose columns need no conversion from what asyncpg returns (enumerations
@@ -88,16 +89,18 @@ async def fetch_as_seen(
     return await fetch(statement, values)
 
 
-async def execute(statement: ClauseElement, values: Mapping[str, Any]) -> None:
+async def execute(statement: ClauseElement, values: Mapping[str, Any]) -> Row | None:
     """Run ``statement``, a write that is a whole transaction by itself, committed at once:
-    without the ``BEGIN`` and ``COMMIT`` round trips of a session's transaction. It runs on a
-    pool of its own, whose connections wait for the WAL flush as the session's do. An error
-    is raised as the session raises it (a unique violation as ``IntegrityError``, with
-    PostgreSQL's error as ``orig``), for the same handling."""
+    without the ``BEGIN`` and ``COMMIT`` round trips of a session's transaction; the first
+    row it returns, if any. It runs on a pool of its own, whose connections wait for the WAL
+    flush as the session's do. An error is raised as the session raises it (a unique
+    violation as ``IntegrityError``, with PostgreSQL's error as ``orig``), for the same
+    handling."""
     query, arguments = _bound(statement, values)
     async with _acquire(await _pool(durable=True)) as connection:
         try:
-            await connection.execute(query, *arguments)
+            row: Row | None = await connection.fetchrow(query, *arguments)
+            return row
         except asyncpg.PostgresError as exc:
             kind = IntegrityError if exc.sqlstate.startswith("23") else DBAPIError
             raise kind(query, None, exc, hide_parameters=True) from exc

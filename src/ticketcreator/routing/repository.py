@@ -10,7 +10,21 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Text, Uuid, bindparam, cast, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    Uuid,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,11 +39,21 @@ from ticketcreator.routing.models import (
     SlaPolicy,
     TicketSla,
     TicketSlaMetric,
+    Trigger,
 )
 from ticketcreator.tickets import history
 from ticketcreator.tickets.models import ActorKind, Ticket
 
 # Rules
+
+
+def no_rule_listening(trigger: Trigger, organization: ColumnElement[Any]) -> ColumnElement[bool]:
+    """In SQL, whether no enabled rule of ``organization`` listens to ``trigger``."""
+    return ~exists().where(
+        RoutingRule.organization_id == organization,
+        RoutingRule.enabled,
+        literal(trigger.value) == any_(RoutingRule.triggers),
+    )
 
 
 async def list_rules(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core.config import get_settings
@@ -13,6 +14,7 @@ from ticketcreator.core.db import commit, session_factory
 from ticketcreator.core.events import Topic, subscriber
 from ticketcreator.core.reactions import reaction
 from ticketcreator.core.tasks import celery_app, run_async
+from ticketcreator.routing.models import Trigger
 from ticketcreator.tickets.models import ActorKind
 
 
@@ -38,7 +40,13 @@ def _by_a_person(payload: dict[str, Any]) -> bool:
     return payload.get("actor_kind") in _PEOPLE
 
 
-@reaction(Topic.TICKET_UPDATED, when=_by_a_person)
+def _no_rule_listening(organization: ColumnElement[Any]) -> ColumnElement[bool]:
+    from ticketcreator.routing import repository
+
+    return repository.no_rule_listening(Trigger.UPDATED, organization)
+
+
+@reaction(Topic.TICKET_UPDATED, when=_by_a_person, idle=_no_rule_listening)
 async def route_changed(session: AsyncSession, message: dict[str, Any]) -> None:
     """The rules listening to ``updated``, in the transaction of the person's change."""
     from ticketcreator.routing import flows

@@ -3,6 +3,14 @@ add and remove tags; then bump the version, record one event per change and anno
 change (``ticket.updated``, and the topic of a field that has one), write the row with its
 history and events, refresh the search document, and run the reactions to the change
 (routing rules on a person's change) in the same transaction.
+
+A change of fields that leaves the search document as it is can also be made to a ticket
+read without its lock (:func:`apply_on_condition`): the same steps, but the row, its history
+and its events are written only if the ticket is still at the version read and no reaction
+to the change has anything to do (:func:`unlocked_condition`); otherwise nothing is written
+and the request runs again, on the locked ticket (:class:`~ticketcreator.core.db.Raced`).
+Without a lock held for the transaction, the change is one statement, its own transaction
+when nothing else is to be done.
 """
 
 from __future__ import annotations
@@ -10,21 +18,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import Role
+from ticketcreator.core import reactions
 from ticketcreator.core.config import get_settings
-from ticketcreator.core.db import utcnow
+from ticketcreator.core.db import Raced, utcnow
 from ticketcreator.core.events import Topic
 from ticketcreator.core.journal import json_value
-from ticketcreator.core.reactions import react
 from ticketcreator.taxonomy import lookups as taxonomy_lookups
 from ticketcreator.taxonomy import service as taxonomy
 from ticketcreator.taxonomy.models import Category, Team
+from ticketcreator.tickets import change_repository as change_repo
 from ticketcreator.tickets import history
-from ticketcreator.tickets import repository as repo
 from ticketcreator.tickets.errors import InvalidAssignee, InvalidReference
 from ticketcreator.tickets.models import Status, Ticket
 from ticketcreator.tickets.workflow import check_transition
@@ -87,11 +96,55 @@ async def apply(
     _announce(session, principal, ticket, applied)
     if tagged:
         await session.flush()  # the ticket's tag rows
-    await repo.write_changes(session, ticket.id, written)
-    if {"title", "description"} & changes.keys():
-        await repo.refresh_search(session, ticket.id, get_settings().tickets.search_language)
-    await react(session)  # e.g. routing rules on a person's change: the caller sees their work
+    await change_repo.write_changes(session, ticket.id, written)
+    if SEARCHED & changes.keys():
+        await change_repo.refresh_search(session, ticket.id, get_settings().tickets.search_language)
+    await reactions.react(
+        session
+    )  # e.g. routing rules on a person's change: the caller sees their work
     return applied
+
+
+SEARCHED = frozenset({"title", "description"})
+"""The fields the search document is made of (a change of them refreshes it)."""
+
+
+def unlocked_condition() -> ColumnElement[bool] | None:
+    """In SQL, on a ticket's row, whether a change of its fields may be written without the
+    ticket's lock: no reaction to its events has anything to do in its organization; None
+    when a reaction cannot say (every change then takes the lock)."""
+    topics = (Topic.TICKET_UPDATED, *_TOPIC.values())
+    return reactions.idle(topics, Ticket.__table__.c.organization_id)
+
+
+async def apply_on_condition(
+    session: AsyncSession,
+    principal: Principal,
+    ticket: Ticket,
+    changes: dict[str, Any],
+    condition: ColumnElement[bool],
+) -> dict[str, Any]:
+    """As :func:`apply`, without tags or fields in :data:`SEARCHED`, for ``ticket`` read
+    without its lock along with ``condition`` (:func:`unlocked_condition`), which held:
+    written only if the ticket is still at the version read and the condition still holds
+    (raises :class:`~ticketcreator.core.db.Raced` otherwise, having written nothing).
+    Returns the columns written with their new values (empty when nothing differed)."""
+    read = ticket.version
+    changes = await _checked(session, principal, ticket, changes)
+    written: dict[str, Any] = {}
+    applied = _set_fields(ticket, changes, written)
+    if not applied:
+        return written
+    _set(ticket, written, "version", read + 1)
+    _set(ticket, written, "updated_at", utcnow())
+    _record(session, principal, ticket, applied)
+    _announce(session, principal, ticket, applied)
+    reactions.forgo(session)  # the condition: each has nothing to do
+    if not await change_repo.write_changes_on_condition(
+        session, ticket.id, read, written, condition
+    ):
+        raise Raced("The ticket changed since it was read, or its changes now get reactions.")
+    return written
 
 
 async def _checked(

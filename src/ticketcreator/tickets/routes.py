@@ -20,7 +20,7 @@ from ticketcreator.core.pagination import InvalidCursor
 from ticketcreator.routing import sla
 from ticketcreator.taxonomy.errors import InvalidCustomFields
 from ticketcreator.taxonomy.schemas import TagName
-from ticketcreator.tickets import comment_routes, flows, listing, relation_routes, service
+from ticketcreator.tickets import bulk, comment_routes, flows, listing, relation_routes, service
 from ticketcreator.tickets.deps import (
     AUTH_ERRORS,
     TICKET_ERRORS,
@@ -140,7 +140,7 @@ async def bulk_update(data: BulkUpdate, session: Session, principal: CanWrite) -
     If any ticket cannot be changed, nothing is applied and the 422 problem lists each
     failing ticket in `errors` (with its own status, type and detail).
     """
-    tickets = await service.bulk_update(session, principal, data)
+    tickets = await bulk.update(session, principal, data)
     return BulkResult(items=[TicketRead.model_validate(ticket) for ticket in tickets])
 
 
@@ -177,7 +177,7 @@ async def get_ticket(
     ),
 )
 async def update_ticket(
-    ticket: WritableTicket,
+    ticket_ref: TicketRef,
     data: TicketUpdate,
     response: Response,
     session: Session,
@@ -187,8 +187,7 @@ async def update_ticket(
     """Change the fields sent. A status change must follow the workflow (409 names the
     allowed next statuses): open → in_progress → waiting → resolved → closed; `open` reopens.
     """
-    await service.update_ticket(session, principal, ticket, data, if_match)
-    return _tagged(response, TicketRead.model_validate(ticket))
+    return _tagged(response, await service.change(session, principal, ticket_ref, data, if_match))
 
 
 @router.delete(

@@ -1,5 +1,6 @@
 """Tickets: finding the one a caller may see, creating (numbered, with idempotency), changing
-fields, assignee and tags (one at a time or in bulk), the trash and permanent deletion.
+fields, assignee and tags (in bulk: :mod:`ticketcreator.tickets.bulk`), the trash and
+permanent deletion.
 
 Listing, comments and the timeline, watchers and external links have modules of their own;
 :mod:`ticketcreator.tickets.changes` is the change pipeline every update goes through. Every
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,19 +21,20 @@ from sqlalchemy.orm import Session, SessionTransaction
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import OWN_TICKETS_ONLY, Permission
 from ticketcreator.core.config import get_settings
-from ticketcreator.core.db import utcnow
-from ticketcreator.core.errors import AppError, Forbidden, NotFound
+from ticketcreator.core.db import retried, untouched, utcnow
+from ticketcreator.core.errors import Forbidden, NotFound
 from ticketcreator.core.events import Topic
 from ticketcreator.core.outbox import scrub
 from ticketcreator.taxonomy import lookups as taxonomy_lookups
 from ticketcreator.taxonomy import service as taxonomy
 from ticketcreator.taxonomy.models import Category, Team
+from ticketcreator.tickets import change_repository as change_repo
 from ticketcreator.tickets import changes, history, idempotency
 from ticketcreator.tickets import idempotency_repository as idempotency_repo
 from ticketcreator.tickets import repository as repo
-from ticketcreator.tickets.errors import BulkUpdateFailed, InvalidReference, StaleVersion
+from ticketcreator.tickets.errors import InvalidReference, StaleVersion
 from ticketcreator.tickets.models import Status, Ticket
-from ticketcreator.tickets.schemas import BulkUpdate, TicketCreate, TicketRead, TicketUpdate
+from ticketcreator.tickets.schemas import TicketCreate, TicketRead, TicketUpdate
 from ticketcreator.tickets.visibility import Visibility
 
 _MAX_NUMBER = 2**31 - 1
@@ -140,7 +141,7 @@ def check_if_match(ticket: Ticket, if_match: str | None) -> None:
 async def refresh_search(session: AsyncSession, ticket_id: uuid.UUID) -> None:
     """Recompute the ticket's search document, once text it is found by changed (a public
     comment, the transcript or screenshot text of a capture)."""
-    await repo.refresh_search(session, ticket_id, get_settings().tickets.search_language)
+    await change_repo.refresh_search(session, ticket_id, get_settings().tickets.search_language)
 
 
 # Creating
@@ -230,6 +231,48 @@ async def _create(
 # Changing
 
 
+async def change(
+    session: AsyncSession,
+    principal: Principal,
+    ref: str,
+    data: TicketUpdate,
+    if_match: str | None,
+) -> TicketRead:
+    """Change the fields ``data`` sets on the live ticket ``ref`` names (404 unless the
+    caller may see it).
+
+    On a request's first run in a session that has done nothing yet, the ticket is read
+    without its lock and the change written on condition that it is still at that version
+    and no reaction to it has anything to do (:func:`changes.apply_on_condition`): one
+    statement, its own transaction. A request that loses that race runs again, and changes
+    of tags or of the searched text, or with reactions to run, take the ticket's lock.
+    """
+    fields = data.model_dump(exclude_unset=True)
+    condition = changes.unlocked_condition()
+    if (
+        condition is not None
+        and not retried(session)
+        and untouched(session)
+        and not changes.SEARCHED & fields.keys()
+    ):
+        ticket_id, number = parse_ref(ref)
+        row = await repo.read_for_change(
+            visibility(principal), condition, ticket_id=ticket_id, number=number
+        )
+        if row is None:
+            raise NotFound(f"No ticket {ref!r}.")
+        if row["condition"]:
+            ticket = repo.ticket_of_row(row)
+            check_if_match(ticket, if_match)
+            written = await changes.apply_on_condition(
+                session, principal, ticket, fields, condition
+            )
+            return TicketRead.from_row({**row, **written})
+    ticket = await load(session, principal, ref, lock=True)
+    await update_ticket(session, principal, ticket, data, if_match)
+    return TicketRead.model_validate(ticket)
+
+
 async def update_ticket(
     session: AsyncSession,
     principal: Principal,
@@ -266,70 +309,6 @@ async def change_tags(
     check_if_match(ticket, if_match)
     await changes.apply(session, principal, ticket, {}, add, remove)
     return ticket
-
-
-async def bulk_update(
-    session: AsyncSession, principal: Principal, data: BulkUpdate
-) -> list[Ticket]:
-    """Apply the same changes to every listed ticket, all or nothing.
-
-    Tickets are locked in id order (no deadlock between concurrent bulk updates). Every
-    ticket is tried; if any fails, nothing is applied and each failure is reported.
-    """
-    limit = get_settings().tickets.bulk_max
-    if len(data.tickets) > limit:
-        raise BulkUpdateFailed(f"At most {limit} tickets per bulk update.", errors=[])
-    refs = list(dict.fromkeys(data.tickets))
-    parsed: dict[str, tuple[uuid.UUID | None, int | None]] = {}
-    errors: list[dict[str, Any]] = []
-    for ref in refs:
-        try:
-            parsed[ref] = parse_ref(ref)
-        except NotFound as exc:
-            errors.append(_bulk_error(ref, exc))
-    tickets = await repo.lock_tickets(
-        session,
-        visibility(principal),
-        [i for i, _ in parsed.values() if i is not None],
-        [n for _, n in parsed.values() if n is not None],
-    )
-    by_id = {t.id: t for t in tickets}
-    by_number = {t.number: t for t in tickets}
-    fields = data.changes.model_dump(exclude_unset=True, exclude={"add_tags", "remove_tags"})
-    updated: list[Ticket] = []
-    for ref, (ticket_id, number) in parsed.items():
-        ticket = by_id.get(ticket_id) if ticket_id else by_number.get(number or 0)
-        if ticket is None:
-            errors.append(_bulk_error(ref, NotFound(f"No ticket {ref!r}.")))
-            continue
-        try:
-            await changes.apply(
-                session,
-                principal,
-                ticket,
-                dict(fields),
-                data.changes.add_tags,
-                data.changes.remove_tags,
-            )
-        except AppError as exc:
-            errors.append(_bulk_error(ref, exc))
-        updated.append(ticket)
-    if errors:
-        raise BulkUpdateFailed(
-            f"{len(errors)} of {len(refs)} ticket(s) could not be changed; nothing was applied.",
-            errors=errors,
-        )
-    return updated
-
-
-def _bulk_error(ref: str, error: AppError) -> dict[str, Any]:
-    return {
-        "ticket": ref,
-        "status": error.status,
-        "type": error.type_uri(),
-        "detail": error.detail,
-        **error.extensions,
-    }
 
 
 # Trash and permanent deletion
