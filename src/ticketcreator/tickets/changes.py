@@ -99,9 +99,8 @@ async def apply(
     await change_repo.write_changes(session, ticket.id, written)
     if SEARCHED & changes.keys():
         await change_repo.refresh_search(session, ticket.id, get_settings().tickets.search_language)
-    await reactions.react(
-        session
-    )  # e.g. routing rules on a person's change: the caller sees their work
+    # e.g. routing rules on a person's change: the caller sees their work
+    await reactions.react(session)
     return applied
 
 

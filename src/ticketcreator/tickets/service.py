@@ -245,7 +245,8 @@ async def change(
     without its lock and the change written on condition that it is still at that version
     and no reaction to it has anything to do (:func:`changes.apply_on_condition`): one
     statement, its own transaction. A request that loses that race runs again, and changes
-    of tags or of the searched text, or with reactions to run, take the ticket's lock.
+    of the searched text (title, description) or with reactions to run take the ticket's
+    lock.
     """
     fields = data.model_dump(exclude_unset=True)
     condition = changes.unlocked_condition()
