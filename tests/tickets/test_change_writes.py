@@ -223,3 +223,33 @@ async def test_a_change_no_reaction_listens_to_is_one_statement_committed_on_its
     assert response.status_code == 200, response.text
     assert response.json()["tags"] == ["escalated"]
     assert any("FOR UPDATE" in each for each in sent)
+
+
+async def test_a_new_title_and_description_are_searchable_once_the_one_statement_commits(
+    client: httpx.AsyncClient, agent: Member
+) -> None:
+    """The search document is recomputed in the change's own statement: the new words find
+    the ticket, the old ones no longer do, and a comment's words still do."""
+    ticket = await new_ticket(client, agent)
+    path = f"/v1/tickets/{ticket['id']}"
+    comment = {"body": "Customer mentions flamingo colours"}
+    posted = await client.post(f"{path}/comments", json=comment, headers=agent.headers)
+    assert posted.status_code == 201, posted.text
+    with recorded() as sent:
+        response = await client.patch(
+            path,
+            json={"title": "Invoice totals are rounded", "description": "Penny mismatch"},
+            headers=agent.headers,
+        )
+    assert response.status_code == 200, response.text
+    assert sent == []
+
+    async def found(words: str) -> list[str]:
+        page = await client.get("/v1/tickets", params={"q": words}, headers=agent.headers)
+        assert page.status_code == 200, page.text
+        return [item["id"] for item in page.json()["items"]]
+
+    assert await found("invoice rounded") == [ticket["id"]]
+    assert await found("penny") == [ticket["id"]]
+    assert await found("flamingo") == [ticket["id"]]
+    assert await found(ticket["title"]) == []

@@ -7,13 +7,27 @@ import uuid
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, text, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningUpdate, Update
 
 from ticketcreator.core import journal, reads
 from ticketcreator.core.db import untouched
 from ticketcreator.tickets.models import Ticket
+
+SEARCHED = ("title", "description")
+"""The columns of the ticket's row its search document is made of (:func:`refresh_search`)."""
 
 
 async def write_changes(
@@ -32,15 +46,20 @@ async def write_changes_on_condition(
     version: int,
     values: dict[str, Any],
     condition: ColumnElement[bool],
+    language: str,
 ) -> bool:
     """As :func:`write_changes`, for a ticket read without its lock: only if its row is
     still live at ``version`` and ``condition`` (on the ticket's row) holds; the journal's
-    rows due are written only then. Returns whether it was. When the session has done
-    nothing else (as for :func:`ticketcreator.tickets.repository.insert_ticket`), the
-    statement is its own transaction."""
+    rows due are written only then, and the search document is recomputed in the same
+    statement when a column it is made of changes. Returns whether it was written. When the
+    session has done nothing else (as for
+    :func:`ticketcreator.tickets.repository.insert_ticket`), the statement is its own
+    transaction."""
     parameters = {f"new_{name}": value for name, value in values.items()}
     parameters["changed_ticket_id"] = ticket_id
     parameters["read_version"] = version
+    if not values.keys().isdisjoint(SEARCHED):
+        parameters["language"] = language
     conditional = _update_on_condition(tuple(sorted(values)), condition)
     statement, arguments = journal.on_condition(session, conditional, parameters)
     if untouched(session):
@@ -52,20 +71,24 @@ async def write_changes_on_condition(
 def _update_on_condition(
     columns: tuple[str, ...], condition: ColumnElement[bool]
 ) -> ReturningUpdate[Any]:
-    """The update of :func:`_update`, on the conditions of :func:`write_changes_on_condition`
-    (the version read is ``read_version``), returning the new version; built once per set of
-    columns and condition."""
+    """The update of :func:`_update`, also of the search document when ``columns`` name one
+    it is made of, on the conditions of :func:`write_changes_on_condition` (the version read
+    is ``read_version``), returning the new version; built once per set of columns and
+    condition."""
     table = Ticket.__table__
     assert isinstance(table, Table)
-    return (
-        _update(columns)
-        .where(
-            table.c.version == bindparam("read_version", type_=table.c.version.type),
-            table.c.deleted_at.is_(None),
-            condition,
+    update = _update(columns)
+    if not set(columns).isdisjoint(SEARCHED):
+        title, description = (
+            bindparam(f"new_{name}", type_=table.c[name].type) if name in columns else table.c[name]
+            for name in SEARCHED
         )
-        .returning(table.c.version)
-    )
+        update = update.values(search_vector=_document(title, description))
+    return update.where(
+        table.c.version == bindparam("read_version", type_=table.c.version.type),
+        table.c.deleted_at.is_(None),
+        condition,
+    ).returning(table.c.version)
 
 
 @cache
@@ -81,23 +104,49 @@ def _update(columns: tuple[str, ...]) -> Update:
 
 
 async def refresh_search(session: AsyncSession, ticket_id: uuid.UUID, language: str) -> None:
-    """Recompute the ticket's search document: title (A), description (B), public comments (C),
-    and the transcripts and screenshot text of its captures (D)."""
-    await session.execute(
-        text(
-            "UPDATE ticket SET search_vector ="
-            " setweight(to_tsvector(CAST(:cfg AS regconfig), title), 'A')"
-            " || setweight(to_tsvector(CAST(:cfg AS regconfig), description), 'B')"
-            " || setweight(to_tsvector(CAST(:cfg AS regconfig), coalesce(("
-            "SELECT string_agg(c.body, ' ' ORDER BY c.created_at) FROM ticket_comment c"
-            " WHERE c.ticket_id = ticket.id AND c.deleted_at IS NULL AND NOT c.internal"
-            "), '')), 'C')"
-            " || setweight(to_tsvector(CAST(:cfg AS regconfig), coalesce(("
-            "SELECT string_agg(t.text, ' ' ORDER BY t.created_at) FROM attachment_text t"
-            " JOIN capture_attachment ca ON ca.attachment_id = t.attachment_id"
-            " JOIN capture cp ON cp.id = ca.capture_id"
-            " WHERE cp.ticket_id = ticket.id AND t.status = 'ready'"
-            "), '')), 'D') WHERE id = :id"
-        ),
-        {"cfg": language, "id": ticket_id},
+    """Recompute the ticket's search document from what its row holds: title (A), description
+    (B), and the rest (:data:`_COMMENTS_AND_CAPTURES`)."""
+    await session.execute(_refresh(), {"language": language, "refreshed_id": ticket_id})
+
+
+_COMMENTS_AND_CAPTURES = (
+    "setweight(to_tsvector(CAST(:language AS regconfig), coalesce(("
+    "SELECT string_agg(c.body, ' ' ORDER BY c.created_at) FROM ticket_comment c"
+    " WHERE c.ticket_id = ticket.id AND c.deleted_at IS NULL AND NOT c.internal"
+    "), '')), 'C')"
+    " || setweight(to_tsvector(CAST(:language AS regconfig), coalesce(("
+    "SELECT string_agg(t.text, ' ' ORDER BY t.created_at) FROM attachment_text t"
+    " JOIN capture_attachment ca ON ca.attachment_id = t.attachment_id"
+    " JOIN capture cp ON cp.id = ca.capture_id"
+    " WHERE cp.ticket_id = ticket.id AND t.status = 'ready'"
+    "), '')), 'D')"
+)
+"""In SQL, within an update of a ticket's row, the part of its search document that is not
+in the row: public comments (C), and the transcripts and screenshot text of its captures (D),
+in the text search configuration of parameter ``language``."""
+
+
+@cache
+def _refresh() -> Update:
+    """The statement of :func:`refresh_search`, built once; ``updated_at`` is kept as it is
+    (its default on update would set it: the ticket did not change)."""
+    table = Ticket.__table__
+    assert isinstance(table, Table)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("refreshed_id", type_=table.c.id.type))
+        .values(
+            search_vector=_document(table.c.title, table.c.description),
+            updated_at=table.c.updated_at,
+        )
     )
+
+
+def _document(title: ColumnElement[str], description: ColumnElement[str]) -> ColumnElement[Any]:
+    """The search document of a ticket whose row gets ``title`` and ``description``: as
+    :func:`refresh_search` computes it, within the update of the row."""
+    config = cast(bindparam("language", type_=String()), REGCONFIG)
+    own = func.setweight(func.to_tsvector(config, title), literal_column("'A'")).op("||")(
+        func.setweight(func.to_tsvector(config, description), literal_column("'B'"))
+    )
+    return own.op("||")(text(_COMMENTS_AND_CAPTURES))

@@ -4,13 +4,13 @@ change (``ticket.updated``, and the topic of a field that has one), write the ro
 history and events, refresh the search document, and run the reactions to the change
 (routing rules on a person's change) in the same transaction.
 
-A change of fields that leaves the search document as it is can also be made to a ticket
-read without its lock (:func:`apply_on_condition`): the same steps, but the row, its history
-and its events are written only if the ticket is still at the version read and no reaction
-to the change has anything to do (:func:`unlocked_condition`); otherwise nothing is written
-and the request runs again, on the locked ticket (:class:`~ticketcreator.core.db.Raced`).
-Without a lock held for the transaction, the change is one statement, its own transaction
-when nothing else is to be done.
+A change of fields can also be made to a ticket read without its lock
+(:func:`apply_on_condition`): the same steps, but the row (with its search document), its
+history and its events are written only if the ticket is still at the version read and no
+reaction to the change has anything to do (:func:`unlocked_condition`); otherwise nothing is
+written and the request runs again, on the locked ticket
+(:class:`~ticketcreator.core.db.Raced`). Without a lock held for the transaction, the change
+is one statement, its own transaction when nothing else is to be done.
 """
 
 from __future__ import annotations
@@ -97,15 +97,11 @@ async def apply(
     if tagged:
         await session.flush()  # the ticket's tag rows
     await change_repo.write_changes(session, ticket.id, written)
-    if SEARCHED & changes.keys():
+    if not changes.keys().isdisjoint(change_repo.SEARCHED):
         await change_repo.refresh_search(session, ticket.id, get_settings().tickets.search_language)
     # e.g. routing rules on a person's change: the caller sees their work
     await reactions.react(session)
     return applied
-
-
-SEARCHED = frozenset({"title", "description"})
-"""The fields the search document is made of (a change of them refreshes it)."""
 
 
 def unlocked_condition() -> ColumnElement[bool] | None:
@@ -123,10 +119,10 @@ async def apply_on_condition(
     changes: dict[str, Any],
     condition: ColumnElement[bool],
 ) -> dict[str, Any]:
-    """As :func:`apply`, without tags or fields in :data:`SEARCHED`, for ``ticket`` read
-    without its lock along with ``condition`` (:func:`unlocked_condition`), which held:
-    written only if the ticket is still at the version read and the condition still holds
-    (raises :class:`~ticketcreator.core.db.Raced` otherwise, having written nothing).
+    """As :func:`apply`, without tags, for ``ticket`` read without its lock along with
+    ``condition`` (:func:`unlocked_condition`), which held: written only if the ticket is
+    still at the version read and the condition still holds (raises
+    :class:`~ticketcreator.core.db.Raced` otherwise, having written nothing).
     Returns the columns written with their new values (empty when nothing differed)."""
     read = ticket.version
     changes = await _checked(session, principal, ticket, changes)
@@ -139,8 +135,9 @@ async def apply_on_condition(
     _record(session, principal, ticket, applied)
     _announce(session, principal, ticket, applied)
     reactions.forgo(session)  # the condition: each has nothing to do
+    language = get_settings().tickets.search_language
     if not await change_repo.write_changes_on_condition(
-        session, ticket.id, read, written, condition
+        session, ticket.id, read, written, condition, language
     ):
         raise Raced("The ticket changed since it was read, or its changes now get reactions.")
     return written

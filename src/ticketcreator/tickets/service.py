@@ -244,18 +244,12 @@ async def change(
     On a request's first run in a session that has done nothing yet, the ticket is read
     without its lock and the change written on condition that it is still at that version
     and no reaction to it has anything to do (:func:`changes.apply_on_condition`): one
-    statement, its own transaction. A request that loses that race runs again, and changes
-    of the searched text (title, description) or with reactions to run take the ticket's
-    lock.
+    statement, its own transaction. A request that loses that race runs again, and a change
+    with reactions to run takes the ticket's lock.
     """
     fields = data.model_dump(exclude_unset=True)
     condition = changes.unlocked_condition()
-    if (
-        condition is not None
-        and not retried(session)
-        and untouched(session)
-        and not changes.SEARCHED & fields.keys()
-    ):
+    if condition is not None and not retried(session) and untouched(session):
         ticket_id, number = parse_ref(ref)
         row = await repo.read_for_change(
             visibility(principal), condition, ticket_id=ticket_id, number=number
