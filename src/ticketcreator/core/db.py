@@ -29,7 +29,7 @@ import logging
 import os
 import random
 import uuid
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -189,11 +189,12 @@ def before_commit(session: AsyncSession, callback: AfterCommit) -> None:
     session.info.setdefault(_BEFORE_COMMIT, []).append(callback)
 
 
-def withdraw_before_commit(session: AsyncSession, callbacks: Collection[AfterCommit]) -> None:
-    """Take back ``callbacks``, registered with :func:`before_commit` and not run yet."""
+def withdraw_before_commit(session: AsyncSession, which: Callable[[AfterCommit], bool]) -> None:
+    """Take back the callbacks registered with :func:`before_commit`, not run yet, that
+    ``which`` picks."""
     waiting: list[AfterCommit] | None = session.info.get(_BEFORE_COMMIT)
     if waiting:
-        waiting[:] = [callback for callback in waiting if callback not in callbacks]
+        waiting[:] = [callback for callback in waiting if not which(callback)]
         if not waiting:
             del session.info[_BEFORE_COMMIT]
 

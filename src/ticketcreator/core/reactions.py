@@ -24,12 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.core.db import (
-    AfterCommit,
-    before_commit,
-    run_before_commit,
-    withdraw_before_commit,
-)
+from ticketcreator.core.db import before_commit, run_before_commit, withdraw_before_commit
 from ticketcreator.core.outbox import message_of
 
 Reaction = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
@@ -37,7 +32,6 @@ Filter = Callable[[dict[str, Any]], bool]
 Idle = Callable[[ColumnElement[Any]], ColumnElement[bool]]
 """Given an organization's id (a SQL expression), whether a reaction has nothing to do there."""
 _reactions: dict[str, list[tuple[Reaction, Filter | None, Idle | None]]] = {}
-_QUEUED = "ticketcreator_reactions_queued"
 
 
 def reaction(
@@ -80,7 +74,7 @@ def _idle(
 def forgo(session: AsyncSession) -> None:
     """Take back the reactions queued in ``session``: its change was written on the condition
     that each of them had nothing to do (:func:`idle`)."""
-    withdraw_before_commit(session, session.info.pop(_QUEUED, ()))
+    withdraw_before_commit(session, lambda callback: isinstance(callback, _Queued))
 
 
 def queue(session: AsyncSession, row: Mapping[str, Any]) -> None:
@@ -91,21 +85,21 @@ def queue(session: AsyncSession, row: Mapping[str, Any]) -> None:
     if not handlers:
         return
     message = message_of(row)  # made once, only for an event something reacts to
-    queued: list[AfterCommit] = session.info.setdefault(_QUEUED, [])
     for handler in handlers:
-        run = _runner(session, handler, message, queued)
-        queued.append(run)
-        before_commit(session, run)
+        before_commit(session, _Queued(session, handler, message))
 
 
-def _runner(
-    session: AsyncSession, handler: Reaction, message: dict[str, Any], queued: list[AfterCommit]
-) -> AfterCommit:
-    async def run() -> None:
-        queued.remove(run)
-        await handler(session, message)
+class _Queued:
+    """A reaction waiting for its transaction's commit (a before-commit callback that
+    :func:`forgo` can tell from the others)."""
 
-    return run
+    __slots__ = ("handler", "message", "session")
+
+    def __init__(self, session: AsyncSession, handler: Reaction, message: dict[str, Any]) -> None:
+        self.session, self.handler, self.message = session, handler, message
+
+    async def __call__(self) -> None:
+        await self.handler(self.session, self.message)
 
 
 async def react(session: AsyncSession) -> None:

@@ -21,8 +21,8 @@ only a bump no committed ticket used.
 A write that is a whole transaction by itself runs here as well (:func:`execute`): a
 ticket's create, when its insert carries every row it writes, or its change, when its
 update does, commits it on its own instead of between a session's ``BEGIN`` and ``COMMIT``,
-two round trips fewer. Those connections,
-a pool of their own, wait for the WAL flush as the session's do.
+two round trips fewer. Those connections, a pool of their own, wait for the WAL flush as the
+session's do.
 
 Only for reads whose columns need no conversion from what asyncpg returns (enumerations
 read as text, JSON decoded by the pool's codec); a statement selecting such a column fails
