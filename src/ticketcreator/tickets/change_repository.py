@@ -35,8 +35,7 @@ async def write_changes(
 ) -> None:
     """Set ``values`` (column → value) in the ticket's row and write the journal's rows due
     (the change's history and events) in the same statement."""
-    parameters = {f"new_{name}": value for name, value in values.items()}
-    parameters["changed_ticket_id"] = ticket_id
+    parameters = _parameters(ticket_id, values)
     await session.run_sync(journal.write_with, _update(tuple(sorted(values))), parameters)
 
 
@@ -55,8 +54,7 @@ async def write_changes_on_condition(
     session has done nothing else (as for
     :func:`ticketcreator.tickets.repository.insert_ticket`), the statement is its own
     transaction."""
-    parameters = {f"new_{name}": value for name, value in values.items()}
-    parameters["changed_ticket_id"] = ticket_id
+    parameters = _parameters(ticket_id, values)
     parameters["read_version"] = version
     if not values.keys().isdisjoint(SEARCHED):
         parameters["language"] = language
@@ -65,6 +63,11 @@ async def write_changes_on_condition(
     if untouched(session):
         return await reads.execute(statement, arguments) is not None
     return (await session.execute(statement, arguments)).first() is not None
+
+
+def _parameters(ticket_id: uuid.UUID, values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of :func:`_update` setting ``values`` in the ticket's row."""
+    return {"changed_ticket_id": ticket_id, **{f"new_{name}": v for name, v in values.items()}}
 
 
 @cache
@@ -142,11 +145,17 @@ def _refresh() -> Update:
     )
 
 
+def row_document(title: ColumnElement[str], description: ColumnElement[str]) -> ColumnElement[Any]:
+    """The part of a ticket's search document its row holds: ``title`` (A) and
+    ``description`` (B), in the text search configuration of parameter ``language`` (a new
+    ticket's whole document: it has no comments or captures yet)."""
+    config = cast(bindparam("language", type_=String()), REGCONFIG)
+    return func.setweight(func.to_tsvector(config, title), literal_column("'A'")).op("||")(
+        func.setweight(func.to_tsvector(config, description), literal_column("'B'"))
+    )
+
+
 def _document(title: ColumnElement[str], description: ColumnElement[str]) -> ColumnElement[Any]:
     """The search document of a ticket whose row gets ``title`` and ``description``: as
     :func:`refresh_search` computes it, within the update of the row."""
-    config = cast(bindparam("language", type_=String()), REGCONFIG)
-    own = func.setweight(func.to_tsvector(config, title), literal_column("'A'")).op("||")(
-        func.setweight(func.to_tsvector(config, description), literal_column("'B'"))
-    )
-    return own.op("||")(text(_COMMENTS_AND_CAPTURES))
+    return row_document(title, description).op("||")(text(_COMMENTS_AND_CAPTURES))

@@ -90,10 +90,7 @@ async def apply(
     if not applied and not tagged:
         return applied
     applied += tagged
-    _set(ticket, written, "version", ticket.version + 1)
-    _set(ticket, written, "updated_at", utcnow())
-    _record(session, principal, ticket, applied)
-    _announce(session, principal, ticket, applied)
+    _stamp(session, principal, ticket, applied, written)
     if tagged:
         await session.flush()  # the ticket's tag rows
     await change_repo.write_changes(session, ticket.id, written)
@@ -130,10 +127,7 @@ async def apply_on_condition(
     applied = _set_fields(ticket, changes, written)
     if not applied:
         return written
-    _set(ticket, written, "version", read + 1)
-    _set(ticket, written, "updated_at", utcnow())
-    _record(session, principal, ticket, applied)
-    _announce(session, principal, ticket, applied)
+    _stamp(session, principal, ticket, applied, written)
     reactions.forgo(session)  # the condition: each has nothing to do
     language = get_settings().tickets.search_language
     if not await change_repo.write_changes_on_condition(
@@ -224,6 +218,21 @@ async def _set_tags(
     return [{"field": "tags", "old": None, "new": name} for name in added] + [
         {"field": "tags", "old": name, "new": None} for name in removed
     ]
+
+
+def _stamp(
+    session: AsyncSession,
+    principal: Principal,
+    ticket: Ticket,
+    applied: list[dict[str, Any]],
+    written: dict[str, Any],
+) -> None:
+    """Bump the version of a ticket whose fields ``applied`` changed, then record and
+    announce each change."""
+    _set(ticket, written, "version", ticket.version + 1)
+    _set(ticket, written, "updated_at", utcnow())
+    _record(session, principal, ticket, applied)
+    _announce(session, principal, ticket, applied)
 
 
 def _record(

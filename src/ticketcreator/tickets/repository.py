@@ -20,17 +20,15 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
-    cast,
     delete,
     func,
     literal,
-    literal_column,
     or_,
     select,
     type_coerce,
     update,
 )
-from sqlalchemy.dialects.postgresql import REGCONFIG, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import instance_dict
@@ -39,6 +37,7 @@ from sqlalchemy.sql.dml import Insert, ReturningInsert, ReturningUpdate
 from ticketcreator.core import journal, reads
 from ticketcreator.core.db import untouched
 from ticketcreator.taxonomy.models import Tag
+from ticketcreator.tickets.change_repository import row_document
 from ticketcreator.tickets.models import Ticket, TicketCounter, ticket_tag
 from ticketcreator.tickets.visibility import Visibility, tickets_rule
 
@@ -98,7 +97,7 @@ def _numbering() -> tuple[ReturningUpdate[int], ReturningInsert[int]]:
 async def insert_ticket(session: AsyncSession, ticket: Ticket, language: str) -> None:
     """Insert a new (numbered) ticket and write its tags and the journal's rows (its history,
     events, remembered response) in the same statement, which also computes the ticket's
-    search document (title A, description B, as :func:`refresh_search` would with no
+    search document (:func:`~ticketcreator.tickets.change_repository.row_document`: no
     comments or captures yet).
 
     When the session has done nothing else (no transaction begun, nothing else to write or
@@ -129,15 +128,11 @@ def _insert() -> Insert:
     a parameter named as one of its columns would set that column)."""
     table = Ticket.__table__
     assert isinstance(table, Table)
-    config = cast(bindparam("language", type_=String()), REGCONFIG)
     values: dict[str, Any] = {
         column.key: bindparam(f"new_{column.key}", type_=column.type)
         for column in _inserted_columns()
     }
-    document = func.setweight(func.to_tsvector(config, values["title"]), literal_column("'A'"))
-    values["search_vector"] = document.op("||")(
-        func.setweight(func.to_tsvector(config, values["description"]), literal_column("'B'"))
-    )
+    values["search_vector"] = row_document(values["title"], values["description"])
     return insert(table).values(values)
 
 
@@ -161,25 +156,14 @@ async def read_ticket(
     *,
     ticket_id: uuid.UUID | None = None,
     number: int | None = None,
+    condition: ColumnElement[bool] | None = None,
 ) -> reads.Row | None:
     """One visible live ticket by id or number, as the row of :func:`ticket_columns`: for a
-    caller who only reads it (no entity, no relationship to load), on the read pool."""
-    query = _ticket_row_query(visibility.own_only, ticket_id is not None)
-    key = {"ticket_id": ticket_id} if ticket_id is not None else {"number": number}
-    return await reads.fetch_one(query, {**visibility.parameters(), **key})
-
-
-async def read_for_change(
-    visibility: Visibility,
-    condition: ColumnElement[bool],
-    *,
-    ticket_id: uuid.UUID | None = None,
-    number: int | None = None,
-) -> reads.Row | None:
-    """As :func:`read_ticket`, with ``condition`` on the ticket's row as column ``condition``
-    (whether the change may be written by a statement of its own: see
-    :func:`write_changes_on_condition`)."""
-    query = _ticket_change_query(visibility.own_only, ticket_id is not None, condition)
+    caller who only reads it (no entity, no relationship to load), or changes it without its
+    lock, on the read pool; with ``condition`` on the ticket's row as column ``condition``
+    when given (whether a change may be written by a statement of its own: see
+    :func:`~ticketcreator.tickets.change_repository.write_changes_on_condition`)."""
+    query = _ticket_row_query(visibility.own_only, ticket_id is not None, condition)
     key = {"ticket_id": ticket_id} if ticket_id is not None else {"number": number}
     return await reads.fetch_one(query, {**visibility.parameters(), **key})
 
@@ -257,17 +241,15 @@ def _ticket_query(own_only: bool, by_id: bool, deleted: bool | None, lock: bool)
 
 
 @cache
-def _ticket_row_query(own_only: bool, by_id: bool) -> Select[Any]:
-    """The statement of :func:`read_ticket`, built once per shape (as :func:`_ticket_query`)."""
-    return select(*ticket_columns()).where(tickets_rule(own_only), *_which(by_id, False))
-
-
-@cache
-def _ticket_change_query(
-    own_only: bool, by_id: bool, condition: ColumnElement[bool]
+def _ticket_row_query(
+    own_only: bool, by_id: bool, condition: ColumnElement[bool] | None
 ) -> Select[Any]:
-    """The statement of :func:`read_for_change`, built once per shape and condition."""
-    return _ticket_row_query(own_only, by_id).add_columns(condition.label("condition"))
+    """The statement of :func:`read_ticket`, built once per shape and condition (as
+    :func:`_ticket_query`)."""
+    columns = (
+        ticket_columns() if condition is None else (*ticket_columns(), condition.label("condition"))
+    )
+    return select(*columns).where(tickets_rule(own_only), *_which(by_id, False))
 
 
 async def lock_tickets(

@@ -251,8 +251,8 @@ async def change(
     condition = changes.unlocked_condition()
     if condition is not None and not retried(session) and untouched(session):
         ticket_id, number = parse_ref(ref)
-        row = await repo.read_for_change(
-            visibility(principal), condition, ticket_id=ticket_id, number=number
+        row = await repo.read_ticket(
+            visibility(principal), ticket_id=ticket_id, number=number, condition=condition
         )
         if row is None:
             raise NotFound(f"No ticket {ref!r}.")
