@@ -6,7 +6,10 @@ create, get, list (status filter), search (``q=``) and PATCH. The API runs as in
 (``ticketcreator serve``: authentication, tenant isolation, rate limits with a budget the load
 cannot reach, request ids, events and outbox, audit, JSON logs at INFO); the reference
 (bench/reference_api.py) runs the least SQL for the same result. It prints req/s, p50 and p99
-of each, and the ratio of the API's throughput to the reference's.
+of each, and the ratio of the API's throughput to the reference's; then the CPU each request
+cost the server's processes and PostgreSQL's, read from ``/proc`` around each run. On a shared
+machine the rates move from run to run; the CPU per request moves much less, so it is the
+measure to compare two versions of the code by.
 
     .venv/bin/python bench/api.py [--workers 2] [--connections 20] [--duration 10]
 
@@ -86,6 +89,44 @@ end
 """,
 }
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> dict[int, tuple[int, str, int]]:
+    """Every process's parent, command name and CPU ticks, its reaped children's included."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            text = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # it exited meanwhile
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        # utime, stime, cutime, cstime (proc(5): fields 14 to 17)
+        found[int(entry)] = (int(fields[1]), name, sum(int(each) for each in fields[11:15]))
+    return found
+
+
+def cpu_seconds(root: int | None) -> float:
+    """CPU seconds used so far by the process ``root`` and its descendants or, for None, by
+    PostgreSQL's processes."""
+    processes = _processes()
+    if root is None:
+        roots = {
+            pid
+            for pid, (parent, name, _) in processes.items()
+            if name == "postgres" and processes.get(parent, (0, "", 0))[1] != "postgres"
+        }
+    else:
+        roots = {root}
+    total, seen = 0, set(roots)
+    while roots:
+        total += sum(processes[pid][2] for pid in roots if pid in processes)
+        roots = {pid for pid, (parent, _, _) in processes.items() if parent in roots} - seen
+        seen |= roots
+    return total / CLOCK_TICKS
 
 
 def free_port() -> int:
@@ -131,8 +172,8 @@ def _field(pattern: str, output: str) -> str:
 
 def load_with_wrk(
     base: str, scenario: str, args: argparse.Namespace, token: str, run: str
-) -> tuple[float, float, float, int]:
-    """(req/s, p50 ms, p99 ms, non-2xx answers and timeouts) of one wrk run."""
+) -> tuple[float, float, float, int, int]:
+    """(req/s, p50 ms, p99 ms, non-2xx answers and timeouts, requests) of one wrk run."""
     script = (
         f'local AUTH = "Bearer {token}"\nlocal ROWS = {args.rows}\nlocal RUN = "{run}"\n'
         + LUA_COMMON
@@ -164,7 +205,29 @@ def load_with_wrk(
     p99 = millis(_field(r"(?m)^\s+99%\s+(\S+)", output))
     errors = int(_field(r"Non-2xx or 3xx responses:\s+(\d+)", output) or 0)
     errors += int(_field(r"timeout (\d+)", output) or 0)
-    return rate, p50, p99, errors
+    requests = int(_field(r"(\d+) requests in", output) or 0)
+    return rate, p50, p99, errors, requests
+
+
+def measured(
+    server: subprocess.Popen[bytes],
+    port: int,
+    run: str,
+    scenario: str,
+    args: argparse.Namespace,
+    token: str,
+) -> tuple[tuple[float, float, float, int, int], float, float]:
+    """A wrk run on ``server`` (``run`` names it in idempotency keys), and the CPU
+    microseconds per request of the server and of PostgreSQL."""
+    before = cpu_seconds(server.pid), cpu_seconds(None)
+    result = load_with_wrk(f"http://127.0.0.1:{port}", scenario, args, token, run)
+    after = cpu_seconds(server.pid), cpu_seconds(None)
+    per_request = 1e6 / max(result[4], 1)
+    return (
+        result,
+        (after[0] - before[0]) * per_request,
+        (after[1] - before[1]) * per_request,
+    )
 
 
 def main() -> None:
@@ -248,15 +311,24 @@ def main() -> None:
         header = f"{'call':<8}{'reference req/s':>16}{'p50':>9}{'p99':>9}"
         header += f"{'API req/s':>12}{'p50':>9}{'p99':>9}{'ratio':>8}"
         print(header)
+        costs = []
         for scenario in args.scenarios.split(","):
-            ref = load_with_wrk(f"http://127.0.0.1:{ref_port}", scenario, args, token, "ref")
-            ours = load_with_wrk(f"http://127.0.0.1:{api_port}", scenario, args, token, "api")
+            ref, ref_cpu, ref_pg = measured(reference, ref_port, "ref", scenario, args, token)
+            ours, api_cpu, api_pg = measured(api, api_port, "api", scenario, args, token)
+            costs.append((scenario, ref_cpu, ref_pg, api_cpu, api_pg))
             errors = f"   ({ours[3]} API / {ref[3]} reference failed)" if ours[3] or ref[3] else ""
             print(
                 f"{scenario:<8}{ref[0]:>16.0f}{ref[1]:>8.1f}ms{ref[2]:>7.1f}ms"
                 f"{ours[0]:>12.0f}{ours[1]:>7.1f}ms{ours[2]:>7.1f}ms"
                 f"{ours[0] / ref[0]:>8.2f}{errors}",
                 flush=True,
+            )
+        print("\nCPU per request, in microseconds (server processes + PostgreSQL)")
+        print(f"{'call':<8}{'reference':>10}{'+ PG':>8}{'API':>10}{'+ PG':>8}{'total ratio':>13}")
+        for scenario, ref_cpu, ref_pg, api_cpu, api_pg in costs:
+            print(
+                f"{scenario:<8}{ref_cpu:>10.0f}{ref_pg:>8.0f}{api_cpu:>10.0f}{api_pg:>8.0f}"
+                f"{(ref_cpu + ref_pg) / (api_cpu + api_pg):>13.2f}"
             )
     finally:
         stop(api)
