@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -220,6 +221,18 @@ def test_json_log_lines_carry_the_request_id_and_extras() -> None:
     assert line["request_id"] == "req-42"
     assert line["ticket"] == "T-1"
     assert line["level"] == "INFO"
+    assert abs(datetime.fromisoformat(line["time"]).timestamp() - record.created) < 1e-6
+
+
+def test_json_log_lines_tell_the_time_to_the_microsecond_across_seconds() -> None:
+    formatter = JsonFormatter()
+    # The date and seconds are formatted once a second: lines within and across a second.
+    for created in (1_796_000_000.25, 1_796_000_000.999999, 1_796_000_001.0, 1_796_000_000.5):
+        record = logging.LogRecord("x", logging.INFO, __file__, 1, "tick", (), None)
+        record.created = created
+        shown = datetime.fromisoformat(json.loads(formatter.format(record))["time"])
+        assert abs(shown.timestamp() - created) < 1e-6
+        assert shown.utcoffset() == timedelta(0)
 
 
 def test_plain_log_format_can_be_chosen(capsys: pytest.CaptureFixture[str]) -> None:
