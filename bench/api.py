@@ -7,9 +7,9 @@ create, get, list (status filter), search (``q=``) and PATCH. The API runs as in
 cannot reach, request ids, events and outbox, audit, JSON logs at INFO); the reference
 (bench/reference_api.py) runs the least SQL for the same result. It prints req/s, p50 and p99
 of each, and the ratio of the API's throughput to the reference's; then the CPU each request
-cost the server's processes and PostgreSQL's, read from ``/proc`` around each run. On a shared
-machine the rates move from run to run; the CPU per request moves much less, so it is the
-measure to compare two versions of the code by.
+cost the server's processes and PostgreSQL's, read from ``/proc`` around each run, which says
+where a call's time goes. On a shared machine both move from run to run: compare two versions
+of the code by runs that alternate them, several times over.
 
     .venv/bin/python bench/api.py [--workers 2] [--connections 20] [--duration 10]
 
