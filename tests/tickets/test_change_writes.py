@@ -253,3 +253,40 @@ async def test_a_new_title_and_description_are_searchable_once_the_one_statement
     assert await found("penny") == [ticket["id"]]
     assert await found("flamingo") == [ticket["id"]]
     assert await found(ticket["title"]) == []
+
+
+async def test_a_locked_change_of_the_title_writes_its_search_document_in_its_update(
+    client: httpx.AsyncClient, admin: Member
+) -> None:
+    """With a rule listening to changes, a new title and description take the ticket's lock;
+    the update of the row, which writes the history and events, also recomputes the search
+    document, comments included, and no second statement refreshes it."""
+    actions = [{"type": "add_tags", "tags": ["escalated"]}]
+    await create_rule(client, admin, triggers=["updated"], actions=actions)
+    ticket = await new_ticket(client, admin)
+    path = f"/v1/tickets/{ticket['id']}"
+    comment = {"body": "Customer mentions flamingo colours"}
+    posted = await client.post(f"{path}/comments", json=comment, headers=admin.headers)
+    assert posted.status_code == 201, posted.text
+    searched = re.compile(r"UPDATE ticket SET .*search_vector", re.DOTALL)
+    with recorded() as sent, statements_matching(searched) as writes:
+        response = await client.patch(
+            path,
+            json={"title": "Invoice totals are rounded", "description": "Penny mismatch"},
+            headers=admin.headers,
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["tags"] == ["escalated"]
+    assert any("FOR UPDATE" in each for each in sent)
+    assert len(writes) == 1
+    assert "ticket_event" in writes[0]
+
+    async def found(words: str) -> list[str]:
+        page = await client.get("/v1/tickets", params={"q": words}, headers=admin.headers)
+        assert page.status_code == 200, page.text
+        return [item["id"] for item in page.json()["items"]]
+
+    assert await found("invoice rounded") == [ticket["id"]]
+    assert await found("penny") == [ticket["id"]]
+    assert await found("flamingo") == [ticket["id"]]
+    assert await found(ticket["title"]) == []

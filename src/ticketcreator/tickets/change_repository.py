@@ -31,11 +31,12 @@ SEARCHED = ("title", "description")
 
 
 async def write_changes(
-    session: AsyncSession, ticket_id: uuid.UUID, values: dict[str, Any]
+    session: AsyncSession, ticket_id: uuid.UUID, values: dict[str, Any], language: str
 ) -> None:
     """Set ``values`` (column → value) in the ticket's row and write the journal's rows due
-    (the change's history and events) in the same statement."""
-    parameters = _parameters(ticket_id, values)
+    (the change's history and events) in the same statement, which also recomputes the
+    search document (in ``language``) when a column it is made of changes."""
+    parameters = _parameters(ticket_id, values, language)
     await session.run_sync(journal.write_with, _update(tuple(sorted(values))), parameters)
 
 
@@ -49,15 +50,11 @@ async def write_changes_on_condition(
 ) -> bool:
     """As :func:`write_changes`, for a ticket read without its lock: only if its row is
     still live at ``version`` and ``condition`` (on the ticket's row) holds; the journal's
-    rows due are written only then, and the search document is recomputed in the same
-    statement when a column it is made of changes. Returns whether it was written. When the
-    session has done nothing else (as for
-    :func:`ticketcreator.tickets.repository.insert_ticket`), the statement is its own
-    transaction."""
-    parameters = _parameters(ticket_id, values)
+    rows due are written only then. Returns whether it was written. When the session has done
+    nothing else (as for :func:`ticketcreator.tickets.repository.insert_ticket`), the
+    statement is its own transaction."""
+    parameters = _parameters(ticket_id, values, language)
     parameters["read_version"] = version
-    if not values.keys().isdisjoint(SEARCHED):
-        parameters["language"] = language
     conditional = _update_on_condition(tuple(sorted(values)), condition)
     statement, arguments = journal.on_condition(session, conditional, parameters)
     if untouched(session):
@@ -65,43 +62,48 @@ async def write_changes_on_condition(
     return (await session.execute(statement, arguments)).first() is not None
 
 
-def _parameters(ticket_id: uuid.UUID, values: dict[str, Any]) -> dict[str, Any]:
+def _parameters(ticket_id: uuid.UUID, values: dict[str, Any], language: str) -> dict[str, Any]:
     """The parameters of :func:`_update` setting ``values`` in the ticket's row."""
-    return {"changed_ticket_id": ticket_id, **{f"new_{name}": v for name, v in values.items()}}
+    parameters = {f"new_{name}": value for name, value in values.items()}
+    parameters["changed_ticket_id"] = ticket_id
+    if not values.keys().isdisjoint(SEARCHED):
+        parameters["language"] = language
+    return parameters
 
 
 @cache
 def _update_on_condition(
     columns: tuple[str, ...], condition: ColumnElement[bool]
 ) -> ReturningUpdate[Any]:
-    """The update of :func:`_update`, also of the search document when ``columns`` name one
-    it is made of, on the conditions of :func:`write_changes_on_condition` (the version read
-    is ``read_version``), returning the new version; built once per set of columns and
-    condition."""
+    """The update of :func:`_update` on the conditions of :func:`write_changes_on_condition`
+    (the version read is ``read_version``), returning the new version; built once per set of
+    columns and condition."""
     table = Ticket.__table__
     assert isinstance(table, Table)
-    update = _update(columns)
-    if not set(columns).isdisjoint(SEARCHED):
-        title, description = (
-            bindparam(f"new_{name}", type_=table.c[name].type) if name in columns else table.c[name]
-            for name in SEARCHED
+    return (
+        _update(columns)
+        .where(
+            table.c.version == bindparam("read_version", type_=table.c.version.type),
+            table.c.deleted_at.is_(None),
+            condition,
         )
-        update = update.values(search_vector=_document(title, description))
-    return update.where(
-        table.c.version == bindparam("read_version", type_=table.c.version.type),
-        table.c.deleted_at.is_(None),
-        condition,
-    ).returning(table.c.version)
+        .returning(table.c.version)
+    )
 
 
 @cache
 def _update(columns: tuple[str, ...]) -> Update:
-    """The update of a ticket's ``columns``, built once per set of columns. Its values are
-    named ``new_<column>``, as in the ticket's insert
-    (:mod:`ticketcreator.tickets.repository`)."""
+    """The update of a ticket's ``columns``, and of its search document when they name one it
+    is made of (:data:`SEARCHED`), built once per set of columns. Its values are named
+    ``new_<column>``, as in the ticket's insert (:mod:`ticketcreator.tickets.repository`)."""
     table = Ticket.__table__
     assert isinstance(table, Table)
-    changed = {name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns}
+    changed: dict[str, Any] = {
+        name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns
+    }
+    if not changed.keys().isdisjoint(SEARCHED):
+        title, description = (changed.get(name, table.c[name]) for name in SEARCHED)
+        changed["search_vector"] = _document(title, description)
     ticket_id = bindparam("changed_ticket_id", type_=table.c.id.type)
     return update(table).where(table.c.id == ticket_id).values(changed)
 

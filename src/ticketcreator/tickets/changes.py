@@ -1,8 +1,9 @@
 """Changing a locked ticket, in named steps: check the new values, set the fields that differ,
 add and remove tags; then bump the version, record one event per change and announce the
-change (``ticket.updated``, and the topic of a field that has one), write the row with its
-history and events, refresh the search document, and run the reactions to the change
-(routing rules on a person's change) in the same transaction.
+change (``ticket.updated``, and the topic of a field that has one), write the row (with its
+search document, when the title or description changes), its history and its events in one
+statement, and run the reactions to the change (routing rules on a person's change) in the
+same transaction.
 
 A change of fields can also be made to a ticket read without its lock
 (:func:`apply_on_condition`): the same steps, but the row (with its search document), its
@@ -93,9 +94,9 @@ async def apply(
     _stamp(session, principal, ticket, applied, written)
     if tagged:
         await session.flush()  # the ticket's tag rows
-    await change_repo.write_changes(session, ticket.id, written)
-    if not changes.keys().isdisjoint(change_repo.SEARCHED):
-        await change_repo.refresh_search(session, ticket.id, get_settings().tickets.search_language)
+    await change_repo.write_changes(
+        session, ticket.id, written, get_settings().tickets.search_language
+    )
     # e.g. routing rules on a person's change: the caller sees their work
     await reactions.react(session)
     return applied
