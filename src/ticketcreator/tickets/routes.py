@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Header, Path, Response, status
 from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.db import UnitOfWorkRoute
-from ticketcreator.core.deps import QueryModel, Session, TicketRef
+from ticketcreator.core.deps import HeaderValue, QueryModel, Session, TicketRef
 from ticketcreator.core.errors import documented
 from ticketcreator.core.pagination import InvalidCursor
 from ticketcreator.routing import sla
@@ -54,13 +54,12 @@ from ticketcreator.tickets.schemas import (
     TicketUpdate,
 )
 
-IfMatch = Annotated[
-    str | None,
-    Header(
-        alias="If-Match",
-        description="The `ETag` you read; the write is refused (412) if the ticket changed since.",
-    ),
-]
+_IF_MATCH = HeaderValue(
+    "If-Match",
+    "The `ETag` you read; the write is refused (412) if the ticket changed since.",
+)
+IfMatch = Annotated[str | None, Depends(_IF_MATCH)]
+_IF_NONE_MATCH = HeaderValue("If-None-Match")
 CanCreate = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_CREATE))]
 _WRITE = (*TICKET_ERRORS, StaleVersion)
 
@@ -152,12 +151,13 @@ async def bulk_update(data: BulkUpdate, session: Session, principal: CanWrite) -
         **documented(*TICKET_ERRORS),
         304: {"description": "Not modified (`If-None-Match`)"},
     },
+    openapi_extra=_IF_NONE_MATCH.openapi(),
 )
 async def get_ticket(
     ticket_ref: TicketRef,
     response: Response,
     principal: CanRead,
-    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+    if_none_match: Annotated[str | None, Depends(_IF_NONE_MATCH)],
 ) -> TicketRead | Response:
     """One ticket, with its `ETag` (send it back in `If-Match` when you change the ticket)."""
     ticket = await service.read(principal, ticket_ref)
@@ -175,6 +175,7 @@ async def get_ticket(
     responses=documented(
         *_WRITE, InvalidTransition, InvalidReference, InvalidAssignee, InvalidCustomFields
     ),
+    openapi_extra=_IF_MATCH.openapi(),
 )
 async def update_ticket(
     ticket_ref: TicketRef,
@@ -182,7 +183,7 @@ async def update_ticket(
     response: Response,
     session: Session,
     principal: CanWrite,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> TicketRead:
     """Change the fields sent. A status change must follow the workflow (409 names the
     allowed next statuses): open → in_progress → waiting → resolved → closed; `open` reopens.
@@ -195,12 +196,13 @@ async def update_ticket(
     tags=["tickets"],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=documented(*_WRITE),
+    openapi_extra=_IF_MATCH.openapi(),
 )
 async def delete_ticket(
     ticket: DeletableTicket,
     session: Session,
     principal: CanDelete,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> None:
     """Move the ticket to the trash (restorable)."""
     await service.soft_delete(session, principal, ticket, if_match)
@@ -241,6 +243,7 @@ async def purge_ticket(ticket: PurgeableTicket, session: Session, principal: Can
     tags=["tickets"],
     response_model=TicketRead,
     responses=documented(*_WRITE, InvalidAssignee),
+    openapi_extra=_IF_MATCH.openapi(),
 )
 async def assign_ticket(
     ticket: WritableTicket,
@@ -248,7 +251,7 @@ async def assign_ticket(
     response: Response,
     session: Session,
     principal: CanWrite,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> TicketRead:
     """Assign to an owner, admin or agent of the organization (422 for anyone else)."""
     await service.assign(session, principal, ticket, data.assignee_id, if_match)
@@ -260,13 +263,14 @@ async def assign_ticket(
     tags=["tickets"],
     response_model=TicketRead,
     responses=documented(*_WRITE),
+    openapi_extra=_IF_MATCH.openapi(),
 )
 async def unassign_ticket(
     ticket: WritableTicket,
     response: Response,
     session: Session,
     principal: CanWrite,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> TicketRead:
     await service.assign(session, principal, ticket, None, if_match)
     return _tagged(response, TicketRead.model_validate(ticket))
@@ -277,6 +281,7 @@ async def unassign_ticket(
     tags=["tickets"],
     response_model=TicketRead,
     responses=documented(*_WRITE),
+    openapi_extra=_IF_MATCH.openapi(),
 )
 async def add_tags(
     ticket: WritableTicket,
@@ -284,7 +289,7 @@ async def add_tags(
     response: Response,
     session: Session,
     principal: CanWrite,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> TicketRead:
     """Add tags (created in the organization when new); tags already present are kept."""
     await service.change_tags(session, principal, ticket, add=data.tags, if_match=if_match)
@@ -296,6 +301,7 @@ async def add_tags(
     tags=["tickets"],
     response_model=TicketRead,
     responses=documented(*_WRITE),
+    openapi_extra=_IF_MATCH.openapi(),
 )
 async def remove_tag(
     ticket: WritableTicket,
@@ -303,7 +309,7 @@ async def remove_tag(
     response: Response,
     session: Session,
     principal: CanWrite,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> TicketRead:
     """Remove a tag from the ticket (nothing changes if it did not carry it)."""
     await service.change_tags(session, principal, ticket, remove=[tag_name], if_match=if_match)
