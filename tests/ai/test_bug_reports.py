@@ -372,7 +372,9 @@ MEASURED = {
         "category": 0.83,
     },
     "blind2.csv": {
-        "priority": 0.87,
+        # 0.87 before the encoder's products were exact on every CPU and the models retrained
+        # on its vectors: 85 of 98 since, one report fewer.
+        "priority": 0.86,
         "within_one": 0.98,
         "urgent": 0.95,
         "type": 0.91,
