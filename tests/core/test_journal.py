@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from ticketcreator.core import events, journal
 from ticketcreator.core.db import commit, get_engine, session_factory
 from ticketcreator.core.events import Topic
 from ticketcreator.core.outbox import OutboxEvent
+from ticketcreator.tickets.models import Status
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -126,3 +128,44 @@ async def test_rows_appended_before_the_first_statement_commit_with_it(
     await commit(session)
 
     assert await _stored([marker]) == {marker}
+
+
+async def test_values_are_stored_as_json_holds_them(session: AsyncSession) -> None:
+    """Ids and enumerations as strings, times in ISO 8601 (with their offset, microseconds
+    only when there are some), any text, and integers of any size, as the journal's readers
+    (history, event subscribers) expect them."""
+    marker = str(uuid.uuid4())
+    ticket_id = uuid.uuid4()
+    payload = {
+        "ticket_id": marker,
+        "ids": [ticket_id],
+        "at": datetime(2026, 12, 6, 9, 30, 5, 120, tzinfo=UTC),
+        "whole_second": datetime(2026, 12, 6, 9, 30, 5, tzinfo=timezone(timedelta(hours=2))),
+        "status": Status.IN_PROGRESS,
+        "text": 'Zürich — 東京 \U0001f41e "quoted" \\ back',
+        "huge": 2**70,
+        "nested": {"empty": [], "none": None, "flag": True, "ratio": 0.25},
+    }
+    events.emit(session, Topic.AI_TRIAGE_REQUESTED, payload)
+    await commit(session)
+
+    async with session_factory()() as reader:
+        stored = await reader.scalar(
+            select(OutboxEvent.payload).where(OutboxEvent.payload["ticket_id"].astext == marker)
+        )
+    assert stored == {
+        "ticket_id": marker,
+        "ids": [str(ticket_id)],
+        "at": "2026-12-06T09:30:05.000120+00:00",
+        "whole_second": "2026-12-06T09:30:05+02:00",
+        "status": "in_progress",
+        "text": 'Zürich — 東京 \U0001f41e "quoted" \\ back',
+        "huge": 2**70,
+        "nested": {"empty": [], "none": None, "flag": True, "ratio": 0.25},
+    }
+
+
+async def test_a_value_json_cannot_hold_is_refused_by_name(session: AsyncSession) -> None:
+    events.emit(session, Topic.AI_TRIAGE_REQUESTED, {"ticket_id": "x", "set": {1, 2}})
+    with pytest.raises(TypeError, match="set is not a journal value"):
+        await commit(session)

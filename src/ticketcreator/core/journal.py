@@ -35,6 +35,7 @@ from enum import Enum
 from functools import cache
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Insert,
@@ -175,11 +176,20 @@ def _take(session: Session) -> tuple[tuple[_Target, ...], dict[str, str]]:
     for target, values, _ in due:
         by_target.setdefault(target, []).append(values)
     targets = tuple(by_target)
-    parameters = {
-        f"rows_{i}": json.dumps(by_target[target], default=_json)
-        for i, target in enumerate(targets)
-    }
+    parameters = {f"rows_{i}": _dumps(by_target[target]) for i, target in enumerate(targets)}
     return targets, parameters
+
+
+def _dumps(rows: list[dict[str, Any]]) -> str:
+    """``rows`` as a JSON array, their values as :func:`json_value` makes them. orjson writes
+    ids, times and enumerations itself: ``json.dumps`` called back into Python for each one
+    (a PATCH spent 4 % of its CPU there). What orjson refuses (an integer past 64 bits, a
+    value no journal holds) goes through ``json.dumps``, which keeps the one and names the
+    other."""
+    try:
+        return orjson.dumps(rows, option=orjson.OPT_PASSTHROUGH_DATACLASS).decode()
+    except TypeError:
+        return json.dumps(rows, default=_json)
 
 
 def json_value(value: Any) -> Any:

@@ -197,9 +197,11 @@ async def _create(
         definitions, {}, data.custom_fields, creating=True
     )
     tags = await taxonomy.ensure_tags(session, principal, data.tags)
+    number = await repo.take_number(session, principal.organization_id)
     now = utcnow()
-    ticket = Ticket(
+    ticket = repo.new_ticket(
         id=uuid.uuid4(),
+        number=number,
         organization_id=principal.organization_id,
         title=data.title,
         description=data.description,
@@ -218,7 +220,6 @@ async def _create(
         updated_at=now,
         tags=tags,
     )
-    ticket.number = await repo.take_number(session, principal.organization_id)
     read = TicketRead.model_validate(ticket)
     snapshot = read.model_dump(mode="json")
     history.record(session, principal, ticket, "created", new=snapshot)
