@@ -9,6 +9,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import (
@@ -28,6 +29,7 @@ from sqlalchemy import (
     values,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.settings import overridden
@@ -140,3 +142,52 @@ async def test_statements_are_logged_when_the_engine_logs_its_own(
     with caplog.at_level(logging.INFO, logger="ticketcreator.core.reads"):
         await reads.fetch_one(statement, {})
     assert caplog.records == []
+
+
+_SESSION = select(
+    func.pg_backend_pid().label("pid"),
+    func.current_setting("synchronous_commit").label("sync"),
+)
+
+
+async def _session_of(statement: Any) -> tuple[int, str]:
+    row = await statement
+    assert row is not None
+    return row["pid"], row["sync"]
+
+
+async def test_statements_within_one_connection_share_it_and_wait_for_the_disk() -> None:
+    """A request's statements of their own (a change's read and its write) take one connection
+    between them, of the pool whose commits wait for the WAL flush; a task started meanwhile
+    takes its own, and a ticket number's bump still does not wait."""
+    async with reads.one_connection():
+        first = await _session_of(reads.fetch_one(_SESSION, {}))
+        async with reads.one_connection():
+            nested = await reads.fetch(_SESSION, {})
+        last = await _session_of(reads.execute(_SESSION, {}))
+        alongside = await asyncio.gather(
+            *(_session_of(reads.fetch_one(_SESSION, {})) for _ in range(2))
+        )
+        bumped = await _session_of(reads.execute_unflushed(_SESSION, {}))
+    assert first == (nested[0]["pid"], "on") == last
+    assert all(pid != first[0] for pid, _ in alongside)
+    assert bumped[1] == "off"
+    assert (await _session_of(reads.fetch_one(_SESSION, {})))[1] == "off"
+
+
+async def _fail_within_one_connection() -> None:
+    failing = select((literal(1) / literal(0)).label("broken"))
+    async with reads.one_connection():
+        await reads.fetch_one(_SESSION, {})
+        await reads.execute(failing, {})
+
+
+async def test_one_connection_is_given_back_whatever_happens_within(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with overridden(monkeypatch, TC_DATABASE__POOL_TIMEOUT_S="0.2"):
+        for _ in range(get_settings().database.read_pool_size + 1):
+            with pytest.raises(DBAPIError):
+                await _fail_within_one_connection()
+        async with reads.one_connection():
+            assert (await _session_of(reads.fetch_one(_SESSION, {})))[1] == "on"

@@ -11,9 +11,9 @@ processors; it runs on this process's pool of ``database.read_pool_size`` connec
 statements are kept by identity.
 
 One write runs here too, for the same reason and because it must commit on its own at once:
-taking a ticket's number (:func:`ticketcreator.tickets.repository.take_number`). These
-connections commit without waiting for the WAL to reach the disk (``synchronous_commit``
-off), which reads never wait for anyway: the number's counter row is free again as soon as
+taking a ticket's number (:func:`ticketcreator.tickets.repository.take_number`, through
+:func:`execute_unflushed`). These connections commit without waiting for the WAL to reach
+the disk (``synchronous_commit`` off), which reads never wait for anyway: the number's counter row is free again as soon as
 it is bumped, not after a disk flush, and the create that uses the number makes the bump
 durable when it commits (the WAL is flushed in order, up to its commit). A crash can lose
 only a bump no committed ticket used.
@@ -22,7 +22,8 @@ A write that is a whole transaction by itself runs here as well (:func:`execute`
 ticket's create, when its insert carries every row it writes, or its change, when its
 update does, commits it on its own instead of between a session's ``BEGIN`` and ``COMMIT``,
 two round trips fewer. Those connections, a pool of their own, wait for the WAL flush as the
-session's do.
+session's do. A request's statements here can share one of them (:func:`one_connection`):
+a change's read and write, a create's look-ups and insert check a connection out once.
 
 Only for reads whose columns need no conversion from what asyncpg returns (enumerations
 read as text, JSON decoded by the pool's codec); a statement selecting such a column fails
@@ -35,7 +36,9 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
@@ -63,17 +66,80 @@ _opening: dict[_PoolKey, asyncio.Lock] = {}
 async def fetch(statement: ClauseElement, values: Mapping[str, Any]) -> Sequence[Row]:
     """Every row ``statement`` returns for ``values``."""
     query, arguments = _bound(statement, values)
+    if (held := _held_here()) is not None:
+        rows: Sequence[Row] = await (await held.connection()).fetch(query, *arguments)
+        return rows
     async with _acquire(await _pool()) as connection:
-        rows: Sequence[Row] = await connection.fetch(query, *arguments)
+        rows = await connection.fetch(query, *arguments)
     return rows
 
 
 async def fetch_one(statement: ClauseElement, values: Mapping[str, Any]) -> Row | None:
     """The first row ``statement`` returns for ``values``, or None."""
     query, arguments = _bound(statement, values)
+    if (held := _held_here()) is not None:
+        row: Row | None = await (await held.connection()).fetchrow(query, *arguments)
+        return row
+    async with _acquire(await _pool()) as connection:
+        row = await connection.fetchrow(query, *arguments)
+    return row
+
+
+async def execute_unflushed(statement: ClauseElement, values: Mapping[str, Any]) -> Row | None:
+    """Run ``statement``, a write committed at once without waiting for the WAL flush (a
+    ticket number's bump: :func:`ticketcreator.tickets.repository.take_number`), even within
+    :func:`one_connection`; the first row it returns, if any."""
+    query, arguments = _bound(statement, values)
     async with _acquire(await _pool()) as connection:
         row: Row | None = await connection.fetchrow(query, *arguments)
     return row
+
+
+class _Held:
+    """The connection of a :func:`one_connection` block, checked out at its first statement."""
+
+    def __init__(self, task: asyncio.Task[Any] | None) -> None:
+        self.task = task
+        self.checked_out: Any = None
+
+    async def connection(self) -> Any:
+        if self.checked_out is None:
+            pool = await _pool(durable=True)
+            self.checked_out = await _acquire(pool)
+        return self.checked_out
+
+
+_held: ContextVar[_Held | None] = ContextVar("ticketcreator_reads_held", default=None)
+
+
+def _held_here() -> _Held | None:
+    """The connection block of the running task, if it is in one (a task it starts, which
+    inherits the context, is not: it may run statements at the same time)."""
+    held = _held.get()
+    if held is None or held.task is not asyncio.current_task():
+        return None
+    return held
+
+
+@asynccontextmanager
+async def one_connection() -> AsyncIterator[None]:
+    """Run this block's statements (:func:`fetch`, :func:`fetch_one`, :func:`execute`) on one
+    connection, checked out of the pool whose commits wait for the WAL flush at the first of
+    them and given back at the end, whatever happens: a change's read and its write check a
+    connection out and back once instead of once each (35-40 µs of CPU each time, 3 % of a
+    PATCH). Each statement still commits on its own. Within such a block, its connection
+    serves; a task started within it takes connections of its own."""
+    if _held_here() is not None:
+        yield
+        return
+    held = _Held(asyncio.current_task())
+    token = _held.set(held)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+        if held.checked_out is not None:
+            await (await _pool(durable=True)).release(held.checked_out)
 
 
 async def fetch_as_seen(
@@ -97,13 +163,16 @@ async def execute(statement: ClauseElement, values: Mapping[str, Any]) -> Row | 
     violation as ``IntegrityError``, with PostgreSQL's error as ``orig``), for the same
     handling."""
     query, arguments = _bound(statement, values)
-    async with _acquire(await _pool(durable=True)) as connection:
-        try:
-            row: Row | None = await connection.fetchrow(query, *arguments)
+    try:
+        if (held := _held_here()) is not None:
+            row: Row | None = await (await held.connection()).fetchrow(query, *arguments)
             return row
-        except asyncpg.PostgresError as exc:
-            kind = IntegrityError if exc.sqlstate.startswith("23") else DBAPIError
-            raise kind(query, None, exc, hide_parameters=True) from exc
+        async with _acquire(await _pool(durable=True)) as connection:
+            row = await connection.fetchrow(query, *arguments)
+            return row
+    except asyncpg.PostgresError as exc:
+        kind = IntegrityError if exc.sqlstate.startswith("23") else DBAPIError
+        raise kind(query, None, exc, hide_parameters=True) from exc
 
 
 def _acquire(pool: asyncpg.Pool) -> Any:

@@ -63,7 +63,7 @@ async def take_number(session: AsyncSession, organization_id: uuid.UUID) -> int:
     """
     bump, first = _numbering()
     values = {"organization_id": organization_id}
-    row = await reads.fetch_one(bump, values)
+    row = await reads.execute_unflushed(bump, values)
     if row is None:
         return int((await session.execute(first, values)).scalar_one())
     return int(row["last_number"])

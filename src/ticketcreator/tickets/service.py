@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from ticketcreator.accounts.auth import Principal
 from ticketcreator.accounts.permissions import OWN_TICKETS_ONLY, Permission
+from ticketcreator.core import reads
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import retried, untouched, utcnow
 from ticketcreator.core.errors import Forbidden, NotFound
@@ -162,7 +163,8 @@ async def create_ticket(
     async def create(remember: idempotency.Remember) -> TicketRead:
         return await _create(session, principal, data, remember)
 
-    return await idempotency.once(session, principal, idempotency_key, data, create, TicketRead)
+    async with reads.one_connection():  # the key's look-up, the definitions and the insert
+        return await idempotency.once(session, principal, idempotency_key, data, create, TicketRead)
 
 
 async def _create(
@@ -252,18 +254,19 @@ async def change(
     condition = changes.unlocked_condition()
     if condition is not None and not retried(session) and untouched(session):
         ticket_id, number = parse_ref(ref)
-        row = await repo.read_ticket(
-            visibility(principal), ticket_id=ticket_id, number=number, condition=condition
-        )
-        if row is None:
-            raise NotFound(f"No ticket {ref!r}.")
-        if row["condition"]:
-            ticket = repo.ticket_of_row(row)
-            check_if_match(ticket, if_match)
-            written = await changes.apply_on_condition(
-                session, principal, ticket, fields, condition
+        async with reads.one_connection():  # the ticket's read and its write
+            row = await repo.read_ticket(
+                visibility(principal), ticket_id=ticket_id, number=number, condition=condition
             )
-            return TicketRead.from_row({**row, **written})
+            if row is None:
+                raise NotFound(f"No ticket {ref!r}.")
+            if row["condition"]:
+                ticket = repo.ticket_of_row(row)
+                check_if_match(ticket, if_match)
+                written = await changes.apply_on_condition(
+                    session, principal, ticket, fields, condition
+                )
+                return TicketRead.from_row({**row, **written})
     ticket = await load(session, principal, ref, lock=True)
     await update_ticket(session, principal, ticket, data, if_match)
     return TicketRead.model_validate(ticket)
