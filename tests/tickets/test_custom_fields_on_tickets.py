@@ -94,3 +94,38 @@ async def test_values_are_validated_against_the_definitions(
     fields = (await session.scalars(select(TicketEvent.field))).all()
     assert "custom_fields.notes" in fields
     assert "custom_fields.seats" in fields
+
+
+async def test_a_create_with_an_idempotency_key_checks_the_same_definitions(
+    client: httpx.AsyncClient, admin: Member, agent: Member
+) -> None:
+    """The key's look-up reads the definitions along with it: a create with a key is checked
+    as one without, and its retry gets the first response back."""
+    await _define(
+        client,
+        admin,
+        key="browser",
+        label="Browser",
+        type="select",
+        options=["chrome", "firefox"],
+        required=True,
+    )
+    await _define(client, admin, key="seats", label="Seats", type="number")
+    headers = {**agent.headers, "Idempotency-Key": "create-with-fields-1"}
+    missing = await client.post("/v1/tickets", json={"title": "x"}, headers=headers)
+    assert missing.status_code == 422
+    assert missing.json()["errors"] == [{"field": "browser", "message": "is required"}]
+    wrong = await client.post(
+        "/v1/tickets",
+        json={"title": "x", "custom_fields": {"browser": "ie", "seats": 2}},
+        headers={**agent.headers, "Idempotency-Key": "create-with-fields-2"},
+    )
+    assert wrong.status_code == 422
+    assert {e["field"] for e in wrong.json()["errors"]} == {"browser"}
+    body = {"title": "x", "custom_fields": {"browser": "firefox", "seats": 2}}
+    created = await client.post("/v1/tickets", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["custom_fields"] == {"browser": "firefox", "seats": 2}
+    again = await client.post("/v1/tickets", json=body, headers=headers)
+    assert again.status_code == 201
+    assert again.json() == created.json()

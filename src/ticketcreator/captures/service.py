@@ -80,7 +80,7 @@ async def create_capture(
 ) -> tuple[CaptureRead, bool]:
     """The new capture, and whether it is the replay of an earlier request with the same key."""
 
-    async def create(remember: idempotency.Remember) -> CaptureRead:
+    async def create(remember: idempotency.Remember, _: object) -> CaptureRead:
         capture = await _create(session, principal, data)
         remember(capture.model_dump(mode="json"))
         return capture

@@ -13,10 +13,10 @@ statements are kept by identity.
 One write runs here too, for the same reason and because it must commit on its own at once:
 taking a ticket's number (:func:`ticketcreator.tickets.repository.take_number`, through
 :func:`execute_unflushed`). These connections commit without waiting for the WAL to reach
-the disk (``synchronous_commit`` off), which reads never wait for anyway: the number's counter row is free again as soon as
-it is bumped, not after a disk flush, and the create that uses the number makes the bump
-durable when it commits (the WAL is flushed in order, up to its commit). A crash can lose
-only a bump no committed ticket used.
+the disk (``synchronous_commit`` off), which reads never wait for anyway: the number's
+counter row is free again as soon as it is bumped, not after a disk flush, and the create
+that uses the number makes the bump durable when it commits (the WAL is flushed in order,
+up to its commit). A crash can lose only a bump no committed ticket used.
 
 A write that is a whole transaction by itself runs here as well (:func:`execute`): a
 ticket's create, when its insert carries every row it writes, or its change, when its

@@ -4,12 +4,24 @@ custom fields and tags; a member's role), scoped to an organization given by the
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, String, Table, bindparam, exists, select, type_coerce
+from sqlalchemy import (
+    ScalarSelect,
+    Select,
+    String,
+    Table,
+    bindparam,
+    exists,
+    func,
+    select,
+    text,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.accounts.models import Membership
@@ -46,6 +58,12 @@ async def custom_fields(
     transaction has written anything, so on the pool of plain connections
     (:func:`ticketcreator.core.reads.fetch_as_seen`)."""
     rows = await reads.fetch_as_seen(session, _definitions(), {"organization_id": organization_id})
+    return definitions_of(rows)
+
+
+def definitions_of(rows: Iterable[Mapping[str, Any]]) -> dict[str, FieldDefinition]:
+    """The custom fields by key of rows (or JSON objects) of ``key``, ``type``, ``options``
+    and ``required``, as :func:`custom_fields` and :func:`definitions_json` give them."""
     return {
         row["key"]: FieldDefinition(
             row["key"], FieldType(row["type"]), row["options"], row["required"]
@@ -63,6 +81,23 @@ def _definitions() -> Select[Any]:
     columns = (c.key, type_coerce(c.type, String).label("type"), c.options, c.required)
     # In key order: the problems of invalid values are reported in that order.
     return select(*columns).where(c.organization_id == organization).order_by(c.key)
+
+
+@cache
+def definitions_json() -> ScalarSelect[Any]:
+    """In SQL, the custom fields of the organization (parameter ``organization_id``) as a
+    JSON array of objects in key order, as :func:`definitions_of` reads them: for a
+    statement that reads them along with something else, in the same round trip (a ticket's
+    create, along with its ``Idempotency-Key``)."""
+    table = CustomField.__table__
+    assert isinstance(table, Table)
+    c = table.c
+    organization = bindparam("organization_id", type_=c.organization_id.type)
+    each = func.json_build_object(
+        "key", c.key, "type", c.type, "options", c.options, "required", c.required
+    )
+    array = func.coalesce(func.json_agg(aggregate_order_by(each, c.key)), text("'[]'::json"))
+    return select(array).where(c.organization_id == organization).scalar_subquery()
 
 
 async def member_role(

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement, literal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,16 +31,19 @@ from ticketcreator.tickets.errors import IdempotencyKeyReused
 Remember = Callable[[dict[str, Any]], None]
 """Claims the key with the response of a create, as JSON (written with the transaction)."""
 
+_NOTHING = literal(None)
+
 
 async def once[Read: BaseModel](
     session: AsyncSession,
     principal: Principal,
     key: str | None,
     body: BaseModel,
-    create: Callable[[Remember], Awaitable[Read]],
+    create: Callable[[Remember, Any], Awaitable[Read]],
     read: type[Read],
     *,
     scope: str = "",
+    alongside: ColumnElement[Any] = _NOTHING,
 ) -> tuple[Read, bool]:
     """What ``create`` returns, and whether it is the replay of an earlier request of the same
     caller with the same ``key`` (then ``create`` does not run); without a key, ``create``
@@ -49,17 +53,21 @@ async def once[Read: BaseModel](
     the key, with the response a retry gets back, in the transaction's next statement. It
     may do so before its last write, which then takes the claim along (a ticket's create,
     :func:`ticketcreator.tickets.service.create_ticket`); otherwise it is written as soon as
-    ``create`` returns.
+    ``create`` returns. Its second argument is the value of ``alongside`` (an expression of
+    parameter ``organization_id``), read with the key's record in one statement; None
+    without a key, when there is no record to read it with.
 
     A request whose key was claimed and committed by a concurrent one while it ran is run
     again from the start (:class:`~ticketcreator.core.db.Raced`), and then replays.
     """
     if key is None:
-        return await create(_nothing_to_remember), False
+        return await create(_nothing_to_remember, None), False
     request_hash = _fingerprint(body, scope)
     now = utcnow()
     expired_before = now - timedelta(hours=get_settings().tickets.idempotency_ttl_h)
-    first = await repo.find(principal.organization_id, principal.rate_key, key)
+    first, read_alongside = await repo.find(
+        principal.organization_id, principal.rate_key, key, alongside
+    )
     if first is not None:
         if first["created_at"] >= expired_before:
             if first["request_hash"] != request_hash:
@@ -82,7 +90,7 @@ async def once[Read: BaseModel](
         repo.remember(session, {**record, "response_body": response})
 
     try:
-        created = await create(remember)
+        created = await create(remember, read_alongside)
         await journal.flush(session)
     except IntegrityError as exc:
         if repo.claimed_first(exc):

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, delete, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, delete, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,25 +15,36 @@ from ticketcreator.core import journal, reads
 from ticketcreator.tickets.models import IdempotencyKey, Ticket
 
 
-async def find(organization_id: uuid.UUID, principal: str, key: str) -> reads.Row | None:
+async def find(
+    organization_id: uuid.UUID, principal: str, key: str, alongside: ColumnElement[Any]
+) -> tuple[reads.Row | None, Any]:
     """The committed record of ``key`` (``id``, ``request_hash``, ``response_body``,
-    ``created_at``), expired or not; None when there is none. Read on the pool of plain
-    connections: a retry is answered without a transaction, and a create that goes ahead
-    claims the key only with its own writes (:func:`remember`)."""
+    ``created_at``), expired or not, or None when there is none; and the value of
+    ``alongside`` (an expression of parameter ``organization_id`` only), read in the same
+    statement. Read on the pool of plain connections: a retry is answered without a
+    transaction, and a create that goes ahead claims the key only with its own writes
+    (:func:`remember`)."""
     values = {"organization_id": organization_id, "principal": principal, "key": key}
-    return await reads.fetch_one(_find(), values)
+    row = await reads.fetch_one(_find(alongside), values)
+    assert row is not None  # one row, with or without a record
+    return (row if row["id"] is not None else None), row["alongside"]
 
 
 @cache
-def _find() -> Select[Any]:
+def _find(alongside: ColumnElement[Any]) -> Select[Any]:
+    """One row: the record's columns (None without one) and ``alongside``; built once per
+    expression."""
     table = IdempotencyKey.__table__
     assert isinstance(table, Table)
     c = table.c
-    return select(c.id, c.request_hash, c.response_body, c.created_at).where(
+    record = and_(
         c.organization_id == bindparam("organization_id", type_=c.organization_id.type),
         c.principal == bindparam("principal", type_=c.principal.type),
         c.key == bindparam("key", type_=c.key.type),
     )
+    one = select(literal(1).label("one")).subquery("one")
+    columns = (c.id, c.request_hash, c.response_body, c.created_at, alongside.label("alongside"))
+    return select(*columns).select_from(one.outerjoin(table, record))
 
 
 async def forget_expired(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -160,11 +161,19 @@ async def create_ticket(
     (never a second ticket); the same key with a different body is refused.
     """
 
-    async def create(remember: idempotency.Remember) -> TicketRead:
-        return await _create(session, principal, data, remember)
+    async def create(remember: idempotency.Remember, definitions: Any) -> TicketRead:
+        return await _create(session, principal, data, remember, definitions)
 
     async with reads.one_connection():  # the key's look-up, the definitions and the insert
-        return await idempotency.once(session, principal, idempotency_key, data, create, TicketRead)
+        return await idempotency.once(
+            session,
+            principal,
+            idempotency_key,
+            data,
+            create,
+            TicketRead,
+            alongside=taxonomy_lookups.definitions_json(),
+        )
 
 
 async def _create(
@@ -172,7 +181,11 @@ async def _create(
     principal: Principal,
     data: TicketCreate,
     remember: idempotency.Remember,
+    definitions: list[dict[str, Any]] | None,
 ) -> TicketRead:
+    """``definitions``: the organization's custom fields as JSON objects
+    (:func:`~ticketcreator.taxonomy.lookups.definitions_json`), when read along with the
+    ``Idempotency-Key``; otherwise they are read here."""
     triage = {"assignee_id": data.assignee_id, "team_id": data.team_id}
     on_behalf = data.reporter_id is not None and data.reporter_id != principal.user_id
     if (on_behalf or any(v is not None for v in triage.values())) and not principal.can(
@@ -194,9 +207,13 @@ async def _create(
     await changes.check_reference(session, principal, Category, data.category_id)
     await changes.check_reference(session, principal, Team, data.team_id)
     await changes.check_assignee(session, principal, data.assignee_id)
-    definitions = await taxonomy_lookups.custom_fields(session, principal.organization_id)
     custom_fields = taxonomy.validate_custom_fields(
-        definitions, {}, data.custom_fields, creating=True
+        taxonomy_lookups.definitions_of(definitions)
+        if definitions is not None
+        else await taxonomy_lookups.custom_fields(session, principal.organization_id),
+        {},
+        data.custom_fields,
+        creating=True,
     )
     tags = await taxonomy.ensure_tags(session, principal, data.tags)
     number = await repo.take_number(session, principal.organization_id)
