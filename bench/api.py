@@ -8,10 +8,12 @@ cannot reach, request ids, events and outbox, audit, JSON logs at INFO); the ref
 (bench/reference_api.py) runs the least SQL for the same result. It prints req/s, p50 and p99
 of each, and the ratio of the API's throughput to the reference's; then the CPU each request
 cost the server's processes and PostgreSQL's, read from ``/proc`` around each run, which says
-where a call's time goes. On a shared machine both move from run to run: compare two versions
-of the code by runs that alternate them, several times over.
+where a call's time goes. On a shared machine both move from run to run, and a slow spell
+can fall on one server's run only: ``--rounds N`` runs each scenario N times on each server,
+in turn, and prints the pair whose ratio is the median, with every round's ratio. Compare
+two versions of the code by runs that alternate them, several times over.
 
-    .venv/bin/python bench/api.py [--workers 2] [--connections 20] [--duration 10]
+    .venv/bin/python bench/api.py [--workers 2] [--connections 20] [--duration 10] [--rounds 1]
 
 Needs ``wrk`` (Debian package). Redis databases 5 and 6 of 127.0.0.1:6379 are used and emptied.
 """
@@ -238,6 +240,12 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario and app")
     parser.add_argument("--rows", type=int, default=20_000, help="tickets loaded before the runs")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="runs of each scenario on each server, in turn; the median pair's figures print",
+    )
+    parser.add_argument(
         "--scenarios", default=",".join(SCENARIOS), help="comma-separated subset of scenarios"
     )
     parser.add_argument(
@@ -313,14 +321,26 @@ def main() -> None:
         print(header)
         costs = []
         for scenario in args.scenarios.split(","):
-            ref, ref_cpu, ref_pg = measured(reference, ref_port, "ref", scenario, args, token)
-            ours, api_cpu, api_pg = measured(api, api_port, "api", scenario, args, token)
-            costs.append((scenario, ref_cpu, ref_pg, api_cpu, api_pg))
+            pairs = []
+            for round_ in range(args.rounds):  # the reference, then the API, in turn
+                ref, ref_cpu, ref_pg = measured(
+                    reference, ref_port, f"ref{round_}", scenario, args, token
+                )
+                ours, api_cpu, api_pg = measured(
+                    api, api_port, f"api{round_}", scenario, args, token
+                )
+                pairs.append((ours[0] / ref[0], ref, ours, (ref_cpu, ref_pg, api_cpu, api_pg)))
+            pairs.sort(key=lambda pair: pair[0])
+            ratio, ref, ours, cpu = pairs[(len(pairs) - 1) // 2]  # the median pair (lower one)
+            costs.append((scenario, *cpu))
             errors = f"   ({ours[3]} API / {ref[3]} reference failed)" if ours[3] or ref[3] else ""
+            each = ""
+            if args.rounds > 1:
+                each = "   (rounds: " + ", ".join(f"{pair[0]:.2f}" for pair in pairs) + ")"
             print(
                 f"{scenario:<8}{ref[0]:>16.0f}{ref[1]:>8.1f}ms{ref[2]:>7.1f}ms"
                 f"{ours[0]:>12.0f}{ours[1]:>7.1f}ms{ours[2]:>7.1f}ms"
-                f"{ours[0] / ref[0]:>8.2f}{errors}",
+                f"{ratio:>8.2f}{errors}{each}",
                 flush=True,
             )
         print("\nCPU per request, in microseconds (server processes + PostgreSQL)")
