@@ -16,9 +16,8 @@ async def _define(client: httpx.AsyncClient, admin: Member, **field: object) -> 
     return field_id
 
 
-async def test_values_are_validated_against_the_definitions(
-    client: httpx.AsyncClient, admin: Member, agent: Member, session: AsyncSession
-) -> None:
+async def _define_browser(client: httpx.AsyncClient, admin: Member) -> None:
+    """A required select field, ``browser``: chrome or firefox."""
     await _define(
         client,
         admin,
@@ -28,6 +27,12 @@ async def test_values_are_validated_against_the_definitions(
         options=["chrome", "firefox"],
         required=True,
     )
+
+
+async def test_values_are_validated_against_the_definitions(
+    client: httpx.AsyncClient, admin: Member, agent: Member, session: AsyncSession
+) -> None:
+    await _define_browser(client, admin)
     await _define(client, admin, key="seats", label="Seats", type="number")
     await _define(client, admin, key="vip", label="VIP", type="boolean")
     await _define(client, admin, key="since", label="Since", type="date")
@@ -101,15 +106,7 @@ async def test_a_create_with_an_idempotency_key_checks_the_same_definitions(
 ) -> None:
     """The key's look-up reads the definitions along with it: a create with a key is checked
     as one without, and its retry gets the first response back."""
-    await _define(
-        client,
-        admin,
-        key="browser",
-        label="Browser",
-        type="select",
-        options=["chrome", "firefox"],
-        required=True,
-    )
+    await _define_browser(client, admin)
     await _define(client, admin, key="seats", label="Seats", type="number")
     headers = {**agent.headers, "Idempotency-Key": "create-with-fields-1"}
     missing = await client.post("/v1/tickets", json={"title": "x"}, headers=headers)
