@@ -1,14 +1,16 @@
 """Test session wiring: real PostgreSQL, a private real Redis, a real Celery worker.
 
 Environment variables are set in ``pytest_configure``, before any ``ticketcreator`` module
-reads the settings. Each test that touches the database gets empty tables afterwards
-(``TRUNCATE``): rows written by the worker process are committed, so rolling back an outer
-transaction could not isolate them.
+reads the settings. Each test that touches the database gets empty tables afterwards: rows
+written by the worker process are committed, so rolling back an outer transaction could not
+isolate them. The tables holding rows are emptied by ``DELETE`` in one round trip (a
+``TRUNCATE`` of every table took 180-320 ms, a fifth of the suite's time).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -154,21 +156,38 @@ async def _isolate(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     from sqlalchemy.exc import DBAPIError
 
     from ticketcreator.core.db import get_engine
-    from ticketcreator.models import metadata
 
-    tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
     # The worker may still be finishing a task of this test; a lock conflict with it is
     # retried rather than reported as the test's failure.
     for attempt in range(10):
         try:
             async with get_engine().begin() as connection:
                 await connection.execute(text("SET LOCAL lock_timeout = '5s'"))
-                await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+                tables, holding_rows = _tables()
+                held = set((await connection.execute(text(holding_rows))).scalars())
+                if held:
+                    # In one round trip (several statements: the simple query protocol).
+                    emptying = "; ".join(f'DELETE FROM "{t}"' for t in tables if t in held)
+                    raw = await connection.get_raw_connection()
+                    await raw.driver_connection.execute(emptying)  # type: ignore[union-attr]
             return
         except DBAPIError:
             if attempt == 9:
                 raise
             await asyncio.sleep(0.5)
+
+
+@functools.cache
+def _tables() -> tuple[list[str], str]:
+    """Every table, those referencing others first (the reverse of the metadata's order);
+    and the query naming those that hold rows."""
+    from ticketcreator.models import metadata
+
+    tables = [table.name for table in reversed(metadata.sorted_tables)]
+    holding_rows = " UNION ALL ".join(
+        f"SELECT '{name}' WHERE EXISTS (SELECT FROM \"{name}\")" for name in tables
+    )
+    return tables, holding_rows
 
 
 @pytest.fixture
