@@ -63,3 +63,54 @@ def test_the_header_is_documented_as_fastapi_documents_it() -> None:
     assert ours["parameters"] == fastapi["parameters"]
     assert [p["name"] for p in ours["parameters"]] == ["ref", "If-Match"]
     assert ours["parameters"][1]["description"] == DESCRIPTION
+
+
+KEY = HeaderValue("Idempotency-Key", "Makes retries safe.", min_length=1, max_length=8)
+
+
+def _constrained_apps() -> tuple[FastAPI, FastAPI]:
+    fastapi, ours = FastAPI(), FastAPI()
+
+    @fastapi.post("/")
+    async def by_fastapi(
+        key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                description="Makes retries safe.",
+                min_length=1,
+                max_length=8,
+            ),
+        ] = None,
+    ) -> dict[str, str | None]:
+        return {"key": key}
+
+    @ours.post("/", openapi_extra=KEY.openapi())
+    async def by_header_value(key: Annotated[str | None, Depends(KEY)]) -> dict[str, str | None]:
+        return {"key": key}
+
+    return fastapi, ours
+
+
+@pytest.mark.parametrize("value", [None, "", "k", "12345678", "123456789", "x" * 300])
+async def test_constraints_refuse_what_fastapi_refuses(value: str | None) -> None:
+    answers = []
+    headers = {} if value is None else {"Idempotency-Key": value}
+    for app in _constrained_apps():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://probe") as client:
+            response = await client.post("/", headers=headers)
+        answers.append((response.status_code, response.json()))
+    assert answers[0] == answers[1]
+    assert answers[1][0] == (422 if value is not None and not 1 <= len(value) <= 8 else 200)
+
+
+def test_constraints_are_documented_as_fastapi_documents_them() -> None:
+    documents = [get_openapi(title="", version="", routes=a.routes) for a in _constrained_apps()]
+    fastapi, ours = (document["paths"]["/"]["post"] for document in documents)
+    assert ours["parameters"] == fastapi["parameters"]
+    assert ours["parameters"][0]["schema"]["anyOf"][0] == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 8,
+    }

@@ -290,3 +290,20 @@ async def _search_finds_the_change(
     assert await found("penny") == [ticket["id"]]
     assert await found("flamingo") == [ticket["id"]]
     assert await found(ticket["title"]) == []
+
+
+async def test_an_idempotency_key_out_of_bounds_is_refused_before_anything_is_written(
+    client: httpx.AsyncClient, agent: Member, session: AsyncSession
+) -> None:
+    for key, error in (("", "string_too_short"), ("k" * 256, "string_too_long")):
+        headers = {**agent.headers, "Idempotency-Key": key}
+        response = await client.post("/v1/tickets", json={"title": "Keyed"}, headers=headers)
+        assert response.status_code == 422
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert [(e["location"], e["type"]) for e in response.json()["errors"]] == [
+            ("header.Idempotency-Key", error)
+        ]
+    assert (await session.scalars(select(IdempotencyKey))).all() == []
+    headers = {**agent.headers, "Idempotency-Key": "k" * 255}
+    longest = await client.post("/v1/tickets", json={"title": "Keyed"}, headers=headers)
+    assert longest.status_code == 201

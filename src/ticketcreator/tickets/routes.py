@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Response, status
+from fastapi import APIRouter, Depends, Path, Response, status
 
 from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
@@ -60,6 +60,13 @@ _IF_MATCH = HeaderValue(
 )
 IfMatch = Annotated[str | None, Depends(_IF_MATCH)]
 _IF_NONE_MATCH = HeaderValue("If-None-Match")
+_IDEMPOTENCY_KEY = HeaderValue(
+    "Idempotency-Key",
+    "Makes retries safe: a repeat gets the first response, never a "
+    "second ticket (remembered for `idempotency_ttl_h` hours).",
+    min_length=1,
+    max_length=255,
+)
 CanCreate = Annotated[Principal, Depends(Authorizer(Permission.TICKETS_CREATE))]
 _WRITE = (*TICKET_ERRORS, StaleVersion)
 
@@ -79,22 +86,14 @@ def _tagged(response: Response, ticket: TicketRead) -> TicketRead:
     responses=documented(
         *AUTH_ERRORS, InvalidReference, InvalidAssignee, InvalidCustomFields, IdempotencyKeyReused
     ),
+    openapi_extra=_IDEMPOTENCY_KEY.openapi(),
 )
 async def create_ticket(
     data: TicketCreate,
     response: Response,
     session: Session,
     principal: CanCreate,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=255,
-            description="Makes retries safe: a repeat gets the first response, never a "
-            "second ticket (remembered for `idempotency_ttl_h` hours).",
-        ),
-    ] = None,
+    idempotency_key: Annotated[str | None, Depends(_IDEMPOTENCY_KEY)],
 ) -> TicketRead:
     """Create a ticket; it gets the organization's next number (`T-<n>`) and status `open`."""
     ticket, replayed = await service.create_ticket(session, principal, data, idempotency_key)
