@@ -80,32 +80,36 @@ async def fetch_one(statement: ClauseElement, values: Mapping[str, Any]) -> Row 
     if (held := _held_here()) is not None:
         row: Row | None = await (await held.connection()).fetchrow(query, *arguments)
         return row
-    async with _acquire(await _pool()) as connection:
-        row = await connection.fetchrow(query, *arguments)
-    return row
+    return await _fetchrow(await _pool(), query, arguments)
 
 
 async def execute_unflushed(statement: ClauseElement, values: Mapping[str, Any]) -> Row | None:
     """Run ``statement``, a write committed at once without waiting for the WAL flush (a
     ticket number's bump: :func:`ticketcreator.tickets.repository.take_number`), even within
     :func:`one_connection`; the first row it returns, if any."""
-    query, arguments = _bound(statement, values)
-    async with _acquire(await _pool()) as connection:
+    return await _fetchrow(await _pool(), *_bound(statement, values))
+
+
+async def _fetchrow(pool: asyncpg.Pool, query: str, arguments: list[Any]) -> Row | None:
+    """The first row of ``query`` on a connection of ``pool``, checked out for it alone."""
+    async with _acquire(pool) as connection:
         row: Row | None = await connection.fetchrow(query, *arguments)
     return row
 
 
 class _Held:
-    """The connection of a :func:`one_connection` block, checked out at its first statement."""
+    """The connection of a :func:`one_connection` block, checked out at its first statement
+    (with the pool it goes back to)."""
 
     def __init__(self, task: asyncio.Task[Any] | None) -> None:
         self.task = task
+        self.pool: asyncpg.Pool | None = None
         self.checked_out: Any = None
 
     async def connection(self) -> Any:
         if self.checked_out is None:
-            pool = await _pool(durable=True)
-            self.checked_out = await _acquire(pool)
+            self.pool = await _pool(durable=True)
+            self.checked_out = await _acquire(self.pool)
         return self.checked_out
 
 
@@ -138,8 +142,8 @@ async def one_connection() -> AsyncIterator[None]:
         yield
     finally:
         _held.reset(token)
-        if held.checked_out is not None:
-            await (await _pool(durable=True)).release(held.checked_out)
+        if held.pool is not None and held.checked_out is not None:
+            await held.pool.release(held.checked_out)
 
 
 async def fetch_as_seen(
@@ -167,9 +171,7 @@ async def execute(statement: ClauseElement, values: Mapping[str, Any]) -> Row | 
         if (held := _held_here()) is not None:
             row: Row | None = await (await held.connection()).fetchrow(query, *arguments)
             return row
-        async with _acquire(await _pool(durable=True)) as connection:
-            row = await connection.fetchrow(query, *arguments)
-            return row
+        return await _fetchrow(await _pool(durable=True), query, arguments)
     except asyncpg.PostgresError as exc:
         kind = IntegrityError if exc.sqlstate.startswith("23") else DBAPIError
         raise kind(query, None, exc, hide_parameters=True) from exc
