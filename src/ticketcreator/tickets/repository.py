@@ -104,7 +104,7 @@ async def insert_ticket(session: AsyncSession, ticket: Ticket, language: str) ->
     to run before its commit), that statement is the whole transaction: it commits on its
     own, without the session's ``BEGIN`` and ``COMMIT`` (:func:`ticketcreator.core.reads.execute`).
     """
-    values = {f"new_{column.key}": getattr(ticket, column.key) for column in _inserted_columns()}
+    values = {f"new_{key}": getattr(ticket, key) for key in _inserted_column_keys()}
     values["language"] = language
     for tag in ticket.tags:
         journal.append(session, ticket_tag, {"ticket_id": ticket.id, "tag_id": tag.id})
@@ -176,7 +176,7 @@ async def read_ticket(
 def ticket_of_row(row: reads.Row) -> Ticket:
     """The ticket a row of :func:`ticket_columns` holds, as an entity of no session, without
     its tags."""
-    ticket = _entity({column.key: row[column.key] for column in _inserted_columns()})
+    ticket = _entity({key: row[key] for key in _inserted_column_keys()})
     values = instance_dict(ticket)
     for key, members in _enumerations():
         values[key] = members(values[key])

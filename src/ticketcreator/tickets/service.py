@@ -207,14 +207,12 @@ async def _create(
     await changes.check_reference(session, principal, Category, data.category_id)
     await changes.check_reference(session, principal, Team, data.team_id)
     await changes.check_assignee(session, principal, data.assignee_id)
-    custom_fields = taxonomy.validate_custom_fields(
+    fields = (
         taxonomy_lookups.definitions_of(definitions)
         if definitions is not None
-        else await taxonomy_lookups.custom_fields(session, principal.organization_id),
-        {},
-        data.custom_fields,
-        creating=True,
+        else await taxonomy_lookups.custom_fields(session, principal.organization_id)
     )
+    custom_fields = taxonomy.validate_custom_fields(fields, {}, data.custom_fields, creating=True)
     tags = await taxonomy.ensure_tags(session, principal, data.tags)
     number = await repo.take_number(session, principal.organization_id)
     now = utcnow()
