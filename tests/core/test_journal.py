@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketcreator.core import events, journal
@@ -163,6 +163,30 @@ async def test_values_are_stored_as_json_holds_them(session: AsyncSession) -> No
         "huge": 2**70,
         "nested": {"empty": [], "none": None, "flag": True, "ratio": 0.25},
     }
+
+
+async def test_ids_read_from_postgresql_are_written_without_the_slow_encoder(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An id as asyncpg reads it (its own UUID class, not ``uuid.UUID``) is written by orjson
+    like any other id: every row of a ticket's change holds some (the organization's, the
+    actor's), and ``json.dumps`` took a PATCH's rows whole whenever orjson refused one."""
+    read_id = await session.scalar(text("SELECT gen_random_uuid()"))
+    assert type(read_id) is not uuid.UUID
+    marker = str(uuid.uuid4())
+
+    def slow(*args: Any, **kwargs: Any) -> str:
+        raise AssertionError("the rows went through json.dumps")
+
+    monkeypatch.setattr(journal.json, "dumps", slow)
+    events.emit(session, Topic.AI_TRIAGE_REQUESTED, {"ticket_id": marker, "id": read_id})
+    await commit(session)
+
+    async with session_factory()() as reader:
+        stored = await reader.scalar(
+            select(OutboxEvent.payload).where(OutboxEvent.payload["ticket_id"].astext == marker)
+        )
+    assert stored == {"ticket_id": marker, "id": str(read_id)}
 
 
 async def test_a_value_json_cannot_hold_is_refused_by_name(session: AsyncSession) -> None:
