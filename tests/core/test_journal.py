@@ -178,7 +178,7 @@ async def test_ids_read_from_postgresql_are_written_without_the_slow_encoder(
     def slow(*args: Any, **kwargs: Any) -> str:
         raise AssertionError("the rows went through json.dumps")
 
-    monkeypatch.setattr(journal.json, "dumps", slow)
+    monkeypatch.setattr("ticketcreator.core.journal.json.dumps", slow)
     events.emit(session, Topic.AI_TRIAGE_REQUESTED, {"ticket_id": marker, "id": read_id})
     await commit(session)
 
