@@ -189,16 +189,6 @@ def before_commit(session: AsyncSession, callback: AfterCommit) -> None:
     session.info.setdefault(_BEFORE_COMMIT, []).append(callback)
 
 
-def withdraw_before_commit(session: AsyncSession, which: Callable[[AfterCommit], bool]) -> None:
-    """Take back the callbacks registered with :func:`before_commit`, not run yet, that
-    ``which`` picks."""
-    waiting: list[AfterCommit] | None = session.info.get(_BEFORE_COMMIT)
-    if waiting:
-        waiting[:] = [callback for callback in waiting if not which(callback)]
-        if not waiting:
-            del session.info[_BEFORE_COMMIT]
-
-
 async def run_before_commit(session: AsyncSession) -> None:
     """Run the callbacks registered so far, and those they register, in order."""
     while callbacks := session.info.pop(_BEFORE_COMMIT, None):

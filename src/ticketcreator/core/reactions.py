@@ -11,27 +11,29 @@ emits get their reactions in turn. Task modules register reactions, as they do s
 A reaction may also say, in SQL, when it has nothing to do in an organization (``idle``:
 no routing rule listens to the event). A change written by one statement of its own, outside
 a session's transaction, runs no reaction: it may be written that way only on the condition
-that every reaction its events would get is idle (:func:`idle`), and then takes those back
-from its session (:func:`forgo`).
+that every reaction its events would get is idle (:func:`idle`), and then queues none of
+them (:func:`forgone`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from functools import cache
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketcreator.core.db import before_commit, run_before_commit, withdraw_before_commit
+from ticketcreator.core.db import before_commit, run_before_commit
 from ticketcreator.core.outbox import message_of
 
-Reaction = Callable[[AsyncSession, dict[str, Any]], Awaitable[None]]
+Reaction = Callable[[AsyncSession, dict[str, Any]], Coroutine[Any, Any, None]]
 Filter = Callable[[dict[str, Any]], bool]
 Idle = Callable[[ColumnElement[Any]], ColumnElement[bool]]
 """Given an organization's id (a SQL expression), whether a reaction has nothing to do there."""
 _reactions: dict[str, list[tuple[Reaction, Filter | None, Idle | None]]] = {}
+_FORGONE = "ticketcreator_reactions_forgone"  # in a session's info: queue no reaction
 
 
 def reaction(
@@ -71,35 +73,29 @@ def _idle(
     return and_(true(), *conditions)
 
 
-def forgo(session: AsyncSession) -> None:
-    """Take back the reactions queued in ``session``: its change was written on the condition
-    that each of them had nothing to do (:func:`idle`)."""
-    withdraw_before_commit(session, lambda callback: isinstance(callback, _Queued))
+@contextmanager
+def forgone(session: AsyncSession) -> Iterator[None]:
+    """Within this block, events emitted in ``session`` queue no reaction: their change is
+    written on the condition that each of them has nothing to do (:func:`idle`)."""
+    session.info[_FORGONE] = True
+    try:
+        yield
+    finally:
+        del session.info[_FORGONE]
 
 
 def queue(session: AsyncSession, row: Mapping[str, Any]) -> None:
     """Plan the reactions to an event just emitted in ``session`` (called by ``emit``, with
     the event's row)."""
+    if _FORGONE in session.info:
+        return
     entries = _reactions.get(row["topic"], ())
     handlers = [handler for handler, when, _ in entries if when is None or when(row["payload"])]
     if not handlers:
         return
     message = message_of(row)  # made once, only for an event something reacts to
     for handler in handlers:
-        before_commit(session, _Queued(session, handler, message))
-
-
-class _Queued:
-    """A reaction waiting for its transaction's commit (a before-commit callback that
-    :func:`forgo` can tell from the others)."""
-
-    __slots__ = ("handler", "message", "session")
-
-    def __init__(self, session: AsyncSession, handler: Reaction, message: dict[str, Any]) -> None:
-        self.session, self.handler, self.message = session, handler, message
-
-    async def __call__(self) -> None:
-        await self.handler(self.session, self.message)
+        before_commit(session, partial(handler, session, message))
 
 
 async def react(session: AsyncSession) -> None:

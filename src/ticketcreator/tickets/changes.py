@@ -128,8 +128,8 @@ async def apply_on_condition(
     applied = _set_fields(ticket, changes, written)
     if not applied:
         return written
-    _stamp(session, principal, ticket, applied, written)
-    reactions.forgo(session)  # the condition: each has nothing to do
+    with reactions.forgone(session):  # the condition: each has nothing to do
+        _stamp(session, principal, ticket, applied, written)
     language = get_settings().tickets.search_language
     if not await change_repo.write_changes_on_condition(
         session, ticket.id, read, written, condition, language
