@@ -45,6 +45,8 @@ async def test_events_emitted_while_reactions_are_forgone_queue_none(
 ) -> None:
     forgone, kept = str(uuid.uuid4()), str(uuid.uuid4())
     with reactions.forgone(session):
+        with reactions.forgone(session):
+            events.emit(session, Topic.AI_TRIAGE_REQUESTED, {"ticket_id": forgone})
         events.emit(session, Topic.AI_TRIAGE_REQUESTED, {"ticket_id": forgone})
     events.emit(session, Topic.AI_TRIAGE_REQUESTED, {"ticket_id": kept})
     await commit(session)

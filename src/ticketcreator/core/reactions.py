@@ -77,11 +77,13 @@ def _idle(
 def forgone(session: AsyncSession) -> Iterator[None]:
     """Within this block, events emitted in ``session`` queue no reaction: their change is
     written on the condition that each of them has nothing to do (:func:`idle`)."""
+    outermost = _FORGONE not in session.info
     session.info[_FORGONE] = True
     try:
         yield
     finally:
-        del session.info[_FORGONE]
+        if outermost:
+            del session.info[_FORGONE]
 
 
 def queue(session: AsyncSession, row: Mapping[str, Any]) -> None:
