@@ -76,11 +76,7 @@ async def fetch(statement: ClauseElement, values: Mapping[str, Any]) -> Sequence
 
 async def fetch_one(statement: ClauseElement, values: Mapping[str, Any]) -> Row | None:
     """The first row ``statement`` returns for ``values``, or None."""
-    query, arguments = _bound(statement, values)
-    if (held := _held_here()) is not None:
-        row: Row | None = await (await held.connection()).fetchrow(query, *arguments)
-        return row
-    return await _fetchrow(await _pool(), query, arguments)
+    return await _fetchrow_here(*_bound(statement, values), durable=False)
 
 
 async def execute_unflushed(statement: ClauseElement, values: Mapping[str, Any]) -> Row | None:
@@ -88,6 +84,16 @@ async def execute_unflushed(statement: ClauseElement, values: Mapping[str, Any])
     ticket number's bump: :func:`ticketcreator.tickets.repository.take_number`), even within
     :func:`one_connection`; the first row it returns, if any."""
     return await _fetchrow(await _pool(), *_bound(statement, values))
+
+
+async def _fetchrow_here(query: str, arguments: list[Any], *, durable: bool) -> Row | None:
+    """The first row of ``query``: on the connection of the running task's
+    :func:`one_connection` block when it is in one, otherwise on a connection of the pool
+    (``durable`` or not) checked out for it alone."""
+    if (held := _held_here()) is not None:
+        row: Row | None = await (await held.connection()).fetchrow(query, *arguments)
+        return row
+    return await _fetchrow(await _pool(durable=durable), query, arguments)
 
 
 async def _fetchrow(pool: asyncpg.Pool, query: str, arguments: list[Any]) -> Row | None:
@@ -168,10 +174,7 @@ async def execute(statement: ClauseElement, values: Mapping[str, Any]) -> Row | 
     handling."""
     query, arguments = _bound(statement, values)
     try:
-        if (held := _held_here()) is not None:
-            row: Row | None = await (await held.connection()).fetchrow(query, *arguments)
-            return row
-        return await _fetchrow(await _pool(durable=True), query, arguments)
+        return await _fetchrow_here(query, arguments, durable=True)
     except asyncpg.PostgresError as exc:
         kind = IntegrityError if exc.sqlstate.startswith("23") else DBAPIError
         raise kind(query, None, exc, hide_parameters=True) from exc
