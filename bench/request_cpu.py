@@ -1,16 +1,19 @@
 """CPU per request of the API, in process: where bench/api.py's throughput goes.
 
-The app (``create_served_app``, as ``ticketcreator serve`` runs it: rate limits on with a
-budget the run cannot reach, JSON logs at INFO to a file) is called straight through ASGI,
-one request at a time, against a scratch database of ``--rows`` tickets. It prints the
-process's CPU time per request for each call, so that a change to the request path is
-measured on its own, without an HTTP server, a load generator or PostgreSQL sharing the
-cores. Each call runs in ``--rounds`` rounds of ``--requests``: on a shared machine other
-work only ever adds to a round's time, so the fastest round is the steadiest figure, and
-the median shows how far the others strayed. ``--profile CALL`` prints the functions that
-call spends the most in (cProfile).
+The app (``create_served_app``, as ``ticketcreator serve`` runs it: on uvloop, rate limits
+on with a budget the run cannot reach, JSON logs at INFO to a file) is called straight
+through ASGI against a scratch database of ``--rows`` tickets, ``--concurrency`` requests at
+a time (one by default; with ten, waits on PostgreSQL overlap as they do under load, and
+each request costs a quarter less). It prints the process's CPU time per request for each
+call, so that a change to the request path is measured on its own, without an HTTP server,
+a load generator or PostgreSQL sharing the cores. Each call runs in ``--rounds`` rounds of
+``--requests``: on a shared machine other work only ever adds to a round's time, so the
+fastest round is the steadiest figure, and the median shows how far the others strayed.
+``--profile CALL`` prints the functions that call spends the most in (cProfile; sorted by
+``SORT``, ``cumulative`` unless set, the first ``TOP`` of them, 40 unless set).
 
-    .venv/bin/python bench/request_cpu.py [--requests 500] [--rounds 6] [--profile get]
+    .venv/bin/python bench/request_cpu.py [--requests 500] [--rounds 6] [--concurrency 10]
+        [--profile get]
 
 Hand-overs to the broker are switched off: a request's events are left to the relay, so
 create and PATCH are measured without the Celery message, whose cost depends on how many
@@ -32,6 +35,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import uvloop
 
 from common import production_settings  # bench/common.py
 from tickets import load, recreate  # bench/tickets.py
@@ -72,7 +77,7 @@ class Client:
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
             "method": method, "scheme": "http", "path": target, "raw_path": target.encode(),
             "query_string": query.encode(), "headers": headers, "root_path": "",
-            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": self.state,
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": self.state.copy(),
         }  # fmt: skip
         content = body(n)
         answers: list[dict[str, Any]] = []
@@ -109,6 +114,17 @@ class Client:
         return task
 
 
+async def _run(client: Client, name: str, numbers: range, concurrency: int) -> None:
+    """Call ``name`` for each of ``numbers``, ``concurrency`` requests at a time."""
+    if concurrency == 1:
+        for n in numbers:
+            await client.call(name, n)
+        return
+    await asyncio.gather(
+        *(_run(client, name, numbers[i::concurrency], 1) for i in range(concurrency))
+    )
+
+
 async def measure(args: argparse.Namespace, token: str) -> None:
     from ticketcreator.core import outbox
     from ticketcreator.main import create_served_app
@@ -124,14 +140,12 @@ async def measure(args: argparse.Namespace, token: str) -> None:
         lifespan = await client.start(stop)
         print(f"{'call':<8}{'us CPU per request: fastest round':>36}{'median round':>14}")
         for name in args.calls.split(","):
-            for n in range(args.warmup):
-                await client.call(name, n)
+            await _run(client, name, range(args.warmup), args.concurrency)
             rounds = []
             for round_ in range(args.rounds):  # n goes on from the warmup's, round after round
                 first = args.warmup + round_ * args.requests
                 started = time.process_time()
-                for n in range(first, first + args.requests):
-                    await client.call(name, n)
+                await _run(client, name, range(first, first + args.requests), args.concurrency)
                 rounds.append((time.process_time() - started) / args.requests * 1e6)
             fastest, median = min(rounds), statistics.median(rounds)
             print(f"{name:<8}{fastest:>36,.0f}{median:>14,.0f}", flush=True)
@@ -142,7 +156,8 @@ async def measure(args: argparse.Namespace, token: str) -> None:
                 for n in range(first, first + args.requests):
                     await client.call(name, n)
                 profile.disable()
-                pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+                order, top = os.environ.get("SORT", "cumulative"), int(os.environ.get("TOP", "40"))
+                pstats.Stats(profile).sort_stats(order).print_stats(top)
         stop.set()
         await lifespan
     print(f"log of the run: {logs}")
@@ -153,6 +168,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500, help="requests per round")
     parser.add_argument("--rounds", type=int, default=6, help="measured rounds per call")
     parser.add_argument("--warmup", type=int, default=300, help="unmeasured requests first")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="requests in flight at once (under load, their waits on PostgreSQL overlap)",
+    )
     parser.add_argument("--rows", type=int, default=20_000, help="tickets loaded before the run")
     parser.add_argument("--calls", default=",".join(CALLS), help="comma-separated subset")
     parser.add_argument("--profile", choices=list(CALLS), help="cProfile this call afterwards")
@@ -171,7 +192,7 @@ def main() -> None:
 
     command.upgrade(alembic_config(args.database_url), "head")  # type: ignore[arg-type]
     _, token = asyncio.run(load(args.database_url, args.rows))
-    asyncio.run(measure(args, token))
+    asyncio.run(measure(args, token), loop_factory=uvloop.new_event_loop)  # as served
 
 
 if __name__ == "__main__":

@@ -26,9 +26,10 @@ async def list_tickets(
     principal: Principal,
     query: TicketListQuery,
     within: Select[uuid.UUID] | None = None,
-) -> TicketPage:
+) -> bytes:
     """A page of the tickets the caller may see that match ``query`` (and are among
-    ``within``, ids chosen by another part of the product: the SLA state filter)."""
+    ``within``, ids chosen by another part of the product: the SLA state filter), in the JSON
+    of :class:`TicketPage`."""
     settings = get_settings().tickets
     limit = min(query.limit or settings.page_size_default, settings.page_size_max)
     keyset = _keyset(query)
@@ -54,7 +55,7 @@ async def list_tickets(
             # the relevance window: later pages rank the candidates this page ranked
             position["w"] = [listing.window[0].isoformat(), str(listing.window[1])]
         next_cursor = encode_cursor(position)
-    return TicketPage.from_rows((row for row, _ in rows), next_cursor)
+    return TicketPage.json_of_rows([row for row, _ in rows], next_cursor)
 
 
 def _filters(

@@ -17,6 +17,7 @@ from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.deps import HeaderValue, QueryModel, Session, TicketRef
 from ticketcreator.core.errors import documented
 from ticketcreator.core.pagination import InvalidCursor
+from ticketcreator.core.responses import json_response
 from ticketcreator.routing import sla
 from ticketcreator.taxonomy.errors import InvalidCustomFields
 from ticketcreator.taxonomy.schemas import TagName
@@ -73,9 +74,10 @@ _WRITE = (*TICKET_ERRORS, StaleVersion)
 router = APIRouter(prefix="/tickets", route_class=UnitOfWorkRoute)
 
 
-def _tagged(response: Response, ticket: TicketRead) -> TicketRead:
+def _tagged(response: Response, ticket: TicketRead, status_code: int = 200) -> Response:
+    """The ticket, as its model writes it, with its ``ETag``."""
     response.headers["ETag"] = f'"{ticket.version}"'
-    return ticket
+    return json_response(ticket.model_dump_json().encode(), response, status_code)
 
 
 @router.post(
@@ -94,13 +96,13 @@ async def create_ticket(
     session: Session,
     principal: CanCreate,
     idempotency_key: Annotated[str | None, Depends(_IDEMPOTENCY_KEY)],
-) -> TicketRead:
+) -> Response:
     """Create a ticket; it gets the organization's next number (`T-<n>`) and status `open`."""
     ticket, replayed = await service.create_ticket(session, principal, data, idempotency_key)
     response.headers["Location"] = f"/v1/tickets/{ticket.id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return _tagged(response, ticket)
+    return _tagged(response, ticket, status.HTTP_201_CREATED)
 
 
 _LIST_QUERY = QueryModel(TicketListQuery)
@@ -114,16 +116,17 @@ _LIST_QUERY = QueryModel(TicketListQuery)
     openapi_extra=_LIST_QUERY.openapi(),
 )
 async def list_tickets(
+    response: Response,
     principal: CanRead,
     query: Annotated[TicketListQuery, Depends(_LIST_QUERY)],
-) -> TicketPage:
+) -> Response:
     """Tickets matching every given filter, in a stable order, one page at a time.
 
     Pass the response's `next_cursor` as `cursor` (with the same filters and sort) for the
     next page. Reporters see only the tickets they reported.
     """
     within = sla.tickets_in_state(query.sla) if query.sla else None
-    return await listing.list_tickets(principal, query, within)
+    return json_response(await listing.list_tickets(principal, query, within), response)
 
 
 @router.post(
@@ -157,7 +160,7 @@ async def get_ticket(
     response: Response,
     principal: CanRead,
     if_none_match: Annotated[str | None, Depends(_IF_NONE_MATCH)],
-) -> TicketRead | Response:
+) -> Response:
     """One ticket, with its `ETag` (send it back in `If-Match` when you change the ticket)."""
     ticket = await service.read(principal, ticket_ref)
     if if_none_match is not None and service.etag(ticket) in if_none_match.split(","):
@@ -183,7 +186,7 @@ async def update_ticket(
     session: Session,
     principal: CanWrite,
     if_match: IfMatch,
-) -> TicketRead:
+) -> Response:
     """Change the fields sent. A status change must follow the workflow (409 names the
     allowed next statuses): open → in_progress → waiting → resolved → closed; `open` reopens.
     """
@@ -218,7 +221,7 @@ async def restore_ticket(
     response: Response,
     session: Session,
     principal: CanDelete,
-) -> TicketRead:
+) -> Response:
     """Bring a ticket back from the trash."""
     await service.restore(session, principal, ticket)
     return _tagged(response, TicketRead.model_validate(ticket))
@@ -251,7 +254,7 @@ async def assign_ticket(
     session: Session,
     principal: CanWrite,
     if_match: IfMatch,
-) -> TicketRead:
+) -> Response:
     """Assign to an owner, admin or agent of the organization (422 for anyone else)."""
     await service.assign(session, principal, ticket, data.assignee_id, if_match)
     return _tagged(response, TicketRead.model_validate(ticket))
@@ -270,7 +273,7 @@ async def unassign_ticket(
     session: Session,
     principal: CanWrite,
     if_match: IfMatch,
-) -> TicketRead:
+) -> Response:
     await service.assign(session, principal, ticket, None, if_match)
     return _tagged(response, TicketRead.model_validate(ticket))
 
@@ -289,7 +292,7 @@ async def add_tags(
     session: Session,
     principal: CanWrite,
     if_match: IfMatch,
-) -> TicketRead:
+) -> Response:
     """Add tags (created in the organization when new); tags already present are kept."""
     await service.change_tags(session, principal, ticket, add=data.tags, if_match=if_match)
     return _tagged(response, TicketRead.model_validate(ticket))
@@ -309,7 +312,7 @@ async def remove_tag(
     session: Session,
     principal: CanWrite,
     if_match: IfMatch,
-) -> TicketRead:
+) -> Response:
     """Remove a tag from the ticket (nothing changes if it did not carry it)."""
     await service.change_tags(session, principal, ticket, remove=[tag_name], if_match=if_match)
     return _tagged(response, TicketRead.model_validate(ticket))
