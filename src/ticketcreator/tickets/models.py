@@ -205,9 +205,7 @@ class TicketEvent(UUIDPrimaryKey, Base):
     """One change of a ticket: who, what (field, old, new), when.
 
     ``actor_kind`` says what kind of actor made the change, and stays when the user or key is
-    later deleted (their ids become NULL). A writer that leaves it NULL gets it derived from
-    the actor ids by a database trigger (key, else user, else system); only the tickets
-    service knows the AI and sets it explicitly.
+    later deleted (their ids become NULL); every writer sets it.
     """
 
     __tablename__ = "ticket_event"
