@@ -117,6 +117,26 @@ def bug_reports(quantized_encoder: MiniLMEncoder) -> BugReportSets:
     )
 
 
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def _agreement(these: list[bool] | list[str], those: list[bool] | list[str]) -> float:
+    return sum(x == y for x, y in zip(these, those, strict=True)) / len(these)
+
+
+# Retraining reproduces the shipped models up to the machine's arithmetic: the encoder's
+# float operations round differently on other processors (BLAS kernels), and its
+# quantization of each layer's input to uint8 turns that into slightly different
+# embeddings. On a 2-core Xeon with AVX-512 the urgency weights came out at cosine 0.9992
+# to the shipped ones (10 of 2,688 escalations differed, probabilities by at most 0.036),
+# the types' at 0.9996 or more (no refinement differed). Fewer reports change a model far
+# more: leaving out one set, even one of 20 reports, gave cosines of 0.971-0.988
+# (urgency) and 0.980-0.9956 (types). So the bounds below still tell the sets apart.
+SAME_SETS = 0.998  # cosine of each weight vector to the shipped one
+SAME_DECISIONS = 0.99  # share of the training reports given the same decision
+
+
 def test_retraining_from_the_sets_gives_the_shipped_models(
     minilm_dir: Path, tmp_path: Path, bug_reports: BugReportSets
 ) -> None:
@@ -127,22 +147,24 @@ def test_retraining_from_the_sets_gives_the_shipped_models(
         UrgencyModel.from_json((tmp_path / "urgency.json").read_text()),
         (shipped_urgency()),
     )
-    np.testing.assert_allclose(retrained.weights, shipped.weights, atol=1e-3)
-    assert retrained.bias == pytest.approx(shipped.bias, abs=1e-3)
+    assert _cosine(retrained.weights, shipped.weights) >= SAME_SETS
+    assert retrained.bias == pytest.approx(shipped.bias, abs=0.1)
     vectors = np.concatenate(list(bug_reports.embeddings.values()))
+    assert np.abs(retrained.probability(vectors) - shipped.probability(vectors)).max() < 0.1
     for level in ("high", "normal"):
-        assert [escalates(level, p, FAILING) for p in retrained.probability(vectors)] == [
-            escalates(level, p, FAILING) for p in shipped.probability(vectors)
-        ]
+        decisions = [escalates(level, p, FAILING) for p in retrained.probability(vectors)]
+        shipped_decisions = [escalates(level, p, FAILING) for p in shipped.probability(vectors)]
+        assert _agreement(decisions, shipped_decisions) >= SAME_DECISIONS
     kinds, shipped_types = (
         KindModel.from_json((tmp_path / "kinds.json").read_text()),
         (shipped_kinds()),
     )
     assert kinds.classes == shipped_types.classes
-    np.testing.assert_allclose(kinds.weights, shipped_types.weights, atol=1e-3)
-    assert [kinds.refine("bug", p) for p in kinds.probabilities(vectors)] == [
-        shipped_types.refine("bug", p) for p in shipped_types.probabilities(vectors)
-    ]
+    for weights, shipped_weights in zip(kinds.weights, shipped_types.weights, strict=True):
+        assert _cosine(weights, shipped_weights) >= SAME_SETS
+    refined = [kinds.refine("bug", p) for p in kinds.probabilities(vectors)]
+    shipped_refined = [shipped_types.refine("bug", p) for p in shipped_types.probabilities(vectors)]
+    assert _agreement(refined, shipped_refined) >= SAME_DECISIONS
 
 
 # Leave-one-set-out (both models trained on the other fourteen sets), as measured for
