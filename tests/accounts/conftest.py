@@ -17,6 +17,7 @@ from ticketcreator.accounts.auth import Authorizer, Principal
 from ticketcreator.accounts.permissions import Permission
 from ticketcreator.core.db import UnitOfWorkRoute
 from ticketcreator.core.errors import install_error_handlers
+from ticketcreator.core.middleware import RequestIdMiddleware
 from ticketcreator.core.ratelimit import KEY_PREFIX
 
 PASSWORD = "a long enough password"
@@ -93,6 +94,7 @@ def probe_app() -> FastAPI:
     exercise authentication and limits without depending on another domain's routes."""
     app = FastAPI()
     install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)  # adds the rate limit's headers to every answer
     router = APIRouter(route_class=UnitOfWorkRoute)
 
     @router.get("/probe")

@@ -104,6 +104,8 @@ async def test_ranges(client: httpx.AsyncClient, session: AsyncSession) -> None:
     assert fresh.status_code == 206
     cached = await client.get(url, headers={**member.headers, "If-None-Match": etag})
     assert cached.status_code == 304
+    assert cached.headers["ratelimit-remaining"]  # a response the route writes itself
+    assert fresh.headers["ratelimit-remaining"]
     inline = await client.get(url, params={"download": "false"}, headers=member.headers)
     assert inline.headers["content-disposition"].startswith("inline;")
 

@@ -191,16 +191,14 @@ async def test_the_client_ip_is_the_peer_unless_a_trusted_proxy_forwards(
 
 
 async def test_ipv6_clients_share_the_budget_of_their_64(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fastapi import Response
-
     _with(monkeypatch, "rate_limits", auth_requests_per_ip=2)
     site = uuid.uuid4().int & 0xFFFF
     prefix, neighbour = f"2001:db8:{site:x}:1", f"2001:db8:{site:x}:2"
-    await ratelimit.limit_auth_ip(_request(f"{prefix}::1"), Response())
-    await ratelimit.limit_auth_ip(_request(f"{prefix}:aaaa:bbbb:cccc:dddd"), Response())
+    await ratelimit.limit_auth_ip(_request(f"{prefix}::1"))
+    await ratelimit.limit_auth_ip(_request(f"{prefix}:aaaa:bbbb:cccc:dddd"))
     with pytest.raises(TooManyRequests):
-        await ratelimit.limit_auth_ip(_request(f"{prefix}::2"), Response())
-    await ratelimit.limit_auth_ip(_request(f"{neighbour}::1"), Response())
+        await ratelimit.limit_auth_ip(_request(f"{prefix}::2"))
+    await ratelimit.limit_auth_ip(_request(f"{neighbour}::1"))
     # IPv4 addresses, plain or mapped into IPv6, are counted one by one.
     assert ratelimit.address_key("203.0.113.9") == "203.0.113.9"
     assert ratelimit.address_key("::ffff:203.0.113.9") == "203.0.113.9"

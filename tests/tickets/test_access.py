@@ -112,6 +112,7 @@ async def test_viewers_read_but_cannot_write(
         response = await request
         assert response.status_code == 403, response.request.url
         assert response.json()["type"].endswith("/forbidden")
+        assert response.headers["ratelimit-limit"]  # refused, the request still counted
 
 
 async def test_reporters_cannot_triage_on_create(

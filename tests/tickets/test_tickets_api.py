@@ -60,6 +60,10 @@ async def test_get_by_id_key_or_number_with_etag(client: httpx.AsyncClient, agen
         f"/v1/tickets/{ticket['id']}", headers={**agent.headers, "If-None-Match": '"1"'}
     )
     assert cached.status_code == 304
+    assert (cached.headers["etag"], cached.content) == ('"1"', b"")
+    # The request counted against the caller's budget, as every answer says once
+    for answer in (cached, response):
+        assert len(answer.headers.get_list("ratelimit-remaining")) == 1
     for missing in ("T-2", "0", "abc", str(uuid.uuid4()), "T-99999999999"):
         response = await client.get(f"/v1/tickets/{missing}", headers=agent.headers)
         assert response.status_code == 404, missing

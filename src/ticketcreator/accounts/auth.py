@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
-from fastapi import Request, Response
+from fastapi import Request
 from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,7 @@ from ticketcreator.accounts.tokens import decode_access_token, same_hash
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.db import get_session, utcnow
 from ticketcreator.core.errors import Forbidden, Unauthorized
+from ticketcreator.core.middleware import answer_with
 from ticketcreator.core.ratelimit import limit_principal
 
 API_KEY_PREFIX = "tck"
@@ -342,7 +343,7 @@ class Authorizer:
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
 
-    async def __call__(self, request: Request, response: Response) -> Principal:
+    async def __call__(self, request: Request) -> Principal:
         headers = request.headers
         principal = await authenticate(
             functools.partial(get_session, request),
@@ -351,7 +352,7 @@ class Authorizer:
         )
         limit = await limit_principal(principal.rate_key)
         if limit is not None:
-            response.headers.update(limit.headers())
+            answer_with(request, limit.headers())
         if not principal.can(self.permission):
             raise Forbidden(
                 f"Your role or key scope does not allow `{self.permission}`.",

@@ -1,4 +1,4 @@
-"""ASGI middleware: request id propagation and access logging."""
+"""ASGI middleware: request id propagation, headers every answer carries, access logging."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ticketcreator.core.logging import request_id_var
@@ -14,13 +16,27 @@ from ticketcreator.core.logging import request_id_var
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
+_ANSWER_HEADERS = "answer_headers"
+
 log = logging.getLogger("ticketcreator.access")
+
+
+def answer_with(request: Request, headers: Mapping[str, str]) -> None:
+    """Give whatever answers ``request`` these headers, unless it has its own (a 429 its
+    limit's): the route's response, one it writes itself (a 304, a file, a tus reply), or an
+    error's. :class:`RequestIdMiddleware` adds them as the answer starts; headers set on the
+    route's ``Response`` parameter reach only a response FastAPI writes."""
+    pairs = [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
+    request.state.answer_headers = pairs
 
 
 class RequestIdMiddleware:
     """Takes a well-formed ``X-Request-ID`` from the client or makes one, puts it in every
-    log line of the request and in the response, and writes the request's access log line:
-    method, path, query (its credentials masked), client address, status and duration."""
+    log line of the request and in the response, adds the headers given for every answer
+    (:func:`answer_with`), and writes the request's access log line: method, path, query
+    (its credentials masked), client address, status and duration."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -35,6 +51,7 @@ class RequestIdMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 0
+        state = scope.setdefault("state", {})  # the request's (``Request.state``)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -42,6 +59,9 @@ class RequestIdMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID_HEADER, request_id.encode()))
+                if given := state.get(_ANSWER_HEADERS):
+                    own = {name for name, _ in headers}
+                    headers.extend(pair for pair in given if pair[0] not in own)
                 message["headers"] = headers
             await send(message)
 

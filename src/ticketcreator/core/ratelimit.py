@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from ipaddress import IPv6Address, ip_address, ip_network
 
 import redis.asyncio as aioredis
-from fastapi import Request, Response
+from fastapi import Request
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -59,6 +59,7 @@ from redis.exceptions import RedisError
 from ticketcreator.core.config import get_settings
 from ticketcreator.core.errors import ServiceUnavailable, TooManyRequests
 from ticketcreator.core.leases import LEASED_KEYS, Lease
+from ticketcreator.core.middleware import answer_with
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +327,7 @@ async def _limit_auth(key: str, limit: int, detail: str) -> RateLimitResult | No
     return result
 
 
-async def limit_auth_ip(request: Request, response: Response) -> None:
+async def limit_auth_ip(request: Request) -> None:
     """Route dependency: the per-address budget of the authentication endpoints."""
     result = await _limit_auth(
         f"auth-ip:{address_key(client_ip(request))}",
@@ -334,7 +335,7 @@ async def limit_auth_ip(request: Request, response: Response) -> None:
         "Too many authentication requests from your address.",
     )
     if result is not None:
-        response.headers.update(result.headers())
+        answer_with(request, result.headers())
 
 
 async def limit_refresh_session(session_id: uuid.UUID) -> None:

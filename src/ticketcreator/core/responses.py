@@ -15,9 +15,10 @@ from fastapi import Response
 
 def json_response(content: bytes, answered: Response, status_code: int = 200) -> Response:
     """``content`` (JSON) as the response, with every header the request's dependencies and
-    its route set on ``answered`` (the route's ``Response`` parameter: rate limits, ``ETag``),
-    as FastAPI adds them to a response it writes; with ``answered``'s status code when one was
-    set there, otherwise ``status_code``."""
+    its route set on ``answered`` (the route's ``Response`` parameter: ``ETag``,
+    ``Location``), as FastAPI adds them to a response it writes; with ``answered``'s status
+    code when one was set there, otherwise ``status_code``. Headers every answer carries (the
+    rate limit's) are added by :func:`ticketcreator.core.middleware.answer_with`."""
     response = Response(
         content, status_code=answered.status_code or status_code, media_type="application/json"
     )
