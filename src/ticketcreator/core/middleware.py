@@ -29,7 +29,7 @@ def answer_with(request: Request, headers: Mapping[str, str]) -> None:
     pairs = [
         (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
     ]
-    request.state.answer_headers = pairs
+    setattr(request.state, _ANSWER_HEADERS, pairs)  # the key the middleware reads
 
 
 class RequestIdMiddleware:

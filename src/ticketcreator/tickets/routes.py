@@ -76,7 +76,7 @@ router = APIRouter(prefix="/tickets", route_class=UnitOfWorkRoute)
 
 def _tagged(response: Response, ticket: TicketRead, status_code: int = 200) -> Response:
     """The ticket, as its model writes it, with its ``ETag``."""
-    response.headers["ETag"] = f'"{ticket.version}"'
+    response.headers["ETag"] = service.etag(ticket)
     return json_response(ticket.model_dump_json().encode(), response, status_code)
 
 
