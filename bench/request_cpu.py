@@ -153,8 +153,7 @@ async def measure(args: argparse.Namespace, token: str) -> None:
                 profile = cProfile.Profile()
                 profile.enable()
                 first = args.warmup + args.rounds * args.requests
-                for n in range(first, first + args.requests):
-                    await client.call(name, n)
+                await _run(client, name, range(first, first + args.requests), args.concurrency)
                 profile.disable()
                 order, top = os.environ.get("SORT", "cumulative"), int(os.environ.get("TOP", "40"))
                 pstats.Stats(profile).sort_stats(order).print_stats(top)
